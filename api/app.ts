@@ -1,0 +1,46 @@
+import { Scalar } from '@scalar/hono-api-reference';
+import { newRouter } from './context';
+import type { AppDeps } from './deps';
+import { jsonBodies } from './middleware/body';
+import { requestContext } from './middleware/request-context';
+import { problemResponse, toProblem } from './problem';
+import { authRoutes } from './routes/auth';
+import { healthRoutes } from './routes/health';
+import { inventoryRoutes } from './routes/inventory';
+import { productRoutes } from './routes/products';
+
+/** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
+export function createApp(deps: AppDeps) {
+  const app = newRouter();
+
+  app.use('*', requestContext(deps.logger));
+  app.use('*', ...jsonBodies(deps.config.BODY_LIMIT_BYTES));
+
+  app.route('/health', healthRoutes(deps));
+  app.route('/auth', authRoutes(deps));
+  app.route('/products', productRoutes(deps));
+  app.route('/inventory', inventoryRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Orderflow API',
+      version: '0.1.0',
+      description: 'Asynchronous order processing: reserve → charge → notify.',
+    },
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Orderflow API' }));
+
+  app.notFound((c) => problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) =>
+    toProblem(c, err, (e) => deps.logger.error({ err: e, requestId: c.get('requestId') }, 'unhandled error')),
+  );
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,23 @@
+import type { Redis } from 'ioredis';
+import type mysql from 'mysql2/promise';
+import type { Db } from '../db/client';
+import type { TokenSettings } from '../domain/auth/tokens';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+
+/** What the HTTP edge is built from; tests build it against their own database and prefix. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  pool: mysql.Pool;
+  redis: Redis;
+  logger: Logger;
+}
+
+export function tokenSettings(config: Config): TokenSettings {
+  return {
+    secret: config.jwtSecret,
+    accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+  };
+}

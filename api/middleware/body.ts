@@ -1,0 +1,28 @@
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from '../context';
+import { ProblemError } from '../problem';
+
+const withBody = new Set(['POST', 'PUT', 'PATCH']);
+
+/** JSON only, and only so much of it: a body the API would not parse is refused before any handler. */
+export function jsonBodies(maxBytes: number): MiddlewareHandler<AppEnv>[] {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ProblemError(413, `Request body is larger than ${maxBytes} bytes`);
+    },
+  });
+  const contentType: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (withBody.has(c.req.method)) {
+      const length = c.req.header('content-length');
+      const hasBody = length !== undefined ? length !== '0' : c.req.raw.body !== null;
+      const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+      if (hasBody && type !== 'application/json') {
+        throw new ProblemError(415, 'Request bodies must be application/json');
+      }
+    }
+    await next();
+  };
+  return [contentType, limit];
+}

@@ -1,0 +1,76 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { adjustAvailable, getStock, MAX_STOCK, setAvailable } from '../../domain/catalog/products';
+import { newRouter } from '../context';
+import { type AppDeps, tokenSettings } from '../deps';
+import { requireAuth } from '../middleware/auth';
+import { bearer, idParam, jsonBody, jsonResponse, problem } from '../schemas';
+
+const Stock = z
+  .object({ productId: z.string(), available: z.number().int(), reserved: z.number().int() })
+  .openapi('Stock');
+
+const StockUpdate = z
+  .union([
+    z.strictObject({ available: z.number().int().min(0).max(MAX_STOCK) }),
+    z.strictObject({
+      delta: z
+        .number()
+        .int()
+        .min(-MAX_STOCK)
+        .max(MAX_STOCK)
+        .refine((d) => d !== 0, 'must not be 0'),
+    }),
+  ])
+  .openapi('StockUpdate', { description: 'Either `available` (set) or `delta` (add; may be negative)' });
+
+export function inventoryRoutes(deps: AppDeps) {
+  const app = newRouter();
+  const tokens = tokenSettings(deps.config);
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{productId}',
+      tags: ['inventory'],
+      security: bearer,
+      middleware: [requireAuth(tokens)] as const,
+      request: { params: idParam('productId') },
+      responses: {
+        200: jsonResponse(Stock, 'Stock of one product'),
+        401: problem('Not signed in'),
+        404: problem('No such product'),
+      },
+    }),
+    async (c) => c.json(await getStock(deps.db, c.req.valid('param').productId), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/{productId}/update',
+      tags: ['inventory'],
+      security: bearer,
+      middleware: [requireAuth(tokens, 'admin')] as const,
+      request: { params: idParam('productId'), body: jsonBody(StockUpdate) },
+      responses: {
+        200: jsonResponse(Stock, 'The stock after the change'),
+        400: problem('Invalid fields'),
+        401: problem('Not signed in'),
+        403: problem('Not an admin'),
+        404: problem('No such product'),
+        409: problem('Stock would fall below zero'),
+      },
+    }),
+    async (c) => {
+      const { productId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const stock =
+        'available' in body
+          ? await setAvailable(deps.db, productId, body.available)
+          : await adjustAvailable(deps.db, productId, body.delta);
+      return c.json(stock, 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,26 @@
+import { bigint, char, datetime, mysqlEnum, mysqlTable, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
+
+export const paymentStatuses = ['pending', 'succeeded', 'failed', 'refunded'] as const;
+export type PaymentStatus = (typeof paymentStatuses)[number];
+
+export const payments = mysqlTable(
+  'payments',
+  {
+    id: varchar('id', { length: 40 }).primaryKey(),
+    orderId: varchar('order_id', { length: 40 }).notNull(),
+    status: mysqlEnum('status', paymentStatuses).notNull(),
+    amountCents: bigint('amount_cents', { mode: 'number', unsigned: true }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    // Sent to the gateway with the charge: a retried charge reuses it and is not charged twice.
+    idempotencyKey: varchar('idempotency_key', { length: 80 }).notNull(),
+    gatewayRef: varchar('gateway_ref', { length: 80 }),
+    failureCode: varchar('failure_code', { length: 64 }),
+    refundRef: varchar('refund_ref', { length: 80 }),
+    createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
+    updatedAt: datetime('updated_at', { mode: 'date', fsp: 3 }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('payments_order_uq').on(t.orderId),
+    uniqueIndex('payments_idem_uq').on(t.idempotencyKey),
+  ],
+);

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['on', 'off', 'true', 'false', '1', '0'])
+  .transform((v) => v === 'on' || v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(3000),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .refine((u) => u.startsWith('mysql://'), 'must be a mysql:// URL')
+    .default('mysql://root@127.0.0.1:3306/orderflow'),
+  DATABASE_POOL_SIZE: int(1, 500).default(20),
+  // BullMQ refuses ':' inside a prefix's own keys only as job ids; a hash tag such as
+  // {orderflow} is allowed and keeps a flow's queues in one Redis Cluster slot.
+  QUEUE_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only')
+    .default('orderflow'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  ACCESS_TOKEN_TTL_SECONDS: int(30, 86_400).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: int(60, 90 * 86_400).default(30 * 86_400),
+  PII_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64')
+    .optional(),
+  ADMIN_EMAIL: z.string().email().optional(),
+  ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  RESERVATION_TTL_SECONDS: int(1, 7 * 86_400).default(900),
+  RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),
+  RECONCILE_EVERY_MS: int(100, 3_600_000).default(10_000),
+  RATE_LIMITS: bool.default(true),
+  PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+  GATEWAY_LATENCY_MS: int(0, 60_000).default(0),
+  GATEWAY_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  RESEND_API_KEY: z.string().min(1).optional(),
+  EMAIL_FROM: z.string().min(3).default('Orderflow <orders@orderflow.local>'),
+  EMAIL_RATE_MAX: int(1, 10_000).default(2),
+  EMAIL_RATE_DURATION_MS: int(1, 3_600_000).default(1000),
+  WORKER_CONCURRENCY: int(1, 1000).default(20),
+  JOB_ATTEMPTS: int(1, 100).default(8),
+  JOB_BACKOFF_MS: int(1, 600_000).default(1000),
+  WORKER_LOCK_MS: int(1000, 600_000).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(15_000),
+  WORKER_MAX_STALLED: int(0, 100).default(3),
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
+  BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema> & { jwtSecret: string; piiKey: Uint8Array<ArrayBuffer> };
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once at start; a bad value names its variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  if (c.NODE_ENV === 'production' && !c.JWT_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
+  }
+  if (c.NODE_ENV === 'production' && !c.PII_KEY) {
+    throw new ConfigError('Invalid configuration:\n  PII_KEY: required when NODE_ENV=production');
+  }
+  if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
+  }
+  const jwtSecret = c.JWT_SECRET ?? randomSecret();
+  if (!c.JWT_SECRET && c.NODE_ENV !== 'test') {
+    console.warn('[config] JWT_SECRET is not set: using a random one; tokens die with this process.');
+  }
+  // Outside production a fixed development key keeps stored phones readable across restarts;
+  // production refuses to start without PII_KEY (above).
+  const piiKey = c.PII_KEY
+    ? new Uint8Array(Buffer.from(c.PII_KEY, 'base64'))
+    : new Uint8Array(new Bun.CryptoHasher('sha256').update('orderflow-development-pii-key').digest());
+  return { ...c, jwtSecret, piiKey };
+}
+
+function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}

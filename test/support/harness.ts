@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import { createApp } from '../../api/app';
+import type { AppDeps } from '../../api/deps';
+import { dropDatabase, migrateDatabase } from '../../db/migrate';
+import { issueTokenPair, type Principal } from '../../domain/auth/tokens';
+import { registerUser } from '../../domain/users/users';
+import { type Config, loadConfig } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { openResources, type Resources } from '../../lib/resources';
+
+const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const baseRedis = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface Harness extends Resources {
+  config: Config;
+  deps: AppDeps;
+  app: ReturnType<typeof createApp>;
+  prefix: string;
+  /** A signed-in user (role `user` unless asked) with a fresh access token. */
+  signUp(role?: 'user' | 'admin', phone?: string): Promise<{ id: string; email: string; token: string }>;
+  json(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<Response>;
+  cleanup(): Promise<void>;
+}
+
+export function uniqueSuffix(): string {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The configuration a test runs with: its own database and Redis prefix. */
+export function testConfig(suffix: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    DATABASE_URL: `${baseMysql}/oftest_${suffix}`,
+    REDIS_URL: baseRedis,
+    QUEUE_PREFIX: `oftest_${suffix}`,
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    DATABASE_POOL_SIZE: '20',
+    ...env,
+  });
+}
+
+/** Every test file gets its own database and its own Redis prefix, and removes both afterwards. */
+export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const suffix = uniqueSuffix();
+  const config = testConfig(suffix, env);
+  const prefix = config.QUEUE_PREFIX;
+  await migrateDatabase(config.DATABASE_URL);
+  const resources = await openResources(config, 'producer');
+  const logger = createLogger(config.LOG_LEVEL);
+  const deps: AppDeps = { config, logger, ...resources };
+  const app = createApp(deps);
+  let n = 0;
+
+  return {
+    ...resources,
+    config,
+    deps,
+    app,
+    prefix,
+    async signUp(role = 'user', phone) {
+      const email = `u${++n}_${suffix}@example.test`;
+      const user = await registerUser(resources.db, config.piiKey, {
+        email,
+        password: 'correct horse battery',
+        name: `User ${n}`,
+        role,
+        phone,
+      });
+      const principal: Principal = { userId: user.id, role };
+      const pair = await issueTokenPair(
+        resources.db,
+        { secret: config.jwtSecret, accessTtlSeconds: 900, refreshTtlSeconds: 3600 },
+        principal,
+      );
+      return { id: user.id, email, token: pair.accessToken };
+    },
+    async json(method, path, body, token, headers = {}) {
+      const h: Record<string, string> = { ...headers };
+      if (body !== undefined) h['content-type'] = 'application/json';
+      if (token) h.authorization = `Bearer ${token}`;
+      return app.request(path, {
+        method,
+        headers: h,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+    async cleanup() {
+      await deleteKeys(resources.redis, prefix);
+      await resources.close();
+      await dropDatabase(config.DATABASE_URL);
+    },
+  };
+}
+
+/** Removes this test's keys only: never FLUSHALL a Redis that other tests share. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
