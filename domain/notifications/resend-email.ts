@@ -1,0 +1,112 @@
+import { type ErrorResponse, Resend } from 'resend';
+import {
+  type EmailMessage,
+  type EmailTransport,
+  PermanentSendError,
+  type SendResult,
+  TransientSendError,
+} from './transports';
+
+export interface ResendEmailOptions {
+  apiKey: string;
+  /** The sender, e.g. `Orderflow <orders@example.com>`; its domain must be verified at Resend. */
+  from: string;
+  /** Defaults to the SDK's own choice: `RESEND_BASE_URL`, read when this object is built, else api.resend.com. */
+  baseUrl?: string;
+  /** The SDK has no timeout of its own; a request still open after this counts as a network failure. */
+  timeoutMs?: number;
+}
+
+/**
+ * Email through Resend (SDK v6). The SDK never throws for an HTTP or network failure: it returns
+ * `{ data: null, error: { statusCode, name, message }, headers }`, which is mapped here onto the port's
+ * transient / permanent errors. The idempotency key goes out as the `Idempotency-Key` header, so a retried
+ * job sends one email (Resend keeps keys for 24 hours).
+ */
+export class ResendEmailTransport implements EmailTransport {
+  readonly name = 'resend';
+  private readonly client: Resend;
+  private readonly from: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ResendEmailOptions) {
+    this.client = new Resend(opts.apiKey, opts.baseUrl ? { baseUrl: opts.baseUrl } : undefined);
+    this.from = opts.from;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  async send(msg: EmailMessage): Promise<SendResult> {
+    let result: Awaited<ReturnType<Resend['emails']['send']>>;
+    try {
+      result = await this.client.emails.send(
+        { from: this.from, to: msg.to, subject: msg.subject, text: msg.text },
+        { idempotencyKey: msg.idempotencyKey, signal: AbortSignal.timeout(this.timeoutMs) },
+      );
+    } catch (err) {
+      // Not expected (the SDK returns errors), but an unknown throw is no proof the email is unsendable.
+      throw new TransientSendError(
+        `Resend request failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (result.error) throw classifyResendError(result.error, result.headers);
+    const id: unknown = result.data?.id;
+    if (typeof id !== 'string' || id === '') {
+      throw new TransientSendError('Resend answered without an email id');
+    }
+    return { providerRef: id };
+  }
+}
+
+/** Name → status for error bodies that lack `statusCode` (the SDK passes the body through as is). */
+const STATUS_BY_NAME: Partial<Record<string, number>> = {
+  rate_limit_exceeded: 429,
+  daily_quota_exceeded: 429,
+  monthly_quota_exceeded: 429,
+  concurrent_idempotent_requests: 409,
+  internal_server_error: 500,
+};
+
+/**
+ * Maps the SDK's error result onto the port:
+ * - no status (network error, timeout, unparsable answer) → transient;
+ * - 429 rate limit or daily quota → transient, with `Retry-After` (or `ratelimit-reset`) when sent;
+ * - 429 monthly quota → permanent: no retry within a job's backoff can fix it;
+ * - 409 `concurrent_idempotent_requests` (the first send with this key is still in flight) → transient;
+ * - 408 and 5xx → transient; every other 4xx (validation, bad address, bad key) → permanent.
+ */
+export function classifyResendError(
+  error: ErrorResponse,
+  headers: Record<string, string> | null,
+): TransientSendError | PermanentSendError {
+  const status = typeof error.statusCode === 'number' ? error.statusCode : STATUS_BY_NAME[error.name];
+  const text = `Resend ${status ?? 'network'} ${error.name}: ${error.message}`;
+  if (status === undefined) return new TransientSendError(text);
+  if (status === 429) {
+    if (error.name === 'monthly_quota_exceeded') return new PermanentSendError(text);
+    return new TransientSendError(text, retryAfterMs(headers));
+  }
+  if (status === 409 && error.name === 'concurrent_idempotent_requests') {
+    return new TransientSendError(text, retryAfterMs(headers));
+  }
+  if (status === 408 || status >= 500) return new TransientSendError(text, retryAfterMs(headers));
+  if (status >= 400) return new PermanentSendError(text);
+  return new TransientSendError(text);
+}
+
+/** `Retry-After` as seconds or an HTTP date, else `ratelimit-reset` seconds; undefined when absent or junk. */
+export function retryAfterMs(headers: Record<string, string> | null, now = Date.now()): number | undefined {
+  if (!headers) return undefined;
+  const get = (name: string) => {
+    for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v.trim();
+    return undefined;
+  };
+  const retryAfter = get('retry-after');
+  if (retryAfter) {
+    if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.round(Number(retryAfter) * 1000);
+    const at = Date.parse(retryAfter);
+    if (!Number.isNaN(at)) return Math.max(0, at - now);
+  }
+  const reset = get('ratelimit-reset');
+  if (reset && /^\d+(\.\d+)?$/.test(reset)) return Math.round(Number(reset) * 1000);
+  return undefined;
+}
