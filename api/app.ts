@@ -7,6 +7,9 @@ import { problemResponse, toProblem } from './problem';
 import { authRoutes } from './routes/auth';
 import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
+import { notifyRoutes } from './routes/notify';
+import { orderRoutes } from './routes/orders';
+import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
@@ -20,6 +23,9 @@ export function createApp(deps: AppDeps) {
   app.route('/auth', authRoutes(deps));
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));
+  app.route('/orders', orderRoutes(deps));
+  app.route('/payment', paymentRoutes(deps));
+  app.route('/notify', notifyRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -2,8 +2,10 @@ import type { Redis } from 'ioredis';
 import type mysql from 'mysql2/promise';
 import type { Db } from '../db/client';
 import type { TokenSettings } from '../domain/auth/tokens';
+import type { OrderContext } from '../domain/orders/context';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import type { OrderQueues } from '../queues/producer';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
 export interface AppDeps {
@@ -12,6 +14,8 @@ export interface AppDeps {
   pool: mysql.Pool;
   redis: Redis;
   logger: Logger;
+  orders: OrderContext;
+  queues: OrderQueues;
 }
 
 export function tokenSettings(config: Config): TokenSettings {

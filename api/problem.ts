@@ -73,10 +73,26 @@ export function problemResponse(
 }
 
 export function fieldErrors(error: ZodError): FieldError[] {
-  return error.issues.flatMap((issue) => {
-    const path = issue.path.map(String).join('.');
+  return issueErrors(error.issues, []);
+}
+
+type Issue = ZodError['issues'][number];
+
+function issueErrors(issues: readonly Issue[], prefix: readonly PropertyKey[]): FieldError[] {
+  return issues.flatMap((issue) => {
+    const at = [...prefix, ...issue.path];
+    const path = at.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((k) => ({ field: path ? `${path}.${k}` : k, message: 'unknown field' }));
+    }
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      // A union (e.g. `{available}` or `{delta}`) names the fields of the alternative(s) that came
+      // closest, fewest issues first, instead of one "(body): Invalid input" that names nothing.
+      const fewest = Math.min(...issue.errors.map((branch) => branch.length));
+      const closest = issue.errors.filter((branch) => branch.length === fewest);
+      const errors = closest.flatMap((branch) => issueErrors(branch, at));
+      const unique = new Map(errors.map((e) => [`${e.field}\u0000${e.message}`, e]));
+      if (unique.size > 0) return [...unique.values()];
     }
     return [{ field: path || '(body)', message: issue.message }];
   });

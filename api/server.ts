@@ -3,6 +3,7 @@ import { ensureAdmin } from '../domain/users/users';
 import { type Config, ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { checkServices, openResources } from '../lib/resources';
+import { createOrderContext, createQueues } from '../lib/wiring';
 import { createApp } from './app';
 
 /** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
@@ -13,13 +14,16 @@ export async function startApi(config: Config) {
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
     await ensureAdmin(resources.db, config.piiKey, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
   }
-  const app = createApp({ config, logger, ...resources });
+  const queues = createQueues(config, resources.redis);
+  const orders = createOrderContext(config, resources.db, resources.redis);
+  const app = createApp({ config, logger, ...resources, queues, orders });
   const server = Bun.serve({ port: config.PORT, fetch: app.fetch, development: false });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     async stop() {
       await server.stop();
+      await queues.close();
       await resources.close();
     },
   };

@@ -42,6 +42,15 @@ export async function checkServices(config: Config): Promise<string | null> {
   const probe = createRedis(config.REDIS_URL, 'producer', 'orderflow-startup-check');
   probe.on('error', () => {});
   try {
+    // The fail-fast producer refuses commands before its first connection: wait for it, bounded.
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        if (probe.status === 'ready') resolve();
+        probe.once('ready', () => resolve());
+        probe.once('error', reject);
+      }),
+      3000,
+    );
     await withTimeout(probe.ping(), 3000);
   } catch (err) {
     problems.push(

@@ -1,11 +1,21 @@
 import { preflight, startApi } from '../api/server';
+import { queueNames } from '../queues/contract';
+import { runWorkerProcess } from '../workers/main';
 
-/** `bun run start`: the API (and, from the saga on, every worker) in one process. */
+/** `bun run start`: the API and every worker in one process, ready to take orders. */
 const config = await preflight();
 const api = await startApi(config);
+const workers = await runWorkerProcess(config, {
+  queues: [...queueNames],
+  concurrency: config.WORKER_CONCURRENCY,
+});
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, async () => {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
     await api.stop();
+    await workers.stop();
     process.exit(0);
   });
 }

@@ -7,6 +7,7 @@ import { registerUser } from '../../domain/users/users';
 import { type Config, loadConfig } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { openResources, type Resources } from '../../lib/resources';
+import { createOrderContext, createQueues } from '../../lib/wiring';
 
 const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const baseRedis = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -54,7 +55,9 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
   await migrateDatabase(config.DATABASE_URL);
   const resources = await openResources(config, 'producer');
   const logger = createLogger(config.LOG_LEVEL);
-  const deps: AppDeps = { config, logger, ...resources };
+  const queues = createQueues(config, resources.redis);
+  const orders = createOrderContext(config, resources.db, resources.redis);
+  const deps: AppDeps = { config, logger, ...resources, queues, orders };
   const app = createApp(deps);
   let n = 0;
 
@@ -92,6 +95,7 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
       });
     },
     async cleanup() {
+      await queues.close();
       await deleteKeys(resources.redis, prefix);
       await resources.close();
       await dropDatabase(config.DATABASE_URL);

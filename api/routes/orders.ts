@@ -1,0 +1,185 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { orderStatuses } from '../../db/schema';
+import { cancelOrder } from '../../domain/orders/compensate';
+import { placeOrder } from '../../domain/orders/place';
+import { getOrderRow, getOrderView, listOrdersOfUser } from '../../domain/orders/read';
+import { newRouter } from '../context';
+import { type AppDeps, tokenSettings } from '../deps';
+import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
+import { bearer, IdSchema, idParam, jsonBody, jsonResponse, PageQuery, problem } from '../schemas';
+
+export const PaymentToken = z
+  .string()
+  .regex(/^tok_[A-Za-z0-9_]{1,60}$/, 'must be a card token such as tok_visa');
+
+const NewOrder = z
+  .strictObject({
+    items: z
+      .array(z.strictObject({ productId: IdSchema, quantity: z.number().int().min(1).max(1000) }))
+      .min(1, 'must hold at least one item')
+      .max(100, 'at most 100 items')
+      .refine(
+        (items) => new Set(items.map((i) => i.productId)).size === items.length,
+        'a product may appear once',
+      ),
+    payment: z.strictObject({ token: PaymentToken }).optional(),
+  })
+  .openapi('NewOrder');
+
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7E]{1,255}$/, '1-255 visible ASCII characters')
+    .optional()
+    .openapi({ param: { name: 'Idempotency-Key', in: 'header' } }),
+});
+
+const Status = z.enum(orderStatuses);
+export const Order = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    status: Status,
+    items: z.array(
+      z.object({ productId: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int() }),
+    ),
+    totalCents: z.number().int(),
+    currency: z.string(),
+    failureReason: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    events: z.array(
+      z.object({ from: Status.nullable(), to: Status, at: z.string(), reason: z.string().optional() }),
+    ),
+  })
+  .openapi('Order');
+
+export function orderRoutes(deps: AppDeps) {
+  const app = newRouter();
+  const signedIn = requireAuth(tokenSettings(deps.config));
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags: ['orders'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { headers: IdempotencyHeaders, body: jsonBody(NewOrder) },
+      responses: {
+        202: jsonResponse(Order, 'Accepted: the order is pending and its flow is queued'),
+        200: jsonResponse(Order, 'The order this Idempotency-Key already created'),
+        400: problem('Invalid body'),
+        401: problem('Not signed in'),
+        409: problem('A request with this key is in flight'),
+        422: problem('Unknown product, mixed currencies, or a reused key with another body'),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const key = c.req.valid('header')['idempotency-key'];
+      const principal = c.get('principal');
+      const placed = await placeOrder(deps.db, deps.orders.events, {
+        userId: principal.userId,
+        items: body.items,
+        paymentToken: body.payment?.token,
+        idempotencyKey: key,
+      });
+      const order = await getOrderView(deps.db, placed.orderId);
+      if (placed.created || order.status === 'pending') {
+        try {
+          await deps.queues.startOrder(placed.orderId, body.payment !== undefined);
+        } catch (err) {
+          // The order is safe in MySQL; the reconciler adds its flow once Redis answers again.
+          deps.logger.error(
+            { err, orderId: placed.orderId },
+            'could not queue the order flow; left to the reconciler',
+          );
+        }
+      }
+      return placed.created ? c.json(order, 202) : c.json(order, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}',
+      tags: ['orders'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { params: idParam('id') },
+      responses: {
+        200: jsonResponse(Order, 'The order with its timeline'),
+        401: problem('Not signed in'),
+        403: problem("Someone else's order"),
+        404: problem('No such order'),
+      },
+    }),
+    async (c) => {
+      const order = await getOrderView(deps.db, c.req.valid('param').id);
+      assertSelfOrAdmin(c.get('principal'), order.userId);
+      return c.json(order, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/{id}/cancel',
+      tags: ['orders'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { params: idParam('id') },
+      responses: {
+        200: jsonResponse(Order, 'The cancelled order'),
+        401: problem('Not signed in'),
+        403: problem("Someone else's order"),
+        404: problem('No such order'),
+        409: problem('The order is final'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, id)).userId);
+      await cancelOrder(deps.orders, id);
+      try {
+        await deps.queues.notifyOutcome(id, 'cancelled');
+      } catch (err) {
+        deps.logger.error(
+          { err, orderId: id },
+          'could not queue the cancellation notice; left to the reconciler',
+        );
+      }
+      return c.json(await getOrderView(deps.db, id), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/user/{userId}',
+      tags: ['orders'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { params: idParam('userId'), query: PageQuery },
+      responses: {
+        200: jsonResponse(
+          z.object({ data: z.array(Order), nextCursor: z.string().nullable() }),
+          'Newest first',
+        ),
+        400: problem('Invalid query'),
+        401: problem('Not signed in'),
+        403: problem("Someone else's orders"),
+      },
+    }),
+    async (c) => {
+      const { userId } = c.req.valid('param');
+      assertSelfOrAdmin(c.get('principal'), userId);
+      const { limit, cursor } = c.req.valid('query');
+      return c.json(await listOrdersOfUser(deps.db, userId, limit, cursor), 200);
+    },
+  );
+
+  return app;
+}

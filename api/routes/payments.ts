@@ -1,0 +1,89 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { forbidden } from '../../domain/errors';
+import { getOrderRow } from '../../domain/orders/read';
+import { attachPayment, getPaymentView } from '../../domain/payments/payments';
+import { newRouter } from '../context';
+import { type AppDeps, tokenSettings } from '../deps';
+import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
+import { bearer, IdSchema, idParam, jsonBody, jsonResponse, problem } from '../schemas';
+import { PaymentToken } from './orders';
+
+const PayBody = z.strictObject({ orderId: IdSchema, token: PaymentToken }).openapi('PaymentRequest');
+
+const PaymentView = z
+  .object({
+    orderId: z.string(),
+    status: z.enum(['unpaid', 'pending', 'succeeded', 'failed', 'refunded']),
+    amountCents: z.number().int(),
+    currency: z.string(),
+    failureCode: z.string().optional(),
+    transactions: z.array(
+      z.object({
+        type: z.enum(['charge', 'refund']),
+        amountCents: z.number().int(),
+        gatewayRef: z.string(),
+        at: z.string(),
+      }),
+    ),
+  })
+  .openapi('PaymentStatus');
+
+export function paymentRoutes(deps: AppDeps) {
+  const app = newRouter();
+  const signedIn = requireAuth(tokenSettings(deps.config));
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/',
+      tags: ['payments'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { body: jsonBody(PayBody) },
+      responses: {
+        202: jsonResponse(
+          z.object({ orderId: z.string(), status: z.literal('pending') }),
+          'The charge is queued',
+        ),
+        400: problem('Invalid body'),
+        401: problem('Not signed in'),
+        403: problem("Not the order's owner"),
+        404: problem('No such order'),
+        409: problem('The order is not reserved and unpaid'),
+      },
+    }),
+    async (c) => {
+      const { orderId, token } = c.req.valid('json');
+      const order = await getOrderRow(deps.db, orderId);
+      if (order.userId !== c.get('principal').userId)
+        throw forbidden("Only the order's owner can pay for it");
+      await attachPayment(deps.orders, orderId, token);
+      await deps.queues.resumeFrom(orderId, 'charge');
+      return c.json({ orderId, status: 'pending' as const }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/status/{orderId}',
+      tags: ['payments'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { params: idParam('orderId') },
+      responses: {
+        200: jsonResponse(PaymentView, 'The payment and every gateway transaction'),
+        401: problem('Not signed in'),
+        403: problem("Someone else's order"),
+        404: problem('No such order'),
+      },
+    }),
+    async (c) => {
+      const { orderId } = c.req.valid('param');
+      assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, orderId)).userId);
+      return c.json(await getPaymentView(deps.orders, orderId), 200);
+    },
+  );
+
+  return app;
+}

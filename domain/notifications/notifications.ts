@@ -1,0 +1,207 @@
+import { and, eq, like, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { notifications } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import { notFound } from '../errors';
+import { getOrderRow } from '../orders/read';
+import { isFinal, type OrderStatus } from '../orders/status';
+import { decryptPii, encryptPii } from '../users/pii';
+import { getContact } from '../users/users';
+import { type EmailTransport, PermanentSendError, type SmsTransport } from './transports';
+
+export interface Transports {
+  email: EmailTransport;
+  sms: SmsTransport;
+}
+
+export interface NotificationView {
+  id: string;
+  channel: 'email' | 'sms';
+  to: string;
+  status: 'queued' | 'sent' | 'failed';
+  attempts: number;
+}
+
+type Channel = NotificationView['channel'];
+
+const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
+
+function outcomeText(status: OrderStatus, orderId: string, total: string, reason: string | null) {
+  switch (status) {
+    case 'completed':
+      return {
+        subject: `Order ${orderId} confirmed`,
+        text: `Thank you! Your order ${orderId} (${total}) is confirmed.`,
+      };
+    case 'rejected':
+      return {
+        subject: `Order ${orderId} could not be fulfilled`,
+        text: `Sorry: an item of order ${orderId} is out of stock. You have not been charged.`,
+      };
+    case 'payment_failed':
+      return {
+        subject: `Payment for order ${orderId} failed`,
+        text: `Your payment for order ${orderId} was declined (${reason ?? 'declined'}). Nothing was charged.`,
+      };
+    case 'cancelled':
+      return reason === 'reservation_expired'
+        ? {
+            subject: `Order ${orderId} expired`,
+            text: `Order ${orderId} was not paid in time and has been cancelled.`,
+          }
+        : {
+            subject: `Order ${orderId} cancelled`,
+            text: `Order ${orderId} has been cancelled. Any payment has been refunded.`,
+          };
+    default:
+      return {
+        subject: `Order ${orderId} could not be processed`,
+        text: `We could not process order ${orderId}. Any payment has been refunded.`,
+      };
+  }
+}
+
+/**
+ * Records the messages that tell a customer the order's final outcome: one per channel, deduplicated
+ * by "<order>:<outcome>:<channel>" so any number of notify runs send each once. Returns the ids still
+ * to send; null when the order is not final yet.
+ */
+export async function prepareOutcomeNotifications(db: Db, piiKey: Uint8Array<ArrayBuffer>, orderId: string) {
+  const order = await getOrderRow(db, orderId);
+  if (!isFinal(order.status)) return null;
+  const contact = await getContact(db, piiKey, order.userId);
+  if (!contact) return [];
+  const { subject, text } = outcomeText(
+    order.status,
+    orderId,
+    money(order.totalCents, order.currency),
+    order.failureReason,
+  );
+  const now = new Date();
+  const messages: { channel: Channel; recipient: string; subject: string | null; body: string }[] = [
+    { channel: 'email', recipient: contact.email, subject, body: text },
+  ];
+  if (contact.phone) {
+    messages.push({
+      channel: 'sms',
+      recipient: await encryptPii(piiKey, contact.phone),
+      subject: null,
+      body: text,
+    });
+  }
+  const rows: (typeof notifications.$inferInsert)[] = messages.map((r) => ({
+    ...r,
+    id: newId('ntf'),
+    orderId,
+    status: 'queued' as const,
+    dedupeKey: `${orderId}:${order.status}:${r.channel}`,
+    createdAt: now,
+    updatedAt: now,
+  }));
+  // The unique dedupe key turns a second insert into a no-op.
+  await db
+    .insert(notifications)
+    .values(rows)
+    .onDuplicateKeyUpdate({ set: { dedupeKey: sql`dedupe_key` } });
+  const pending = await db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(
+      and(like(notifications.dedupeKey, `${orderId}:${order.status}:%`), eq(notifications.status, 'queued')),
+    );
+  return pending.map((p) => p.id);
+}
+
+/** Records an ad-hoc message (the admin API); phone numbers are stored encrypted like the users'. */
+export async function queueNotification(
+  db: Db,
+  piiKey: Uint8Array<ArrayBuffer>,
+  input: { channel: Channel; to: string; subject?: string; text: string },
+): Promise<NotificationView> {
+  const now = new Date();
+  const id = newId('ntf');
+  await db.insert(notifications).values({
+    id,
+    channel: input.channel,
+    recipient: input.channel === 'sms' ? await encryptPii(piiKey, input.to) : input.to,
+    subject: input.subject ?? null,
+    body: input.text,
+    status: 'queued',
+    createdAt: now,
+    updatedAt: now,
+  });
+  return { id, channel: input.channel, to: input.to, status: 'queued', attempts: 0 };
+}
+
+export async function getNotification(
+  db: Db,
+  piiKey: Uint8Array<ArrayBuffer>,
+  id: string,
+): Promise<NotificationView> {
+  const [row] = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
+  if (!row) throw notFound('Notification');
+  return {
+    id: row.id,
+    channel: row.channel,
+    to: row.channel === 'sms' ? await decryptPii(piiKey, row.recipient) : row.recipient,
+    status: row.status,
+    attempts: row.attempts,
+  };
+}
+
+/**
+ * Sends one queued message. A transient provider error propagates (the job retries it); a
+ * permanent one marks the message failed. The notification id is the provider's idempotency key.
+ */
+export async function sendNotification(
+  db: Db,
+  piiKey: Uint8Array<ArrayBuffer>,
+  transports: Transports,
+  id: string,
+): Promise<NotificationView['status'] | 'missing'> {
+  const [row] = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
+  if (!row) return 'missing';
+  if (row.status !== 'queued') return row.status;
+  await db
+    .update(notifications)
+    .set({ attempts: sql`${notifications.attempts} + 1`, updatedAt: new Date() })
+    .where(eq(notifications.id, id));
+  try {
+    const result =
+      row.channel === 'email'
+        ? await transports.email.send({
+            to: row.recipient,
+            subject: row.subject ?? '(no subject)',
+            text: row.body,
+            idempotencyKey: id,
+          })
+        : await transports.sms.send({
+            to: await decryptPii(piiKey, row.recipient),
+            text: row.body,
+            idempotencyKey: id,
+          });
+    await db
+      .update(notifications)
+      .set({ status: 'sent', providerRef: result.providerRef, lastError: null, updatedAt: new Date() })
+      .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
+    return 'sent';
+  } catch (err) {
+    const message = (err as Error).message?.slice(0, 500) ?? 'send failed';
+    if (err instanceof PermanentSendError) {
+      await markFailed(db, id, message);
+      return 'failed';
+    }
+    await db
+      .update(notifications)
+      .set({ lastError: message, updatedAt: new Date() })
+      .where(eq(notifications.id, id));
+    throw err;
+  }
+}
+
+export async function markFailed(db: Db, id: string, message: string): Promise<void> {
+  await db
+    .update(notifications)
+    .set({ status: 'failed', lastError: message.slice(0, 500), updatedAt: new Date() })
+    .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
+}

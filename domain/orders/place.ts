@@ -1,0 +1,113 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { isDuplicateKey } from '../../db/errors';
+import { orderEvents, orderItems, orders, products } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import { DomainError } from '../errors';
+import type { OrderEventSink } from './status';
+
+export interface PlaceOrderInput {
+  userId: string;
+  items: { productId: string; quantity: number }[];
+  paymentToken?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+export interface Placed {
+  orderId: string;
+  /** False when the idempotency key named an order that already existed: nothing was created. */
+  created: boolean;
+}
+
+/** A stable fingerprint of what was asked, so a reused key with another body is told apart. */
+export function requestHash(input: PlaceOrderInput): string {
+  const canonical = JSON.stringify({
+    items: [...input.items]
+      .sort((a, b) => (a.productId < b.productId ? -1 : 1))
+      .map((i) => [i.productId, i.quantity]),
+    payment: input.paymentToken ?? null,
+  });
+  return new Bun.CryptoHasher('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Stores the order as `pending` with its items priced from the catalogue, all in one transaction.
+ * The unique (user, idempotency key) index is what makes racing duplicates create one order: the
+ * losers wait on the winner's index lock, then find its row.
+ */
+export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrderInput): Promise<Placed> {
+  const hash = requestHash(input);
+  if (input.idempotencyKey) {
+    const existing = await findByKey(db, input.userId, input.idempotencyKey, hash);
+    if (existing) return { orderId: existing, created: false };
+  }
+  const orderId = newId('ord');
+  const now = new Date();
+  try {
+    await db.transaction(async (tx) => {
+      const ids = input.items.map((i) => i.productId);
+      const rows = await tx
+        .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
+        .from(products)
+        .where(inArray(products.id, ids));
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const unknown = ids.filter((id) => !byId.has(id));
+      if (unknown.length) {
+        throw new DomainError(
+          'unprocessable',
+          `Unknown product: ${unknown.join(', ')}`,
+          unknown.map((id) => ({ field: `items.${ids.indexOf(id)}.productId`, message: 'no such product' })),
+        );
+      }
+      const currencies = new Set(rows.map((r) => r.currency));
+      if (currencies.size > 1) {
+        throw new DomainError('unprocessable', 'All items of an order must share one currency');
+      }
+      const lines = input.items.map((i) => ({
+        orderId,
+        productId: i.productId,
+        quantity: i.quantity,
+        unitPriceCents: byId.get(i.productId)?.priceCents ?? 0,
+      }));
+      const total = lines.reduce((sum, l) => sum + l.unitPriceCents * l.quantity, 0);
+      if (!Number.isSafeInteger(total))
+        throw new DomainError('unprocessable', 'The order total is too large');
+      await tx.insert(orders).values({
+        id: orderId,
+        userId: input.userId,
+        status: 'pending',
+        totalCents: total,
+        currency: rows[0]?.currency ?? 'EUR',
+        paymentToken: input.paymentToken ?? null,
+        idempotencyKey: input.idempotencyKey ?? null,
+        requestHash: hash,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await tx.insert(orderItems).values(lines);
+      await tx.insert(orderEvents).values({ orderId, fromStatus: null, toStatus: 'pending', at: now });
+    });
+  } catch (err) {
+    if (input.idempotencyKey && isDuplicateKey(err)) {
+      const existing = await findByKey(db, input.userId, input.idempotencyKey, hash);
+      if (existing) return { orderId: existing, created: false };
+      throw new DomainError('conflict', 'A request with this Idempotency-Key is in flight; retry');
+    }
+    throw err;
+  }
+  events.publish({ orderId, from: null, to: 'pending', at: now });
+  return { orderId, created: true };
+}
+
+async function findByKey(db: Db, userId: string, key: string, hash: string): Promise<string | null> {
+  const [row] = await db
+    .select({ id: orders.id, requestHash: orders.requestHash })
+    .from(orders)
+    .where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, key)))
+    .limit(1);
+  if (!row) return null;
+  if (row.requestHash !== hash) {
+    throw new DomainError('unprocessable', 'This Idempotency-Key was used with a different request body');
+  }
+  return row.id;
+}

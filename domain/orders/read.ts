@@ -1,0 +1,107 @@
+import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { orderEvents, orderItems, orders } from '../../db/schema';
+import { DomainError, notFound } from '../errors';
+import type { OrderStatus } from './status';
+
+export interface OrderView {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  items: { productId: string; quantity: number; unitPriceCents: number }[];
+  totalCents: number;
+  currency: string;
+  failureReason?: string;
+  createdAt: string;
+  updatedAt: string;
+  events: { from: OrderStatus | null; to: OrderStatus; at: string; reason?: string }[];
+}
+
+type OrderRow = typeof orders.$inferSelect;
+
+export async function getOrderRow(db: Db, orderId: string): Promise<OrderRow> {
+  const [row] = await db.select().from(orders).where(eq(orders.id, orderId)).limit(1);
+  if (!row) throw notFound('Order');
+  return row;
+}
+
+export async function getOrderView(db: Db, orderId: string): Promise<OrderView> {
+  const row = await getOrderRow(db, orderId);
+  const [view] = await hydrate(db, [row]);
+  if (!view) throw notFound('Order');
+  return view;
+}
+
+/** Newest first, keyset-paginated on (createdAt, id) so pages stay stable while orders arrive. */
+export async function listOrdersOfUser(
+  db: Db,
+  userId: string,
+  limit: number,
+  cursor?: string,
+): Promise<{ data: OrderView[]; nextCursor: string | null }> {
+  const after = cursor ? decodeCursor(cursor) : undefined;
+  const rows = await db
+    .select()
+    .from(orders)
+    .where(
+      and(
+        eq(orders.userId, userId),
+        after
+          ? or(lt(orders.createdAt, after.at), and(eq(orders.createdAt, after.at), lt(orders.id, after.id)))
+          : undefined,
+      ),
+    )
+    .orderBy(desc(orders.createdAt), desc(orders.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    data: await hydrate(db, page),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+  };
+}
+
+async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const [items, events] = await Promise.all([
+    db.select().from(orderItems).where(inArray(orderItems.orderId, ids)).orderBy(asc(orderItems.productId)),
+    db.select().from(orderEvents).where(inArray(orderEvents.orderId, ids)).orderBy(asc(orderEvents.id)),
+  ]);
+  return rows.map((r) => ({
+    id: r.id,
+    userId: r.userId,
+    status: r.status,
+    items: items
+      .filter((i) => i.orderId === r.id)
+      .map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: i.unitPriceCents })),
+    totalCents: r.totalCents,
+    currency: r.currency,
+    ...(r.failureReason ? { failureReason: r.failureReason } : {}),
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    events: events
+      .filter((e) => e.orderId === r.id)
+      .map((e) => ({
+        from: e.fromStatus,
+        to: e.toStatus,
+        at: e.at.toISOString(),
+        ...(e.reason ? { reason: e.reason } : {}),
+      })),
+  }));
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.getTime()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [ms, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const at = new Date(Number(ms));
+  if (!id || Number.isNaN(at.getTime())) {
+    throw new DomainError('validation', 'Invalid cursor', [
+      { field: 'cursor', message: 'not a cursor from this API' },
+    ]);
+  }
+  return { at, id };
+}

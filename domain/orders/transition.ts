@@ -1,0 +1,69 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client';
+import { orderEvents, orders } from '../../db/schema';
+import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderStatus } from './status';
+
+/** Collects the transitions of one transaction so they are published only after it commits. */
+export class TransitionLog {
+  readonly events: OrderEvent[] = [];
+  constructor(readonly tx: Tx) {}
+}
+
+/**
+ * Compare-and-set on the order's status, with its timeline row in the same transaction.
+ * Returns false (and changes nothing) when the order is not in one of `from` any more:
+ * that is how a step that runs twice, or races a cancel, finds out.
+ */
+export async function transition(
+  log: TransitionLog,
+  orderId: string,
+  from: OrderStatus,
+  to: OrderStatus,
+  reason?: string,
+  extra: Partial<typeof orders.$inferInsert> = {},
+): Promise<boolean> {
+  if (!allowedTransitions[from].includes(to)) throw new Error(`illegal order transition ${from} -> ${to}`);
+  const at = new Date();
+  const [res] = await log.tx
+    .update(orders)
+    .set({
+      ...extra,
+      status: to,
+      failureReason: reason ?? extra.failureReason ?? null,
+      version: sql`${orders.version} + 1`,
+      updatedAt: at,
+    })
+    .where(and(eq(orders.id, orderId), eq(orders.status, from)));
+  if (res.affectedRows !== 1) return false;
+  await log.tx
+    .insert(orderEvents)
+    .values({ orderId, fromStatus: from, toStatus: to, reason: reason ?? null, at });
+  log.events.push({ orderId, from, to, at, ...(reason ? { reason } : {}) });
+  return true;
+}
+
+/** Runs `fn` in a transaction and publishes its transitions once committed. */
+export async function withTransitions<T>(
+  db: Db,
+  sink: OrderEventSink,
+  fn: (log: TransitionLog) => Promise<T>,
+) {
+  let log: TransitionLog | undefined;
+  const result = await db.transaction(async (tx) => {
+    log = new TransitionLog(tx);
+    return fn(log);
+  });
+  for (const e of log?.events ?? []) sink.publish(e);
+  return result;
+}
+
+/** Reads the order row and locks it for the rest of the transaction (the first lock every saga step takes). */
+export async function lockOrder(tx: Tx, orderId: string) {
+  const [row] = await tx.select().from(orders).where(eq(orders.id, orderId)).for('update').limit(1);
+  return row;
+}
+
+export async function readStatuses(db: Db, ids: string[]) {
+  if (ids.length === 0) return [];
+  return db.select({ id: orders.id, status: orders.status }).from(orders).where(inArray(orders.id, ids));
+}

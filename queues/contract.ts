@@ -1,0 +1,53 @@
+import type { DefaultJobOptions } from 'bullmq';
+import { z } from 'zod';
+
+/** One queue per step; `maintenance` runs the reconciler. `--queues` takes these names. */
+export const queueNames = ['reserve', 'charge', 'notify', 'maintenance'] as const;
+export type QueueName = (typeof queueNames)[number];
+
+export const jobNames = {
+  reserve: 'reserve',
+  charge: 'charge',
+  /** Tell the customer an order's final outcome (completing a paid order first). */
+  outcome: 'outcome',
+  /** Send one recorded notification (the admin notify API, and re-sends by the reconciler). */
+  send: 'send',
+  reconcile: 'reconcile',
+} as const;
+
+// Jobs carry ids only: no personal data, no secrets, nothing that can go stale.
+export const OrderJobData = z.strictObject({ orderId: z.string().min(1).max(64) });
+export type OrderJobData = z.infer<typeof OrderJobData>;
+export const SendJobData = z.strictObject({ notificationId: z.string().min(1).max(64) });
+export type SendJobData = z.infer<typeof SendJobData>;
+export const ReconcileJobData = z.strictObject({});
+
+export const StepResult = z.object({ status: z.string(), changed: z.boolean() });
+export type StepResult = z.infer<typeof StepResult>;
+
+/**
+ * Deterministic ids: adding the same order's jobs twice while they exist is a no-op.
+ * BullMQ refuses ':' in custom ids, hence '-'.
+ */
+export const jobIds = {
+  reserve: (orderId: string) => `${orderId}-reserve`,
+  charge: (orderId: string) => `${orderId}-charge`,
+  notify: (orderId: string) => `${orderId}-notify`,
+  outcome: (orderId: string, status: string) => `${orderId}-notify-${status}`,
+  send: (notificationId: string) => `${notificationId}-send`,
+};
+
+export interface JobSettings {
+  attempts: number;
+  backoffMs: number;
+}
+
+export function defaultJobOptions(s: JobSettings): DefaultJobOptions {
+  return {
+    attempts: s.attempts,
+    backoff: { type: 'exponential', delay: s.backoffMs, jitter: 0.3 },
+    // Completed jobs go soon (MySQL keeps the truth); failed ones stay a week for operators.
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 86_400, count: 50_000 },
+  };
+}

@@ -1,0 +1,89 @@
+import { type DefaultJobOptions, FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  defaultJobOptions,
+  type JobSettings,
+  jobIds,
+  jobNames,
+  type QueueName,
+  queueNames,
+} from './contract';
+import { orderFlow, reserveOnly } from './flows';
+
+const liveStates = new Set(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized']);
+
+/** The producer side of the queue contract: what the API and the reconciler add. */
+export class OrderQueues {
+  readonly queues: Record<QueueName, Queue>;
+  private readonly flows: FlowProducer;
+  private readonly defaults: DefaultJobOptions;
+
+  constructor(
+    connection: Redis,
+    readonly prefix: string,
+    settings: JobSettings,
+  ) {
+    this.defaults = defaultJobOptions(settings);
+    this.queues = Object.fromEntries(
+      queueNames.map((name) => [
+        name,
+        new Queue(name, { connection, prefix, defaultJobOptions: this.defaults }),
+      ]),
+    ) as Record<QueueName, Queue>;
+    this.flows = new FlowProducer({ connection, prefix });
+  }
+
+  /** The saga for a new order: the whole flow, or only the reservation when it is paid later. */
+  async startOrder(orderId: string, withPayment: boolean): Promise<void> {
+    await this.flows.add(
+      withPayment
+        ? orderFlow(this.prefix, this.defaults, orderId, 'reserve')
+        : reserveOnly(this.prefix, this.defaults, orderId),
+    );
+  }
+
+  async resumeFrom(orderId: string, step: 'reserve' | 'charge' | 'notify'): Promise<void> {
+    await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, step));
+  }
+
+  /** Tells the customer a final outcome reached outside the flow (cancel, expiry, a failed lone step). */
+  async notifyOutcome(orderId: string, status: string): Promise<void> {
+    await this.queues.notify.add(jobNames.outcome, { orderId }, { jobId: jobIds.outcome(orderId, status) });
+  }
+
+  async send(notificationId: string): Promise<void> {
+    await this.queues.notify.add(jobNames.send, { notificationId }, { jobId: jobIds.send(notificationId) });
+  }
+
+  /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */
+  async resend(notificationId: string): Promise<void> {
+    const id = jobIds.send(notificationId);
+    const state = await this.queues.notify.getJobState(id);
+    if (liveStates.has(state)) return;
+    if (state !== 'unknown') await this.queues.notify.remove(id);
+    await this.send(notificationId);
+  }
+
+  /** True when some job of this order's saga is still going to run. */
+  async hasLiveJobs(orderId: string): Promise<boolean> {
+    const states = await Promise.all([
+      this.queues.reserve.getJobState(jobIds.reserve(orderId)),
+      this.queues.charge.getJobState(jobIds.charge(orderId)),
+      this.queues.notify.getJobState(jobIds.notify(orderId)),
+    ]);
+    return states.some((s) => liveStates.has(s));
+  }
+
+  /** Removes finished jobs of an order's saga so that its flow can be added again with the same ids. */
+  async clearFinishedJobs(orderId: string): Promise<void> {
+    await Promise.all([
+      this.queues.notify.remove(jobIds.notify(orderId), { removeChildren: true }),
+      this.queues.charge.remove(jobIds.charge(orderId), { removeChildren: true }),
+      this.queues.reserve.remove(jobIds.reserve(orderId)),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...Object.values(this.queues).map((q) => q.close()), this.flows.close()]);
+  }
+}

@@ -1,0 +1,68 @@
+import type { Transports } from '../../domain/notifications/notifications';
+import type { PaymentGateway } from '../../domain/payments/gateway';
+import { createLogger } from '../../lib/logger';
+import { createGateway, createOrderContext, createQueues, createTransports } from '../../lib/wiring';
+import { createRedis } from '../../queues/connection';
+import { type QueueName, queueNames } from '../../queues/contract';
+import type { WorkerDeps } from '../../workers/deps';
+import { startWorkers, type WorkerSet } from '../../workers/run';
+import type { Harness } from './harness';
+
+export interface TestWorkers extends WorkerSet {
+  deps: WorkerDeps;
+  stop(): Promise<void>;
+}
+
+/** Workers as production runs them (same processors, own blocking connection), inside the test process. */
+export async function startTestWorkers(
+  h: Harness,
+  opts: {
+    queues?: QueueName[];
+    concurrency?: number;
+    gateway?: PaymentGateway;
+    transports?: Transports;
+  } = {},
+): Promise<TestWorkers> {
+  const redis = createRedis(h.config.REDIS_URL, 'worker', 'orderflow-test-worker');
+  redis.on('error', () => {});
+  const logger = createLogger(h.config.LOG_LEVEL, { role: 'worker' });
+  const queues = createQueues(h.config, redis);
+  const deps: WorkerDeps = {
+    config: h.config,
+    db: h.db,
+    redis,
+    logger,
+    orders: createOrderContext(h.config, h.db, redis, opts.gateway ?? createGateway(h.config, h.db)),
+    transports: opts.transports ?? createTransports(h.config, logger),
+    queues,
+  };
+  const set = await startWorkers(deps, opts.queues ?? [...queueNames], opts.concurrency ?? 20);
+  return {
+    ...set,
+    deps,
+    async stop() {
+      await set.close(5000);
+      await queues.close();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Polls until `check` passes or the time is up; the failure shows the last value seen. */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  check: (v: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (!check(last)) {
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await Bun.sleep(50);
+    last = await read();
+  }
+  return last;
+}
+
+export const finalStatuses = new Set(['completed', 'rejected', 'payment_failed', 'cancelled', 'failed']);

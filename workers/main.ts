@@ -1,0 +1,82 @@
+import { preflight } from '../api/server';
+import type { Config } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { openResources } from '../lib/resources';
+import { createOrderContext, createQueues, createTransports } from '../lib/wiring';
+import { type QueueName, queueNames } from '../queues/contract';
+import type { WorkerDeps } from './deps';
+import { startWorkers } from './run';
+
+export interface WorkerArgs {
+  queues: QueueName[];
+  concurrency: number;
+}
+
+/** `--queues reserve,charge --concurrency 50`; all queues and WORKER_CONCURRENCY when omitted. */
+export function parseWorkerArgs(argv: string[], defaultConcurrency: number): WorkerArgs {
+  const value = (flag: string) => {
+    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+    if (i < 0) return undefined;
+    const arg = argv[i] ?? '';
+    return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1];
+  };
+  const names = value('--queues')
+    ?.split(',')
+    .map((q) => q.trim())
+    .filter(Boolean) ?? [...queueNames];
+  const unknown = names.filter((n) => !(queueNames as readonly string[]).includes(n));
+  if (unknown.length)
+    throw new Error(`--queues: unknown queue ${unknown.join(', ')} (known: ${queueNames.join(', ')})`);
+  const concurrency = Number(value('--concurrency') ?? defaultConcurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
+    throw new Error('--concurrency: a whole number from 1 to 1000');
+  }
+  return { queues: names as QueueName[], concurrency };
+}
+
+/** One worker process: its own connections, the named queues, and a graceful stop on SIGTERM/SIGINT. */
+export async function runWorkerProcess(config: Config, args: WorkerArgs) {
+  const logger = createLogger(config.LOG_LEVEL, { role: 'worker', queues: args.queues });
+  const resources = await openResources(config, 'worker');
+  const queues = createQueues(config, resources.redis);
+  const deps: WorkerDeps = {
+    config,
+    db: resources.db,
+    redis: resources.redis,
+    logger,
+    orders: createOrderContext(config, resources.db, resources.redis),
+    transports: createTransports(config, logger),
+    queues,
+  };
+  const set = await startWorkers(deps, args.queues, args.concurrency);
+  logger.info({ queues: args.queues, concurrency: args.concurrency }, 'workers started');
+  return {
+    async stop() {
+      await set.close(config.SHUTDOWN_GRACE_MS);
+      await queues.close();
+      await resources.close();
+      logger.info('workers stopped');
+    },
+  };
+}
+
+if (import.meta.main) {
+  const config = await preflight();
+  let args: WorkerArgs;
+  try {
+    args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  const proc = await runWorkerProcess(config, args);
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, async () => {
+      if (stopping) return;
+      stopping = true;
+      await proc.stop();
+      process.exit(0);
+    });
+  }
+}

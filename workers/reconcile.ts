@@ -1,0 +1,42 @@
+import { expireHolds } from '../domain/orders/compensate';
+import { findStaleNotifications, findStuckOrders } from '../domain/orders/reconcile';
+import type { WorkerDeps } from './deps';
+
+export interface ReconcileReport {
+  expired: number;
+  readded: number;
+  resent: number;
+}
+
+/**
+ * MySQL is the truth, Redis can be rebuilt: expire unpaid holds, re-add the flow of every order that
+ * is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
+ * messages that were recorded but never went out.
+ */
+export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0 };
+  for (const orderId of await expireHolds(deps.orders)) {
+    await deps.queues.notifyOutcome(orderId, 'cancelled');
+    report.expired++;
+  }
+  const olderThan = new Date(Date.now() - deps.config.RECONCILE_AFTER_SECONDS * 1000);
+  for (const order of await findStuckOrders(deps.db, olderThan)) {
+    // Reserved without payment is waiting for the customer, not stuck; its hold expires above.
+    if (order.status === 'reserved' && !order.paymentToken) continue;
+    if (await deps.queues.hasLiveJobs(order.id)) continue;
+    await deps.queues.clearFinishedJobs(order.id);
+    if (order.status === 'pending') await deps.queues.startOrder(order.id, order.paymentToken !== null);
+    else await deps.queues.resumeFrom(order.id, order.status === 'reserved' ? 'charge' : 'notify');
+    deps.logger.warn(
+      { orderId: order.id, status: order.status },
+      'reconciler re-added the flow of a stuck order',
+    );
+    report.readded++;
+  }
+  for (const n of await findStaleNotifications(deps.db, olderThan)) {
+    if (n.orderId && (await deps.queues.hasLiveJobs(n.orderId))) continue;
+    await deps.queues.resend(n.id);
+    report.resent++;
+  }
+  return report;
+}

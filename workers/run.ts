@@ -1,0 +1,98 @@
+import { hostname } from 'node:os';
+import { MetricsTime, type Processor, Worker } from 'bullmq';
+import { jobNames, type QueueName } from '../queues/contract';
+import { chargeProcessor } from './charge';
+import type { WorkerDeps } from './deps';
+import { notifyProcessor } from './notify';
+import { reconcile } from './reconcile';
+import { reserveProcessor } from './reserve';
+import { giveUp, type StepName } from './step';
+
+export interface WorkerSet {
+  workers: Worker[];
+  /** Stops taking jobs; active ones get `deadlineMs` to finish, then are handed back to the queue. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+export const RECONCILE_SCHEDULER_ID = 'reconcile';
+
+function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
+  switch (queue) {
+    case 'reserve':
+      return reserveProcessor(deps);
+    case 'charge':
+      return chargeProcessor(deps);
+    case 'notify':
+      return notifyProcessor(deps);
+    case 'maintenance':
+      return async () => {
+        const report = await reconcile(deps);
+        if (report.expired || report.readded || report.resent) deps.logger.info(report, 'reconciled');
+        return report;
+      };
+  }
+}
+
+/** Runs the named queues in this process, with inline processors (Bun runs no sandboxed ones). */
+export async function startWorkers(
+  deps: WorkerDeps,
+  queues: readonly QueueName[],
+  concurrency: number,
+): Promise<WorkerSet> {
+  const startedAt = new Date().toISOString();
+  const c = deps.config;
+  const workers = queues.map((queue) => {
+    const worker = new Worker(queue, processorFor(deps, queue), {
+      connection: deps.redis,
+      prefix: c.QUEUE_PREFIX,
+      // Published in CLIENT LIST: GET /system/workers reads who is alive from it.
+      name: JSON.stringify({ host: hostname(), pid: process.pid, queues, concurrency, startedAt }),
+      concurrency: queue === 'maintenance' ? 1 : concurrency,
+      // A killed process's jobs come back after one lock period; several stalls are tolerated because
+      // every step is idempotent, and a real fault still fails the job through its attempts.
+      lockDuration: c.WORKER_LOCK_MS,
+      stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: c.WORKER_MAX_STALLED,
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      ...(queue === 'notify'
+        ? { limiter: { max: c.EMAIL_RATE_MAX, duration: c.EMAIL_RATE_DURATION_MS } }
+        : {}),
+    });
+    worker.on('failed', (job, err) => {
+      // A job failed by the stalled checker never reached its processor's catch: end the order here.
+      if (job && /stalled/i.test(err.message) && queue !== 'maintenance' && job.name !== jobNames.send) {
+        const orderId = (job.data as { orderId?: string }).orderId;
+        if (orderId) void giveUp(deps, job, orderId, queue as StepName);
+      }
+    });
+    worker.on('error', (err) => deps.logger.error({ err, queue }, 'worker error'));
+    return worker;
+  });
+
+  if (queues.includes('maintenance')) {
+    await deps.queues.queues.maintenance.upsertJobScheduler(
+      RECONCILE_SCHEDULER_ID,
+      { every: c.RECONCILE_EVERY_MS },
+      { name: jobNames.reconcile, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  return {
+    workers,
+    async close(deadlineMs) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        Bun.sleep(deadlineMs).then(() => true),
+      ]);
+      if (timedOut) {
+        deps.logger.warn(
+          { deadlineMs },
+          'shutdown deadline passed: active jobs are handed back to the queue',
+        );
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}
