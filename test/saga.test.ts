@@ -1,73 +1,170 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createHarness, type Harness } from './support/harness';
-import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+import { shop } from './support/shop';
+import { eventually, finalStatuses, startTestWorkers, type TestWorkers } from './support/workers';
 
 let h: Harness;
 let w: TestWorkers;
 let admin: { token: string };
 let user: { id: string; token: string };
+let s: ReturnType<typeof shop>;
 
 beforeAll(async () => {
-  h = await createHarness({ JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
-  w = await startTestWorkers(h);
+  h = await createHarness({ JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000', WORKER_CONCURRENCY: '20' });
+  w = await startTestWorkers(h, { concurrency: 20 });
   admin = await h.signUp('admin');
   user = await h.signUp('user', '+14155550123');
+  s = shop(h, admin);
 });
 afterAll(async () => {
   await w.stop();
   await h.cleanup();
 });
 
-async function product(available: number, priceCents = 1500) {
-  const res = await h.json(
-    'POST',
-    '/products',
-    { sku: `SKU-${crypto.randomUUID().slice(0, 8)}`, name: 'Thing', priceCents, currency: 'EUR', available },
-    admin.token,
-  );
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-}
-
-const stock = async (id: string) =>
-  (await (await h.json('GET', `/inventory/${id}`, undefined, user.token)).json()) as {
-    available: number;
-    reserved: number;
-  };
-const order = async (id: string, token = user.token) =>
-  (await (await h.json('GET', `/orders/${id}`, undefined, token)).json()) as {
-    status: string;
-    events: { from: string | null; to: string }[];
-    failureReason?: string;
-  };
-
 describe('the order saga', () => {
-  test('happy path: completed with one payment, reservation consumed, one email', async () => {
-    const p = await product(10);
-    const res = await h.json(
-      'POST',
-      '/orders',
-      { items: [{ productId: p, quantity: 3 }], payment: { token: 'tok_visa' } },
-      user.token,
-    );
+  test('happy path: completed, one payment, reservation consumed, one email and one SMS', async () => {
+    const p = await s.product(10);
+    const res = await s.place(user.token, p, 3);
     expect(res.status).toBe(202);
     const placed = (await res.json()) as { id: string; status: string; totalCents: number };
     expect(placed.status).toBe('pending');
     expect(placed.totalCents).toBe(4500);
     const done = await eventually(
-      () => order(placed.id),
+      () => s.order(placed.id, user.token),
       (o) => o.status === 'completed',
     );
     expect(done.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'completed']);
-    expect(await stock(p)).toMatchObject({ available: 7, reserved: 0 });
-    const pay = (await (
-      await h.json('GET', `/payment/status/${placed.id}`, undefined, user.token)
-    ).json()) as { status: string; transactions: unknown[] };
+    expect(await s.stock(p)).toEqual({ available: 7, reserved: 0 });
+    const pay = await s.payment(placed.id, user.token);
     expect(pay.status).toBe('succeeded');
-    expect(pay.transactions).toHaveLength(1);
-    const [emails] = await h.pool.query(`SELECT channel, status FROM notifications WHERE order_id = ?`, [
-      placed.id,
+    expect(pay.transactions).toEqual([expect.objectContaining({ type: 'charge', amountCents: 4500 })]);
+    const sent = await eventually(
+      () => s.notificationsOf(placed.id),
+      (n) => n.length === 2 && n.every((x) => x.status === 'sent'),
+    );
+    expect(sent.map((n) => n.dedupeKey).sort()).toEqual([
+      `${placed.id}:completed:email`,
+      `${placed.id}:completed:sms`,
     ]);
-    console.log(emails);
+  });
+
+  test('out of stock: rejected with a reason, stock unchanged, customer told', async () => {
+    const p = await s.product(2);
+    const { id } = (await (await s.place(user.token, p, 3)).json()) as { id: string };
+    const o = await eventually(
+      () => s.order(id),
+      (x) => x.status === 'rejected',
+    );
+    expect(o.failureReason).toBe(`out_of_stock:${p}`);
+    expect(await s.stock(p)).toEqual({ available: 2, reserved: 0 });
+    expect((await s.payment(id)).transactions).toHaveLength(0);
+    await eventually(
+      () => s.notificationsOf(id),
+      (n) => n.some((x) => x.dedupeKey === `${id}:rejected:email` && x.status === 'sent'),
+    );
+  });
+
+  test('declined card: payment_failed, stock back where it was', async () => {
+    const p = await s.product(5);
+    for (const [token, code] of [
+      ['tok_chargeDeclined', 'card_declined'],
+      ['tok_chargeDeclinedInsufficientFunds', 'insufficient_funds'],
+    ] as const) {
+      const { id } = (await (await s.place(user.token, p, 2, token)).json()) as { id: string };
+      const o = await eventually(
+        () => s.order(id),
+        (x) => x.status === 'payment_failed',
+      );
+      expect(o.failureReason).toBe(code);
+      expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'payment_failed']);
+      const pay = await s.payment(id);
+      expect(pay.status).toBe('failed');
+      expect(pay.transactions).toHaveLength(0);
+    }
+    expect(await s.stock(p)).toEqual({ available: 5, reserved: 0 });
+  });
+
+  test('500 concurrent orders of one unit for 100 in stock: exactly 100 completed, 400 rejected', async () => {
+    const p = await s.product(100, 100);
+    const buyers = await Promise.all(Array.from({ length: 5 }, () => h.signUp('user')));
+    const responses = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => s.place((buyers[i % 5] as { token: string }).token, p, 1)),
+    );
+    expect(responses.every((r) => r.status === 202)).toBe(true);
+    const ids = await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
+    const statuses = async () => {
+      const [rows] = await h.pool.query(
+        'SELECT status, COUNT(*) AS n FROM orders WHERE id IN (?) GROUP BY status',
+        [ids],
+      );
+      return Object.fromEntries(
+        (rows as { status: string; n: number }[]).map((r) => [r.status, Number(r.n)]),
+      );
+    };
+    const final = await eventually(statuses, (c) => (c.completed ?? 0) + (c.rejected ?? 0) === 500, 90_000);
+    expect(final).toEqual({ completed: 100, rejected: 400 });
+    expect(await s.stock(p)).toEqual({ available: 0, reserved: 0 });
+    const [charges] = await h.pool.query(
+      "SELECT COUNT(*) AS n FROM gateway_transactions WHERE type = 'charge' AND outcome = 'succeeded' AND payment_ref IN (?)",
+      [ids.map((id) => `chg_${id}`)],
+    );
+    expect(Number((charges as { n: number }[])[0]?.n)).toBe(100);
+  }, 120_000);
+
+  test('cancel after completed is 409 and changes nothing', async () => {
+    const p = await s.product(3);
+    const { id } = (await (await s.place(user.token, p, 1)).json()) as { id: string };
+    await eventually(
+      () => s.order(id),
+      (x) => x.status === 'completed',
+    );
+    const res = await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token);
+    expect(res.status).toBe(409);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect((await s.order(id)).status).toBe('completed');
+    expect(await s.stock(p)).toEqual({ available: 2, reserved: 0 });
+  });
+
+  test('pay later: reserved, then POST /payment completes it', async () => {
+    const p = await s.product(4);
+    const { id } = (await (await s.place(user.token, p, 2, null)).json()) as { id: string };
+    await eventually(
+      () => s.order(id),
+      (x) => x.status === 'reserved',
+    );
+    expect(await s.stock(p)).toEqual({ available: 2, reserved: 2 });
+    expect((await s.payment(id, user.token)).status).toBe('unpaid');
+    const other = await h.signUp('user');
+    expect((await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, other.token)).status).toBe(
+      403,
+    );
+    const pay = await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token);
+    expect(pay.status).toBe(202);
+    expect(await pay.json()).toEqual({ orderId: id, status: 'pending' });
+    const again = await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token);
+    expect(again.status).toBe(409);
+    const o = await eventually(
+      () => s.order(id),
+      (x) => x.status === 'completed',
+    );
+    expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'completed']);
+    expect(await s.stock(p)).toEqual({ available: 2, reserved: 0 });
+    expect((await s.payment(id, user.token)).transactions).toHaveLength(1);
+  });
+
+  test('someone else cannot read, cancel or list an order', async () => {
+    const p = await s.product(1);
+    const { id } = (await (await s.place(user.token, p, 1, null)).json()) as { id: string };
+    const other = await h.signUp('user');
+    expect((await h.json('GET', `/orders/${id}`, undefined, other.token)).status).toBe(403);
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, other.token)).status).toBe(403);
+    expect((await h.json('GET', `/orders/user/${user.id}`, undefined, other.token)).status).toBe(403);
+    expect((await h.json('GET', `/payment/status/${id}`, undefined, other.token)).status).toBe(403);
+    expect((await h.json('GET', `/orders/${id}`)).status).toBe(401);
+    expect((await h.json('GET', `/orders/${id}`, undefined, admin.token)).status).toBe(200);
+    await eventually(
+      () => s.order(id),
+      (x) => finalStatuses.has(x.status) || x.status === 'reserved',
+    );
   });
 });
