@@ -1,6 +1,7 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
+import { OrderEventHub } from './live';
 import { jsonBodies } from './middleware/body';
 import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
@@ -8,12 +9,13 @@ import { authRoutes } from './routes/auth';
 import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
 import { notifyRoutes } from './routes/notify';
+import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
-export function createApp(deps: AppDeps) {
+export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
   const app = newRouter();
 
   app.use('*', requestContext(deps.logger));
@@ -24,6 +26,7 @@ export function createApp(deps: AppDeps) {
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
+  app.route('/orders', orderEventRoutes(deps, hub));
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
 

@@ -5,6 +5,7 @@ import { createLogger } from '../lib/logger';
 import { checkServices, openResources } from '../lib/resources';
 import { createOrderContext, createQueues } from '../lib/wiring';
 import { createApp } from './app';
+import { OrderEventHub } from './live';
 
 /** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
 export async function startApi(config: Config) {
@@ -16,13 +17,15 @@ export async function startApi(config: Config) {
   }
   const queues = createQueues(config, resources.redis);
   const orders = createOrderContext(config, resources.db, resources.redis);
-  const app = createApp({ config, logger, ...resources, queues, orders });
+  const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
+  const app = createApp({ config, logger, ...resources, queues, orders }, hub);
   const server = Bun.serve({ port: config.PORT, fetch: app.fetch, development: false });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     async stop() {
       await server.stop();
+      hub.close();
       await queues.close();
       await resources.close();
     },

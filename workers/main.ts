@@ -36,7 +36,7 @@ export function parseWorkerArgs(argv: string[], defaultConcurrency: number): Wor
 
 /** One worker process: its own connections, the named queues, and a graceful stop on SIGTERM/SIGINT. */
 export async function runWorkerProcess(config: Config, args: WorkerArgs) {
-  const logger = createLogger(config.LOG_LEVEL, { role: 'worker', queues: args.queues });
+  const logger = createLogger(config.LOG_LEVEL, { role: 'worker' });
   const resources = await openResources(config, 'worker');
   const queues = createQueues(config, resources.redis);
   const deps: WorkerDeps = {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createApp } from '../../api/app';
 import type { AppDeps } from '../../api/deps';
+import { OrderEventHub } from '../../api/live';
 import { dropDatabase, migrateDatabase } from '../../db/migrate';
 import { issueTokenPair, type Principal } from '../../domain/auth/tokens';
 import { registerUser } from '../../domain/users/users';
@@ -58,7 +59,8 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
   const queues = createQueues(config, resources.redis);
   const orders = createOrderContext(config, resources.db, resources.redis);
   const deps: AppDeps = { config, logger, ...resources, queues, orders };
-  const app = createApp(deps);
+  const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
+  const app = createApp(deps, hub);
   let n = 0;
 
   return {
@@ -95,6 +97,7 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
       });
     },
     async cleanup() {
+      hub.close();
       await queues.close();
       await deleteKeys(resources.redis, prefix);
       await resources.close();
