@@ -31,7 +31,7 @@ const IdempotencyHeaders = z.object({
     .string()
     .regex(/^[\x21-\x7E]{1,255}$/, '1-255 visible ASCII characters')
     .optional()
-    .openapi({ param: { name: 'Idempotency-Key', in: 'header' } }),
+    .openapi({ param: { name: 'idempotency-key', in: 'header', description: 'Idempotency-Key' } }),
 });
 
 const Status = z.enum(orderStatuses);
