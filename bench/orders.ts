@@ -1,0 +1,158 @@
+/**
+ * End-to-end benchmark: a real API on a socket and real workers (in this process), a private
+ * database and Redis prefix, N orders placed over HTTP with C in flight, until every order is final.
+ * Usage: bun run bench -- [--orders 2000] [--concurrency 50] [--workers 50]
+ */
+import { cpus, hostname } from 'node:os';
+import { createApp } from '../api/app';
+import { OrderEventHub } from '../api/live';
+import { createDb, createPool } from '../db/client';
+import { dropDatabase, migrateDatabase } from '../db/migrate';
+import { issueTokenPair } from '../domain/auth/tokens';
+import { createProduct } from '../domain/catalog/products';
+import { registerUser } from '../domain/users/users';
+import { loadConfig } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { openResources } from '../lib/resources';
+import { createOrderContext, createQueues, createTransports } from '../lib/wiring';
+import { createRedis } from '../queues/connection';
+import { queueNames } from '../queues/contract';
+import { startWorkers } from '../workers/run';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const ORDERS = arg('orders', 2000);
+const IN_FLIGHT = arg('concurrency', 50);
+const WORKER_CONCURRENCY = arg('workers', 50);
+
+const suffix = `bench_${Date.now().toString(36)}`;
+const config = loadConfig({
+  ...process.env,
+  NODE_ENV: 'test',
+  LOG_LEVEL: 'silent',
+  DATABASE_URL: `${process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'}/of${suffix}`,
+  QUEUE_PREFIX: `of${suffix}`,
+  RATE_LIMITS: 'off',
+  EMAIL_RATE_MAX: '10000',
+  DATABASE_POOL_SIZE: '40',
+});
+await migrateDatabase(config.DATABASE_URL);
+const resources = await openResources(config, 'producer');
+const logger = createLogger('silent');
+const queues = createQueues(config, resources.redis);
+const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
+const app = createApp(
+  { config, logger, ...resources, queues, orders: createOrderContext(config, resources.db, resources.redis) },
+  hub,
+);
+const server = Bun.serve({ port: 0, fetch: app.fetch });
+
+const workerRedis = createRedis(config.REDIS_URL, 'worker');
+const workerPool = createPool(config.DATABASE_URL, 40);
+const workerDb = createDb(workerPool);
+const workerQueues = createQueues(config, workerRedis);
+const workers = await startWorkers(
+  {
+    config,
+    db: workerDb,
+    redis: workerRedis,
+    logger,
+    orders: createOrderContext(config, workerDb, workerRedis),
+    transports: createTransports(config, logger),
+    queues: workerQueues,
+  },
+  [...queueNames],
+  WORKER_CONCURRENCY,
+);
+
+const user = await registerUser(resources.db, config.piiKey, {
+  email: 'bench@example.test',
+  password: 'bench-password',
+  name: 'Bench',
+});
+const { accessToken } = await issueTokenPair(
+  resources.db,
+  { secret: config.jwtSecret, accessTtlSeconds: 3600, refreshTtlSeconds: 3600 },
+  { userId: user.id, role: 'user' },
+);
+const product = await createProduct(resources.db, {
+  sku: 'BENCH',
+  name: 'Bench',
+  priceCents: 100,
+  currency: 'EUR',
+  available: ORDERS,
+});
+
+const url = `http://127.0.0.1:${server.port}/orders`;
+const body = JSON.stringify({
+  items: [{ productId: product.id, quantity: 1 }],
+  payment: { token: 'tok_visa' },
+});
+const latencies: number[] = [];
+let next = 0;
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: IN_FLIGHT }, async () => {
+    while (next < ORDERS) {
+      next++;
+      const t = performance.now();
+      const res = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+      });
+      if (res.status !== 202) throw new Error(`POST /orders answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+      latencies.push(performance.now() - t);
+    }
+  }),
+);
+const accepted = performance.now();
+for (;;) {
+  const [rows] = await resources.pool.query(
+    "SELECT COUNT(*) AS n FROM orders WHERE status IN ('completed','rejected','payment_failed','cancelled','failed')",
+  );
+  if (Number((rows as { n: number }[])[0]?.n) >= ORDERS) break;
+  await Bun.sleep(50);
+}
+const finished = performance.now();
+
+latencies.sort((a, b) => a - b);
+const pct = (p: number) =>
+  (latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0).toFixed(1);
+console.log(
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      machine: { host: hostname(), cpus: cpus().length, cpu: cpus()[0]?.model, bun: Bun.version },
+      orders: ORDERS,
+      httpInFlight: IN_FLIGHT,
+      workerConcurrency: WORKER_CONCURRENCY,
+      acceptPerSecond: Math.round(ORDERS / ((accepted - started) / 1000)),
+      postOrdersLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
+      endToEndOrdersPerSecond: Math.round(ORDERS / ((finished - started) / 1000)),
+      allFinalAfterSeconds: ((finished - started) / 1000).toFixed(2),
+    },
+    null,
+    2,
+  ),
+);
+
+await server.stop(true);
+await workers.close(5000);
+await workerQueues.close();
+await queues.close();
+hub.close();
+workerRedis.disconnect();
+await workerPool.end();
+let cursor = '0';
+do {
+  const [n, keys] = await resources.redis.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}:*`, 'COUNT', 1000);
+  cursor = n;
+  if (keys.length) await resources.redis.del(...keys);
+} while (cursor !== '0');
+await resources.close();
+await dropDatabase(config.DATABASE_URL);
+process.exit(0);
