@@ -1,4 +1,5 @@
 import { Scalar } from '@scalar/hono-api-reference';
+import { mountDashboard } from '../dashboard/board';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { OrderEventHub } from './live';
@@ -13,6 +14,7 @@ import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
+import { systemRoutes } from './routes/system';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
 export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
@@ -29,6 +31,8 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
   app.route('/orders', orderEventRoutes(deps, hub));
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
+  app.route('/system', systemRoutes(deps));
+  mountDashboard(app, deps);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -1,0 +1,150 @@
+import { dirname, join } from 'node:path';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import type { IServerAdapter } from '@bull-board/api/typings/app';
+import { HonoAdapter } from '@bull-board/hono';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { serveStatic } from 'hono/bun';
+import type { AppEnv } from '../api/context';
+import type { AppDeps } from '../api/deps';
+import { ProblemError } from '../api/problem';
+import { DomainError } from '../domain/errors';
+import { type PublicUser, verifyCredentials } from '../domain/users/users';
+
+export const DASHBOARD_PATH = '/admin/queues';
+export const DASHBOARD_REALM = 'orderflow-admin';
+
+/** How long a verified Basic header is trusted without another argon2 check. */
+const CACHE_TTL_MS = 30_000;
+/** A bound on remembered headers, so that many distinct logins cannot grow the map without limit. */
+const CACHE_MAX_ENTRIES = 256;
+
+const challenge = { 'www-authenticate': `Basic realm="${DASHBOARD_REALM}", charset="UTF-8"` };
+
+/**
+ * The UI package's directory, resolved from this file rather than from the working directory:
+ * the board's page, scripts and styles are served from it whatever `cwd` the process started in.
+ */
+const uiBasePath = dirname(Bun.resolveSync('@bull-board/ui/package.json', import.meta.dir));
+const uiStaticRoot = join(uiBasePath, 'dist', 'static');
+
+/**
+ * `hono/bun`'s serveStatic with an absolute root. The Hono adapter would pass a root relative to
+ * `process.cwd()` as it was when the board was built; this one stays right if the cwd changes later.
+ */
+const staticFiles: typeof serveStatic = (options) => serveStatic({ ...options, root: uiStaticRoot });
+
+interface CachedLogin {
+  user: Promise<PublicUser>;
+  expiresAt: number;
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Buffer.from(digest).toString('hex');
+}
+
+function parseBasic(header: string | undefined): { email: string; password: string } | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  return { email: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+/**
+ * HTTP Basic with an admin's email and password: the board's page and its many fetches carry
+ * what the browser was given, never a Bearer token. A verified header is remembered briefly
+ * (keyed by its hash, never the header itself), and concurrent first requests share one check.
+ */
+export function basicAdminGuard(deps: Pick<AppDeps, 'db'>): MiddlewareHandler<AppEnv> {
+  const cache = new Map<string, CachedLogin>();
+
+  const prune = (now: number) => {
+    for (const [key, entry] of cache) if (entry.expiresAt <= now) cache.delete(key);
+    // Still too many live entries: drop the oldest (a Map iterates in insertion order).
+    for (const key of cache.keys()) {
+      if (cache.size <= CACHE_MAX_ENTRIES) break;
+      cache.delete(key);
+    }
+  };
+
+  const verify = async (header: string, email: string, password: string): Promise<PublicUser> => {
+    const key = await sha256(header);
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.expiresAt > now) return hit.user;
+    const user = verifyCredentials(deps.db, email, password);
+    cache.set(key, { user, expiresAt: now + CACHE_TTL_MS });
+    prune(now);
+    // Only a successful verification is remembered: a failure (or MySQL being down) is not.
+    user.catch(() => {
+      if (cache.get(key)?.user === user) cache.delete(key);
+    });
+    return user;
+  };
+
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    const credentials = parseBasic(header);
+    if (!header || !credentials) {
+      throw new ProblemError(
+        401,
+        'Sign in with an admin email and password (HTTP Basic)',
+        undefined,
+        challenge,
+      );
+    }
+    let user: PublicUser;
+    try {
+      user = await verify(header, credentials.email, credentials.password);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'unauthorized') {
+        throw new ProblemError(401, err.message, undefined, challenge);
+      }
+      throw err;
+    }
+    if (user.role !== 'admin') throw new ProblemError(403, 'The queue dashboard is for admins only');
+    c.set('principal', { userId: user.id, role: user.role });
+    await next();
+  };
+}
+
+/**
+ * Bull Board over every queue of the order platform, retries and job inspection enabled,
+ * behind the Basic admin guard. Mount it at {@link DASHBOARD_PATH}; its errors go through the
+ * parent app's problem+json handler.
+ */
+export function dashboardRoutes(deps: Pick<AppDeps, 'db' | 'queues'>): Hono<AppEnv> {
+  const serverAdapter = new HonoAdapter(staticFiles).setBasePath(DASHBOARD_PATH);
+  createBullBoard({
+    queues: Object.values(deps.queues.queues).map(
+      (queue) => new BullMQAdapter(queue, { readOnlyMode: false, allowRetries: true }),
+    ),
+    // @bull-board/hono 9.10.1 (the newest) types itself against its own nested copy of @bull-board/api
+    // 9.10.1; the interface is the same, only the private fields of the two copies differ. At run time
+    // the adapter only routes: every handler and the UI come from the top-level 9.10.2 packages.
+    serverAdapter: serverAdapter as unknown as IServerAdapter,
+    options: { uiBasePath, uiConfig: { boardTitle: 'Orderflow queues' } },
+  });
+
+  const board = new Hono<AppEnv>();
+  board.use('*', basicAdminGuard(deps));
+  board.use('*', async (c, next) => {
+    // The board's own links end in a slash (its <base href>); the page itself is served without one.
+    if (c.req.path === `${DASHBOARD_PATH}/`) return c.redirect(DASHBOARD_PATH, 302);
+    await next();
+    // Job data and the page are per-admin: keep them out of shared caches (the hashed static files may stay).
+    if (!c.req.path.startsWith(`${DASHBOARD_PATH}/static/`) && !c.res.headers.has('cache-control')) {
+      c.header('cache-control', 'private, no-store');
+    }
+  });
+  board.route('/', serverAdapter.registerPlugin());
+  return board;
+}
+
+/** Adds the dashboard to an app at {@link DASHBOARD_PATH}. */
+export function mountDashboard(app: Hono<AppEnv>, deps: Pick<AppDeps, 'db' | 'queues'>): void {
+  app.route(DASHBOARD_PATH, dashboardRoutes(deps));
+}
