@@ -2,20 +2,48 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import { createEmailTransport, createSmsTransport } from '../domain/notifications/log-transports';
 import type { Transports } from '../domain/notifications/notifications';
+import { isSendOutage, ResilientEmailTransport } from '../domain/notifications/resilient-transports';
 import type { OrderContext } from '../domain/orders/context';
 import type { PaymentGateway } from '../domain/payments/gateway';
+import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
+import { Breaker, type CircuitStateName } from '../domain/resilience';
 import { RedisOrderEvents } from '../queues/order-events';
 import { OrderQueues } from '../queues/producer';
 import type { Config } from './config';
 import type { Logger } from './logger';
 
 /** The composition root shared by the API and the workers: one place that picks the adapters. */
-export function createGateway(config: Config, db: Db): PaymentGateway {
-  return new SimulatedGateway(db, {
+export function createGateway(config: Config, db: Db, onState?: BreakerListener): PaymentGateway {
+  const simulated = new SimulatedGateway(db, {
     latencyMs: config.GATEWAY_LATENCY_MS,
     failureRate: config.GATEWAY_FAILURE_RATE,
   });
+  return new ResilientGateway(simulated, breaker(config, 'payment_gateway', isGatewayOutage, onState));
+}
+
+export type BreakerListener = (name: string, state: CircuitStateName) => void;
+
+/** One breaker per dependency per process, configured from the environment. */
+export function breaker(
+  config: Config,
+  name: string,
+  isTransient: (err: Error) => boolean,
+  onState?: BreakerListener,
+): Breaker {
+  return new Breaker(
+    name,
+    {
+      failureRate: config.BREAKER_FAILURE_RATE,
+      windowMs: config.BREAKER_WINDOW_MS,
+      minimumRps: config.BREAKER_MIN_RPS,
+      halfOpenAfterMs: config.BREAKER_HALF_OPEN_MS,
+      timeoutMs: config.GATEWAY_TIMEOUT_MS,
+      retries: config.BREAKER_RETRIES,
+    },
+    isTransient,
+    onState,
+  );
 }
 
 export function createOrderContext(
@@ -39,9 +67,14 @@ export function createQueues(config: Config, redis: Redis): OrderQueues {
   });
 }
 
-export function createTransports(config: Config, logger: Logger): Transports {
+export function createTransports(config: Config, logger: Logger, onState?: BreakerListener): Transports {
+  const email = createEmailTransport({
+    resendApiKey: config.RESEND_API_KEY,
+    from: config.EMAIL_FROM,
+    logger,
+  });
   return {
-    email: createEmailTransport({ resendApiKey: config.RESEND_API_KEY, from: config.EMAIL_FROM, logger }),
+    email: new ResilientEmailTransport(email, breaker(config, 'email', isSendOutage, onState)),
     sms: createSmsTransport({ logger }),
   };
 }

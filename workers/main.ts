@@ -2,7 +2,7 @@ import { preflight } from '../api/server';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { openResources } from '../lib/resources';
-import { createOrderContext, createQueues, createTransports } from '../lib/wiring';
+import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { startWorkers } from './run';
@@ -39,13 +39,20 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
   const logger = createLogger(config.LOG_LEVEL, { role: 'worker' });
   const resources = await openResources(config, 'worker');
   const queues = createQueues(config, resources.redis);
+  const onBreaker = (name: string, state: string) =>
+    logger.warn({ breaker: name, state }, `circuit ${name} is ${state}`);
   const deps: WorkerDeps = {
     config,
     db: resources.db,
     redis: resources.redis,
     logger,
-    orders: createOrderContext(config, resources.db, resources.redis),
-    transports: createTransports(config, logger),
+    orders: createOrderContext(
+      config,
+      resources.db,
+      resources.redis,
+      createGateway(config, resources.db, onBreaker),
+    ),
+    transports: createTransports(config, logger, onBreaker),
     queues,
   };
   const set = await startWorkers(deps, args.queues, args.concurrency);

@@ -8,7 +8,7 @@ import { completeOrder } from '../domain/orders/complete';
 import { getOrderRow } from '../domain/orders/read';
 import { jobNames, SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
-import { isFinalAttempt, orderStep } from './step';
+import { delayIfCircuitOpen, isFinalAttempt, orderStep } from './step';
 
 class NotFinalYet extends Error {}
 
@@ -30,13 +30,14 @@ export function notifyProcessor(deps: WorkerDeps) {
     return { status, changed: ids.length > 0 };
   });
 
-  return async (job: Job) => {
-    if (job.name !== jobNames.send) return outcome(job);
+  return async (job: Job, token?: string) => {
+    if (job.name !== jobNames.send) return outcome(job, token);
     const { notificationId } = SendJobData.parse(job.data);
     try {
       const status = await sendNotification(deps.db, deps.config.piiKey, deps.transports, notificationId);
       return { status, changed: status === 'sent' };
     } catch (err) {
+      await delayIfCircuitOpen(job, token, err);
       if (isFinalAttempt(job, err as Error))
         await markFailed(deps.db, notificationId, (err as Error).message);
       throw err;

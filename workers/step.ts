@@ -1,5 +1,6 @@
-import type { Job, Processor } from 'bullmq';
+import { DelayedError, type Job, type Processor } from 'bullmq';
 import { failOrder } from '../domain/orders/compensate';
+import { CircuitOpenError } from '../domain/resilience';
 import { OrderJobData, type StepResult } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 
@@ -20,7 +21,7 @@ export function orderStep(
   step: StepName,
   run: (orderId: string, job: Job) => Promise<StepResult>,
 ): Processor {
-  return async (job: Job) => {
+  return async (job: Job, token?: string) => {
     const { orderId } = OrderJobData.parse(job.data);
     const log = deps.logger.child({ orderId, jobId: job.id, step, attempt: job.attemptsMade + 1 });
     const started = performance.now();
@@ -29,11 +30,22 @@ export function orderStep(
       log.info({ ...result, ms: Math.round(performance.now() - started) }, `${step} done`);
       return result;
     } catch (err) {
+      await delayIfCircuitOpen(job, token, err);
       log.warn({ err }, `${step} failed`);
       if (isFinalAttempt(job, err as Error)) await giveUp(deps, job, orderId, step);
       throw err;
     }
   };
+}
+
+/**
+ * While a dependency's circuit is open, a job waits (delayed, its attempt not counted) instead of
+ * failing: an outage of the gateway or the email provider does not use up the order's attempts.
+ */
+export async function delayIfCircuitOpen(job: Job, token: string | undefined, err: unknown): Promise<void> {
+  if (!(err instanceof CircuitOpenError) || !token) return;
+  await job.moveToDelayed(Date.now() + err.retryAfterMs, token);
+  throw new DelayedError(err.message);
 }
 
 export async function giveUp(deps: WorkerDeps, job: Job, orderId: string, step: string): Promise<void> {
