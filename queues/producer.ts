@@ -19,7 +19,7 @@ export class OrderQueues {
   private readonly defaults: DefaultJobOptions;
 
   constructor(
-    connection: Redis,
+    private readonly connection: Redis,
     readonly prefix: string,
     settings: JobSettings,
   ) {
@@ -35,6 +35,7 @@ export class OrderQueues {
 
   /** The saga for a new order: the whole flow, or only the reservation when it is paid later. */
   async startOrder(orderId: string, withPayment: boolean): Promise<void> {
+    this.failFast();
     await this.flows.add(
       withPayment
         ? orderFlow(this.prefix, this.defaults, orderId, 'reserve')
@@ -43,20 +44,24 @@ export class OrderQueues {
   }
 
   async resumeFrom(orderId: string, step: 'reserve' | 'charge' | 'notify'): Promise<void> {
+    this.failFast();
     await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, step));
   }
 
   /** Tells the customer a final outcome reached outside the flow (cancel, expiry, a failed lone step). */
   async notifyOutcome(orderId: string, status: string): Promise<void> {
+    this.failFast();
     await this.queues.notify.add(jobNames.outcome, { orderId }, { jobId: jobIds.outcome(orderId, status) });
   }
 
   async send(notificationId: string): Promise<void> {
+    this.failFast();
     await this.queues.notify.add(jobNames.send, { notificationId }, { jobId: jobIds.send(notificationId) });
   }
 
   /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */
   async resend(notificationId: string): Promise<void> {
+    this.failFast();
     const id = jobIds.send(notificationId);
     const state = await this.queues.notify.getJobState(id);
     if (liveStates.has(state)) return;
@@ -81,6 +86,16 @@ export class OrderQueues {
       this.queues.charge.remove(jobIds.charge(orderId), { removeChildren: true }),
       this.queues.reserve.remove(jobIds.reserve(orderId)),
     ]);
+  }
+
+  /**
+   * A fail-fast connection (the API's) that is not connected refuses at once: BullMQ itself waits for
+   * a connection's first 'ready' with no limit, which would hang the request until Redis came back.
+   */
+  private failFast(): void {
+    if (this.connection.options.enableOfflineQueue === false && this.connection.status !== 'ready') {
+      throw new Error(`Redis is not reachable (connection ${this.connection.status})`);
+    }
   }
 
   async close(): Promise<void> {

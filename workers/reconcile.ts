@@ -1,20 +1,23 @@
+import { refundIfCharged } from '../domain/orders/charge';
 import { expireHolds } from '../domain/orders/compensate';
-import { findStaleNotifications, findStuckOrders } from '../domain/orders/reconcile';
+import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
 import type { WorkerDeps } from './deps';
 
 export interface ReconcileReport {
   expired: number;
   readded: number;
   resent: number;
+  settled: number;
 }
 
 /**
  * MySQL is the truth, Redis can be rebuilt: expire unpaid holds, re-add the flow of every order that
  * is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
- * messages that were recorded but never went out.
+ * messages that were recorded but never went out, and settle payments of orders that ended without
+ * their refund going through.
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0 };
+  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0 };
   for (const orderId of await expireHolds(deps.orders)) {
     await deps.queues.notifyOutcome(orderId, 'cancelled');
     report.expired++;
@@ -32,6 +35,10 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
       'reconciler re-added the flow of a stuck order',
     );
     report.readded++;
+  }
+  for (const { orderId } of await findUnsettledPayments(deps.db, olderThan)) {
+    await refundIfCharged(deps.orders, orderId);
+    report.settled++;
   }
   for (const n of await findStaleNotifications(deps.db, olderThan)) {
     if (n.orderId && (await deps.queues.hasLiveJobs(n.orderId))) continue;

@@ -27,7 +27,7 @@ function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
     case 'maintenance':
       return async () => {
         const report = await reconcile(deps);
-        if (report.expired || report.readded || report.resent) deps.logger.info(report, 'reconciled');
+        if (Object.values(report).some((n) => n > 0)) deps.logger.info(report, 'reconciled');
         return report;
       };
   }
@@ -81,9 +81,14 @@ export async function startWorkers(
   return {
     workers,
     async close(deadlineMs) {
-      const graceful = Promise.all(workers.map((w) => w.close()));
+      // pause() stops taking jobs and waits for the active ones. Not close(): a second close(true)
+      // after the deadline would only return the first, graceful close and wait for ever.
+      const drained = Promise.all(workers.map((w) => w.pause()));
       const timedOut = await Promise.race([
-        graceful.then(() => false),
+        drained.then(
+          () => false,
+          () => true,
+        ),
         Bun.sleep(deadlineMs).then(() => true),
       ]);
       if (timedOut) {
@@ -91,8 +96,8 @@ export async function startWorkers(
           { deadlineMs },
           'shutdown deadline passed: active jobs are handed back to the queue',
         );
-        await Promise.all(workers.map((w) => w.close(true)));
       }
+      await Promise.all(workers.map((w) => w.close(timedOut)));
     },
   };
 }

@@ -59,7 +59,9 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
         .where(eq(payments.orderId, orderId));
       return { status: 'paid' as const, changed: true };
     }
-    await releaseStock(log.tx, await orderLines(log.tx, orderId));
+    const lines = await orderLines(log.tx, orderId);
+    await releaseStock(log.tx, lines);
+    log.stockMoved(lines);
     await transition(log, orderId, 'reserved', 'payment_failed', result.code);
     await log.tx
       .update(payments)

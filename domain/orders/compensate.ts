@@ -29,7 +29,9 @@ async function unwind(
       await refundIfCharged(ctx, orderId);
     }
     if (order.status === 'reserved' || order.status === 'paid') {
-      await releaseStock(log.tx, await orderLines(log.tx, orderId));
+      const lines = await orderLines(log.tx, orderId);
+      await releaseStock(log.tx, lines);
+      log.stockMoved(lines);
     }
     await transition(log, orderId, order.status, to, reason, { reservedUntil: null });
     return { status: to, changed: true };

@@ -11,7 +11,9 @@ export async function completeOrder(ctx: OrderContext, orderId: string): Promise
     const order = await lockOrder(log.tx, orderId);
     if (!order) throw notFound('Order');
     if (order.status !== 'paid') return { status: order.status, changed: false };
-    await consumeStock(log.tx, await orderLines(log.tx, orderId));
+    const lines = await orderLines(log.tx, orderId);
+    await consumeStock(log.tx, lines);
+    log.stockMoved(lines);
     await transition(log, orderId, 'paid', 'completed');
     return { status: 'completed', changed: true };
   });

@@ -95,7 +95,7 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
     }
     throw err;
   }
-  events.publish({ orderId, from: null, to: 'pending', at: now });
+  await events.committed([{ orderId, from: null, to: 'pending', at: now }], []);
   return { orderId, created: true };
 }
 

@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { notifications, orders } from '../../db/schema';
+import { notifications, orders, payments } from '../../db/schema';
 
 /** Orders that are not final and have not moved for a while: candidates for having their flow re-added. */
 export async function findStuckOrders(db: Db, olderThan: Date, limit = 200) {
@@ -17,5 +17,24 @@ export async function findStaleNotifications(db: Db, olderThan: Date, limit = 20
     .select({ id: notifications.id, orderId: notifications.orderId })
     .from(notifications)
     .where(and(eq(notifications.status, 'queued'), lt(notifications.updatedAt, olderThan)))
+    .limit(limit);
+}
+
+/**
+ * Payments of orders that ended cancelled or failed but were never settled: a refund that could not
+ * reach the gateway when the order ended (its circuit was open, say). The reconciler settles them.
+ */
+export async function findUnsettledPayments(db: Db, olderThan: Date, limit = 200) {
+  return db
+    .select({ orderId: payments.orderId })
+    .from(payments)
+    .innerJoin(orders, eq(orders.id, payments.orderId))
+    .where(
+      and(
+        inArray(payments.status, ['pending', 'succeeded']),
+        inArray(orders.status, ['cancelled', 'failed']),
+        lt(payments.updatedAt, olderThan),
+      ),
+    )
     .limit(limit);
 }

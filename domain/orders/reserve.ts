@@ -41,6 +41,7 @@ export async function reserveOrder(ctx: OrderContext, orderId: string): Promise<
     // An order without payment holds its stock only for a while (see expireHolds).
     const reservedUntil = order.paymentToken ? null : new Date(Date.now() + ctx.reservationTtlSeconds * 1000);
     await transition(log, orderId, 'pending', 'reserved', undefined, { reservedUntil });
+    log.stockMoved(lines);
     return { status: 'reserved', changed: true };
   });
 }

@@ -33,9 +33,11 @@ export interface OrderEvent {
   reason?: string;
 }
 
-/** Where committed status changes go (Redis pub/sub for live tracking); domain code knows only this port. */
+/**
+ * What happens after a transaction that changed orders or stock commits: live tracking hears of it
+ * and cached reads of what changed go stale. Domain code knows only this port; it never fails a
+ * committed change (implementations swallow their own errors).
+ */
 export interface OrderEventSink {
-  publish(event: OrderEvent): void;
+  committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void>;
 }
-
-export const noEvents: OrderEventSink = { publish() {} };

@@ -6,7 +6,13 @@ import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderSta
 /** Collects the transitions of one transaction so they are published only after it commits. */
 export class TransitionLog {
   readonly events: OrderEvent[] = [];
+  readonly products = new Set<string>();
   constructor(readonly tx: Tx) {}
+
+  /** Notes stock that this transaction moved, so cached stock reads go stale once it commits. */
+  stockMoved(lines: { productId: string }[]): void {
+    for (const l of lines) this.products.add(l.productId);
+  }
 }
 
 /**
@@ -53,7 +59,7 @@ export async function withTransitions<T>(
     log = new TransitionLog(tx);
     return fn(log);
   });
-  for (const e of log?.events ?? []) sink.publish(e);
+  if (log && (log.events.length || log.products.size)) await sink.committed(log.events, [...log.products]);
   return result;
 }
 

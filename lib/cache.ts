@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+
+export interface CacheStats {
+  hit(cache: string): void;
+  miss(cache: string): void;
+}
+
+const noStats: CacheStats = { hit() {}, miss() {} };
+
+interface Entry<T> {
+  gen: string;
+  value: T;
+}
+
+/**
+ * Read-through cache in Redis with generation-checked entries. A write bumps the key's generation
+ * (INCR) after it commits; an entry is served only while its generation is current. So a reader that
+ * loaded the old row just before a write can store it, but nobody will read it: a read after a write
+ * never shows the old value. Concurrent misses in one process share one load (no stampede); the TTL
+ * bounds how long anything lives if an invalidation is lost with Redis.
+ */
+export class ReadThroughCache {
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlSeconds: number,
+    private readonly stats: CacheStats = noStats,
+  ) {}
+
+  async get<T>(kind: string, id: string, load: () => Promise<T>): Promise<T> {
+    const key = this.valueKey(kind, id);
+    let cached: [string | null, string | null];
+    try {
+      cached = (await this.redis.mget(key, this.genKey(kind, id))) as [string | null, string | null];
+    } catch {
+      return load(); // Redis is down: the database still answers.
+    }
+    const [raw, gen] = cached;
+    const current = gen ?? '0';
+    if (raw) {
+      const entry = JSON.parse(raw) as Entry<T>;
+      if (entry.gen === current) {
+        this.stats.hit(kind);
+        return entry.value;
+      }
+    }
+    this.stats.miss(kind);
+    const shared = this.inflight.get(`${key}@${current}`);
+    if (shared) return shared as Promise<T>;
+    const loading = (async () => {
+      const value = await load();
+      const entry: Entry<T> = { gen: current, value };
+      await this.redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch(() => {});
+      return value;
+    })().finally(() => this.inflight.delete(`${key}@${current}`));
+    this.inflight.set(`${key}@${current}`, loading);
+    return loading;
+  }
+
+  private valueKey(kind: string, id: string) {
+    return `${this.prefix}:cache:${kind}:${id}`;
+  }
+
+  private genKey(kind: string, id: string) {
+    return cacheGenKey(this.prefix, kind, id);
+  }
+}
+
+export const cacheGenKey = (prefix: string, kind: string, id: string) => `${prefix}:cache:gen:${kind}:${id}`;
+
+/** Marks cached reads of these ids stale; called after the write that changed them has committed. */
+export async function invalidate(
+  redis: Redis,
+  prefix: string,
+  kind: string,
+  ids: Iterable<string>,
+): Promise<void> {
+  const pipeline = redis.pipeline();
+  let n = 0;
+  for (const id of ids) {
+    // The generation outlives any entry it guards (entries expire; a stale generation is harmless).
+    pipeline.incr(cacheGenKey(prefix, kind, id)).expire(cacheGenKey(prefix, kind, id), 86_400);
+    n++;
+  }
+  if (n) await pipeline.exec();
+}
