@@ -1,14 +1,18 @@
 import { Scalar } from '@scalar/hono-api-reference';
 import { mountDashboard } from '../dashboard/board';
+import { createMetrics } from '../lib/metrics';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { OrderEventHub } from './live';
 import { jsonBodies } from './middleware/body';
+import { httpMetrics } from './middleware/metrics';
+import { rateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
 import { authRoutes } from './routes/auth';
 import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
+import { metricsRoutes } from './routes/metrics';
 import { notifyRoutes } from './routes/notify';
 import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
@@ -19,11 +23,16 @@ import { systemRoutes } from './routes/system';
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
 export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
   const app = newRouter();
+  const metrics =
+    deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.queues, logger: deps.logger });
 
+  app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(deps.logger));
   app.use('*', ...jsonBodies(deps.config.BODY_LIMIT_BYTES));
+  app.use('*', rateLimits({ ...deps, metrics }));
 
   app.route('/health', healthRoutes(deps));
+  app.route('/metrics', metricsRoutes(metrics));
   app.route('/auth', authRoutes(deps));
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));

@@ -5,6 +5,7 @@ import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
+import type { Metrics } from '../lib/metrics';
 import type { OrderQueues } from '../queues/producer';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
@@ -16,6 +17,8 @@ export interface AppDeps {
   logger: Logger;
   orders: OrderContext;
   queues: OrderQueues;
+  /** This app's Prometheus registry; createApp makes one when absent (cache and breaker code may share it). */
+  metrics?: Metrics;
 }
 
 export function tokenSettings(config: Config): TokenSettings {

@@ -44,6 +44,7 @@ export function testConfig(suffix: string, env: Record<string, string> = {}): Co
     QUEUE_PREFIX: `oftest_${suffix}`,
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
     DATABASE_POOL_SIZE: '20',
+    RATE_LIMITS: 'off',
     ...env,
   });
 }

@@ -1,0 +1,214 @@
+import type { Queue } from 'bullmq';
+import { count } from 'drizzle-orm';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '../db/client';
+import { orderStatuses, orders } from '../db/schema';
+import type { Logger } from './logger';
+
+/** The Prometheus text format that `/metrics` answers in. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export type CircuitState = 'closed' | 'half_open' | 'open';
+const circuitValues: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
+
+export interface MetricsSources {
+  db: Db;
+  /** BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …). */
+  queues: Record<string, Queue>;
+  logger?: Logger;
+}
+
+/**
+ * One app's metrics, in its own Registry rather than prom-client's global one, so that several apps
+ * built in one process (tests, or an API and a worker side by side) never collide or double count.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly rateLimitRejections: Counter<'scope'>;
+  readonly cacheHits: Counter<'cache'>;
+  readonly cacheMisses: Counter<'cache'>;
+  readonly circuitState: Gauge<'breaker'>;
+  private readonly sourceUp: Gauge<'source'>;
+  private readonly ordersByStatus: Gauge<'status'>;
+
+  constructor(private readonly sources: MetricsSources) {
+    const registers = [this.registry];
+    this.httpRequests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, matched route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer an HTTP request (until the response head, for streams)',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.rateLimitRejections = new Counter({
+      name: 'rate_limit_rejections_total',
+      help: 'Requests refused with 429, by the limit that refused them (ip, user, login, order)',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.cacheHits = new Counter({
+      name: 'cache_hits_total',
+      help: 'Read-through cache hits, by cache',
+      labelNames: ['cache'],
+      registers,
+    });
+    this.cacheMisses = new Counter({
+      name: 'cache_misses_total',
+      help: 'Read-through cache misses, by cache',
+      labelNames: ['cache'],
+      registers,
+    });
+    this.circuitState = new Gauge({
+      name: 'circuit_state',
+      help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
+      labelNames: ['breaker'],
+      registers,
+    });
+    this.sourceUp = new Gauge({
+      name: 'metrics_source_up',
+      help: 'Whether the last scrape could read a source (orders: MySQL, queues: Redis): 1 yes, 0 no',
+      labelNames: ['source'],
+      registers,
+    });
+    this.ordersByStatus = new Gauge({
+      name: 'orders_by_status',
+      help: 'Orders in MySQL, by status',
+      labelNames: ['status'],
+      registers,
+    });
+  }
+
+  cacheHit(cache: string): void {
+    this.cacheHits.inc({ cache });
+  }
+
+  cacheMiss(cache: string): void {
+    this.cacheMisses.inc({ cache });
+  }
+
+  rateLimited(scope: string): void {
+    this.rateLimitRejections.inc({ scope });
+  }
+
+  setCircuitState(breaker: string, state: CircuitState): void {
+    this.circuitState.set({ breaker }, circuitValues[state]);
+  }
+
+  observeHttp(labels: { method: string; route: string; status: string }, seconds: number): void {
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
+
+  /** The whole exposition: this registry plus BullMQ's queue metrics, one block per metric family. */
+  async render(): Promise<string> {
+    // Both sources are read before the registry is serialised, so each scrape reports its own state.
+    const [queueTexts] = await Promise.all([this.queueMetrics(), this.collectOrders()]);
+    const own = await this.registry.metrics();
+    return mergeExpositions([own, ...queueTexts]);
+  }
+
+  /** One `SELECT status, COUNT(*) FROM orders GROUP BY status` per scrape. */
+  private async collectOrders(): Promise<void> {
+    try {
+      const rows = await this.sources.db
+        .select({ status: orders.status, n: count() })
+        .from(orders)
+        .groupBy(orders.status);
+      this.ordersByStatus.reset();
+      // Every status is reported, with 0 when there is none, so a series never vanishes.
+      for (const status of orderStatuses) this.ordersByStatus.set({ status }, 0);
+      for (const row of rows) this.ordersByStatus.set({ status: row.status }, Number(row.n));
+      this.sourceUp.set({ source: 'orders' }, 1);
+    } catch (err) {
+      // A scrape still answers (HTTP and queue metrics) while MySQL is down; readiness reports it.
+      this.ordersByStatus.reset();
+      this.sourceUp.set({ source: 'orders' }, 0);
+      this.sources.logger?.warn({ err }, 'metrics: orders by status unavailable');
+    }
+  }
+
+  private async queueMetrics(): Promise<string[]> {
+    try {
+      const texts = await Promise.all(
+        Object.values(this.sources.queues).map((q) => q.exportPrometheusMetrics()),
+      );
+      this.sourceUp.set({ source: 'queues' }, 1);
+      // BullMQ calls its depth gauge `bullmq_job_count`; a `_count` suffix is reserved for histograms
+      // and summaries (promtool refuses it), so it is exported as `bullmq_jobs{queue,state}`.
+      return texts.map((t) => t.replace(/^(# (?:HELP|TYPE) )?bullmq_job_count(?=[\s{])/gm, '$1bullmq_jobs'));
+    } catch (err) {
+      this.sourceUp.set({ source: 'queues' }, 0);
+      this.sources.logger?.warn({ err }, 'metrics: queue metrics unavailable');
+      return [];
+    }
+  }
+}
+
+export function createMetrics(sources: MetricsSources): Metrics {
+  return new Metrics(sources);
+}
+
+interface Family {
+  help?: string;
+  type?: string;
+  samples: string[];
+}
+
+const headerLine = /^#\s+(HELP|TYPE)\s+([a-zA-Z_:][a-zA-Z0-9_:]*)/;
+const sampleName = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
+
+/**
+ * Merges Prometheus text expositions into one. BullMQ's `exportPrometheusMetrics` repeats its
+ * `# HELP`/`# TYPE` lines for every queue and interleaves its families (count, completed, failed per
+ * queue); the text format wants each family once, with its samples together. The first HELP/TYPE
+ * of a family wins, and samples keep their order within the family.
+ */
+export function mergeExpositions(texts: readonly string[]): string {
+  const families = new Map<string, Family>();
+  const family = (name: string): Family => {
+    let f = families.get(name);
+    if (!f) {
+      f = { samples: [] };
+      families.set(name, f);
+    }
+    return f;
+  };
+  for (const text of texts) {
+    let current: string | undefined;
+    for (const raw of text.split('\n')) {
+      const line = raw.trim();
+      if (!line) continue;
+      const header = headerLine.exec(line);
+      if (header) {
+        const [, kind, name] = header;
+        if (!name) continue;
+        const f = family(name);
+        if (kind === 'HELP') f.help ??= line;
+        else f.type ??= line;
+        current = name;
+        continue;
+      }
+      if (line.startsWith('#')) continue;
+      const name = sampleName.exec(line)?.[0];
+      if (!name) continue;
+      // A histogram's `_bucket`/`_sum`/`_count` samples belong to the family declared above them.
+      const owner = current && (name === current || name.startsWith(`${current}_`)) ? current : name;
+      family(owner).samples.push(line);
+    }
+  }
+  const out: string[] = [];
+  for (const f of families.values()) {
+    if (f.help) out.push(f.help);
+    if (f.type) out.push(f.type);
+    out.push(...f.samples);
+  }
+  return `${out.join('\n')}\n`;
+}
