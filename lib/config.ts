@@ -65,6 +65,7 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(15_000),
   WORKER_MAX_STALLED: int(0, 100).default(3),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
+  CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

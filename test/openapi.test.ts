@@ -53,7 +53,9 @@ test('every route of the public contract is in the document', async () => {
 test('the document is valid OpenAPI 3.1', async () => {
   const doc = await document();
   expect(doc.openapi).toBe('3.1.0');
-  await SwaggerParser.validate(structuredClone(doc) as unknown as Parameters<typeof SwaggerParser.validate>[0]);
+  await SwaggerParser.validate(
+    structuredClone(doc) as unknown as Parameters<typeof SwaggerParser.validate>[0],
+  );
 });
 
 test('/docs serves a browsable page', async () => {

@@ -1,5 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { adjustAvailable, getStock, MAX_STOCK, setAvailable } from '../../domain/catalog/products';
+import { invalidate } from '../../lib/cache';
+import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { requireAuth } from '../middleware/auth';
@@ -26,6 +28,7 @@ const StockUpdate = z
 export function inventoryRoutes(deps: AppDeps) {
   const app = newRouter();
   const tokens = tokenSettings(deps.config);
+  const cache = appCache(deps);
 
   app.openapi(
     createRoute({
@@ -41,7 +44,10 @@ export function inventoryRoutes(deps: AppDeps) {
         404: problem('No such product'),
       },
     }),
-    async (c) => c.json(await getStock(deps.db, c.req.valid('param').productId), 200),
+    async (c) => {
+      const { productId } = c.req.valid('param');
+      return c.json(await cache.get('inventory', productId, () => getStock(deps.db, productId)), 200);
+    },
   );
 
   app.openapi(
@@ -68,6 +74,7 @@ export function inventoryRoutes(deps: AppDeps) {
         'available' in body
           ? await setAvailable(deps.db, productId, body.available)
           : await adjustAvailable(deps.db, productId, body.delta);
+      await invalidate(deps.redis, deps.config.QUEUE_PREFIX, 'inventory', [productId]);
       return c.json(stock, 200);
     },
   );

@@ -3,6 +3,7 @@ import { orderStatuses } from '../../db/schema';
 import { cancelOrder } from '../../domain/orders/compensate';
 import { placeOrder } from '../../domain/orders/place';
 import { getOrderRow, getOrderView, listOrdersOfUser } from '../../domain/orders/read';
+import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
@@ -56,6 +57,7 @@ export const Order = z
 
 export function orderRoutes(deps: AppDeps) {
   const app = newRouter();
+  const cache = appCache(deps);
   const signedIn = requireAuth(tokenSettings(deps.config));
 
   app.openapi(
@@ -117,7 +119,8 @@ export function orderRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const order = await getOrderView(deps.db, c.req.valid('param').id);
+      const { id } = c.req.valid('param');
+      const order = await cache.get('order', id, () => getOrderView(deps.db, id));
       assertSelfOrAdmin(c.get('principal'), order.userId);
       return c.json(order, 200);
     },

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createProduct, getProduct, listProducts, MAX_STOCK } from '../../domain/catalog/products';
+import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { requireAuth } from '../middleware/auth';
@@ -35,6 +36,8 @@ const Product = z
 
 export function productRoutes(deps: AppDeps) {
   const app = newRouter();
+  // Products are never edited through the API, so a cached one only expires.
+  const cache = appCache(deps);
 
   app.openapi(
     createRoute({
@@ -83,7 +86,10 @@ export function productRoutes(deps: AppDeps) {
       request: { params: idParam('id') },
       responses: { 200: jsonResponse(Product, 'One product'), 404: problem('No such product') },
     }),
-    async (c) => c.json(await getProduct(deps.db, c.req.valid('param').id), 200),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      return c.json(await cache.get('product', id, () => getProduct(deps.db, id)), 200);
+    },
   );
 
   return app;

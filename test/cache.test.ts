@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { ReadThroughCache } from '../lib/cache';
+import { createHarness, type Harness } from './support/harness';
+import { shop } from './support/shop';
+import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+
+let h: Harness;
+let w: TestWorkers | undefined;
+let admin: { token: string };
+let user: { id: string; token: string };
+let s: ReturnType<typeof shop>;
+
+beforeAll(async () => {
+  h = await createHarness({ EMAIL_RATE_MAX: '1000' });
+  admin = await h.signUp('admin');
+  user = await h.signUp('user');
+  s = shop(h, admin);
+});
+afterAll(async () => {
+  await w?.stop();
+  await h.cleanup();
+});
+
+const cacheKeys = async (kind: string) =>
+  (await h.redis.keys(`${h.prefix}:cache:${kind}:*`)).filter((k) => !k.includes(':gen:'));
+
+describe('read-through cache', () => {
+  test('inventory: a read after an admin write returns the new value', async () => {
+    const p = await s.product(10);
+    const read = async () =>
+      (await (await h.json('GET', `/inventory/${p}`, undefined, user.token)).json()) as { available: number };
+    expect((await read()).available).toBe(10);
+    expect(await cacheKeys('inventory')).toContain(`${h.prefix}:cache:inventory:${p}`);
+    expect((await h.json('PUT', `/inventory/${p}/update`, { delta: -3 }, admin.token)).status).toBe(200);
+    expect((await read()).available).toBe(7);
+    expect((await h.json('PUT', `/inventory/${p}/update`, { available: 42 }, admin.token)).status).toBe(200);
+    expect((await read()).available).toBe(42);
+  });
+
+  test('the cache is really read: a row changed behind its back is not seen until a write invalidates it', async () => {
+    const p = await s.product(5);
+    const read = async () =>
+      (await (await h.json('GET', `/inventory/${p}`, undefined, user.token)).json()) as { available: number };
+    expect((await read()).available).toBe(5);
+    await h.pool.query('UPDATE products SET available = 99 WHERE id = ?', [p]);
+    expect((await read()).available).toBe(5);
+    expect((await h.json('PUT', `/inventory/${p}/update`, { delta: 1 }, admin.token)).status).toBe(200);
+    expect((await read()).available).toBe(100);
+  });
+
+  test('orders and stock: reads follow the saga and a cancel at once', async () => {
+    const p = await s.product(4);
+    const { id } = (await (await s.place(user.token, p, 2, null)).json()) as { id: string };
+    expect((await s.order(id, user.token)).status).toBe('pending');
+    const stockRead = async () =>
+      (await (await h.json('GET', `/inventory/${p}`, undefined, user.token)).json()) as {
+        available: number;
+        reserved: number;
+      };
+    expect(await stockRead()).toMatchObject({ available: 4, reserved: 0 });
+    w = await startTestWorkers(h, { concurrency: 2 });
+    await eventually(
+      () => s.order(id, user.token),
+      (o) => o.status === 'reserved',
+    );
+    expect(await stockRead()).toMatchObject({ available: 2, reserved: 2 });
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(200);
+    expect((await s.order(id, user.token)).status).toBe('cancelled');
+    expect(await stockRead()).toMatchObject({ available: 4, reserved: 0 });
+  });
+
+  test('concurrent misses load once (no stampede)', async () => {
+    const cache = new ReadThroughCache(h.redis, h.prefix, 30);
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      await Bun.sleep(50);
+      return { v: 1 };
+    };
+    const results = await Promise.all(Array.from({ length: 100 }, () => cache.get('probe', 'x', load)));
+    expect(results.every((r) => r.v === 1)).toBe(true);
+    expect(loads).toBe(1);
+  });
+});
