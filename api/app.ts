@@ -25,11 +25,13 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
   const app = newRouter();
   const metrics =
     deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.queues, logger: deps.logger });
+  // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
+  deps = { ...deps, metrics };
 
   app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(deps.logger));
   app.use('*', ...jsonBodies(deps.config.BODY_LIMIT_BYTES));
-  app.use('*', rateLimits({ ...deps, metrics }));
+  app.use('*', rateLimits(deps));
 
   app.route('/health', healthRoutes(deps));
   app.route('/metrics', metricsRoutes(metrics));

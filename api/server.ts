@@ -2,6 +2,7 @@ import { migrateDatabase } from '../db/migrate';
 import { ensureAdmin } from '../domain/users/users';
 import { type Config, ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { createMetrics } from '../lib/metrics';
 import { checkServices, openResources } from '../lib/resources';
 import { createOrderContext, createQueues } from '../lib/wiring';
 import { createApp } from './app';
@@ -18,11 +19,13 @@ export async function startApi(config: Config) {
   const queues = createQueues(config, resources.redis);
   const orders = createOrderContext(config, resources.db, resources.redis);
   const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
-  const app = createApp({ config, logger, ...resources, queues, orders }, hub);
+  const metrics = createMetrics({ db: resources.db, queues: queues.queues, logger });
+  const app = createApp({ config, logger, ...resources, queues, orders, metrics }, hub);
   const server = Bun.serve({ port: config.PORT, fetch: app.fetch, development: false });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
+    metrics,
     async stop() {
       await server.stop();
       hub.close();

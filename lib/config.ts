@@ -58,6 +58,8 @@ const schema = z.object({
   EMAIL_FROM: z.string().min(3).default('Orderflow <orders@orderflow.local>'),
   EMAIL_RATE_MAX: int(1, 10_000).default(2),
   EMAIL_RATE_DURATION_MS: int(1, 3_600_000).default(1000),
+  // A worker process run alone serves /metrics on this port (off when unset).
+  WORKER_METRICS_PORT: int(1, 65535).optional(),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
   JOB_ATTEMPTS: int(1, 100).default(8),
   JOB_BACKOFF_MS: int(1, 600_000).default(1000),

@@ -30,6 +30,7 @@ export class Metrics {
   readonly cacheHits: Counter<'cache'>;
   readonly cacheMisses: Counter<'cache'>;
   readonly circuitState: Gauge<'breaker'>;
+  readonly jobDuration: Histogram<'queue' | 'job' | 'outcome'>;
   private readonly sourceUp: Gauge<'source'>;
   private readonly ordersByStatus: Gauge<'status'>;
 
@@ -78,6 +79,13 @@ export class Metrics {
       labelNames: ['source'],
       registers,
     });
+    this.jobDuration = new Histogram({
+      name: 'job_processing_seconds',
+      help: 'Time a worker of this process spent on a job, by queue (saga step), job name and outcome',
+      labelNames: ['queue', 'job', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
     this.ordersByStatus = new Gauge({
       name: 'orders_by_status',
       help: 'Orders in MySQL, by status',
@@ -100,6 +108,10 @@ export class Metrics {
 
   setCircuitState(breaker: string, state: CircuitState): void {
     this.circuitState.set({ breaker }, circuitValues[state]);
+  }
+
+  observeJob(labels: { queue: string; job: string; outcome: 'completed' | 'failed' }, seconds: number): void {
+    this.jobDuration.observe(labels, seconds);
   }
 
   observeHttp(labels: { method: string; route: string; status: string }, seconds: number): void {

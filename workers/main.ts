@@ -1,6 +1,8 @@
 import { preflight } from '../api/server';
+import type { CircuitStateName } from '../domain/resilience';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
 import { openResources } from '../lib/resources';
 import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
@@ -35,12 +37,30 @@ export function parseWorkerArgs(argv: string[], defaultConcurrency: number): Wor
 }
 
 /** One worker process: its own connections, the named queues, and a graceful stop on SIGTERM/SIGINT. */
-export async function runWorkerProcess(config: Config, args: WorkerArgs) {
+export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?: Metrics) {
   const logger = createLogger(config.LOG_LEVEL, { role: 'worker' });
   const resources = await openResources(config, 'worker');
   const queues = createQueues(config, resources.redis);
-  const onBreaker = (name: string, state: string) =>
+  // Alone, a worker process serves its own /metrics on WORKER_METRICS_PORT; beside the API it shares the API's.
+  const metrics =
+    shared ??
+    (config.WORKER_METRICS_PORT
+      ? createMetrics({ db: resources.db, queues: queues.queues, logger })
+      : undefined);
+  const metricsServer =
+    !shared && metrics && config.WORKER_METRICS_PORT
+      ? Bun.serve({
+          port: config.WORKER_METRICS_PORT,
+          fetch: async (req) =>
+            new URL(req.url).pathname === '/metrics'
+              ? new Response(await metrics.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } })
+              : new Response('not found', { status: 404 }),
+        })
+      : undefined;
+  const onBreaker = (name: string, state: CircuitStateName) => {
     logger.warn({ breaker: name, state }, `circuit ${name} is ${state}`);
+    metrics?.setCircuitState(name, state);
+  };
   const deps: WorkerDeps = {
     config,
     db: resources.db,
@@ -54,12 +74,14 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
     ),
     transports: createTransports(config, logger, onBreaker),
     queues,
+    ...(metrics ? { metrics } : {}),
   };
   const set = await startWorkers(deps, args.queues, args.concurrency);
   logger.info({ queues: args.queues, concurrency: args.concurrency }, 'workers started');
   return {
     async stop() {
       await set.close(config.SHUTDOWN_GRACE_MS);
+      await metricsServer?.stop();
       await queues.close();
       await resources.close();
       logger.info('workers stopped');

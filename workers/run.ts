@@ -66,6 +66,16 @@ export async function startWorkers(
       }
     });
     worker.on('error', (err) => deps.logger.error({ err, queue }, 'worker error'));
+    const observe = (
+      job: { name: string; processedOn?: number; finishedOn?: number },
+      outcome: 'completed' | 'failed',
+    ) => {
+      if (deps.metrics && job.processedOn && job.finishedOn) {
+        deps.metrics.observeJob({ queue, job: job.name, outcome }, (job.finishedOn - job.processedOn) / 1000);
+      }
+    };
+    worker.on('completed', (job) => observe(job, 'completed'));
+    worker.on('failed', (job) => job && observe(job, 'failed'));
     return worker;
   });
 
