@@ -1,0 +1,133 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Subprocess } from 'bun';
+import {
+  type ChargeRequest,
+  type ChargeResult,
+  type GatewayTransaction,
+  GatewayUnavailableError,
+  type PaymentGateway,
+  type RefundRequest,
+} from '../../domain/payments/gateway';
+import type { Harness } from './harness';
+
+/**
+ * Wraps a real gateway and injects a fault around its charge call. `before` faults fail the call
+ * before the processor sees it; `after` faults let the processor take the money and then lose the
+ * answer (a crash between the call and our commit).
+ */
+export class FaultyGateway implements PaymentGateway {
+  readonly name = 'faulty';
+  /** Charge calls made so far (1-based numbers are passed to `fault`). */
+  calls = 0;
+  /** Charge calls in progress right now. */
+  inFlight = 0;
+
+  constructor(
+    private readonly inner: PaymentGateway,
+    private readonly fault: (call: number) => 'before' | 'after' | 'none',
+  ) {}
+
+  async charge(req: ChargeRequest): Promise<ChargeResult> {
+    const call = ++this.calls;
+    const fault = this.fault(call);
+    if (fault === 'before') throw new GatewayUnavailableError(`injected: charge call ${call} failed`);
+    this.inFlight++;
+    try {
+      const result = await this.inner.charge(req);
+      if (fault === 'after')
+        throw new GatewayUnavailableError(`injected: answer to charge call ${call} lost`);
+      return result;
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  refund(req: RefundRequest): Promise<{ ref: string } | null> {
+    return this.inner.refund(req);
+  }
+
+  transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
+    return this.inner.transactions(chargeIdempotencyKey);
+  }
+}
+
+export interface WorkerProcess {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>;
+  /** Everything the process wrote so far (stdout and stderr), for failure messages. */
+  output(): string;
+}
+
+const repoRoot = new URL('../..', import.meta.url).pathname;
+
+/** Starts `bun run workers/main.ts` against the harness's database and prefix, as a real separate process. */
+export function spawnWorkerProcess(h: Harness, env: Record<string, string> = {}): WorkerProcess {
+  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts'], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      DATABASE_URL: h.config.DATABASE_URL,
+      REDIS_URL: h.config.REDIS_URL,
+      QUEUE_PREFIX: h.config.QUEUE_PREFIX,
+      JWT_SECRET: h.config.jwtSecret,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  let text = '';
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  void drain(proc.stdout);
+  void drain(proc.stderr);
+  return { proc, output: () => text };
+}
+
+/** SIGKILLs a worker process (if it still runs) and waits until it is gone. */
+export async function killProcess(p: WorkerProcess): Promise<void> {
+  if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+  await p.proc.exited;
+}
+
+export interface TcpProxy {
+  url: string;
+  /** Drops every connection and refuses new ones: the service is gone, as far as its clients can tell. */
+  cut(): Promise<void>;
+}
+
+/** A TCP proxy in front of a real service (Redis), so a test can take it away from one client only. */
+export async function tcpProxy(target: string): Promise<TcpProxy> {
+  const { hostname, port, protocol } = new URL(target);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+  return {
+    url: `${protocol}//127.0.0.1:${address.port}`,
+    async cut() {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}
