@@ -16,7 +16,9 @@ export class RedisOrderEvents implements OrderEventSink {
 
   async committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void> {
     try {
-      await invalidate(this.redis, this.prefix, 'order', new Set(events.map((e) => e.orderId)));
+      // A new order (from: null) has nothing cached to invalidate.
+      const changed = new Set(events.filter((e) => e.from !== null).map((e) => e.orderId));
+      await invalidate(this.redis, this.prefix, 'order', changed);
       await invalidate(this.redis, this.prefix, 'inventory', stockChangedFor);
       await Promise.all(
         events.map((e) =>

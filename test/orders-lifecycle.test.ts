@@ -46,7 +46,10 @@ const cancel = (id: string, token = user.token) => h.json('PUT', `/orders/${id}/
 describe('cancel', () => {
   test('while pending: cancelled, nothing reserved, and the saga then does nothing', async () => {
     const p = await s.product(5);
-    const { id } = (await (await s.place(user.token, p, 2)).json()) as { id: string };
+    const placed = (await (await s.place(user.token, p, 2)).json()) as { id: string };
+    const { id } = placed;
+    // The 202 answer is the order exactly as stored.
+    expect(await s.order(id)).toEqual(placed as Awaited<ReturnType<typeof s.order>>);
     const res = await cancel(id);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { status: string }).status).toBe('cancelled');

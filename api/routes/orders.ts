@@ -87,7 +87,7 @@ export function orderRoutes(deps: AppDeps) {
         paymentToken: body.payment?.token,
         idempotencyKey: key,
       });
-      const order = await getOrderView(deps.db, placed.orderId);
+      const order = placed.order ?? (await getOrderView(deps.db, placed.orderId));
       if (placed.created || order.status === 'pending') {
         try {
           await deps.queues.startOrder(placed.orderId, body.payment !== undefined);

@@ -4,6 +4,7 @@ import { isDuplicateKey } from '../../db/errors';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { DomainError } from '../errors';
+import type { OrderView } from './read';
 import type { OrderEventSink } from './status';
 
 export interface PlaceOrderInput {
@@ -17,6 +18,8 @@ export interface Placed {
   orderId: string;
   /** False when the idempotency key named an order that already existed: nothing was created. */
   created: boolean;
+  /** The new order as stored (so the caller need not read it back); absent for an existing one. */
+  order?: OrderView;
 }
 
 /** A stable fingerprint of what was asked, so a reused key with another body is told apart. */
@@ -43,6 +46,7 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
   }
   const orderId = newId('ord');
   const now = new Date();
+  let order: OrderView | undefined;
   try {
     await db.transaction(async (tx) => {
       const ids = input.items.map((i) => i.productId);
@@ -86,6 +90,19 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
       });
       await tx.insert(orderItems).values(lines);
       await tx.insert(orderEvents).values({ orderId, fromStatus: null, toStatus: 'pending', at: now });
+      order = {
+        id: orderId,
+        userId: input.userId,
+        status: 'pending',
+        items: lines
+          .map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents }))
+          .sort((a, b) => (a.productId < b.productId ? -1 : 1)),
+        totalCents: total,
+        currency: rows[0]?.currency ?? 'EUR',
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+        events: [{ from: null, to: 'pending', at: now.toISOString() }],
+      };
     });
   } catch (err) {
     if (input.idempotencyKey && isDuplicateKey(err)) {
@@ -96,7 +113,7 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
     throw err;
   }
   await events.committed([{ orderId, from: null, to: 'pending', at: now }], []);
-  return { orderId, created: true };
+  return { orderId, created: true, ...(order ? { order } : {}) };
 }
 
 async function findByKey(db: Db, userId: string, key: string, hash: string): Promise<string | null> {
