@@ -523,7 +523,8 @@ describe('graceful shutdown', () => {
     // No in-process workers now: only the child process takes these orders.
     for (const s of sets.splice(0)) await s.stop();
     const child = spawnWorkerProcess(h, {
-      GATEWAY_LATENCY_MS: '4000',
+      GATEWAY_LATENCY_MS: '8000',
+      GATEWAY_TIMEOUT_MS: '20000',
       SHUTDOWN_GRACE_MS: '500',
       WORKER_LOCK_MS: '2000',
       WORKER_STALLED_INTERVAL_MS: '1000',
@@ -532,7 +533,7 @@ describe('graceful shutdown', () => {
     children.push(child);
     await waitForWorkerProcess(h, child);
     const ids = await Promise.all([1, 2].map(() => placeOrder(h, a, p, 1)));
-    // Both charges are in the gateway's hands (4 s each) when the process is told to stop.
+    // Both charges are in the gateway's hands (8 s each) when the process is told to stop.
     await eventually(
       () => h.deps.queues.queues.charge.getActiveCount(),
       (n) => n === 2,
@@ -543,8 +544,8 @@ describe('graceful shutdown', () => {
     await child.proc.exited;
     const took = performance.now() - started;
     expect(child.proc.exitCode).toBe(0);
-    // SHUTDOWN_GRACE_MS is 500: the process leaves long before the 4 s charges would end.
-    expect(took).toBeLessThan(2500);
+    // SHUTDOWN_GRACE_MS is 500: the process leaves long before the 8 s charges would end.
+    expect(took).toBeLessThan(4000);
 
     const next = await startTestWorkers(h, { concurrency: 5 });
     sets.push(next);
