@@ -31,6 +31,10 @@ export class OrderQueues {
       ]),
     ) as Record<QueueName, Queue>;
     this.flows = new FlowProducer({ connection, prefix });
+    // Connection errors reach the caller of each add (the API answers or leaves the order to the
+    // reconciler) and readiness; the emitters' copies would only be printed as unhandled noise.
+    for (const queue of Object.values(this.queues)) queue.on('error', () => {});
+    this.flows.on('error', () => {});
   }
 
   /** The saga for a new order: the whole flow, or only the reservation when it is paid later. */

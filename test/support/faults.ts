@@ -98,6 +98,8 @@ export interface TcpProxy {
   url: string;
   /** Drops every connection and refuses new ones: the service is gone, as far as its clients can tell. */
   cut(): Promise<void>;
+  /** Accepts connections again on the same port: the service is back. */
+  restore(): Promise<void>;
 }
 
 /** A TCP proxy in front of a real service (Redis), so a test can take it away from one client only. */
@@ -128,6 +130,10 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;
+    },
+    async restore() {
+      if (server.listening) return;
+      await new Promise<void>((resolve) => server.listen(address.port, '127.0.0.1', resolve));
     },
   };
 }
