@@ -24,8 +24,6 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   }
   const olderThan = new Date(Date.now() - deps.config.RECONCILE_AFTER_SECONDS * 1000);
   for (const order of await findStuckOrders(deps.db, olderThan)) {
-    // Reserved without payment is waiting for the customer, not stuck; its hold expires above.
-    if (order.status === 'reserved' && !order.paymentToken) continue;
     if (await deps.queues.hasLiveJobs(order.id)) continue;
     await deps.queues.clearFinishedJobs(order.id);
     if (order.status === 'pending') await deps.queues.startOrder(order.id, order.paymentToken !== null);

@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { notifications, orders, payments } from '../../db/schema';
 
@@ -7,7 +7,15 @@ export async function findStuckOrders(db: Db, olderThan: Date, limit = 200) {
   return db
     .select({ id: orders.id, status: orders.status, paymentToken: orders.paymentToken })
     .from(orders)
-    .where(and(inArray(orders.status, ['pending', 'reserved', 'paid']), lt(orders.updatedAt, olderThan)))
+    .where(
+      and(
+        inArray(orders.status, ['pending', 'reserved', 'paid']),
+        lt(orders.updatedAt, olderThan),
+        // Reserved without payment is waiting for its customer, not stuck (its hold expires on its own);
+        // left in, a crowd of them would fill every batch and starve the orders that are stuck.
+        or(ne(orders.status, 'reserved'), isNotNull(orders.paymentToken)),
+      ),
+    )
     .orderBy(orders.updatedAt)
     .limit(limit);
 }
