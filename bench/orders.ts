@@ -1,7 +1,9 @@
 /**
  * End-to-end benchmark: a real API on a socket and real workers (in this process), a private
  * database and Redis prefix, N orders placed over HTTP with C in flight, until every order is final.
- * Usage: bun run bench -- [--orders 2000] [--concurrency 50] [--workers 50]
+ * Usage: bun run bench -- [--orders 2000] [--concurrency 50] [--workers 50] [--processes 0]
+ * With --processes N the workers run as N separate `bun run workers/main.ts` processes (as in
+ * production) instead of inside the benchmark's process.
  */
 import { cpus, hostname } from 'node:os';
 import { createApp } from '../api/app';
@@ -26,6 +28,7 @@ const arg = (name: string, fallback: number) => {
 const ORDERS = arg('orders', 2000);
 const IN_FLIGHT = arg('concurrency', 50);
 const WORKER_CONCURRENCY = arg('workers', 50);
+const PROCESSES = arg('processes', 0);
 
 const suffix = `bench_${Date.now().toString(36)}`;
 const config = loadConfig({
@@ -53,19 +56,40 @@ const workerRedis = createRedis(config.REDIS_URL, 'worker');
 const workerPool = createPool(config.DATABASE_URL, 40);
 const workerDb = createDb(workerPool);
 const workerQueues = createQueues(config, workerRedis);
-const workers = await startWorkers(
-  {
-    config,
-    db: workerDb,
-    redis: workerRedis,
-    logger,
-    orders: createOrderContext(config, workerDb, workerRedis),
-    transports: createTransports(config, logger),
-    queues: workerQueues,
-  },
-  [...queueNames],
-  WORKER_CONCURRENCY,
+const children = Array.from({ length: PROCESSES }, () =>
+  Bun.spawn(['bun', 'run', 'workers/main.ts', '--concurrency', String(WORKER_CONCURRENCY)], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: config.DATABASE_URL,
+      REDIS_URL: config.REDIS_URL,
+      QUEUE_PREFIX: config.QUEUE_PREFIX,
+      EMAIL_RATE_MAX: '10000',
+      DATABASE_POOL_SIZE: '40',
+    },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  }),
 );
+const workers =
+  PROCESSES > 0
+    ? undefined
+    : await startWorkers(
+        {
+          config,
+          db: workerDb,
+          redis: workerRedis,
+          logger,
+          orders: createOrderContext(config, workerDb, workerRedis),
+          transports: createTransports(config, logger),
+          queues: workerQueues,
+        },
+        [...queueNames],
+        WORKER_CONCURRENCY,
+      );
+while (PROCESSES > 0 && (await queues.queues.notify.getWorkers()).length < PROCESSES) await Bun.sleep(100);
 
 const user = await registerUser(resources.db, config.piiKey, {
   email: 'bench@example.test',
@@ -130,6 +154,7 @@ console.log(
       orders: ORDERS,
       httpInFlight: IN_FLIGHT,
       workerConcurrency: WORKER_CONCURRENCY,
+      workerProcesses: PROCESSES || 'in-process',
       acceptPerSecond: Math.round(ORDERS / ((accepted - started) / 1000)),
       postOrdersLatencyMs: { p50: pct(50), p95: pct(95), p99: pct(99) },
       endToEndOrdersPerSecond: Math.round(ORDERS / ((finished - started) / 1000)),
@@ -141,7 +166,9 @@ console.log(
 );
 
 await server.stop(true);
-await workers.close(5000);
+await workers?.close(5000);
+for (const child of children) child.kill('SIGTERM');
+await Promise.all(children.map((c) => c.exited));
 await workerQueues.close();
 await queues.close();
 hub.close();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 export interface CacheStats {
   hit(cache: string): void;
@@ -70,6 +70,19 @@ export class ReadThroughCache {
 
 export const cacheGenKey = (prefix: string, kind: string, id: string) => `${prefix}:cache:gen:${kind}:${id}`;
 
+/** Queues the generation bumps that make cached reads of these ids stale, on a caller's pipeline. */
+export function bumpGenerations(
+  pipeline: ChainableCommander,
+  prefix: string,
+  kind: string,
+  ids: Iterable<string>,
+): void {
+  for (const id of ids) {
+    // The generation outlives any entry it guards (entries expire; a stale generation is harmless).
+    pipeline.incr(cacheGenKey(prefix, kind, id)).expire(cacheGenKey(prefix, kind, id), 86_400);
+  }
+}
+
 /** Marks cached reads of these ids stale; called after the write that changed them has committed. */
 export async function invalidate(
   redis: Redis,
@@ -78,11 +91,6 @@ export async function invalidate(
   ids: Iterable<string>,
 ): Promise<void> {
   const pipeline = redis.pipeline();
-  let n = 0;
-  for (const id of ids) {
-    // The generation outlives any entry it guards (entries expire; a stale generation is harmless).
-    pipeline.incr(cacheGenKey(prefix, kind, id)).expire(cacheGenKey(prefix, kind, id), 86_400);
-    n++;
-  }
-  if (n) await pipeline.exec();
+  bumpGenerations(pipeline, prefix, kind, ids);
+  if (pipeline.length) await pipeline.exec();
 }

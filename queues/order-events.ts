@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { OrderEvent, OrderEventSink } from '../domain/orders/status';
-import { invalidate } from '../lib/cache';
+import { bumpGenerations } from '../lib/cache';
 
 export const orderEventsChannel = (prefix: string, orderId: string) => `${prefix}:order-events:${orderId}`;
 
@@ -15,26 +15,26 @@ export class RedisOrderEvents implements OrderEventSink {
   ) {}
 
   async committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void> {
-    try {
-      // A new order (from: null) has nothing cached to invalidate.
-      const changed = new Set(events.filter((e) => e.from !== null).map((e) => e.orderId));
-      await invalidate(this.redis, this.prefix, 'order', changed);
-      await invalidate(this.redis, this.prefix, 'inventory', stockChangedFor);
-      await Promise.all(
-        events.map((e) =>
-          this.redis.publish(
-            orderEventsChannel(this.prefix, e.orderId),
-            JSON.stringify({
-              from: e.from,
-              to: e.to,
-              at: e.at.toISOString(),
-              ...(e.reason ? { reason: e.reason } : {}),
-            }),
-          ),
-        ),
-      );
-    } catch {
-      // Best effort: MySQL's timeline is the record, cached entries expire, and streams re-read it.
+    // One round trip: the invalidations first (in pipeline order), then the news.
+    const pipeline = this.redis.pipeline();
+    // A new order (from: null) has nothing cached to invalidate.
+    bumpGenerations(
+      pipeline,
+      this.prefix,
+      'order',
+      new Set(events.filter((e) => e.from !== null).map((e) => e.orderId)),
+    );
+    bumpGenerations(pipeline, this.prefix, 'inventory', stockChangedFor);
+    for (const e of events) {
+      const payload = {
+        from: e.from,
+        to: e.to,
+        at: e.at.toISOString(),
+        ...(e.reason ? { reason: e.reason } : {}),
+      };
+      pipeline.publish(orderEventsChannel(this.prefix, e.orderId), JSON.stringify(payload));
     }
+    // Best effort: MySQL's timeline is the record, cached entries expire, and streams re-read it.
+    await pipeline.exec().catch(() => {});
   }
 }

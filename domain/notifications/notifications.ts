@@ -5,6 +5,7 @@ import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
 import { getOrderRow } from '../orders/read';
 import { isFinal, type OrderStatus } from '../orders/status';
+import { CircuitOpenError } from '../resilience';
 import { decryptPii, encryptPii } from '../users/pii';
 import { getContact } from '../users/users';
 import { type EmailTransport, PermanentSendError, type SmsTransport } from './transports';
@@ -162,10 +163,8 @@ export async function sendNotification(
   const [row] = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
   if (!row) return 'missing';
   if (row.status !== 'queued') return row.status;
-  await db
-    .update(notifications)
-    .set({ attempts: sql`${notifications.attempts} + 1`, updatedAt: new Date() })
-    .where(eq(notifications.id, id));
+  // Each try is counted with its outcome, in the one write that records it.
+  const attempts = sql`${notifications.attempts} + 1`;
   try {
     const result =
       row.channel === 'email'
@@ -182,19 +181,30 @@ export async function sendNotification(
           });
     await db
       .update(notifications)
-      .set({ status: 'sent', providerRef: result.providerRef, lastError: null, updatedAt: new Date() })
+      .set({
+        status: 'sent',
+        attempts,
+        providerRef: result.providerRef,
+        lastError: null,
+        updatedAt: new Date(),
+      })
       .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
     return 'sent';
   } catch (err) {
-    const message = (err as Error).message?.slice(0, 500) ?? 'send failed';
-    if (err instanceof PermanentSendError) {
-      await markFailed(db, id, message);
-      return 'failed';
-    }
+    const message = ((err as Error).message ?? 'send failed').slice(0, 500);
+    // A circuit that is open refused the call before it reached the provider: not a try.
+    const tried = !(err instanceof CircuitOpenError);
+    const permanent = err instanceof PermanentSendError;
     await db
       .update(notifications)
-      .set({ lastError: message, updatedAt: new Date() })
-      .where(eq(notifications.id, id));
+      .set({
+        ...(tried ? { attempts } : {}),
+        ...(permanent ? { status: 'failed' as const } : {}),
+        lastError: message,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
+    if (permanent) return 'failed';
     throw err;
   }
 }
