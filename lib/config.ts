@@ -56,6 +56,7 @@ const schema = z.object({
   BREAKER_RETRIES: int(0, 10).default(2),
   RESEND_API_KEY: z.string().min(1).optional(),
   EMAIL_FROM: z.string().min(3).default('Orderflow <orders@orderflow.local>'),
+  // The email provider's rate (Resend allows a few requests a second): the `deliver` queue's limiter.
   EMAIL_RATE_MAX: int(1, 10_000).default(2),
   EMAIL_RATE_DURATION_MS: int(1, 3_600_000).default(1000),
   // A worker process run alone serves /metrics on this port (off when unset).

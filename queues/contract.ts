@@ -1,8 +1,12 @@
 import type { DefaultJobOptions } from 'bullmq';
 import { z } from 'zod';
 
-/** One queue per step; `maintenance` runs the reconciler. `--queues` takes these names. */
-export const queueNames = ['reserve', 'charge', 'notify', 'maintenance'] as const;
+/**
+ * One queue per step; `deliver` sends recorded messages through the providers, behind their rate
+ * limit (kept off `notify` so that completing orders never waits for the email quota); `maintenance`
+ * runs the reconciler. `--queues` takes these names.
+ */
+export const queueNames = ['reserve', 'charge', 'notify', 'deliver', 'maintenance'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 export const jobNames = {
@@ -10,7 +14,7 @@ export const jobNames = {
   charge: 'charge',
   /** Tell the customer an order's final outcome (completing a paid order first). */
   outcome: 'outcome',
-  /** Send one recorded notification (the admin notify API, and re-sends by the reconciler). */
+  /** Send one recorded message (on `deliver`: customer outcomes, the admin notify API, re-sends). */
   send: 'send',
   reconcile: 'reconcile',
 } as const;

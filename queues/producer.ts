@@ -60,16 +60,16 @@ export class OrderQueues {
 
   async send(notificationId: string): Promise<void> {
     this.failFast();
-    await this.queues.notify.add(jobNames.send, { notificationId }, { jobId: jobIds.send(notificationId) });
+    await this.queues.deliver.add(jobNames.send, { notificationId }, { jobId: jobIds.send(notificationId) });
   }
 
   /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */
   async resend(notificationId: string): Promise<void> {
     this.failFast();
     const id = jobIds.send(notificationId);
-    const state = await this.queues.notify.getJobState(id);
+    const state = await this.queues.deliver.getJobState(id);
     if (liveStates.has(state)) return;
-    if (state !== 'unknown') await this.queues.notify.remove(id);
+    if (state !== 'unknown') await this.queues.deliver.remove(id);
     await this.send(notificationId);
   }
 

@@ -60,7 +60,7 @@ const get = async (id: string) =>
 
 async function withEmail(email: EmailTransport, fn: () => Promise<void>) {
   const base = createTransports(h.config, createLogger('silent'));
-  w = await startTestWorkers(h, { queues: ['notify'], transports: { email, sms: base.sms } });
+  w = await startTestWorkers(h, { queues: ['deliver'], transports: { email, sms: base.sms } });
   try {
     await fn();
   } finally {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { QueueName } from '../queues/contract';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
@@ -28,10 +29,7 @@ afterAll(async () => {
   await h.cleanup();
 });
 
-async function withWorkers(
-  queues: ('reserve' | 'charge' | 'notify' | 'maintenance')[],
-  fn: () => Promise<void>,
-) {
+async function withWorkers(queues: QueueName[], fn: () => Promise<void>) {
   running = await startTestWorkers(h, { queues, concurrency: 5 });
   try {
     await fn();
@@ -53,7 +51,7 @@ describe('cancel', () => {
     const res = await cancel(id);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { status: string }).status).toBe('cancelled');
-    await withWorkers(['reserve', 'charge', 'notify'], async () => {
+    await withWorkers(['reserve', 'charge', 'notify', 'deliver'], async () => {
       await eventually(
         () => s.notificationsOf(id),
         (n) => n.some((x) => x.dedupeKey === `${id}:cancelled:email` && x.status === 'sent'),
@@ -101,7 +99,7 @@ describe('cancel', () => {
       ['refund', 1998],
     ]);
     // The saga's notify step now finds a cancelled order: it tells the customer and completes nothing.
-    await withWorkers(['notify'], async () => {
+    await withWorkers(['notify', 'deliver'], async () => {
       await eventually(
         () => s.notificationsOf(id),
         (n) => n.some((x) => x.dedupeKey === `${id}:cancelled:email` && x.status === 'sent'),
@@ -117,7 +115,7 @@ describe('reservation hold', () => {
   test('an unpaid order whose hold expires is cancelled as reservation_expired, stock released', async () => {
     const p = await s.product(3);
     const { id } = (await (await s.place(user.token, p, 3, null)).json()) as { id: string };
-    await withWorkers(['reserve', 'notify', 'maintenance'], async () => {
+    await withWorkers(['reserve', 'notify', 'deliver', 'maintenance'], async () => {
       const o = await eventually(
         () => s.order(id),
         (x) => x.status === 'cancelled',

@@ -1,46 +1,25 @@
-import type { Job } from 'bullmq';
-import {
-  markFailed,
-  prepareOutcomeNotifications,
-  sendNotification,
-} from '../domain/notifications/notifications';
+import { prepareOutcomeNotifications } from '../domain/notifications/notifications';
 import { completeOrder } from '../domain/orders/complete';
 import { getOrderRow } from '../domain/orders/read';
-import { jobNames, SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
-import { delayIfCircuitOpen, isFinalAttempt, orderStep } from './step';
+import { orderStep } from './step';
 
 class NotFinalYet extends Error {}
 
 /**
- * The notify queue carries two jobs: `outcome` (the saga's last step: complete a paid order, then
- * tell the customer whatever the final outcome is) and `send` (one recorded message).
+ * The saga's last step: complete a paid order, then record the messages that tell the customer
+ * whatever the final outcome is, and hand them to the `deliver` queue (which keeps to the
+ * providers' rate limit). Runs again safely: completing is a compare-and-set, messages are
+ * deduplicated per order and outcome, and send jobs have the message's id.
  */
 export function notifyProcessor(deps: WorkerDeps) {
-  const outcome = orderStep(deps, 'notify', async (orderId) => {
+  return orderStep(deps, 'notify', async (orderId) => {
     await completeOrder(deps.orders, orderId);
     const ids = await prepareOutcomeNotifications(deps.db, deps.config.piiKey, orderId);
-    if (ids === null) {
-      const { status } = await getOrderRow(deps.db, orderId);
-      // An earlier step gave up and is still ending the order: retry shortly.
-      throw new NotFinalYet(`order is ${status}, not final yet`);
-    }
-    for (const id of ids) await sendNotification(deps.db, deps.config.piiKey, deps.transports, id);
     const { status } = await getOrderRow(deps.db, orderId);
+    // An earlier step gave up and is still ending the order: retry shortly.
+    if (ids === null) throw new NotFinalYet(`order is ${status}, not final yet`);
+    for (const id of ids) await deps.queues.send(id);
     return { status, changed: ids.length > 0 };
   });
-
-  return async (job: Job, token?: string) => {
-    if (job.name !== jobNames.send) return outcome(job, token);
-    const { notificationId } = SendJobData.parse(job.data);
-    try {
-      const status = await sendNotification(deps.db, deps.config.piiKey, deps.transports, notificationId);
-      return { status, changed: status === 'sent' };
-    } catch (err) {
-      await delayIfCircuitOpen(job, token, err);
-      if (isFinalAttempt(job, err as Error))
-        await markFailed(deps.db, notificationId, (err as Error).message);
-      throw err;
-    }
-  };
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { MetricsTime, type Processor, Worker } from 'bullmq';
 import { jobNames, type QueueName } from '../queues/contract';
 import { chargeProcessor } from './charge';
+import { deliverProcessor } from './deliver';
 import type { WorkerDeps } from './deps';
 import { notifyProcessor } from './notify';
 import { reconcile } from './reconcile';
@@ -16,6 +17,9 @@ export interface WorkerSet {
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 
+const isSagaStep = (queue: QueueName): queue is StepName =>
+  queue === 'reserve' || queue === 'charge' || queue === 'notify';
+
 function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
   switch (queue) {
     case 'reserve':
@@ -24,6 +28,8 @@ function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
       return chargeProcessor(deps);
     case 'notify':
       return notifyProcessor(deps);
+    case 'deliver':
+      return deliverProcessor(deps);
     case 'maintenance':
       return async () => {
         const report = await reconcile(deps);
@@ -54,15 +60,15 @@ export async function startWorkers(
       stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: c.WORKER_MAX_STALLED,
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
-      ...(queue === 'notify'
+      ...(queue === 'deliver'
         ? { limiter: { max: c.EMAIL_RATE_MAX, duration: c.EMAIL_RATE_DURATION_MS } }
         : {}),
     });
     worker.on('failed', (job, err) => {
       // A job failed by the stalled checker never reached its processor's catch: end the order here.
-      if (job && /stalled/i.test(err.message) && queue !== 'maintenance' && job.name !== jobNames.send) {
+      if (job && /stalled/i.test(err.message) && isSagaStep(queue)) {
         const orderId = (job.data as { orderId?: string }).orderId;
-        if (orderId) void giveUp(deps, job, orderId, queue as StepName);
+        if (orderId) void giveUp(deps, job, orderId, queue);
       }
     });
     worker.on('error', (err) => deps.logger.error({ err, queue }, 'worker error'));
