@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { createHarness, type Harness } from './support/harness';
@@ -9,7 +9,11 @@ import { eventually, startTestWorkers } from './support/workers';
 
 const PASSWORD = 'correct horse battery';
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOT = join(import.meta.dir, '..', 'docs', 'dashboard.png');
+// The README's picture is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/dashboard.test.ts);
+// an ordinary run writes to a temporary file, so testing leaves the work tree as it was.
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? join(import.meta.dir, '..', 'docs', 'dashboard.png')
+  : join(tmpdir(), `orderflow-dashboard-${process.pid}.png`);
 
 let h: Harness;
 let admin: { id: string; email: string; token: string };
