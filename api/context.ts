@@ -7,6 +7,8 @@ export type AppEnv = {
   Variables: {
     principal: Principal;
     requestId: string;
+    /** The order a request created or acted on, for its log line (to follow one order end to end). */
+    orderId?: string;
   };
 };
 

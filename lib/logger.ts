@@ -2,8 +2,13 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
-  return pino({
+/** JSON lines to stdout, or to `destination` (tests read the lines back). */
+export function createLogger(
+  level: string,
+  base: Record<string, unknown> = {},
+  destination?: pino.DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: 'orderflow', pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -11,5 +16,6 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
       paths: ['*.password', '*.refreshToken', '*.accessToken', '*.authorization', '*.phone'],
       remove: true,
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -20,9 +20,17 @@ export const jobNames = {
 } as const;
 
 // Jobs carry ids only: no personal data, no secrets, nothing that can go stale.
-export const OrderJobData = z.strictObject({ orderId: z.string().min(1).max(64) });
+// `requestId` ties a saga's log lines to the HTTP request that started it.
+export const OrderJobData = z.strictObject({
+  orderId: z.string().min(1).max(64),
+  requestId: z.string().max(100).optional(),
+});
 export type OrderJobData = z.infer<typeof OrderJobData>;
-export const SendJobData = z.strictObject({ notificationId: z.string().min(1).max(64) });
+export const SendJobData = z.strictObject({
+  notificationId: z.string().min(1).max(64),
+  /** The order a message is about, when it is about one: its log line then joins the order's. */
+  orderId: z.string().min(1).max(64).optional(),
+});
 export type SendJobData = z.infer<typeof SendJobData>;
 export const ReconcileJobData = z.strictObject({});
 

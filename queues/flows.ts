@@ -12,8 +12,9 @@ export function orderFlow(
   defaults: DefaultJobOptions,
   orderId: string,
   from: 'reserve' | 'charge' | 'notify',
+  requestId?: string,
 ): FlowJob {
-  const data = { orderId };
+  const data = { orderId, ...(requestId ? { requestId } : {}) };
   const child = { ...defaults, ignoreDependencyOnFailure: true };
   const reserve: FlowJobNode = {
     name: jobNames.reserve,
@@ -34,12 +35,17 @@ export function orderFlow(
 }
 
 /** An order placed without payment only reserves; `POST /payment` adds the charge → notify tail later. */
-export function reserveOnly(prefix: string, defaults: DefaultJobOptions, orderId: string): FlowJob {
+export function reserveOnly(
+  prefix: string,
+  defaults: DefaultJobOptions,
+  orderId: string,
+  requestId?: string,
+): FlowJob {
   return {
     name: jobNames.reserve,
     queueName: 'reserve',
     prefix,
-    data: { orderId },
+    data: { orderId, ...(requestId ? { requestId } : {}) },
     opts: { ...defaults, jobId: jobIds.reserve(orderId) },
   };
 }

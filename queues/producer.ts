@@ -38,18 +38,22 @@ export class OrderQueues {
   }
 
   /** The saga for a new order: the whole flow, or only the reservation when it is paid later. */
-  async startOrder(orderId: string, withPayment: boolean): Promise<void> {
+  async startOrder(orderId: string, withPayment: boolean, requestId?: string): Promise<void> {
     this.failFast();
     await this.flows.add(
       withPayment
-        ? orderFlow(this.prefix, this.defaults, orderId, 'reserve')
-        : reserveOnly(this.prefix, this.defaults, orderId),
+        ? orderFlow(this.prefix, this.defaults, orderId, 'reserve', requestId)
+        : reserveOnly(this.prefix, this.defaults, orderId, requestId),
     );
   }
 
-  async resumeFrom(orderId: string, step: 'reserve' | 'charge' | 'notify'): Promise<void> {
+  async resumeFrom(
+    orderId: string,
+    step: 'reserve' | 'charge' | 'notify',
+    requestId?: string,
+  ): Promise<void> {
     this.failFast();
-    await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, step));
+    await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, step, requestId));
   }
 
   /** Tells the customer a final outcome reached outside the flow (cancel, expiry, a failed lone step). */
@@ -58,19 +62,20 @@ export class OrderQueues {
     await this.queues.notify.add(jobNames.outcome, { orderId }, { jobId: jobIds.outcome(orderId, status) });
   }
 
-  async send(notificationId: string): Promise<void> {
+  async send(notificationId: string, orderId?: string): Promise<void> {
     this.failFast();
-    await this.queues.deliver.add(jobNames.send, { notificationId }, { jobId: jobIds.send(notificationId) });
+    const data = { notificationId, ...(orderId ? { orderId } : {}) };
+    await this.queues.deliver.add(jobNames.send, data, { jobId: jobIds.send(notificationId) });
   }
 
   /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */
-  async resend(notificationId: string): Promise<void> {
+  async resend(notificationId: string, orderId?: string): Promise<void> {
     this.failFast();
     const id = jobIds.send(notificationId);
     const state = await this.queues.deliver.getJobState(id);
     if (liveStates.has(state)) return;
     if (state !== 'unknown') await this.queues.deliver.remove(id);
-    await this.send(notificationId);
+    await this.send(notificationId, orderId);
   }
 
   /** True when some job of this order's saga is still going to run. */

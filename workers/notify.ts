@@ -19,7 +19,7 @@ export function notifyProcessor(deps: WorkerDeps) {
     const { status } = await getOrderRow(deps.db, orderId);
     // An earlier step gave up and is still ending the order: retry shortly.
     if (ids === null) throw new NotFinalYet(`order is ${status}, not final yet`);
-    for (const id of ids) await deps.queues.send(id);
+    for (const id of ids) await deps.queues.send(id, orderId);
     return { status, changed: ids.length > 0 };
   });
 }

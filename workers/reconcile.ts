@@ -40,7 +40,7 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   }
   for (const n of await findStaleNotifications(deps.db, olderThan)) {
     if (n.orderId && (await deps.queues.hasLiveJobs(n.orderId))) continue;
-    await deps.queues.resend(n.id);
+    await deps.queues.resend(n.id, n.orderId ?? undefined);
     report.resent++;
   }
   return report;

@@ -22,8 +22,8 @@ export function orderStep(
   run: (orderId: string, job: Job) => Promise<StepResult>,
 ): Processor {
   return async (job: Job, token?: string) => {
-    const { orderId } = OrderJobData.parse(job.data);
-    const log = deps.logger.child({ orderId, jobId: job.id, step, attempt: job.attemptsMade + 1 });
+    const { orderId, requestId } = OrderJobData.parse(job.data);
+    const log = deps.logger.child({ orderId, requestId, jobId: job.id, step, attempt: job.attemptsMade + 1 });
     const started = performance.now();
     try {
       const result = await run(orderId, job);

@@ -21,6 +21,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
         status: c.res.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         userId: c.get('principal')?.userId,
+        orderId: c.get('orderId'),
       },
       'request',
     );

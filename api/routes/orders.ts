@@ -87,10 +87,11 @@ export function orderRoutes(deps: AppDeps) {
         paymentToken: body.payment?.token,
         idempotencyKey: key,
       });
+      c.set('orderId', placed.orderId);
       const order = placed.order ?? (await getOrderView(deps.db, placed.orderId));
       if (placed.created || order.status === 'pending') {
         try {
-          await deps.queues.startOrder(placed.orderId, body.payment !== undefined);
+          await deps.queues.startOrder(placed.orderId, body.payment !== undefined, c.get('requestId'));
         } catch (err) {
           // The order is safe in MySQL; the reconciler adds its flow once Redis answers again.
           deps.logger.error(
@@ -120,6 +121,7 @@ export function orderRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      c.set('orderId', id);
       const order = await cache.get('order', id, () => getOrderView(deps.db, id));
       assertSelfOrAdmin(c.get('principal'), order.userId);
       return c.json(order, 200);
@@ -144,6 +146,7 @@ export function orderRoutes(deps: AppDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      c.set('orderId', id);
       assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, id)).userId);
       await cancelOrder(deps.orders, id);
       try {

@@ -58,7 +58,8 @@ export function paymentRoutes(deps: AppDeps) {
       if (order.userId !== c.get('principal').userId)
         throw forbidden("Only the order's owner can pay for it");
       await attachPayment(deps.orders, orderId, token);
-      await deps.queues.resumeFrom(orderId, 'charge');
+      c.set('orderId', orderId);
+      await deps.queues.resumeFrom(orderId, 'charge', c.get('requestId'));
       return c.json({ orderId, status: 'pending' as const }, 202);
     },
   );

@@ -6,7 +6,7 @@ import { dropDatabase, migrateDatabase } from '../../db/migrate';
 import { issueTokenPair, type Principal } from '../../domain/auth/tokens';
 import { registerUser } from '../../domain/users/users';
 import { type Config, loadConfig } from '../../lib/config';
-import { createLogger } from '../../lib/logger';
+import { createLogger, type Logger } from '../../lib/logger';
 import { openResources, type Resources } from '../../lib/resources';
 import { createOrderContext, createQueues } from '../../lib/wiring';
 
@@ -50,13 +50,13 @@ export function testConfig(suffix: string, env: Record<string, string> = {}): Co
 }
 
 /** Every test file gets its own database and its own Redis prefix, and removes both afterwards. */
-export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function createHarness(env: Record<string, string> = {}, logger?: Logger): Promise<Harness> {
   const suffix = uniqueSuffix();
   const config = testConfig(suffix, env);
   const prefix = config.QUEUE_PREFIX;
   await migrateDatabase(config.DATABASE_URL);
   const resources = await openResources(config, 'producer');
-  const logger = createLogger(config.LOG_LEVEL);
+  logger ??= createLogger(config.LOG_LEVEL);
   const queues = createQueues(config, resources.redis);
   const orders = createOrderContext(config, resources.db, resources.redis);
   const deps: AppDeps = { config, logger, ...resources, queues, orders };

@@ -1,6 +1,6 @@
 import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
-import { createLogger } from '../../lib/logger';
+import { createLogger, type Logger } from '../../lib/logger';
 import { createGateway, createOrderContext, createQueues, createTransports } from '../../lib/wiring';
 import { createRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
@@ -21,11 +21,12 @@ export async function startTestWorkers(
     concurrency?: number;
     gateway?: PaymentGateway;
     transports?: Transports;
+    logger?: Logger;
   } = {},
 ): Promise<TestWorkers> {
   const redis = createRedis(h.config.REDIS_URL, 'worker', 'orderflow-test-worker');
   redis.on('error', () => {});
-  const logger = createLogger(h.config.LOG_LEVEL, { role: 'worker' });
+  const logger = opts.logger ?? createLogger(h.config.LOG_LEVEL, { role: 'worker' });
   const queues = createQueues(h.config, redis);
   const deps: WorkerDeps = {
     config: h.config,
