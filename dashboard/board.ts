@@ -5,8 +5,10 @@ import type { IServerAdapter } from '@bull-board/api/typings/app';
 import { HonoAdapter } from '@bull-board/hono';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { serveStatic } from 'hono/bun';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppEnv } from '../api/context';
 import type { AppDeps } from '../api/deps';
+import { clientIp } from '../api/middleware/rate-limit';
 import { ProblemError } from '../api/problem';
 import { DomainError } from '../domain/errors';
 import { type PublicUser, verifyCredentials } from '../domain/users/users';
@@ -34,6 +36,48 @@ const uiStaticRoot = join(uiBasePath, 'dist', 'static');
  */
 const staticFiles: typeof serveStatic = (options) => serveStatic({ ...options, root: uiStaticRoot });
 
+type GuardDeps = Pick<AppDeps, 'db' | 'config' | 'redis' | 'logger'>;
+
+/**
+ * Wrong passwords at the board count like failed logins at `POST /auth/login` (per address and
+ * email, in Redis, blocked for LOGIN_BLOCK_SECONDS once spent): Basic auth is no way around the
+ * brute-force limit. Fails open when Redis cannot answer, as the API's other limits do.
+ */
+function failedLoginLimiter(deps: GuardDeps) {
+  const { config } = deps;
+  if (!config.RATE_LIMITS) return undefined;
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: `${config.QUEUE_PREFIX}:rl:board`,
+    points: config.LOGIN_RATE_LIMIT_PER_MINUTE,
+    duration: 60,
+    blockDuration: config.LOGIN_BLOCK_SECONDS,
+    rejectIfRedisNotReady: true,
+  });
+  const tooMany = (res: RateLimiterRes) => {
+    const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+    return new ProblemError(429, `Too many failed sign-ins; retry in ${seconds} s`, undefined, {
+      'retry-after': String(seconds),
+    });
+  };
+  const unavailable = (err: unknown) =>
+    deps.logger.warn({ err }, 'board sign-in limiter unavailable (Redis)');
+  return {
+    async refuseIfSpent(key: string) {
+      const res = await limiter.get(key).catch(unavailable);
+      if (res && res.remainingPoints <= 0) throw tooMany(res);
+    },
+    async count(key: string) {
+      try {
+        await limiter.consume(key);
+      } catch (res) {
+        if (res instanceof RateLimiterRes) throw tooMany(res);
+        unavailable(res);
+      }
+    },
+  };
+}
+
 interface CachedLogin {
   user: Promise<PublicUser>;
   expiresAt: number;
@@ -58,8 +102,9 @@ function parseBasic(header: string | undefined): { email: string; password: stri
  * what the browser was given, never a Bearer token. A verified header is remembered briefly
  * (keyed by its hash, never the header itself), and concurrent first requests share one check.
  */
-export function basicAdminGuard(deps: Pick<AppDeps, 'db'>): MiddlewareHandler<AppEnv> {
+export function basicAdminGuard(deps: GuardDeps): MiddlewareHandler<AppEnv> {
   const cache = new Map<string, CachedLogin>();
+  const failures = failedLoginLimiter(deps);
 
   const prune = (now: number) => {
     for (const [key, entry] of cache) if (entry.expiresAt <= now) cache.delete(key);
@@ -96,11 +141,14 @@ export function basicAdminGuard(deps: Pick<AppDeps, 'db'>): MiddlewareHandler<Ap
         challenge,
       );
     }
+    const attemptKey = `${clientIp(c, deps.config.TRUST_PROXY)}|${credentials.email.trim().toLowerCase()}`;
+    await failures?.refuseIfSpent(attemptKey);
     let user: PublicUser;
     try {
       user = await verify(header, credentials.email, credentials.password);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'unauthorized') {
+        await failures?.count(attemptKey);
         throw new ProblemError(401, err.message, undefined, challenge);
       }
       throw err;
@@ -116,7 +164,7 @@ export function basicAdminGuard(deps: Pick<AppDeps, 'db'>): MiddlewareHandler<Ap
  * behind the Basic admin guard. Mount it at {@link DASHBOARD_PATH}; its errors go through the
  * parent app's problem+json handler.
  */
-export function dashboardRoutes(deps: Pick<AppDeps, 'db' | 'queues'>): Hono<AppEnv> {
+export function dashboardRoutes(deps: GuardDeps & Pick<AppDeps, 'queues'>): Hono<AppEnv> {
   const serverAdapter = new HonoAdapter(staticFiles).setBasePath(DASHBOARD_PATH);
   createBullBoard({
     queues: Object.values(deps.queues.queues).map(
@@ -145,6 +193,6 @@ export function dashboardRoutes(deps: Pick<AppDeps, 'db' | 'queues'>): Hono<AppE
 }
 
 /** Adds the dashboard to an app at {@link DASHBOARD_PATH}. */
-export function mountDashboard(app: Hono<AppEnv>, deps: Pick<AppDeps, 'db' | 'queues'>): void {
+export function mountDashboard(app: Hono<AppEnv>, deps: GuardDeps & Pick<AppDeps, 'queues'>): void {
   app.route(DASHBOARD_PATH, dashboardRoutes(deps));
 }

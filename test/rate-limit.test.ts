@@ -208,3 +208,26 @@ describe('rate limits', () => {
     }
   });
 });
+
+describe('the dashboard sign-in', () => {
+  test('wrong Basic passwords count like failed logins: once spent, even the right one waits', async () => {
+    const boardAdmin = await h.signUp('admin');
+    const ip = freshIp();
+    const basic = (password: string) => ({
+      ...from(ip),
+      authorization: `Basic ${Buffer.from(`${boardAdmin.email}:${password}`).toString('base64')}`,
+    });
+    for (let i = 0; i < LOGIN_LIMIT; i++) {
+      expect((await h.app.request('/admin/queues', { headers: basic('wrong password!') })).status).toBe(401);
+    }
+    const right = await h.app.request('/admin/queues', { headers: basic('correct horse battery') });
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(right.headers.get('content-type')).toStartWith('application/problem+json');
+    // Another address is not held back by this one's failures.
+    const elsewhere = await h.app.request('/admin/queues', {
+      headers: { ...basic('correct horse battery'), ...from(freshIp()) },
+    });
+    expect(elsewhere.status).toBe(200);
+  });
+});
