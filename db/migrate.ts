@@ -19,9 +19,13 @@ export async function migrateDatabase(url: string): Promise<void> {
   }
   const conn = await mysql.createConnection({ uri: url, connectTimeout: 5000, multipleStatements: true });
   try {
+    // Several API replicas start at once: one migrates, the others wait for it and find nothing to do.
+    const [rows] = await conn.query('SELECT GET_LOCK(?, 120) AS got', [`orderflow_migrate_${name}`]);
+    if ((rows as { got: number | null }[])[0]?.got !== 1)
+      throw new Error('timed out waiting for another migration');
     await migrate(drizzle(conn), { migrationsFolder });
   } finally {
-    await conn.end();
+    await conn.end(); // ends the session, which releases the lock
   }
 }
 
