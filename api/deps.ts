@@ -6,6 +6,7 @@ import type { OrderContext } from '../domain/orders/context';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
+import { RedisFamilyRevocations } from '../lib/token-revocations';
 import type { OrderQueues } from '../queues/producer';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
@@ -21,10 +22,11 @@ export interface AppDeps {
   metrics?: Metrics;
 }
 
-export function tokenSettings(config: Config): TokenSettings {
+export function tokenSettings({ config, redis }: Pick<AppDeps, 'config' | 'redis'>): TokenSettings {
   return {
     secret: config.jwtSecret,
     accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    revocations: new RedisFamilyRevocations(redis, config.QUEUE_PREFIX),
   };
 }

@@ -124,6 +124,26 @@ describe('register, login, refresh', () => {
     );
   });
 
+  test("reusing a spent refresh token also ends that login's access tokens, not another login's", async () => {
+    const email = freshEmail();
+    const user = await expectJson<User>(await register({ email, password: PASSWORD, name: 'Stolen' }), 201);
+    const original = await login(email);
+    const other = await login(email);
+    const rotated = await expectJson<TokenPair>(
+      await h.json('POST', '/auth/refresh', { refreshToken: original.refreshToken }),
+      200,
+    );
+    const me = (token: string) => h.json('GET', `/auth/user/${user.id}`, undefined, token);
+    expect((await me(original.accessToken)).status).toBe(200);
+    expect((await me(rotated.accessToken)).status).toBe(200);
+
+    await expectProblem(await h.json('POST', '/auth/refresh', { refreshToken: original.refreshToken }), 401);
+
+    await expectProblem(await me(original.accessToken), 401);
+    await expectProblem(await me(rotated.accessToken), 401);
+    expect((await me(other.accessToken)).status).toBe(200);
+  });
+
   test('the same refresh token presented twice at once: one new pair, one 401', async () => {
     const email = freshEmail();
     await expectJson<User>(await register({ email, password: PASSWORD, name: 'Race' }), 201);

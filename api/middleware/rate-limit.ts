@@ -74,7 +74,7 @@ export function rateLimits(deps: RateLimitDeps): MiddlewareHandler<AppEnv> {
     login: limiter('login', config.LOGIN_RATE_LIMIT_PER_MINUTE, config.LOGIN_BLOCK_SECONDS),
     order: limiter('order', config.ORDER_RATE_LIMIT_PER_MINUTE),
   };
-  const tokens = tokenSettings(config);
+  const tokens = tokenSettings(deps);
   let lastWarning = 0;
   const warn = (err: unknown, scope: RateLimitScope) => {
     const now = Date.now();

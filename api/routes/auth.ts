@@ -48,7 +48,7 @@ const TokenPair = z
 
 export function authRoutes(deps: AppDeps) {
   const app = newRouter();
-  const tokens = tokenSettings(deps.config);
+  const tokens = tokenSettings(deps);
 
   app.openapi(
     createRoute({

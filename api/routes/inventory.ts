@@ -27,7 +27,7 @@ const StockUpdate = z
 
 export function inventoryRoutes(deps: AppDeps) {
   const app = newRouter();
-  const tokens = tokenSettings(deps.config);
+  const tokens = tokenSettings(deps);
   const cache = appCache(deps);
 
   app.openapi(

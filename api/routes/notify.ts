@@ -37,7 +37,7 @@ const adminResponses = {
 
 export function notifyRoutes(deps: AppDeps) {
   const app = newRouter();
-  const admin = requireAuth(tokenSettings(deps.config), 'admin');
+  const admin = requireAuth(tokenSettings(deps), 'admin');
 
   const enqueue = async (input: Parameters<typeof queueNotification>[2]) => {
     const view = await queueNotification(deps.db, deps.config.piiKey, input);

@@ -22,7 +22,7 @@ export function orderEventRoutes(deps: AppDeps, hub: OrderEventHub) {
       path: '/{id}/events',
       tags: ['orders'],
       security: bearer,
-      middleware: [requireAuth(tokenSettings(deps.config))] as const,
+      middleware: [requireAuth(tokenSettings(deps))] as const,
       request: { params: idParam('id') },
       responses: {
         200: {

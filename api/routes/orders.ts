@@ -58,7 +58,7 @@ export const Order = z
 export function orderRoutes(deps: AppDeps) {
   const app = newRouter();
   const cache = appCache(deps);
-  const signedIn = requireAuth(tokenSettings(deps.config));
+  const signedIn = requireAuth(tokenSettings(deps));
 
   app.openapi(
     createRoute({

@@ -30,7 +30,7 @@ const PaymentView = z
 
 export function paymentRoutes(deps: AppDeps) {
   const app = newRouter();
-  const signedIn = requireAuth(tokenSettings(deps.config));
+  const signedIn = requireAuth(tokenSettings(deps));
 
   app.openapi(
     createRoute({

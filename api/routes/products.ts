@@ -45,7 +45,7 @@ export function productRoutes(deps: AppDeps) {
       path: '/',
       tags: ['catalogue'],
       security: bearer,
-      middleware: [requireAuth(tokenSettings(deps.config), 'admin')] as const,
+      middleware: [requireAuth(tokenSettings(deps), 'admin')] as const,
       request: { body: jsonBody(NewProduct) },
       responses: {
         201: jsonResponse(Product, 'The new product'),

@@ -77,7 +77,7 @@ export async function liveWorkers(deps: Pick<AppDeps, 'queues'>): Promise<Worker
 
 export function systemRoutes(deps: AppDeps) {
   const app = newRouter();
-  const admin = requireAuth(tokenSettings(deps.config), 'admin');
+  const admin = requireAuth(tokenSettings(deps), 'admin');
 
   app.openapi(
     createRoute({

@@ -12,11 +12,21 @@ export interface TokenSettings {
   secret: string;
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
+  /** Where revoked login families are remembered for as long as their access tokens live. */
+  revocations?: FamilyRevocations;
+}
+
+/** A port: families whose refresh token was replayed; their access tokens stop working at once. */
+export interface FamilyRevocations {
+  revoke(familyId: string, forSeconds: number): Promise<void>;
+  isRevoked(familyId: string): Promise<boolean>;
 }
 
 export interface Principal {
   userId: string;
   role: Role;
+  /** The login (refresh-token family) the access token was issued from. */
+  familyId?: string;
 }
 
 export interface TokenPair {
@@ -37,7 +47,7 @@ function hmacKey(secret: string): Uint8Array {
 }
 
 export async function signAccessToken(s: TokenSettings, p: Principal): Promise<string> {
-  return new SignJWT({ role: p.role })
+  return new SignJWT({ role: p.role, ...(p.familyId ? { fam: p.familyId } : {}) })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: 'hs256-1' })
     .setSubject(p.userId)
     .setIssuer(ISSUER)
@@ -60,7 +70,11 @@ export async function verifyAccessToken(s: TokenSettings, token: string): Promis
     if (typeof payload.sub !== 'string' || (role !== 'user' && role !== 'admin')) {
       throw new DomainError('unauthorized', 'Token claims are invalid');
     }
-    return { userId: payload.sub, role };
+    const familyId = typeof payload.fam === 'string' ? payload.fam : undefined;
+    if (familyId && (await s.revocations?.isRevoked(familyId))) {
+      throw new DomainError('unauthorized', 'Access token was revoked: its login was ended');
+    }
+    return { userId: payload.sub, role, ...(familyId ? { familyId } : {}) };
   } catch (err) {
     if (err instanceof DomainError) throw err;
     const expired = err instanceof joseErrors.JWTExpired;
@@ -93,7 +107,7 @@ async function issueRefreshToken(
 
 export async function issueTokenPair(db: Db, s: TokenSettings, p: Principal, familyId = newId('fam')) {
   const pair: TokenPair = {
-    accessToken: await signAccessToken(s, p),
+    accessToken: await signAccessToken(s, { ...p, familyId }),
     refreshToken: await issueRefreshToken(db, s, p.userId, familyId),
     tokenType: 'Bearer',
     expiresIn: s.accessTtlSeconds,
@@ -123,6 +137,8 @@ export async function rotateRefreshToken(db: Db, s: TokenSettings, presented: st
       .update(refreshTokens)
       .set({ revokedAt: now })
       .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)));
+    // The access tokens of that login go too, not only its refresh tokens.
+    await s.revocations?.revoke(row.familyId, s.accessTtlSeconds);
     throw refused();
   }
   const [user] = await db.select({ role: users.role }).from(users).where(eq(users.id, row.userId)).limit(1);
