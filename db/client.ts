@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/mysql2';
 import mysql from 'mysql2/promise';
 import * as schema from './schema';
@@ -24,3 +25,8 @@ export function createDb(pool: mysql.Pool) {
 export type Db = ReturnType<typeof createDb>;
 /** A transaction handle; domain actions take `Db | Tx` where they can join a caller's transaction. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** The cheapest question MySQL can answer: readiness asks it. */
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.execute(sql`SELECT 1`);
+}

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
+import { pingDatabase } from '../../db/client';
 import { withTimeout } from '../../lib/resources';
 import { newRouter } from '../context';
 import type { AppDeps } from '../deps';
@@ -36,7 +36,7 @@ export function healthRoutes(deps: AppDeps) {
     async (c) => {
       const [redis, mysql] = await Promise.all([
         up(() => deps.redis.ping()),
-        up(() => deps.db.execute(sql`SELECT 1`)),
+        up(() => pingDatabase(deps.db)),
       ]);
       const ok = redis === 'up' && mysql === 'up';
       const body = { status: ok ? ('ok' as const) : ('unavailable' as const), checks: { redis, mysql } };

@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { orderStatuses } from '../../db/schema';
 import { cancelOrder } from '../../domain/orders/compensate';
 import { placeOrder } from '../../domain/orders/place';
 import { getOrderRow, getOrderView, listOrdersOfUser } from '../../domain/orders/read';
+import { orderStatuses } from '../../domain/orders/status';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';

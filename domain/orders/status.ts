@@ -1,6 +1,6 @@
-import type { OrderStatus } from '../../db/schema';
+import { type OrderStatus, orderStatuses } from '../../db/schema';
 
-export type { OrderStatus };
+export { type OrderStatus, orderStatuses };
 
 export const finalStatuses: ReadonlySet<OrderStatus> = new Set([
   'completed',
