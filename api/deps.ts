@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type mysql from 'mysql2/promise';
 import type { Db } from '../db/client';
 import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
@@ -13,7 +12,6 @@ import type { OrderQueues } from '../queues/producer';
 export interface AppDeps {
   config: Config;
   db: Db;
-  pool: mysql.Pool;
   redis: Redis;
   logger: Logger;
   orders: OrderContext;
