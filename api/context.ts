@@ -1,6 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Principal } from '../domain/auth/tokens';
-import type { AppDeps } from './deps';
 import { validationProblem } from './problem';
 
 export type AppEnv = {
@@ -22,5 +21,3 @@ export function newRouter(): OpenAPIHono<AppEnv> {
     },
   });
 }
-
-export type RouteFactory = (deps: AppDeps) => OpenAPIHono<AppEnv>;

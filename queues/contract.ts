@@ -32,7 +32,6 @@ export const SendJobData = z.strictObject({
   orderId: z.string().min(1).max(64).optional(),
 });
 export type SendJobData = z.infer<typeof SendJobData>;
-export const ReconcileJobData = z.strictObject({});
 
 export const StepResult = z.object({ status: z.string(), changed: z.boolean() });
 export type StepResult = z.infer<typeof StepResult>;

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { products } from '../../db/schema';
@@ -70,11 +70,6 @@ export async function listProducts(
     .limit(limit + 1);
   const data = rows.slice(0, limit);
   return { data, nextCursor: rows.length > limit ? (data.at(-1)?.id ?? null) : null };
-}
-
-export async function findProducts(db: Db, ids: string[]): Promise<Product[]> {
-  if (ids.length === 0) return [];
-  return db.select(productColumns).from(products).where(inArray(products.id, ids));
 }
 
 export async function getStock(db: Db, productId: string): Promise<Stock> {

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { orderEvents, orders } from '../../db/schema';
 import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderStatus } from './status';
@@ -67,9 +67,4 @@ export async function withTransitions<T>(
 export async function lockOrder(tx: Tx, orderId: string) {
   const [row] = await tx.select().from(orders).where(eq(orders.id, orderId)).for('update').limit(1);
   return row;
-}
-
-export async function readStatuses(db: Db, ids: string[]) {
-  if (ids.length === 0) return [];
-  return db.select({ id: orders.id, status: orders.status }).from(orders).where(inArray(orders.id, ids));
 }

@@ -64,11 +64,6 @@ export async function verifyCredentials(db: Db, email: string, password: string)
   return { id: row.id, email: row.email, name: row.name, role: row.role };
 }
 
-export async function findUser(db: Db, id: string): Promise<PublicUser | undefined> {
-  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
-  return row ? { id: row.id, email: row.email, name: row.name, role: row.role } : undefined;
-}
-
 /** The user as its owner sees it: with the phone number decrypted. */
 export async function getUserForOwner(
   db: Db,
