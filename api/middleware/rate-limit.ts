@@ -74,7 +74,8 @@ export function rateLimits(deps: RateLimitDeps): MiddlewareHandler<AppEnv> {
     login: limiter('login', config.LOGIN_RATE_LIMIT_PER_MINUTE, config.LOGIN_BLOCK_SECONDS),
     order: limiter('order', config.ORDER_RATE_LIMIT_PER_MINUTE),
   };
-  const tokens = tokenSettings(deps);
+  // Only who is asking matters for counting: the route's own auth checks revocation (one Redis read, not two).
+  const { revocations: _notNeededHere, ...tokens } = tokenSettings(deps);
   let lastWarning = 0;
   const warn = (err: unknown, scope: RateLimitScope) => {
     const now = Date.now();
