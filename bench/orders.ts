@@ -6,9 +6,7 @@
  * production) instead of inside the benchmark's process.
  */
 import { cpus, hostname } from 'node:os';
-import { createApp } from '../api/app';
-import { OrderEventHub } from '../api/live';
-import { createDb, createPool } from '../db/client';
+import { assembleApi } from '../api/assemble';
 import { dropDatabase, migrateDatabase } from '../db/migrate';
 import { issueTokenPair } from '../domain/auth/tokens';
 import { createProduct } from '../domain/catalog/products';
@@ -16,9 +14,10 @@ import { registerUser } from '../domain/users/users';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { openResources } from '../lib/resources';
-import { createOrderContext, createQueues, createTransports } from '../lib/wiring';
-import { createRedis } from '../queues/connection';
+import { createQueues } from '../lib/wiring';
+import { deletePrefixedKeys } from '../queues/connection';
 import { queueNames } from '../queues/contract';
+import { buildWorkerDeps } from '../workers/deps';
 import { startWorkers } from '../workers/run';
 
 const arg = (name: string, fallback: number) => {
@@ -42,20 +41,15 @@ const config = loadConfig({
   DATABASE_POOL_SIZE: '40',
 });
 await migrateDatabase(config.DATABASE_URL);
-const resources = await openResources(config, 'producer');
 const logger = createLogger('silent');
-const queues = createQueues(config, resources.redis);
-const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
-const app = createApp(
-  { config, logger, ...resources, queues, orders: createOrderContext(config, resources.db, resources.redis) },
-  hub,
-);
-const server = Bun.serve({ port: 0, fetch: app.fetch });
+const api = await assembleApi(config, logger);
+const { resources } = api;
+const { queues } = api.deps;
+const server = Bun.serve({ port: 0, fetch: api.app.fetch });
 
-const workerRedis = createRedis(config.REDIS_URL, 'worker');
-const workerPool = createPool(config.DATABASE_URL, 40);
-const workerDb = createDb(workerPool);
-const workerQueues = createQueues(config, workerRedis);
+// The workers get their own connections, as a worker process would.
+const workerConn = await openResources(config, 'worker');
+const workerQueues = createQueues(config, workerConn.redis);
 const children = Array.from({ length: PROCESSES }, () =>
   Bun.spawn(['bun', 'run', 'workers/main.ts', '--concurrency', String(WORKER_CONCURRENCY)], {
     cwd: new URL('..', import.meta.url).pathname,
@@ -77,15 +71,7 @@ const workers =
   PROCESSES > 0
     ? undefined
     : await startWorkers(
-        {
-          config,
-          db: workerDb,
-          redis: workerRedis,
-          logger,
-          orders: createOrderContext(config, workerDb, workerRedis),
-          transports: createTransports(config, logger),
-          queues: workerQueues,
-        },
+        buildWorkerDeps(config, workerConn, logger, { queues: workerQueues }),
         [...queueNames],
         WORKER_CONCURRENCY,
       );
@@ -170,16 +156,8 @@ await workers?.close(5000);
 for (const child of children) child.kill('SIGTERM');
 await Promise.all(children.map((c) => c.exited));
 await workerQueues.close();
-await queues.close();
-hub.close();
-workerRedis.disconnect();
-await workerPool.end();
-let cursor = '0';
-do {
-  const [n, keys] = await resources.redis.scan(cursor, 'MATCH', `${config.QUEUE_PREFIX}:*`, 'COUNT', 1000);
-  cursor = n;
-  if (keys.length) await resources.redis.del(...keys);
-} while (cursor !== '0');
-await resources.close();
+await workerConn.close();
+await deletePrefixedKeys(resources.redis, config.QUEUE_PREFIX);
+await api.close();
 await dropDatabase(config.DATABASE_URL);
 process.exit(0);

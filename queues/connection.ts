@@ -19,3 +19,13 @@ export function createRedis(url: string, role: RedisRole, name = `orderflow-${ro
     retryStrategy: (times) => Math.min(times * 200, 2000),
   });
 }
+
+/** Removes every key under `prefix:` (SCAN, never FLUSHALL: the Redis may be shared). */
+export async function deletePrefixedKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}

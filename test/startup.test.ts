@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { createApp } from '../api/app';
+import { type AssembledApi, assembleApi } from '../api/assemble';
 import { createLogger } from '../lib/logger';
-import { openResources, type Resources } from '../lib/resources';
-import { createOrderContext, createQueues } from '../lib/wiring';
-import type { OrderQueues } from '../queues/producer';
 import { createHarness, type Harness, testConfig, uniqueSuffix } from './support/harness';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -159,11 +156,9 @@ describe('the API refuses to start without its services', () => {
 });
 
 describe('readiness', () => {
-  let broken: Resources | undefined;
-  let brokenQueues: OrderQueues | undefined;
+  let broken: AssembledApi | undefined;
 
   afterAll(async () => {
-    await brokenQueues?.close().catch(() => {});
     await broken?.close();
   });
 
@@ -178,15 +173,8 @@ describe('readiness', () => {
       REDIS_URL: CLOSED_REDIS,
       DATABASE_URL: h.config.DATABASE_URL,
     });
-    broken = await openResources(config, 'producer');
-    brokenQueues = createQueues(config, broken.redis);
-    const app = createApp({
-      config,
-      logger: createLogger('silent'),
-      ...broken,
-      queues: brokenQueues,
-      orders: createOrderContext(config, broken.db, broken.redis),
-    });
+    broken = await assembleApi(config, createLogger('silent'));
+    const { app } = broken;
 
     const res = await app.request('/health/ready');
     expect(res.status).toBe(503);

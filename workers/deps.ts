@@ -2,9 +2,12 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { Transports } from '../domain/notifications/notifications';
 import type { OrderContext } from '../domain/orders/context';
+import type { PaymentGateway } from '../domain/payments/gateway';
+import type { CircuitStateName } from '../domain/resilience';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
+import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
 import type { OrderQueues } from '../queues/producer';
 
 /** What a worker process is built from; tests hand in their own gateway or transports here. */
@@ -19,4 +22,45 @@ export interface WorkerDeps {
   queues: OrderQueues;
   /** Job durations and breaker states of this process, when someone scrapes them. */
   metrics?: Metrics;
+}
+
+export interface WorkerParts {
+  /** Replaces the configured payment gateway (tests wrap or fault the real one). */
+  gateway?: PaymentGateway;
+  /** Replaces the configured email and SMS transports. */
+  transports?: Transports;
+  /** The producer this process adds jobs with; made from the connection when absent. */
+  queues?: OrderQueues;
+  metrics?: Metrics;
+}
+
+/**
+ * The workers' composition root: the configured gateway and transports behind their breakers,
+ * whose state changes are logged and, with metrics, exported.
+ */
+export function buildWorkerDeps(
+  config: Config,
+  conn: { db: Db; redis: Redis },
+  logger: Logger,
+  parts: WorkerParts = {},
+): WorkerDeps {
+  const { metrics } = parts;
+  const onBreaker = (name: string, state: CircuitStateName) => {
+    logger.warn({ breaker: name, state }, `circuit ${name} is ${state}`);
+    metrics?.setCircuitState(name, state);
+  };
+  return {
+    config,
+    ...conn,
+    logger,
+    orders: createOrderContext(
+      config,
+      conn.db,
+      conn.redis,
+      parts.gateway ?? createGateway(config, conn.db, onBreaker),
+    ),
+    transports: parts.transports ?? createTransports(config, logger, onBreaker),
+    queues: parts.queues ?? createQueues(config, conn.redis),
+    ...(metrics ? { metrics } : {}),
+  };
 }

@@ -1,12 +1,11 @@
 import { preflight } from '../api/server';
-import type { CircuitStateName } from '../domain/resilience';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
 import { openResources } from '../lib/resources';
-import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
+import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
-import type { WorkerDeps } from './deps';
+import { buildWorkerDeps } from './deps';
 import { startWorkers } from './run';
 
 export interface WorkerArgs {
@@ -40,13 +39,14 @@ export function parseWorkerArgs(argv: string[], defaultConcurrency: number): Wor
 export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?: Metrics) {
   const logger = createLogger(config.LOG_LEVEL, { role: 'worker' });
   const resources = await openResources(config, 'worker');
-  const queues = createQueues(config, resources.redis);
   // Alone, a worker process serves its own /metrics on WORKER_METRICS_PORT; beside the API it shares the API's.
+  const queues = createQueues(config, resources.redis);
   const metrics =
     shared ??
     (config.WORKER_METRICS_PORT
       ? createMetrics({ db: resources.db, queues: queues.queues, logger })
       : undefined);
+  const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
     !shared && metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
@@ -57,25 +57,6 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?
               : new Response('not found', { status: 404 }),
         })
       : undefined;
-  const onBreaker = (name: string, state: CircuitStateName) => {
-    logger.warn({ breaker: name, state }, `circuit ${name} is ${state}`);
-    metrics?.setCircuitState(name, state);
-  };
-  const deps: WorkerDeps = {
-    config,
-    db: resources.db,
-    redis: resources.redis,
-    logger,
-    orders: createOrderContext(
-      config,
-      resources.db,
-      resources.redis,
-      createGateway(config, resources.db, onBreaker),
-    ),
-    transports: createTransports(config, logger, onBreaker),
-    queues,
-    ...(metrics ? { metrics } : {}),
-  };
   const set = await startWorkers(deps, args.queues, args.concurrency);
   logger.info({ queues: args.queues, concurrency: args.concurrency }, 'workers started');
   return {

@@ -1,21 +1,19 @@
-import type { Redis } from 'ioredis';
-import { createApp } from '../../api/app';
-import type { AppDeps } from '../../api/deps';
-import { OrderEventHub } from '../../api/live';
+import type { createApp } from '../../api/app';
+import { type AssembledApi, assembleApi } from '../../api/assemble';
 import { dropDatabase, migrateDatabase } from '../../db/migrate';
 import { issueTokenPair, type Principal } from '../../domain/auth/tokens';
 import { registerUser } from '../../domain/users/users';
 import { type Config, loadConfig } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
-import { openResources, type Resources } from '../../lib/resources';
-import { createOrderContext, createQueues } from '../../lib/wiring';
+import type { Resources } from '../../lib/resources';
+import { deletePrefixedKeys } from '../../queues/connection';
 
 const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const baseRedis = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface Harness extends Resources {
   config: Config;
-  deps: AppDeps;
+  deps: AssembledApi['deps'];
   app: ReturnType<typeof createApp>;
   prefix: string;
   /** A signed-in user (role `user` unless asked) with a fresh access token. */
@@ -55,13 +53,8 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
   const config = testConfig(suffix, env);
   const prefix = config.QUEUE_PREFIX;
   await migrateDatabase(config.DATABASE_URL);
-  const resources = await openResources(config, 'producer');
-  logger ??= createLogger(config.LOG_LEVEL);
-  const queues = createQueues(config, resources.redis);
-  const orders = createOrderContext(config, resources.db, resources.redis);
-  const deps: AppDeps = { config, logger, ...resources, queues, orders };
-  const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
-  const app = createApp(deps, hub);
+  const api = await assembleApi(config, logger ?? createLogger(config.LOG_LEVEL));
+  const { app, deps, resources } = api;
   let n = 0;
 
   return {
@@ -98,21 +91,12 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
       });
     },
     async cleanup() {
-      hub.close();
-      await queues.close();
       await deleteKeys(resources.redis, prefix);
-      await resources.close();
+      await api.close();
       await dropDatabase(config.DATABASE_URL);
     },
   };
 }
 
 /** Removes this test's keys only: never FLUSHALL a Redis that other tests share. */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export const deleteKeys = deletePrefixedKeys;

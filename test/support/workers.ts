@@ -1,10 +1,9 @@
 import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
 import { createLogger, type Logger } from '../../lib/logger';
-import { createGateway, createOrderContext, createQueues, createTransports } from '../../lib/wiring';
 import { createRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
-import type { WorkerDeps } from '../../workers/deps';
+import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
 import { startWorkers, type WorkerSet } from '../../workers/run';
 import type { Harness } from './harness';
 
@@ -27,16 +26,11 @@ export async function startTestWorkers(
   const redis = createRedis(h.config.REDIS_URL, 'worker', 'orderflow-test-worker');
   redis.on('error', () => {});
   const logger = opts.logger ?? createLogger(h.config.LOG_LEVEL, { role: 'worker' });
-  const queues = createQueues(h.config, redis);
-  const deps: WorkerDeps = {
-    config: h.config,
-    db: h.db,
-    redis,
-    logger,
-    orders: createOrderContext(h.config, h.db, redis, opts.gateway ?? createGateway(h.config, h.db)),
-    transports: opts.transports ?? createTransports(h.config, logger),
-    queues,
-  };
+  const deps = buildWorkerDeps(h.config, { db: h.db, redis }, logger, {
+    ...(opts.gateway ? { gateway: opts.gateway } : {}),
+    ...(opts.transports ? { transports: opts.transports } : {}),
+  });
+  const { queues } = deps;
   const set = await startWorkers(deps, opts.queues ?? [...queueNames], opts.concurrency ?? 20);
   return {
     ...set,
