@@ -32,22 +32,39 @@ test('the OpenAPI document lists every route the app serves', async () => {
   expect(missing).toEqual([]);
 });
 
-test('every route of the public contract is in the document', async () => {
+/**
+ * Contract routes that open issues are still adding, each with the issue that adds it. Remove an
+ * entry when its route is served: the test fails both when an unlisted route is missing and when a
+ * listed one is already served, so this list can only shrink honestly.
+ */
+const pending: Record<string, string> = {
+  'POST /auth/logout': '#7 hardening',
+  'POST /auth/logout-all': '#7 hardening',
+  'GET /orders': '#9 screening (GET /orders?status=)',
+  'POST /orders/{id}/review': '#9 screening',
+  'GET /ws': '#9 WebSocket tracking',
+};
+
+test('every route of the public contract is in the document, but for those still being built', async () => {
   const doc = await document();
-  const contract = await Bun.file(new URL('../../shared/API.md', import.meta.url))
-    .text()
-    .catch(() => '');
-  const routes = [...contract.matchAll(/`(GET|POST|PUT|DELETE|PATCH) (\/[^`\s]*)`/g)].map(
-    (m) => `${m[1]} ${m[2]}`,
-  );
+  // Without ../shared/API.md there is no contract to check against: that is a failure, not a pass.
+  const contract = await Bun.file(new URL('../../shared/API.md', import.meta.url)).text();
+  const routes = [
+    ...new Set(
+      [...contract.matchAll(/`(GET|POST|PUT|DELETE|PATCH) (\/[^`\s?]*)[^`]*`/g)].map(
+        (m) => `${m[1]} ${m[2]}`,
+      ),
+    ),
+  ];
+  expect(routes.length).toBeGreaterThan(20);
   const documented = new Set(
     Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
     ),
   );
-  // API.md lives beside the repository (../shared); where it is absent the check above still holds.
-  const missing = routes.filter((r) => !documented.has(r) && !['GET /openapi.json', 'GET /docs'].includes(r));
-  expect(missing).toEqual([]);
+  const served = (r: string) => documented.has(r) || ['GET /openapi.json', 'GET /docs'].includes(r);
+  expect(routes.filter((r) => !served(r) && !(r in pending))).toEqual([]);
+  expect(Object.keys(pending).filter((r) => served(r) || !routes.includes(r))).toEqual([]);
 });
 
 test('the document is valid OpenAPI 3.1', async () => {
