@@ -62,6 +62,10 @@ const schema = z.object({
   // A worker process run alone serves /metrics on this port (off when unset).
   WORKER_METRICS_PORT: int(1, 65535).optional(),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
+  // Group commit: a worker runs up to this many waiting jobs of one saga step in one transaction,
+  // flushing a batch when it is full or this many ms after its first job arrived (1 = one at a time).
+  GROUP_COMMIT_MAX: int(1, 1000).default(50),
+  GROUP_COMMIT_WAIT_MS: int(0, 1000).default(2),
   JOB_ATTEMPTS: int(1, 100).default(8),
   JOB_BACKOFF_MS: int(1, 600_000).default(1000),
   WORKER_LOCK_MS: int(1000, 600_000).default(30_000),

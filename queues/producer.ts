@@ -68,6 +68,19 @@ export class OrderQueues {
     await this.queues.deliver.add(jobNames.send, data, { jobId: jobIds.send(notificationId) });
   }
 
+  /** Hands many recorded messages to `deliver` in one round trip (a notify batch's messages). */
+  async sendMany(messages: { notificationId: string; orderId?: string }[]): Promise<void> {
+    if (messages.length === 0) return;
+    this.failFast();
+    await this.queues.deliver.addBulk(
+      messages.map(({ notificationId, orderId }) => ({
+        name: jobNames.send,
+        data: { notificationId, ...(orderId ? { orderId } : {}) },
+        opts: { jobId: jobIds.send(notificationId) },
+      })),
+    );
+  }
+
   /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */
   async resend(notificationId: string, orderId?: string): Promise<void> {
     this.failFast();

@@ -1,7 +1,15 @@
 import { chargeOrder } from '../domain/orders/charge';
+import { chargeOrders } from '../domain/orders/charge-many';
 import type { WorkerDeps } from './deps';
+import { stepBatcher } from './group';
 import { orderStep } from './step';
 
 export function chargeProcessor(deps: WorkerDeps) {
-  return orderStep(deps, 'charge', (orderId) => chargeOrder(deps.orders, orderId));
+  const batcher = stepBatcher(
+    deps,
+    'charge',
+    (ids) => chargeOrders(deps.orders, ids),
+    (id) => chargeOrder(deps.orders, id),
+  );
+  return orderStep(deps, 'charge', (orderId) => batcher.submit(orderId));
 }

@@ -1,7 +1,9 @@
 import { prepareOutcomeNotifications } from '../domain/notifications/notifications';
+import { completeAndRecordOutcomes, type Finished } from '../domain/notifications/outcomes';
 import { completeOrder } from '../domain/orders/complete';
 import { getOrderRow } from '../domain/orders/read';
 import type { WorkerDeps } from './deps';
+import { stepBatcher } from './group';
 import { orderStep } from './step';
 
 class NotFinalYet extends Error {}
@@ -10,16 +12,36 @@ class NotFinalYet extends Error {}
  * The saga's last step: complete a paid order, then record the messages that tell the customer
  * whatever the final outcome is, and hand them to the `deliver` queue (which keeps to the
  * providers' rate limit). Runs again safely: completing is a compare-and-set, messages are
- * deduplicated per order and outcome, and send jobs have the message's id.
+ * deduplicated per order and outcome, and send jobs have the message's id. A batch completes its
+ * orders and records their messages in one transaction, then adds all their send jobs at once.
  */
 export function notifyProcessor(deps: WorkerDeps) {
+  const batcher = stepBatcher(
+    deps,
+    'notify',
+    async (ids) => {
+      const results = await completeAndRecordOutcomes(deps.orders, ids);
+      const messages = [...results].flatMap(([orderId, r]) =>
+        r.ok ? (r.value.messages ?? []).map((notificationId) => ({ notificationId, orderId })) : [],
+      );
+      await deps.queues.sendMany(messages);
+      return results;
+    },
+    (id) => notifyOne(deps, id),
+  );
   return orderStep(deps, 'notify', async (orderId) => {
-    await completeOrder(deps.orders, orderId);
-    const ids = await prepareOutcomeNotifications(deps.db, deps.config.piiKey, orderId);
-    const { status } = await getOrderRow(deps.db, orderId);
+    const { status, messages } = await batcher.submit(orderId);
     // An earlier step gave up and is still ending the order: retry shortly.
-    if (ids === null) throw new NotFinalYet(`order is ${status}, not final yet`);
-    for (const id of ids) await deps.queues.send(id, orderId);
-    return { status, changed: ids.length > 0 };
+    if (messages === null) throw new NotFinalYet(`order is ${status}, not final yet`);
+    return { status, changed: messages.length > 0 };
   });
+}
+
+/** One order on its own: the path a batch falls back to. */
+async function notifyOne(deps: WorkerDeps, orderId: string): Promise<Finished> {
+  const { changed } = await completeOrder(deps.orders, orderId);
+  const ids = await prepareOutcomeNotifications(deps.db, deps.config.piiKey, orderId);
+  const { status } = await getOrderRow(deps.db, orderId);
+  if (ids !== null) await deps.queues.sendMany(ids.map((notificationId) => ({ notificationId, orderId })));
+  return { status, completed: changed, messages: ids };
 }

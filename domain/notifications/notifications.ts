@@ -25,9 +25,9 @@ export interface NotificationView {
 
 type Channel = NotificationView['channel'];
 
-const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
+export const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
 
-function outcomeText(status: OrderStatus, orderId: string, total: string, reason: string | null) {
+export function outcomeText(status: OrderStatus, orderId: string, total: string, reason: string | null) {
   switch (status) {
     case 'completed':
       return {

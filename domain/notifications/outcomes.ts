@@ -1,0 +1,146 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Tx } from '../../db/client';
+import { notifications, users } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import { notFound } from '../errors';
+import type { OrderContext } from '../orders/context';
+import {
+  type Decided,
+  type LockedOrder,
+  linesOf,
+  lockOrders,
+  moveStockMany,
+  transitionMany,
+  unitsPerProduct,
+} from '../orders/group';
+import { isFinal, type OrderStatus } from '../orders/status';
+import { money, outcomeText } from './notifications';
+
+export interface Finished {
+  status: OrderStatus;
+  /** True when this run completed the order. */
+  completed: boolean;
+  /** The messages still to send; null when the order is not final yet (an earlier step is still ending it). */
+  messages: string[] | null;
+}
+
+/**
+ * The notify step for many orders in one transaction (group commit): every `paid` order becomes
+ * `completed` (its held units leave the books), and every final order gets its outcome messages
+ * recorded (one per channel, deduplicated per order, outcome and channel, as
+ * `prepareOutcomeNotifications` does) — the completion and the intent to tell the customer commit
+ * together. Sending is left to the caller, after the commit.
+ */
+export async function completeAndRecordOutcomes(
+  ctx: OrderContext,
+  orderIds: string[],
+): Promise<Map<string, Decided<Finished>>> {
+  const out = new Map<string, Decided<Finished>>();
+  const products: string[] = [];
+  const events = await ctx.db.transaction(async (tx) => {
+    const locked = await lockOrders(tx, orderIds);
+    const paid = orderIds.filter((id) => locked.get(id)?.status === 'paid');
+    const lines = await linesOf(tx, paid);
+    const consumed = unitsPerProduct(lines.values());
+    const now = new Date();
+    await moveStockMany(tx, { consumed }, now);
+    products.push(...consumed.keys());
+    const events = await transitionMany(
+      tx,
+      'paid',
+      paid.map((orderId) => ({ orderId, to: 'completed' as const })),
+      now,
+    );
+    const final: LockedOrder[] = [];
+    for (const id of orderIds) {
+      const order = locked.get(id);
+      if (!order) {
+        out.set(id, { ok: false, error: notFound('Order') });
+        continue;
+      }
+      const status: OrderStatus = order.status === 'paid' ? 'completed' : order.status;
+      if (!isFinal(status)) {
+        out.set(id, { ok: true, value: { status, completed: false, messages: null } });
+        continue;
+      }
+      final.push({ ...order, status });
+    }
+    const messages = await recordOutcomes(tx, final, now);
+    for (const order of final) {
+      out.set(order.id, {
+        ok: true,
+        value: {
+          status: order.status,
+          completed: paid.includes(order.id),
+          messages: messages.get(order.id) ?? [],
+        },
+      });
+    }
+    return events;
+  });
+  if (events.length || products.length) await ctx.events.committed(events, products);
+  return out;
+}
+
+const channels = ['email', 'sms'] as const;
+const dedupeKey = (orderId: string, status: string, channel: string) => `${orderId}:${status}:${channel}`;
+
+/** Records the outcome messages of final orders; returns the ids still queued per order. */
+async function recordOutcomes(tx: Tx, final: LockedOrder[], now: Date): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  if (final.length === 0) return result;
+  const contacts = await tx
+    .select({ id: users.id, email: users.email, phoneEnc: users.phoneEnc })
+    .from(users)
+    .where(inArray(users.id, [...new Set(final.map((o) => o.userId))]));
+  const byUser = new Map(contacts.map((c) => [c.id, c]));
+  const rows: (typeof notifications.$inferInsert)[] = [];
+  for (const order of final) {
+    const contact = byUser.get(order.userId);
+    if (!contact) continue;
+    const { subject, text } = outcomeText(
+      order.status,
+      order.id,
+      money(order.totalCents, order.currency),
+      order.failureReason,
+    );
+    const base = { orderId: order.id, status: 'queued' as const, body: text, createdAt: now, updatedAt: now };
+    rows.push({
+      ...base,
+      id: newId('ntf'),
+      channel: 'email',
+      recipient: contact.email,
+      subject,
+      dedupeKey: dedupeKey(order.id, order.status, 'email'),
+    });
+    // The phone is stored encrypted with the same key the message's recipient is: copied as it is.
+    if (contact.phoneEnc) {
+      rows.push({
+        ...base,
+        id: newId('ntf'),
+        channel: 'sms',
+        recipient: contact.phoneEnc,
+        subject: null,
+        dedupeKey: dedupeKey(order.id, order.status, 'sms'),
+      });
+    }
+  }
+  if (rows.length === 0) return result;
+  // The unique dedupe key turns a second insert into a no-op.
+  await tx
+    .insert(notifications)
+    .values(rows)
+    .onDuplicateKeyUpdate({ set: { dedupeKey: sql`dedupe_key` } });
+  const keys = final.flatMap((o) => channels.map((c) => dedupeKey(o.id, o.status, c)));
+  const queued = await tx
+    .select({ id: notifications.id, orderId: notifications.orderId })
+    .from(notifications)
+    .where(and(inArray(notifications.dedupeKey, keys), eq(notifications.status, 'queued')));
+  for (const q of queued) {
+    if (!q.orderId) continue;
+    const list = result.get(q.orderId) ?? [];
+    list.push(q.id);
+    result.set(q.orderId, list);
+  }
+  return result;
+}

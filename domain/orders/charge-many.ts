@@ -1,0 +1,198 @@
+import { inArray, sql } from 'drizzle-orm';
+import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
+import { orders, payments } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import { notFound } from '../errors';
+import { type ChargeResult, chargeKey } from '../payments/gateway';
+import { refundIfCharged } from './charge';
+import type { OrderContext } from './context';
+import {
+  byId,
+  type Decided,
+  linesOf,
+  lockOrders,
+  moveStockMany,
+  transitionMany,
+  unitsPerProduct,
+} from './group';
+import type { StepOutcome } from './reserve';
+import type { OrderEvent } from './status';
+
+type ChargeRow = { id: string; totalCents: number; currency: string; paymentToken: string };
+
+/**
+ * `chargeOrder` for many orders (group commit), with the same guarantees: the payment rows exist
+ * before the gateway is asked (one multi-row insert), the gateway is asked per order with the
+ * payment's own idempotency key, concurrently and outside any transaction, and the answers are
+ * recorded in one transaction that compare-and-sets every order still `reserved`. An order that was
+ * cancelled meanwhile keeps its status and its charge is refunded after the commit. A gateway error
+ * fails that order's job only (it retries; the key makes the retry safe).
+ */
+export async function chargeOrders(
+  ctx: OrderContext,
+  orderIds: string[],
+): Promise<Map<string, Decided<StepOutcome>>> {
+  const out = new Map<string, Decided<StepOutcome>>();
+  const rows = await ctx.db
+    .select({
+      id: orders.id,
+      status: orders.status,
+      paymentToken: orders.paymentToken,
+      totalCents: orders.totalCents,
+      currency: orders.currency,
+    })
+    .from(orders)
+    .where(inArray(orders.id, orderIds));
+  const found = new Map(rows.map((r) => [r.id, r]));
+  const settle: string[] = [];
+  const due: ChargeRow[] = [];
+  for (const id of orderIds) {
+    const row = found.get(id);
+    if (!row) out.set(id, { ok: false, error: notFound('Order') });
+    else if (row.status === 'cancelled' || row.status === 'failed') settle.push(id);
+    else if (row.status !== 'reserved' || !row.paymentToken)
+      out.set(id, { ok: true, value: { status: row.status, changed: false } });
+    else due.push({ ...row, paymentToken: row.paymentToken });
+  }
+  // Money may have been taken by an attempt that crashed before it could record it.
+  await Promise.all(
+    settle.map((id) =>
+      settleOne(ctx, id).then(
+        () => out.set(id, { ok: true, value: { status: found.get(id)?.status ?? 'failed', changed: false } }),
+        (error) => out.set(id, { ok: false, error }),
+      ),
+    ),
+  );
+  if (due.length === 0) return out;
+  await ensurePaymentRows(ctx, due);
+  // Screening (fraud) belongs here: after the intent is recorded, before any money is asked for.
+  const answers = await Promise.all(
+    due.map((o) =>
+      ctx.gateway
+        .charge({
+          idempotencyKey: chargeKey(o.id),
+          token: o.paymentToken,
+          amountCents: o.totalCents,
+          currency: o.currency,
+        })
+        .then(
+          (result) => ({ order: o, result }),
+          (error: unknown) => {
+            out.set(o.id, { ok: false, error });
+            return null;
+          },
+        ),
+    ),
+  );
+  const answered = answers.filter((a): a is { order: ChargeRow; result: ChargeResult } => a !== null);
+  if (answered.length === 0) return out;
+  const toRefund: string[] = [];
+  const { events, products } = await record(ctx, answered, out, toRefund);
+  if (events.length || products.length) await ctx.events.committed(events, products);
+  // Cancelled (or failed) while the gateway was charging it: give the money back.
+  await Promise.all(
+    toRefund.map((id) => settleOne(ctx, id).catch((error) => out.set(id, { ok: false, error }))),
+  );
+  return out;
+}
+
+async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
+  await refundIfCharged(ctx, orderId);
+}
+
+async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<void> {
+  const now = new Date();
+  await ctx.db
+    .insert(payments)
+    .values(
+      due.map((o) => ({
+        id: newId('pay'),
+        orderId: o.id,
+        status: 'pending' as const,
+        amountCents: o.totalCents,
+        currency: o.currency,
+        idempotencyKey: chargeKey(o.id),
+        createdAt: now,
+        updatedAt: now,
+      })),
+    )
+    .onDuplicateKeyUpdate({ set: { orderId: sql`${payments.orderId}` } });
+}
+
+/** One transaction records every gateway answer whose order is still `reserved`. */
+async function record(
+  ctx: OrderContext,
+  answered: { order: ChargeRow; result: ChargeResult }[],
+  out: Map<string, Decided<StepOutcome>>,
+  toRefund: string[],
+): Promise<{ events: OrderEvent[]; products: string[] }> {
+  return ctx.db.transaction(async (tx) => {
+    const locked = await lockOrders(
+      tx,
+      answered.map((a) => a.order.id),
+    );
+    const now = new Date();
+    const paid: { orderId: string; to: 'paid'; ref: string }[] = [];
+    const declined: { orderId: string; to: 'payment_failed'; reason: string }[] = [];
+    for (const { order, result } of answered) {
+      const current = locked.get(order.id);
+      if (current?.status !== 'reserved') {
+        out.set(order.id, { ok: true, value: { status: current?.status ?? 'failed', changed: false } });
+        if (result.outcome === 'succeeded' && current?.status !== 'paid' && current?.status !== 'completed')
+          toRefund.push(order.id);
+        continue;
+      }
+      if (result.outcome === 'succeeded') {
+        paid.push({ orderId: order.id, to: 'paid', ref: result.ref });
+        out.set(order.id, { ok: true, value: { status: 'paid', changed: true } });
+      } else {
+        declined.push({ orderId: order.id, to: 'payment_failed', reason: result.code });
+        out.set(order.id, { ok: true, value: { status: 'payment_failed', changed: true } });
+      }
+    }
+    // A decline gives the held stock back in the same transaction.
+    const lines = await linesOf(
+      tx,
+      declined.map((d) => d.orderId),
+    );
+    const released = unitsPerProduct(lines.values());
+    await moveStockMany(tx, { released }, now);
+    const events = await transitionMany(tx, 'reserved', [...paid, ...declined], now);
+    const settled = [...paid, ...declined].sort((a, b) => byId(a.orderId, b.orderId));
+    if (settled.length) {
+      const oid = sql`${payments.orderId}`;
+      // Each column changes only for the rows named; the others keep their value (ELSE column).
+      const cases = (entries: [string, string][], column: AnyMySqlColumn) =>
+        entries.length
+          ? sql`CASE ${oid} ${sql.join(
+              entries.map(([id, v]) => sql`WHEN ${id} THEN ${v}`),
+              sql` `,
+            )} ELSE ${column} END`
+          : sql`${column}`;
+      await tx
+        .update(payments)
+        .set({
+          status: cases(
+            settled.map((s) => [s.orderId, s.to === 'paid' ? 'succeeded' : 'failed']),
+            payments.status,
+          ),
+          gatewayRef: cases(
+            paid.map((p) => [p.orderId, p.ref]),
+            payments.gatewayRef,
+          ),
+          failureCode: cases(
+            declined.map((d) => [d.orderId, d.reason]),
+            payments.failureCode,
+          ),
+          updatedAt: now,
+        })
+        .where(
+          inArray(
+            payments.orderId,
+            settled.map((s) => s.orderId),
+          ),
+        );
+    }
+    return { events, products: [...released.keys()] };
+  });
+}

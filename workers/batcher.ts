@@ -1,0 +1,96 @@
+/**
+ * Group commit inside one worker process. BullMQ hands a worker's processor up to `concurrency` jobs
+ * at once; each processor call submits its order here and awaits its own result. The batcher runs
+ * the waiting orders together — one transaction, few statements — when `maxSize` are waiting or
+ * `maxWaitMs` after the first arrived, whichever comes first. The batch function answers per item:
+ * one order that cannot proceed (or throws) never fails its neighbours.
+ */
+export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+export interface BatcherOptions {
+  maxSize: number;
+  maxWaitMs: number;
+}
+
+export class MicroBatcher<K, T> {
+  private waiting: { key: K; resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    /** Runs a batch; must answer every key (a missing answer is reported as an error for that key). */
+    private readonly run: (keys: K[]) => Promise<Map<K, ItemResult<T>>>,
+    private readonly options: BatcherOptions,
+  ) {}
+
+  submit(key: K): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ key, resolve, reject });
+      if (this.waiting.length >= this.options.maxSize) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+    });
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.waiting;
+    this.waiting = [];
+    if (batch.length === 0) return;
+    // The same order twice in one batch (a duplicate job) would be decided twice against one locked
+    // row: run the later ones in the next batch instead.
+    const seen = new Set<K>();
+    const now: typeof batch = [];
+    for (const item of batch) {
+      if (seen.has(item.key)) this.waiting.push(item);
+      else {
+        seen.add(item.key);
+        now.push(item);
+      }
+    }
+    if (this.waiting.length) this.timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
+    this.run(now.map((i) => i.key)).then(
+      (results) => {
+        for (const item of now) {
+          const r = results.get(item.key);
+          if (!r) item.reject(new Error('the batch gave no answer for this item'));
+          else if (r.ok) item.resolve(r.value);
+          else item.reject(r.error);
+        }
+      },
+      (err) => {
+        for (const item of now) item.reject(err);
+      },
+    );
+  }
+}
+
+/**
+ * A batch function that falls back to one call per item when the batch as a whole fails (a
+ * deadlock, a lost connection, a constraint one order trips): the items are then decided one by
+ * one, so only the item that really fails gets the error, and a transient fault is retried by the
+ * jobs that need it.
+ */
+export function withFallback<K, T>(
+  batch: (keys: K[]) => Promise<Map<K, ItemResult<T>>>,
+  single: (key: K) => Promise<T>,
+  onBatchError?: (err: unknown, size: number) => void,
+): (keys: K[]) => Promise<Map<K, ItemResult<T>>> {
+  return async (keys) => {
+    try {
+      return await batch(keys);
+    } catch (err) {
+      onBatchError?.(err, keys.length);
+      const out = new Map<K, ItemResult<T>>();
+      await Promise.all(
+        keys.map(async (k) => {
+          try {
+            out.set(k, { ok: true, value: await single(k) });
+          } catch (error) {
+            out.set(k, { ok: false, error });
+          }
+        }),
+      );
+      return out;
+    }
+  };
+}
