@@ -160,7 +160,14 @@ try {
 
   for (const processes of PROCESS_COUNTS) {
     const workers = Array.from({ length: processes }, () => {
-      const w = Bun.spawn(['bun', 'run', 'worker'], { cwd: root, env, stdout: 'ignore', stderr: 'inherit' });
+      // --worker-log warn shows the workers' warnings (JSON lines on stdout) while the bench runs.
+      const level = option('worker-log');
+      const w = Bun.spawn(['bun', 'run', 'worker'], {
+        cwd: root,
+        env: level ? { ...env, LOG_LEVEL: level } : env,
+        stdout: level ? 'inherit' : 'ignore',
+        stderr: 'inherit',
+      });
       spawned.add(w);
       return w;
     });

@@ -8,6 +8,7 @@ import { refundIfCharged } from './charge';
 import type { OrderContext } from './context';
 import {
   byId,
+  col,
   type Decided,
   linesOf,
   lockOrders,
@@ -169,29 +170,28 @@ async function record(
               sql` `,
             )} ELSE ${column} END`
           : sql`${column}`;
-      await tx
-        .update(payments)
-        .set({
-          status: cases(
+      // Through its unique order_id index, forced: on a small table the optimizer would scan it and
+      // lock rows of other batches' payments too.
+      await tx.execute(
+        sql`UPDATE ${payments} FORCE INDEX (payments_order_uq) SET
+          ${col(payments.status)} = ${cases(
             settled.map((s) => [s.orderId, s.to === 'paid' ? 'succeeded' : 'failed']),
             payments.status,
-          ),
-          gatewayRef: cases(
+          )},
+          ${col(payments.gatewayRef)} = ${cases(
             paid.map((p) => [p.orderId, p.ref]),
             payments.gatewayRef,
-          ),
-          failureCode: cases(
+          )},
+          ${col(payments.failureCode)} = ${cases(
             declined.map((d) => [d.orderId, d.reason]),
             payments.failureCode,
-          ),
-          updatedAt: now,
-        })
-        .where(
-          inArray(
+          )},
+          ${col(payments.updatedAt)} = ${now}
+          WHERE ${inArray(
             payments.orderId,
             settled.map((s) => s.orderId),
-          ),
-        );
+          )}`,
+      );
     }
     return { events, products: [...released.keys()] };
   });

@@ -5,6 +5,7 @@
  * made in memory on the locked rows; the writes are one statement per table for the whole batch.
  */
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
 import type { Tx } from '../../db/client';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import type { Line } from '../inventory/stock';
@@ -68,6 +69,9 @@ export function unitsPerProduct(lineSets: Iterable<Line[]>): Map<string, number>
   return units;
 }
 
+/** A column as an UPDATE's SET names it: unqualified. */
+export const col = (column: AnyMySqlColumn): SQL => sql`${sql.identifier(column.name)}`;
+
 const caseById = (column: SQL, byKey: Map<string, number | string | null>): SQL =>
   sql`CASE ${column} ${sql.join(
     [...byKey].map(([id, v]) => sql`WHEN ${id} THEN ${v}`),
@@ -100,17 +104,16 @@ export async function moveStockMany(
   const id = sql`${products.id}`;
   // available + held - ... is written as "available - x" with x ≥ 0 or "+ x" so that an unsigned
   // column never sees a negative intermediate value it would refuse for the wrong reason.
-  await tx
-    .update(products)
-    .set({
-      available: sql`${products.available} + ${caseById(id, delta(released))} - ${caseById(id, delta(held))}`,
-      reserved: sql`${products.reserved} + ${caseById(id, delta(held))} - ${caseById(
+  await tx.execute(
+    sql`UPDATE ${products} FORCE INDEX (PRIMARY) SET
+      ${col(products.available)} = ${products.available} + ${caseById(id, delta(released))} - ${caseById(id, delta(held))},
+      ${col(products.reserved)} = ${products.reserved} + ${caseById(id, delta(held))} - ${caseById(
         id,
         delta((p) => released(p) + consumed(p)),
-      )}`,
-      updatedAt: at,
-    })
-    .where(inArray(products.id, ids));
+      )},
+      ${col(products.updatedAt)} = ${at}
+      WHERE ${inArray(products.id, ids)}`,
+  );
 }
 
 export interface Change {
@@ -140,23 +143,21 @@ export async function transitionMany(
   const id = sql`${orders.id}`;
   const ids = changes.map((c) => c.orderId);
   const withUntil = changes.filter((c) => c.reservedUntil !== undefined);
-  const [res] = await tx
-    .update(orders)
-    .set({
-      status: sql`${caseById(id, new Map(changes.map((c) => [c.orderId, c.to])))}`,
-      failureReason: sql`${caseById(id, new Map(changes.map((c) => [c.orderId, c.reason ?? null])))}`,
-      ...(withUntil.length
-        ? {
-            reservedUntil: sql`CASE ${id} ${sql.join(
-              withUntil.map((c) => sql`WHEN ${c.orderId} THEN ${c.reservedUntil ?? null}`),
-              sql` `,
-            )} ELSE ${orders.reservedUntil} END`,
-          }
-        : {}),
-      version: sql`${orders.version} + 1`,
-      updatedAt: at,
-    })
-    .where(and(inArray(orders.id, ids), eq(orders.status, from)));
+  const until = withUntil.length
+    ? sql`, ${col(orders.reservedUntil)} = CASE ${id} ${sql.join(
+        withUntil.map((c) => sql`WHEN ${c.orderId} THEN ${c.reservedUntil ?? null}`),
+        sql` `,
+      )} ELSE ${orders.reservedUntil} END`
+    : sql``;
+  const [res] = await tx.execute(
+    sql`UPDATE ${orders} FORCE INDEX (PRIMARY) SET
+      ${col(orders.status)} = ${caseById(id, new Map(changes.map((c) => [c.orderId, c.to])))},
+      ${col(orders.failureReason)} = ${caseById(id, new Map(changes.map((c) => [c.orderId, c.reason ?? null])))}
+      ${until},
+      ${col(orders.version)} = ${orders.version} + 1,
+      ${col(orders.updatedAt)} = ${at}
+      WHERE ${and(inArray(orders.id, ids), eq(orders.status, from))}`,
+  );
   if (res.affectedRows !== changes.length) {
     throw new Error(`compare-and-set moved ${res.affectedRows} of ${changes.length} locked ${from} orders`);
   }
