@@ -16,7 +16,18 @@ class NotFinalYet extends Error {}
  * orders and records their messages in one transaction, then adds all their send jobs at once.
  */
 export function notifyProcessor(deps: WorkerDeps) {
-  const batcher = stepBatcher(
+  const batcher = notifyBatcher(deps);
+  return orderStep(deps, 'notify', async (orderId) => {
+    const { status, messages } = await batcher.submit(orderId);
+    // An earlier step gave up and is still ending the order: retry shortly.
+    if (messages === null) throw new NotFinalYet(`order is ${status}, not final yet`);
+    return { status, changed: messages.length > 0 };
+  });
+}
+
+/** Completes and records the outcomes of a batch in one transaction, then adds all its send jobs at once. */
+export function notifyBatcher(deps: WorkerDeps) {
+  return stepBatcher(
     deps,
     'notify',
     async (ids) => {
@@ -29,12 +40,6 @@ export function notifyProcessor(deps: WorkerDeps) {
     },
     (id) => notifyOne(deps, id),
   );
-  return orderStep(deps, 'notify', async (orderId) => {
-    const { status, messages } = await batcher.submit(orderId);
-    // An earlier step gave up and is still ending the order: retry shortly.
-    if (messages === null) throw new NotFinalYet(`order is ${status}, not final yet`);
-    return { status, changed: messages.length > 0 };
-  });
 }
 
 /** One order on its own: the path a batch falls back to. */
