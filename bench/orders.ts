@@ -134,7 +134,19 @@ try {
     s.stop(true);
     return p;
   })();
-  const api = Bun.spawn(['bun', 'run', 'api'], {
+  // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop.
+  const profile = option('profile');
+  const bunArgs = (script: string, name: string) =>
+    profile
+      ? [
+          'bun',
+          '--cpu-prof-md',
+          `--cpu-prof-dir=${profile}`,
+          `--cpu-prof-name=${name}-${Date.now()}.md`,
+          script,
+        ]
+      : ['bun', 'run', name];
+  const api = Bun.spawn(bunArgs('api/server.ts', 'api'), {
     cwd: root,
     env: { ...env, PORT: String(port) },
     stdout: 'ignore',
@@ -162,7 +174,7 @@ try {
     const workers = Array.from({ length: processes }, () => {
       // --worker-log warn shows the workers' warnings (JSON lines on stdout) while the bench runs.
       const level = option('worker-log');
-      const w = Bun.spawn(['bun', 'run', 'worker'], {
+      const w = Bun.spawn(bunArgs('workers/main.ts', 'worker'), {
         cwd: root,
         env: level ? { ...env, LOG_LEVEL: level } : env,
         stdout: level ? 'inherit' : 'ignore',

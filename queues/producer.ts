@@ -47,6 +47,19 @@ export class OrderQueues {
     );
   }
 
+  /** The sagas of several new orders in one round trip (the API's group commit). */
+  async startOrders(list: { orderId: string; withPayment: boolean; requestId?: string }[]): Promise<void> {
+    if (list.length === 0) return;
+    this.failFast();
+    await this.flows.addBulk(
+      list.map(({ orderId, withPayment, requestId }) =>
+        withPayment
+          ? orderFlow(this.prefix, this.defaults, orderId, 'reserve', requestId)
+          : reserveOnly(this.prefix, this.defaults, orderId, requestId),
+      ),
+    );
+  }
+
   async resumeFrom(
     orderId: string,
     step: 'reserve' | 'charge' | 'notify',

@@ -4,11 +4,11 @@ import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-many';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
+import { MicroBatcher } from '../lib/batcher';
 import { createLogger } from '../lib/logger';
 import { createGateway } from '../lib/wiring';
 import { createRedis } from '../queues/connection';
 import { jobIds } from '../queues/contract';
-import { MicroBatcher } from '../workers/batcher';
 import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
 import { notifyBatcher } from '../workers/notify';
 import { createHarness, type Harness } from './support/harness';
@@ -26,11 +26,15 @@ const redis = createRedis(
 redis.on('error', () => {});
 
 beforeAll(async () => {
-  // A batch holds up to 3 orders and waits long enough for all three submissions to join it.
-  h = await createHarness({ GROUP_COMMIT_MAX: '3', GROUP_COMMIT_WAIT_MS: '1000' });
+  h = await createHarness();
   s = shop(h, await h.signUp('admin'));
   user = await h.signUp('user');
-  deps = buildWorkerDeps(h.config, { db: h.db, redis }, createLogger('silent'));
+  // The workers' batches hold up to 3 orders and wait long enough for all three submissions to join.
+  deps = buildWorkerDeps(
+    { ...h.config, GROUP_COMMIT_MAX: 3, GROUP_COMMIT_WAIT_MS: 1000 },
+    { db: h.db, redis },
+    createLogger('silent'),
+  );
 });
 afterAll(async () => {
   await deps.queues.close();
@@ -251,5 +255,38 @@ describe('group commit of the saga steps', () => {
     expect((await batcher.submit(b)).status).toBe('completed');
     expect(await timeline(b)).toEqual(['∅→pending', 'pending→reserved', 'reserved→paid', 'paid→completed']);
     expect(await s.stock(broken)).toEqual({ available: 8, reserved: 0 });
+  });
+
+  test('POST /orders: requests placed together get their own answers — a refused one, a replay, two new', async () => {
+    const p = await s.product(10);
+    const body = (productId: string) => ({
+      items: [{ productId, quantity: 1 }],
+      payment: { token: 'tok_visa' },
+    });
+    const first = await h.json('POST', '/orders', body(p), user.token, { 'idempotency-key': 'k-replayed' });
+    expect(first.status).toBe(202);
+    const firstId = ((await first.json()) as { id: string }).id;
+    const [countBefore] = await h.pool.query('SELECT COUNT(*) AS n FROM orders');
+    // Sent at once, so the API stores them as one batch (and, for the replay, falls back to one by one).
+    const answers = await Promise.all([
+      h.json('POST', '/orders', body(p), user.token, { 'idempotency-key': 'k-new-1' }),
+      h.json('POST', '/orders', body('prd_nope'), user.token),
+      h.json('POST', '/orders', body(p), user.token, { 'idempotency-key': 'k-replayed' }),
+      h.json('POST', '/orders', body(p), user.token, { 'idempotency-key': 'k-new-2' }),
+      h.json('POST', '/orders', body(p), user.token, { 'idempotency-key': 'k-new-2' }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([202, 422, 200, 202, 200]);
+    const ids = (await Promise.all(answers.map((r) => r.json()))) as { id?: string }[];
+    expect(ids[2]?.id).toBe(firstId);
+    expect(ids[4]?.id).toBe(ids[3]?.id);
+    const [countAfter] = await h.pool.query('SELECT COUNT(*) AS n FROM orders');
+    expect(
+      Number((countAfter as { n: number }[])[0]?.n) - Number((countBefore as { n: number }[])[0]?.n),
+    ).toBe(2);
+    // Each new order has its flow queued and its one timeline row.
+    for (const id of [ids[0]?.id, ids[3]?.id] as string[]) {
+      expect(await deps.queues.queues.reserve.getJobState(jobIds.reserve(id))).not.toBe('unknown');
+      expect(await timeline(id)).toEqual(['∅→pending']);
+    }
   });
 });

@@ -1,5 +1,5 @@
-import type { ItemResult } from './batcher';
-import { MicroBatcher, withFallback } from './batcher';
+import type { ItemResult } from '../lib/batcher';
+import { MicroBatcher, withFallback } from '../lib/batcher';
 import type { WorkerDeps } from './deps';
 
 /**

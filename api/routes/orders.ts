@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { cancelOrder } from '../../domain/orders/compensate';
-import { placeOrder } from '../../domain/orders/place';
 import { getOrderRow, getOrderView, listOrdersOfUser } from '../../domain/orders/read';
 import { orderStatuses } from '../../domain/orders/status';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
+import { orderPlacer } from '../placing';
 import { bearer, IdSchema, idParam, jsonBody, jsonResponse, PageQuery, problem } from '../schemas';
 
 export const PaymentToken = z
@@ -59,6 +59,7 @@ export function orderRoutes(deps: AppDeps) {
   const app = newRouter();
   const cache = appCache(deps);
   const signedIn = requireAuth(tokenSettings(deps));
+  const place = orderPlacer(deps);
 
   app.openapi(
     createRoute({
@@ -81,15 +82,19 @@ export function orderRoutes(deps: AppDeps) {
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'];
       const principal = c.get('principal');
-      const placed = await placeOrder(deps.db, deps.orders.events, {
+      const placed = await place({
         userId: principal.userId,
         items: body.items,
         paymentToken: body.payment?.token,
         idempotencyKey: key,
+        withPayment: body.payment !== undefined,
+        requestId: c.get('requestId'),
       });
       c.set('orderId', placed.orderId);
       const order = placed.order ?? (await getOrderView(deps.db, placed.orderId));
-      if (placed.created || order.status === 'pending') {
+      // A new order's flow was added with its batch; a replay of one still pending is added again
+      // (a no-op while its jobs exist, the way back if Redis lost them).
+      if (!placed.created && order.status === 'pending') {
         try {
           await deps.queues.startOrder(placed.orderId, body.payment !== undefined, c.get('requestId'));
         } catch (err) {

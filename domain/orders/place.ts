@@ -54,55 +54,11 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
         .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
         .from(products)
         .where(inArray(products.id, ids));
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      const unknown = ids.filter((id) => !byId.has(id));
-      if (unknown.length) {
-        throw new DomainError(
-          'unprocessable',
-          `Unknown product: ${unknown.join(', ')}`,
-          unknown.map((id) => ({ field: `items.${ids.indexOf(id)}.productId`, message: 'no such product' })),
-        );
-      }
-      const currencies = new Set(rows.map((r) => r.currency));
-      if (currencies.size > 1) {
-        throw new DomainError('unprocessable', 'All items of an order must share one currency');
-      }
-      const lines = input.items.map((i) => ({
-        orderId,
-        productId: i.productId,
-        quantity: i.quantity,
-        unitPriceCents: byId.get(i.productId)?.priceCents ?? 0,
-      }));
-      const total = lines.reduce((sum, l) => sum + l.unitPriceCents * l.quantity, 0);
-      if (!Number.isSafeInteger(total))
-        throw new DomainError('unprocessable', 'The order total is too large');
-      await tx.insert(orders).values({
-        id: orderId,
-        userId: input.userId,
-        status: 'pending',
-        totalCents: total,
-        currency: rows[0]?.currency ?? 'EUR',
-        paymentToken: input.paymentToken ?? null,
-        idempotencyKey: input.idempotencyKey ?? null,
-        requestHash: hash,
-        createdAt: now,
-        updatedAt: now,
-      });
-      await tx.insert(orderItems).values(lines);
+      const built = buildOrder(input, hash, orderId, now, new Map(rows.map((r) => [r.id, r])));
+      await tx.insert(orders).values(built.row);
+      await tx.insert(orderItems).values(built.lines);
       await tx.insert(orderEvents).values({ orderId, fromStatus: null, toStatus: 'pending', at: now });
-      order = {
-        id: orderId,
-        userId: input.userId,
-        status: 'pending',
-        items: lines
-          .map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents }))
-          .sort((a, b) => (a.productId < b.productId ? -1 : 1)),
-        totalCents: total,
-        currency: rows[0]?.currency ?? 'EUR',
-        createdAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-        events: [{ from: null, to: 'pending', at: now.toISOString() }],
-      };
+      order = built.view;
     });
   } catch (err) {
     if (input.idempotencyKey && isDuplicateKey(err)) {
@@ -116,7 +72,71 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
   return { orderId, created: true, ...(order ? { order } : {}) };
 }
 
-async function findByKey(db: Db, userId: string, key: string, hash: string): Promise<string | null> {
+export type Catalogue = Map<string, { priceCents: number; currency: string }>;
+
+/**
+ * Prices an order from the catalogue (the client never sets a price) and checks what only the
+ * catalogue can tell: every product exists, one currency, a total that fits. Throws a DomainError
+ * naming the field; stores nothing.
+ */
+export function buildOrder(
+  input: PlaceOrderInput,
+  hash: string,
+  orderId: string,
+  now: Date,
+  catalogue: Catalogue,
+) {
+  const ids = input.items.map((i) => i.productId);
+  const unknown = ids.filter((id) => !catalogue.has(id));
+  if (unknown.length) {
+    throw new DomainError(
+      'unprocessable',
+      `Unknown product: ${unknown.join(', ')}`,
+      unknown.map((id) => ({ field: `items.${ids.indexOf(id)}.productId`, message: 'no such product' })),
+    );
+  }
+  const currencies = new Set(ids.map((id) => catalogue.get(id)?.currency));
+  if (currencies.size > 1) {
+    throw new DomainError('unprocessable', 'All items of an order must share one currency');
+  }
+  const currency = catalogue.get(ids[0] as string)?.currency ?? 'EUR';
+  const lines = input.items.map((i) => ({
+    orderId,
+    productId: i.productId,
+    quantity: i.quantity,
+    unitPriceCents: catalogue.get(i.productId)?.priceCents ?? 0,
+  }));
+  const total = lines.reduce((sum, l) => sum + l.unitPriceCents * l.quantity, 0);
+  if (!Number.isSafeInteger(total)) throw new DomainError('unprocessable', 'The order total is too large');
+  const row = {
+    id: orderId,
+    userId: input.userId,
+    status: 'pending' as const,
+    totalCents: total,
+    currency,
+    paymentToken: input.paymentToken ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    requestHash: hash,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const view: OrderView = {
+    id: orderId,
+    userId: input.userId,
+    status: 'pending',
+    items: lines
+      .map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents }))
+      .sort((a, b) => (a.productId < b.productId ? -1 : 1)),
+    totalCents: total,
+    currency,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    events: [{ from: null, to: 'pending', at: now.toISOString() }],
+  };
+  return { row, lines, view };
+}
+
+export async function findByKey(db: Db, userId: string, key: string, hash: string): Promise<string | null> {
   const [row] = await db
     .select({ id: orders.id, requestHash: orders.requestHash })
     .from(orders)

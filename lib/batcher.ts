@@ -1,5 +1,6 @@
 /**
- * Group commit inside one worker process. BullMQ hands a worker's processor up to `concurrency` jobs
+ * Group commit inside one process. BullMQ hands a worker's processor up to `concurrency` jobs (and the
+ * API serves many requests)
  * at once; each processor call submits its order here and awaits its own result. The batcher runs
  * the waiting orders together — one transaction, few statements — when `maxSize` are waiting or
  * `maxWaitMs` after the first arrived, whichever comes first. The batch function answers per item:

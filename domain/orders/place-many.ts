@@ -1,0 +1,83 @@
+import { inArray } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { orderEvents, orderItems, orders, products } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import type { Decided } from './group';
+import { buildOrder, type Placed, type PlaceOrderInput, placeOrder, requestHash } from './place';
+import type { OrderEvent, OrderEventSink } from './status';
+
+/**
+ * `placeOrder` for many requests at once (group commit on the API): one read of the catalogue, then
+ * one transaction with one multi-row INSERT per table. A request the catalogue refuses (unknown
+ * product, mixed currencies) gets its own 422 and stores nothing; its neighbours are stored.
+ *
+ * Idempotency stays with the unique (user, key) index: a key that already exists makes the batch's
+ * INSERT fail as a whole, and then every request of the batch is placed on its own through
+ * `placeOrder`, which answers a replay with the first order. Two requests of one batch with the
+ * same user and key are never inserted together: the later ones go the single way after the batch.
+ */
+export async function placeOrders(
+  db: Db,
+  events: OrderEventSink,
+  inputs: PlaceOrderInput[],
+): Promise<Decided<Placed>[]> {
+  const out: Decided<Placed>[] = new Array(inputs.length);
+  const seen = new Set<string>();
+  const later: number[] = [];
+  const now = new Date();
+  const productIds = [...new Set(inputs.flatMap((i) => i.items.map((l) => l.productId)))];
+  // Prices are read before the transaction, as the single path's read inside it would see them: a
+  // plain read takes no locks either way.
+  const rows = await db
+    .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
+    .from(products)
+    .where(inArray(products.id, productIds));
+  const catalogue = new Map(rows.map((r) => [r.id, r]));
+  const built: { index: number; order: ReturnType<typeof buildOrder> }[] = [];
+  inputs.forEach((input, index) => {
+    if (input.idempotencyKey) {
+      const key = `${input.userId}\u0000${input.idempotencyKey}`;
+      if (seen.has(key)) {
+        later.push(index);
+        return;
+      }
+      seen.add(key);
+    }
+    try {
+      built.push({ index, order: buildOrder(input, requestHash(input), newId('ord'), now, catalogue) });
+    } catch (error) {
+      out[index] = { ok: false, error };
+    }
+  });
+  if (built.length) {
+    await db.transaction(async (tx) => {
+      await tx.insert(orders).values(built.map((b) => b.order.row));
+      await tx.insert(orderItems).values(built.flatMap((b) => b.order.lines));
+      await tx.insert(orderEvents).values(
+        built.map((b) => ({
+          orderId: b.order.row.id,
+          fromStatus: null,
+          toStatus: 'pending' as const,
+          at: now,
+        })),
+      );
+    });
+    const news: OrderEvent[] = built.map((b) => ({
+      orderId: b.order.row.id,
+      from: null,
+      to: 'pending',
+      at: now,
+    }));
+    await events.committed(news, []);
+    for (const b of built) {
+      out[b.index] = { ok: true, value: { orderId: b.order.row.id, created: true, order: b.order.view } };
+    }
+  }
+  for (const index of later) {
+    out[index] = await placeOrder(db, events, inputs[index] as PlaceOrderInput).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+  }
+  return out;
+}
