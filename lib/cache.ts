@@ -78,10 +78,17 @@ export function bumpGenerations(
   ids: Iterable<string>,
 ): void {
   for (const id of ids) {
-    // The generation outlives any entry it guards (entries expire; a stale generation is harmless).
-    pipeline.incr(cacheGenKey(prefix, kind, id)).expire(cacheGenKey(prefix, kind, id), 86_400);
+    // A generation only has to differ from every earlier one, not count: a fresh token set with its
+    // expiry is one command where INCR + EXPIRE were two. It outlives any entry it guards (entries
+    // expire; a stale generation is harmless).
+    pipeline.set(cacheGenKey(prefix, kind, id), newGeneration(), 'EX', 86_400);
   }
 }
+
+let generations = 0;
+const processTag = crypto.randomUUID().slice(0, 8);
+/** Unique across processes and time: this process's tag, the clock, a counter. */
+const newGeneration = () => `${processTag}.${Date.now().toString(36)}.${(generations++).toString(36)}`;
 
 /** Marks cached reads of these ids stale; called after the write that changed them has committed. */
 export async function invalidate(
