@@ -11,6 +11,8 @@ export interface FlowCeiling {
   flows: number;
   flowsPerSecond: number;
   redisCommandsPerFlow: number;
+  /** Calls per flow by command (commands inside BullMQ's Lua scripts included, as INFO counts them). */
+  redisByCommand: Record<string, number>;
   workerCpuMsPerFlow: number;
 }
 
@@ -72,6 +74,7 @@ export async function measureFlowCeiling(
       flows: added,
       flowsPerSecond: Math.round(added / elapsed),
       redisCommandsPerFlow: round((after.total - before.total - polls) / added),
+      redisByCommand: perItem(after.byCommand, before.byCommand, added, { hget: polls }),
       workerCpuMsPerFlow: round(cpu / added, 3),
     };
   } finally {
@@ -139,6 +142,21 @@ export async function measureCommitCeiling(
   await admin.query(`DROP DATABASE ${db}`);
   await admin.end();
   return { inFlight, commitsPerSecond: Math.round(commits / elapsed) };
+}
+
+/** Calls per item by command, largest first, without the benchmark's own calls. */
+export function perItem(
+  after: Record<string, number>,
+  before: Record<string, number>,
+  items: number,
+  own: Record<string, number> = {},
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([c, n]) => [c, round((n - (before[c] ?? 0) - (own[c] ?? 0)) / Math.max(1, items), 2)] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
