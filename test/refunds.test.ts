@@ -156,7 +156,9 @@ describe('a charge that lands after "not charged"', () => {
     const p = await s.product(1, 1200);
     const [id] = (await ordersIn('reserved', 1, p)) as [string];
     const late = new LateChargeGateway(simulated);
-    await expect(chargeOrder({ ...h.deps.orders, gateway: late }, id)).rejects.toThrow(GatewayUnavailableError);
+    await expect(chargeOrder({ ...h.deps.orders, gateway: late }, id)).rejects.toThrow(
+      GatewayUnavailableError,
+    );
     // The customer cancels: the gateway has no charge yet, so the answer is "not charged".
     expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(200);
     expect(await paymentRow(id)).toEqual({ status: 'failed', failureCode: 'not_charged' });
