@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chargeOrder } from '../domain/orders/charge';
 import { cancelOrder } from '../domain/orders/compensate';
 import { refundIfCharged } from '../domain/orders/refund';
-import { GatewayUnavailableError, refundKey } from '../domain/payments/gateway';
+import { GatewayUnavailableError, type PaymentGateway, refundKey } from '../domain/payments/gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { createLogger } from '../lib/logger';
 import type { QueueName } from '../queues/contract';
@@ -147,6 +147,42 @@ describe('refunds outside the order transaction', () => {
     });
     expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
     expect(refundCalls(id)).toBe(0);
+  }, 60_000);
+  test('a refund the gateway could not take at the cancel is owed, and the reconciler pays it once', async () => {
+    const p = await s.product(1, 800);
+    const [id] = (await ordersIn('paid', 1, p)) as [string];
+    const down: PaymentGateway = {
+      name: 'down',
+      charge: (req) => simulated.charge(req),
+      refund: async () => {
+        throw new GatewayUnavailableError('injected: the gateway is down');
+      },
+      transactions: (key) => simulated.transactions(key),
+    };
+    // The cancel stands (stock back, order cancelled); the money is owed, not lost.
+    const cancelled = await cancelOrder({ ...h.deps.orders, gateway: down }, id);
+    expect(cancelled).toMatchObject({ status: 'cancelled', changed: true, refund: 'owed' });
+    expect(await s.stock(p)).toEqual({ available: 1, reserved: 0 });
+    expect(await paymentRow(id)).toMatchObject({ status: 'succeeded' });
+    expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
+
+    const deps = buildWorkerDeps(h.config, { db: h.db, redis: h.redis }, createLogger('silent'), {
+      gateway,
+      queues: h.deps.queues,
+    });
+    await eventually(
+      async () => {
+        await reconcile(deps);
+        return paymentRow(id);
+      },
+      (x) => x?.status === 'refunded',
+      20_000,
+    );
+    // Settled once: later passes leave a refunded payment alone.
+    await Bun.sleep(1100);
+    await reconcile(deps);
+    expect(refundCalls(id)).toBe(1);
+    expect(await ledger(id)).toEqual({ charges: 1, refunds: 1 });
   }, 60_000);
 });
 
