@@ -16,6 +16,7 @@ export interface PlaceRequest extends PlaceOrderInput {
  * before: the orders are safe in MySQL.
  */
 export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<Placed> {
+  const limits = { maxOrders: deps.config.MAX_UNPAID_ORDERS, maxUnits: deps.config.MAX_UNPAID_UNITS };
   const start = async (done: { request: PlaceRequest; placed: Placed }[]) => {
     const created = done.flatMap(({ request, placed }) =>
       placed.created
@@ -34,7 +35,7 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
   const batcher = new MicroBatcher<PlaceRequest, Placed>(
     withFallback(
       async (requests) => {
-        const results = await placeOrders(deps.db, deps.orders.events, requests);
+        const results = await placeOrders(deps.db, deps.orders.events, requests, limits);
         await start(
           requests.flatMap((request, i) => {
             const r = results[i];
@@ -46,7 +47,7 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
         );
       },
       async (request) => {
-        const placed = await placeOrder(deps.db, deps.orders.events, request);
+        const placed = await placeOrder(deps.db, deps.orders.events, request, limits);
         await start([{ request, placed }]);
         return placed;
       },

@@ -1,10 +1,9 @@
-import { inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
-import { refundIfCharged } from './charge';
 import type { OrderContext } from './context';
 import {
   byId,
@@ -16,6 +15,7 @@ import {
   transitionMany,
   unitsPerProduct,
 } from './group';
+import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve';
 import type { OrderEvent } from './status';
 
@@ -187,9 +187,13 @@ async function record(
             payments.failureCode,
           )},
           ${col(payments.updatedAt)} = ${now}
-          WHERE ${inArray(
-            payments.orderId,
-            settled.map((s) => s.orderId),
+          WHERE ${and(
+            inArray(
+              payments.orderId,
+              settled.map((s) => s.orderId),
+            ),
+            // A compare-and-set, as in chargeOrder: only a payment still waiting for this answer.
+            eq(payments.status, 'pending'),
           )}`,
       );
     }

@@ -3,7 +3,14 @@ import type { Db } from '../../db/client';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import type { Decided } from './group';
-import { buildOrder, type Placed, type PlaceOrderInput, placeOrder, requestHash } from './place';
+import {
+  buildOrder,
+  type Placed,
+  type PlaceOrderInput,
+  placeOrder,
+  requestHash,
+  type UnpaidLimits,
+} from './place';
 import type { OrderEvent, OrderEventSink } from './status';
 
 /**
@@ -15,26 +22,36 @@ import type { OrderEvent, OrderEventSink } from './status';
  * INSERT fail as a whole, and then every request of the batch is placed on its own through
  * `placeOrder`, which answers a replay with the first order. Two requests of one batch with the
  * same user and key are never inserted together: the later ones go the single way after the batch.
+ * An order without payment also goes the single way: its per-user cap is counted under a lock on
+ * the user's row, one placement at a time.
  */
 export async function placeOrders(
   db: Db,
   events: OrderEventSink,
   inputs: PlaceOrderInput[],
+  limits: UnpaidLimits,
 ): Promise<Decided<Placed>[]> {
   const out: Decided<Placed>[] = new Array(inputs.length);
   const seen = new Set<string>();
   const later: number[] = [];
   const now = new Date();
-  const productIds = [...new Set(inputs.flatMap((i) => i.items.map((l) => l.productId)))];
+  const paid = inputs.filter((i) => i.paymentToken);
+  const productIds = [...new Set(paid.flatMap((i) => i.items.map((l) => l.productId)))];
   // Prices are read before the transaction, as the single path's read inside it would see them: a
   // plain read takes no locks either way.
-  const rows = await db
-    .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
-    .from(products)
-    .where(inArray(products.id, productIds));
+  const rows = productIds.length
+    ? await db
+        .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
+        .from(products)
+        .where(inArray(products.id, productIds))
+    : [];
   const catalogue = new Map(rows.map((r) => [r.id, r]));
   const built: { index: number; order: ReturnType<typeof buildOrder> }[] = [];
   inputs.forEach((input, index) => {
+    if (!input.paymentToken) {
+      later.push(index);
+      return;
+    }
     if (input.idempotencyKey) {
       const key = `${input.userId}\u0000${input.idempotencyKey}`;
       if (seen.has(key)) {
@@ -74,7 +91,7 @@ export async function placeOrders(
     }
   }
   for (const index of later) {
-    out[index] = await placeOrder(db, events, inputs[index] as PlaceOrderInput).then(
+    out[index] = await placeOrder(db, events, inputs[index] as PlaceOrderInput, limits).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
