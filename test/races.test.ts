@@ -63,6 +63,12 @@ test('cancels racing the saga: every order ends once, and stock and money add up
     ]),
   );
   for (const id of ids) {
+    if ((kept.get(`chg_${id}`) ?? 0) !== (status.get(id) === 'completed' ? 1 : 0)) {
+      const [ev] = await h.pool.query('SELECT from_status, to_status, reason, at FROM order_events WHERE order_id = ? ORDER BY id', [id]);
+      const [pay] = await h.pool.query('SELECT * FROM payments WHERE order_id = ?', [id]);
+      const [gw] = await h.pool.query('SELECT * FROM gateway_transactions WHERE payment_ref = ? OR idempotency_key = ?', [`chg_${id}`, `rfd_${id}`]);
+      console.log('LEAK', id, JSON.stringify({ ev, pay, gw }, null, 1));
+    }
     expect({ id, kept: kept.get(`chg_${id}`) ?? 0 }).toEqual({
       id,
       kept: status.get(id) === 'completed' ? 1 : 0,

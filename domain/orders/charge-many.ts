@@ -55,8 +55,11 @@ export async function chargeOrders(
       out.set(id, { ok: true, value: { status: row.status, changed: false } });
     else due.push({ ...row, paymentToken: row.paymentToken });
   }
-  // Money may have been taken by an attempt that crashed before it could record it.
-  await Promise.all(
+  // Money may have been taken by an attempt that crashed before it could record it. These refunds
+  // run beside the charges, not before them: the orders to charge must reach their payment row and
+  // the gateway as soon after their status was read as on the single-order path (a cancel landing in
+  // a longer gap would find no payment row, and the charge's refund would come late).
+  const settling = Promise.all(
     settle.map((id) =>
       settleOne(ctx, id).then(
         () => out.set(id, { ok: true, value: { status: found.get(id)?.status ?? 'failed', changed: false } }),
@@ -64,8 +67,35 @@ export async function chargeOrders(
       ),
     ),
   );
-  if (due.length === 0) return out;
-  await ensurePaymentRows(ctx, due);
+  await chargeDue(ctx, due, out);
+  await settling;
+  return out;
+}
+
+async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<string, Decided<StepOutcome>>) {
+  if (candidates.length === 0) return;
+  await ensurePaymentRows(ctx, candidates);
+  // Charge only what is still reserved now that its payment row exists. A cancel that committed before
+  // the row was there owed no refund (there was no payment to owe one for): charging it now would
+  // take money that only a later refund gives back, after the order already looks final. A cancel
+  // from here on finds the row and owes the refund; if it asks before the charge lands, the record
+  // below sees the order cancelled and refunds.
+  const still = await ctx.db
+    .select({ id: orders.id, status: orders.status })
+    .from(orders)
+    .where(
+      inArray(
+        orders.id,
+        candidates.map((o) => o.id),
+      ),
+    );
+  const current = new Map(still.map((r) => [r.id, r.status]));
+  for (const o of candidates) {
+    const status = current.get(o.id) ?? 'failed';
+    if (status !== 'reserved') out.set(o.id, { ok: true, value: { status, changed: false } });
+  }
+  const due = candidates.filter((o) => current.get(o.id) === 'reserved');
+  if (due.length === 0) return;
   // Screening (fraud) belongs here: after the intent is recorded, before any money is asked for.
   const answers = await Promise.all(
     due.map((o) =>
@@ -86,7 +116,7 @@ export async function chargeOrders(
     ),
   );
   const answered = answers.filter((a): a is { order: ChargeRow; result: ChargeResult } => a !== null);
-  if (answered.length === 0) return out;
+  if (answered.length === 0) return;
   const toRefund: string[] = [];
   const { events, products } = await record(ctx, answered, out, toRefund);
   if (events.length || products.length) await ctx.events.committed(events, products);
@@ -94,7 +124,6 @@ export async function chargeOrders(
   await Promise.all(
     toRefund.map((id) => settleOne(ctx, id).catch((error) => out.set(id, { ok: false, error }))),
   );
-  return out;
 }
 
 async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
