@@ -143,7 +143,8 @@ test('cancels racing the saga: every order ends once, and stock and money add up
     });
     // And the app asked the gateway to charge a completed order exactly once, a rejected one never.
     if (completed) expect({ id, calls: gateway.chargeCalls(id) }).toEqual({ id, calls: 1 });
-    if (status.get(id) === 'rejected') expect({ id, calls: gateway.chargeCalls(id) }).toEqual({ id, calls: 0 });
+    if (status.get(id) === 'rejected')
+      expect({ id, calls: gateway.chargeCalls(id) }).toEqual({ id, calls: 0 });
   }
   // The windows were really hit: every gated charge reached the processor and was given back.
   for (const { id } of gated) expect({ id, ...money(id) }).toEqual({ id, charges: 1, refunds: 1 });

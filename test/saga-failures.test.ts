@@ -341,7 +341,9 @@ describe('a worker process killed with SIGKILL mid-load', () => {
           await first.proc.exited;
           // No other worker runs: whatever is still in an active list was held by the dead process.
           const q = h.deps.queues.queues;
-          const active = (await Promise.all([q.reserve, q.charge, q.notify].map((x) => x.getActive()))).flat();
+          const active = (
+            await Promise.all([q.reserve, q.charge, q.notify].map((x) => x.getActive()))
+          ).flat();
           activeAtKill = active.map((j) => (j.data as { orderId: string }).orderId);
           return;
         }

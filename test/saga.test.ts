@@ -120,7 +120,9 @@ describe('the order saga', () => {
     expect(final).toEqual({ completed: 100, rejected: 400 });
     expect(await s.stock(p)).toEqual({ available: 0, reserved: 0 });
     // The gateway was asked once for each completed order and never for a rejected one.
-    const [rows] = await h.pool.query("SELECT id FROM orders WHERE status = 'completed' AND id IN (?)", [ids]);
+    const [rows] = await h.pool.query("SELECT id FROM orders WHERE status = 'completed' AND id IN (?)", [
+      ids,
+    ]);
     const completed = new Set((rows as { id: string }[]).map((r) => r.id));
     const calls = ids.map((id) => gateway.chargeCalls(id));
     expect(ids.filter((id, i) => calls[i] !== (completed.has(id) ? 1 : 0))).toEqual([]);

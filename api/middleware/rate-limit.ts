@@ -38,6 +38,8 @@ const loginPath = /^\/auth\/login\/?$/;
 const ordersPath = /^\/orders\/?$/;
 /** Probes and scrapes come from the node or the monitoring system; a 429 there would restart pods. */
 const exemptPath = /^\/(health(\/|$)|metrics\/?$)/;
+/** Whether the limiter lets this path through uncounted (the OpenAPI document lists 429 elsewhere). */
+export const isRateLimitExempt = (path: string) => exemptPath.test(path);
 
 /**
  * The API's rate limits, counted in Redis so that every API instance shares them:

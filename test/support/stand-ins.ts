@@ -17,10 +17,23 @@ import type {
 /** Where a gated charge waits: before the processor sees it, or after it took the money. */
 export type GatePoint = 'before' | 'after';
 
+interface Latch {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function latch(): Latch {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 interface Gate {
   point: GatePoint;
-  reached: PromiseWithResolvers<void>;
-  open: PromiseWithResolvers<void>;
+  reached: Latch;
+  open: Latch;
 }
 
 /**
@@ -54,8 +67,8 @@ export class CountingGateway implements PaymentGateway {
   gate(orderId: string, point: GatePoint): void {
     this.gates.set(`chg_${orderId}`, {
       point,
-      reached: Promise.withResolvers<void>(),
-      open: Promise.withResolvers<void>(),
+      reached: latch(),
+      open: latch(),
     });
   }
 
@@ -120,7 +133,13 @@ export class CountingTransports implements Transports {
 
   constructor() {
     const record = (channel: Sent['channel'], msg: EmailMessage | SmsMessage): SendResult => {
-      this.sent.push({ channel, to: msg.to, text: msg.text, idempotencyKey: msg.idempotencyKey, at: Date.now() });
+      this.sent.push({
+        channel,
+        to: msg.to,
+        text: msg.text,
+        idempotencyKey: msg.idempotencyKey,
+        at: Date.now(),
+      });
       return { providerRef: `${channel}_${this.sent.length}` };
     };
     this.email = { name: 'counting-email', send: async (msg: EmailMessage) => record('email', msg) };
