@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { type AssembledApi, assembleApi } from '../api/assemble';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
+import { enforceDocumentedStatuses } from './support/documented';
 import { tcpProxy } from './support/faults';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
@@ -14,6 +15,7 @@ const opened: AssembledApi[] = [];
 /** A second API over this test's database and prefix, reaching one service through a proxy. */
 async function apiThrough(config: Config) {
   const api = await assembleApi(config, createLogger('silent'));
+  enforceDocumentedStatuses(api.app);
   opened.push(api);
   return api.app;
 }
