@@ -12,7 +12,7 @@ import {
   type WorkerProcess,
 } from './support/faults';
 import { createHarness, deleteKeys, type Harness } from './support/harness';
-import { CountingTransports } from './support/stand-ins';
+import { CountingGateway, CountingTransports } from './support/stand-ins';
 import { eventually, finalStatuses, startTestWorkers, type TestWorkers } from './support/workers';
 
 interface Actors {
@@ -298,6 +298,141 @@ describe('a step that keeps failing', () => {
     };
     expect(pay.status).not.toBe('succeeded');
     expect(pay.transactions).toEqual([]);
+  }, 60_000);
+});
+
+/**
+ * A real MySQL fault for one order: a trigger refuses the timeline row of one transition of that
+ * order, so the step that makes it fails (its transaction rolls back) on every attempt, while every
+ * other write, including ending the order `failed`, goes through.
+ */
+async function refuseTransition(h: Harness, orderId: string, to: string): Promise<void> {
+  const name = `refuse_${to}_${orderId}`.slice(0, 64);
+  await h.pool.query(
+    `CREATE TRIGGER \`${name}\` BEFORE INSERT ON order_events FOR EACH ROW
+     BEGIN
+       IF NEW.order_id = ${h.pool.escape(orderId)} AND NEW.to_status = ${h.pool.escape(to)} THEN
+         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected: transition refused';
+       END IF;
+     END`,
+  );
+}
+
+describe('reserve and notify running out of attempts', () => {
+  let h: Harness;
+  let w: TestWorkers | undefined;
+  let a: Actors;
+  const gateway = { current: undefined as CountingGateway | undefined };
+  const transports = new CountingTransports();
+
+  beforeAll(async () => {
+    h = await createHarness({ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '20', EMAIL_RATE_MAX: '1000' });
+    a = await actors(h);
+  });
+  afterAll(async () => {
+    await w?.stop();
+    await h?.cleanup();
+  });
+
+  /** Places an order with no worker running, arms the fault for it, then lets workers at it. */
+  async function withFault(to: string, quantity: number, productId: string): Promise<string> {
+    const id = await placeOrder(h, a, productId, quantity);
+    await refuseTransition(h, id, to);
+    await w?.stop();
+    gateway.current = new CountingGateway(createGateway(h.config, h.db));
+    w = await startTestWorkers(h, { gateway: gateway.current, transports, concurrency: 5 });
+    return id;
+  }
+
+  async function expectNothingHanging(id: string) {
+    const q = h.deps.queues.queues;
+    const jobs = await eventually(
+      async () => ({
+        reserve: await q.reserve.getJobState(jobIds.reserve(id)),
+        charge: await q.charge.getJobState(jobIds.charge(id)),
+        notify: await q.notify.getJobState(jobIds.notify(id)),
+      }),
+      (st) => ['completed', 'failed'].includes(st.notify),
+      20_000,
+    );
+    for (const queue of [q.reserve, q.charge, q.notify]) {
+      expect(await queue.getJobCounts('waiting-children', 'waiting', 'active', 'delayed')).toEqual({
+        'waiting-children': 0,
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+      });
+    }
+    return jobs;
+  }
+
+  test('reserve keeps failing: the order ends failed, nothing held, never charged, customer told', async () => {
+    const p = await newProduct(h, a, 10);
+    const id = await withFault('reserved', 3, p);
+    const done = await eventually(
+      () => statuses(h, [id]),
+      (m) => finalStatuses.has(m.get(id) ?? ''),
+      30_000,
+    );
+    expect(done.get(id)).toBe('failed');
+    const order = (await (await h.json('GET', `/orders/${id}`, undefined, a.user.token)).json()) as {
+      failureReason?: string;
+      events: { to: string }[];
+    };
+    expect(order.failureReason).toBe('reserve_failed');
+    expect(order.events.map((e) => e.to)).toEqual(['pending', 'failed']);
+    expect(await stockOf(h, p)).toEqual({ available: 10, reserved: 0 });
+    const jobs = await expectNothingHanging(id);
+    expect(jobs.reserve).toBe('failed');
+    expect(gateway.current?.chargeCalls(id)).toBe(0);
+    await eventually(
+      async () => transports.of(id, 'email').length,
+      (n) => n > 0,
+      20_000,
+    );
+    expect(transports.of(id, 'email').map((m) => m.text)).toEqual([
+      expect.stringContaining('could not process'),
+    ]);
+  }, 60_000);
+
+  test('notify keeps failing: the paid order ends failed, refunded, stock released, customer told', async () => {
+    const p = await newProduct(h, a, 10, 700);
+    const id = await withFault('completed', 2, p);
+    const done = await eventually(
+      () => statuses(h, [id]),
+      (m) => finalStatuses.has(m.get(id) ?? ''),
+      30_000,
+    );
+    expect(done.get(id)).toBe('failed');
+    const order = (await (await h.json('GET', `/orders/${id}`, undefined, a.user.token)).json()) as {
+      failureReason?: string;
+      events: { to: string }[];
+    };
+    expect(order.failureReason).toBe('notify_failed');
+    expect(order.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'failed']);
+    expect(await stockOf(h, p)).toEqual({ available: 10, reserved: 0 });
+    const jobs = await expectNothingHanging(id);
+    expect(jobs.notify).toBe('failed');
+    // Charged once, and the money went back.
+    expect(gateway.current?.chargeCalls(id)).toBe(1);
+    await expectMoneyConsistent(h, [id]);
+    const pay = (await (await h.json('GET', `/payment/status/${id}`, undefined, a.user.token)).json()) as {
+      status: string;
+      transactions: { type: string }[];
+    };
+    expect(pay.status).toBe('refunded');
+    expect(pay.transactions.map((t) => t.type)).toEqual(['charge', 'refund']);
+    await eventually(
+      async () => transports.of(id, 'email').length,
+      (n) => n > 0,
+      20_000,
+    );
+    await Bun.sleep(300);
+    expect(transports.of(id, 'email').map((m) => m.text)).toEqual([
+      expect.stringContaining('could not process'),
+    ]);
+    // A failed order cannot be cancelled.
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, a.user.token)).status).toBe(409);
   }, 60_000);
 });
 
