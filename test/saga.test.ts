@@ -67,6 +67,8 @@ describe('the order saga', () => {
       (x) => x.status === 'rejected',
     );
     expect(o.failureReason).toBe(`out_of_stock:${p}`);
+    // A rejected order is final: it cannot be cancelled.
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(409);
     expect(await s.stock(p)).toEqual({ available: 2, reserved: 0 });
     expect((await s.payment(id)).transactions).toHaveLength(0);
     await eventually(
@@ -95,6 +97,9 @@ describe('the order saga', () => {
       expect(pay.failureCode).toBe(code);
       expect(pay.transactions).toHaveLength(0);
       expect(gateway.chargeCalls(id)).toBe(1);
+      // A payment_failed order is final: it cannot be cancelled.
+      expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(409);
+      expect((await s.order(id)).status).toBe('payment_failed');
     }
     expect(await s.stock(p)).toEqual({ available: 5, reserved: 0 });
   });
@@ -172,6 +177,38 @@ describe('the order saga', () => {
     expect(paid.transactions.map((t) => [t.type, t.amountCents])).toEqual([['charge', 3000]]);
     // The second POST /payment (409) queued nothing: the gateway was asked once.
     expect(gateway.chargeCalls(id)).toBe(1);
+  });
+
+  test('pay later with a declined card: payment_failed, failureCode shown, stock back, customer told', async () => {
+    const p = await s.product(4);
+    const { id } = (await (await s.place(user.token, p, 3, null)).json()) as { id: string };
+    await eventually(
+      () => s.order(id),
+      (x) => x.status === 'reserved',
+    );
+    const pay = await h.json('POST', '/payment', { orderId: id, token: 'tok_chargeDeclined' }, user.token);
+    expect(pay.status).toBe(202);
+    const o = await eventually(
+      () => s.order(id),
+      (x) => x.status !== 'reserved',
+    );
+    expect(o.status).toBe('payment_failed');
+    expect(o.failureReason).toBe('card_declined');
+    expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'payment_failed']);
+    const status = await s.payment(id, user.token);
+    expect(status).toMatchObject({ status: 'failed', failureCode: 'card_declined', transactions: [] });
+    expect(gateway.chargeCalls(id)).toBe(1);
+    expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
+    await eventually(
+      async () => transports.of(id, 'email').length,
+      (n) => n > 0,
+    );
+    expect(transports.of(id, 'email').map((m) => m.text)).toEqual([expect.stringContaining('card_declined')]);
+    // Paying again is refused: the order is final.
+    expect((await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token)).status).toBe(
+      409,
+    );
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(409);
   });
 
   test('someone else cannot read, cancel or list an order', async () => {
