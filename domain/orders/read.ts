@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { orderEvents, orderItems, orders } from '../../db/schema';
+import { orderEvents, orderItems, orders, users } from '../../db/schema';
 import { DomainError, notFound } from '../errors';
 import type { OrderStatus } from './status';
 
@@ -55,6 +55,11 @@ export async function listOrdersOfUser(
     .limit(limit + 1);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
+  // An empty first page may mean no such user (an admin asking): say so rather than list nothing.
+  if (!after && page.length === 0) {
+    const [user] = await db.select({ id: users.id }).from(users).where(eq(users.id, userId)).limit(1);
+    if (!user) throw notFound('User');
+  }
   return {
     data: await hydrate(db, page),
     nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
