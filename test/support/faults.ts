@@ -63,8 +63,12 @@ export interface WorkerProcess {
 const repoRoot = new URL('../..', import.meta.url).pathname;
 
 /** Starts `bun run workers/main.ts` against the harness's database and prefix, as a real separate process. */
-export function spawnWorkerProcess(h: Harness, env: Record<string, string> = {}): WorkerProcess {
-  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts'], {
+export function spawnWorkerProcess(
+  h: Harness,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): WorkerProcess {
+  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts', ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
