@@ -11,7 +11,14 @@ let gateway: CountingGateway;
 
 beforeAll(async () => {
   // A slow gateway widens the window in which a cancel can land while a charge is in flight.
-  h = await createHarness({ GATEWAY_LATENCY_MS: '40', JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
+  // The reconciler runs often, in case a refund owed is left to it.
+  h = await createHarness({
+    GATEWAY_LATENCY_MS: '40',
+    JOB_BACKOFF_MS: '50',
+    EMAIL_RATE_MAX: '1000',
+    RECONCILE_EVERY_MS: '500',
+    RECONCILE_AFTER_SECONDS: '5',
+  });
   gateway = new CountingGateway(createGateway(h.config, h.db));
   w = await startTestWorkers(h, { concurrency: 10, gateway });
 });
@@ -117,20 +124,31 @@ test('cancels racing the saga: every order ends once, and stock and money add up
     expect(order.events.at(-1)?.to).toBe(order.status);
   }
 
-  // Money, the gateway's side: its ledger (what the processor itself recorded) per order.
-  const [ledgerRows] = await h.pool.query(
-    `SELECT payment_ref AS ref,
-            SUM(CASE WHEN type = 'charge' THEN 1 ELSE 0 END) AS charges,
-            SUM(CASE WHEN type = 'refund' THEN 1 ELSE 0 END) AS refunds
-       FROM gateway_transactions WHERE outcome = 'succeeded' AND payment_ref IN (?) GROUP BY payment_ref`,
-    [ids.map((id) => `chg_${id}`)],
-  );
-  const ledger = new Map(
-    (ledgerRows as { ref: string; charges: number; refunds: number }[]).map((l) => [
-      l.ref.slice('chg_'.length),
-      { charges: Number(l.charges), refunds: Number(l.refunds) },
-    ]),
-  );
+  // Money, the gateway's side: its ledger (what the processor itself recorded) per order. A refund
+  // owed may be paid after the order is final (after commit, or by the reconciler): wait until the
+  // ledger settles, i.e. every completed order keeps one charge and every other keeps none.
+  const readLedger = async () => {
+    const [rows] = await h.pool.query(
+      `SELECT payment_ref AS ref,
+              SUM(CASE WHEN type = 'charge' THEN 1 ELSE 0 END) AS charges,
+              SUM(CASE WHEN type = 'refund' THEN 1 ELSE 0 END) AS refunds
+         FROM gateway_transactions WHERE outcome = 'succeeded' AND payment_ref IN (?) GROUP BY payment_ref`,
+      [ids.map((id) => `chg_${id}`)],
+    );
+    return new Map(
+      (rows as { ref: string; charges: number; refunds: number }[]).map((l) => [
+        l.ref.slice('chg_'.length),
+        { charges: Number(l.charges), refunds: Number(l.refunds) },
+      ]),
+    );
+  };
+  const kept = (l: Map<string, { charges: number; refunds: number }>, id: string) =>
+    (l.get(id)?.charges ?? 0) - (l.get(id)?.refunds ?? 0);
+  const ledger = await eventually(
+    readLedger,
+    (l) => ids.every((id) => kept(l, id) === (status.get(id) === 'completed' ? 1 : 0)),
+    30_000,
+  ).catch(() => readLedger());
   const money = (id: string) => ledger.get(id) ?? { charges: 0, refunds: 0 };
   for (const id of ids) {
     const m = money(id);
@@ -158,7 +176,7 @@ test('cancels racing the saga: every order ends once, and stock and money add up
     const pay = await eventually(
       () => s.payment(id),
       (v) => (expected ? v.status === expected : v.status !== 'succeeded' && v.status !== 'refunded'),
-      10_000,
+      30_000,
     );
     expect(pay.transactions.map((t) => t.type).sort()).toEqual(
       [...Array(m.charges).fill('charge'), ...Array(m.refunds).fill('refund')].sort(),
