@@ -149,7 +149,45 @@ test('bun run start: admin bootstrap, an order to completed, every Redis key und
     status: string;
   };
   expect(pay.status).toBe('succeeded');
-  // Let the outcome email go out through the deliver queue.
+  // More of what a deployment does, so the key check below sees it: an order paid later, one
+  // cancelled, a message sent by an admin, the dashboard opened with Basic auth.
+  const later = async () => {
+    const res = await call('POST', '/orders', { items: [{ productId: product, quantity: 1 }] }, buyer);
+    expect(res.status).toBe(202);
+    const laterId = ((await res.json()) as { id: string }).id;
+    for (let i = 0; i < 300; i++) {
+      const st = (
+        (await (await call('GET', `/orders/${laterId}`, undefined, buyer)).json()) as { status: string }
+      ).status;
+      if (st === 'reserved') break;
+      await Bun.sleep(100);
+    }
+    return laterId;
+  };
+  const toPay = await later();
+  expect((await call('POST', '/payment', { orderId: toPay, token: 'tok_visa' }, buyer)).status).toBe(202);
+  const toCancel = await later();
+  expect((await call('PUT', `/orders/${toCancel}/cancel`, undefined, buyer)).status).toBe(200);
+  expect(
+    (
+      await call(
+        'POST',
+        '/notify/email',
+        { to: 'ops@example.test', subject: 'Hi', text: 'From start' },
+        adminToken,
+      )
+    ).status,
+  ).toBe(202);
+  const basic = `Basic ${Buffer.from(`${adminEmail}:${adminPassword}`).toString('base64')}`;
+  expect((await fetch(`${base}/admin/queues`, { headers: { authorization: basic } })).status).toBe(200);
+  let paid = '';
+  for (let i = 0; i < 300 && paid !== 'completed'; i++) {
+    paid = ((await (await call('GET', `/orders/${toPay}`, undefined, buyer)).json()) as { status: string })
+      .status;
+    if (paid !== 'completed') await Bun.sleep(100);
+  }
+  expect(paid).toBe('completed');
+  // Let the outcome emails go out through the deliver queue.
   await Bun.sleep(1000);
 
   // Every key the app wrote (queues, cache, rate limits, worker registry, events) is under its prefix.
