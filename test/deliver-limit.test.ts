@@ -50,12 +50,13 @@ test('orders complete at their own pace while every email is sent, at the provid
   expect(ids.map((id) => transports.of(id, 'email').length)).toEqual(ids.map(() => 1));
   expect(transports.sent.filter((m) => m.channel === 'email')).toHaveLength(count);
 
-  // …at no more than the quota: `perPeriod + 1` sends never fit in one period (the limiter counts
-  // in Redis when a job is taken, we when the send starts: 15% slack), so ten emails take at least
-  // four periods.
+  // …at no more than the quota: `perPeriod + 1` sends never fit in much less than a period, and ten
+  // emails take about four periods. The limiter counts in Redis when a job is taken, we when the
+  // send starts (after some database work of varying length on a loaded machine): half a period of
+  // slack. Without the limiter all ten go out within a few milliseconds.
   const at = sent.map((m) => m.at).sort((a, b) => a - b);
   const gap = (i: number, j: number) => (at[i] ?? 0) - (at[j] ?? 0);
-  const slack = periodMs * 0.15;
+  const slack = periodMs * 0.5;
   for (let i = perPeriod; i < at.length; i++) expect(gap(i, i - perPeriod)).toBeGreaterThan(periodMs - slack);
   expect(gap(at.length - 1, 0)).toBeGreaterThan((count / perPeriod - 1) * periodMs - slack);
   // The orders did not wait for the quota: all were completed before the last email went out.
