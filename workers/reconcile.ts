@@ -1,3 +1,4 @@
+import { expireReviews } from '../domain/fraud/review';
 import { refundIfCharged } from '../domain/orders/charge';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
@@ -11,7 +12,7 @@ export interface ReconcileReport {
 }
 
 /**
- * MySQL is the truth, Redis can be rebuilt: expire unpaid holds, re-add the flow of every order that
+ * MySQL is the truth, Redis can be rebuilt: expire unpaid holds and unanswered reviews, re-add the flow of every order that
  * is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
  * messages that were recorded but never went out, and settle payments of orders that ended without
  * their refund going through.
@@ -19,6 +20,11 @@ export interface ReconcileReport {
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0 };
   for (const orderId of await expireHolds(deps.orders)) {
+    await deps.queues.notifyOutcome(orderId, 'cancelled');
+    report.expired++;
+  }
+  // Orders nobody reviewed in time (REVIEW_TTL_SECONDS) are cancelled, their stock released.
+  for (const orderId of await expireReviews(deps.orders, deps.config.REVIEW_TTL_SECONDS)) {
     await deps.queues.notifyOutcome(orderId, 'cancelled');
     report.expired++;
   }

@@ -28,7 +28,7 @@ async function unwind(
       // Refund first: a cancelled order never keeps the money. The gateway key makes a retry safe.
       await refundIfCharged(ctx, orderId);
     }
-    if (order.status === 'reserved' || order.status === 'paid') {
+    if (order.status === 'reserved' || order.status === 'review' || order.status === 'paid') {
       const lines = await orderLines(log.tx, orderId);
       await releaseStock(log.tx, lines);
       log.stockMoved(lines);

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client';
+import type { Screening } from '../fraud/screen';
 import type { PaymentGateway } from '../payments/gateway';
 import type { OrderEventSink } from './status';
 
@@ -8,4 +9,6 @@ export interface OrderContext {
   gateway: PaymentGateway;
   events: OrderEventSink;
   reservationTtlSeconds: number;
+  /** Fraud screening before every charge. */
+  screening: Screening;
 }

@@ -1,0 +1,81 @@
+import { and, count, eq, lt, min } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { orders } from '../../db/schema';
+import { conflict, notFound } from '../errors';
+import { releaseStock } from '../inventory/stock';
+import type { OrderContext } from '../orders/context';
+import { orderLines } from '../orders/lines';
+import type { StepOutcome } from '../orders/reserve';
+import { lockOrder, transition, withTransitions } from '../orders/transition';
+import { rejectForFraud, settleUncharged } from './screen';
+
+export type ReviewDecision = 'approve' | 'reject';
+
+/**
+ * An admin's decision on an order in `review`, a compare-and-set like every step: 409 unless the
+ * order is still in review (decided already, cancelled by its owner, expired). `approve` puts it back
+ * to `reserved` with its risk marked approved, so its charge runs without a second screening; the
+ * caller then adds the charge → notify tail. `reject` ends it `rejected` (fraud_suspected).
+ */
+export async function decideReview(
+  ctx: OrderContext,
+  orderId: string,
+  decision: ReviewDecision,
+): Promise<StepOutcome> {
+  return withTransitions(ctx.db, ctx.events, async (log) => {
+    const order = await lockOrder(log.tx, orderId);
+    if (!order) throw notFound('Order');
+    if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
+    if (decision === 'approve') {
+      await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
+      return { status: 'reserved', changed: true };
+    }
+    return rejectForFraud(log, orderId, 'review', { riskDecision: 'reject' });
+  });
+}
+
+/**
+ * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
+ * stock released; nothing was charged. The time in review is read from `updated_at`: nothing moves
+ * an order while it waits. Returns the ids it cancelled.
+ */
+export async function expireReviews(
+  ctx: OrderContext,
+  ttlSeconds: number,
+  now = new Date(),
+  limit = 200,
+): Promise<string[]> {
+  const due = await ctx.db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(
+      and(eq(orders.status, 'review'), lt(orders.updatedAt, new Date(now.getTime() - ttlSeconds * 1000))),
+    )
+    .limit(limit);
+  const expired: string[] = [];
+  for (const { id } of due) {
+    const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
+      const order = await lockOrder(log.tx, id);
+      if (order?.status !== 'review') return false;
+      const lines = await orderLines(log.tx, id);
+      await releaseStock(log.tx, lines);
+      log.stockMoved(lines);
+      const moved = await transition(log, id, 'review', 'cancelled', 'review_expired', {
+        reservedUntil: null,
+      });
+      await settleUncharged(log.tx, id, 'not_charged');
+      return moved;
+    });
+    if (outcome) expired.push(id);
+  }
+  return expired;
+}
+
+/** How many orders wait for a decision, and since when the oldest has (for the metrics). */
+export async function reviewQueue(db: Db): Promise<{ length: number; oldestSince: Date | null }> {
+  const [row] = await db
+    .select({ n: count(), oldest: min(orders.updatedAt) })
+    .from(orders)
+    .where(eq(orders.status, 'review'));
+  return { length: Number(row?.n ?? 0), oldestSince: row?.oldest ?? null };
+}
