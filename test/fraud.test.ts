@@ -164,6 +164,20 @@ describe('screening in the flow', () => {
   });
 });
 
+test("a declined payment feeds its owner's failed-payments counter", async () => {
+  const user = await h.signUp('user');
+  const p = await s.product(5);
+  const id = await place(user.token, p, 1, 'tok_chargeDeclined');
+  await until(id, 'payment_failed');
+  const key = `${h.prefix}:risk:{${user.id}}:failed`;
+  expect(
+    await eventually(
+      () => h.redis.zrange(key, '0', '-1'),
+      (m) => m.length === 1,
+    ),
+  ).toEqual([id]);
+});
+
 describe('the review queue', () => {
   async function inReview(qty = 2) {
     const user = await h.signUp('user');
@@ -176,6 +190,16 @@ describe('the review queue', () => {
     const charge = await h.deps.queues.queues.charge.getJob(`${id}-charge`);
     expect(await charge?.getState()).toBe('completed');
     expect(charge?.returnvalue).toMatchObject({ status: 'review' });
+    // …and its parent notify saw a parked order and completed doing nothing, without retrying.
+    const notifyJob = `${id}-notify`;
+    await eventually(
+      () => h.deps.queues.queues.notify.getJobState(notifyJob),
+      (state) => state === 'completed',
+      10_000,
+    );
+    const notify = await h.deps.queues.queues.notify.getJob(notifyJob);
+    expect(notify?.returnvalue).toEqual({ status: 'review', changed: false });
+    expect(notify?.attemptsMade).toBe(1);
     await nothingWaitingForChildren();
     expect(await s.stock(p)).toEqual({ available: 10 - qty, reserved: qty });
     expect(gateway.calls(id)).toBe(0);
@@ -368,13 +392,21 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
   for (let i = 0; i < 12; i++) ids.push(await place(user.token, p, 2, 'tok_riskLevelElevated'));
   for (const id of ids) await until(id, 'review');
   expect(await s.stock(p)).toEqual({ available: 6, reserved: 24 });
-  // Both at once, in varying order; some cancels land while the approved charge is in flight.
+  // Both at once, in varying order and spacing: the cancel first, with the approval, while the approved
+  // charge is in flight, or once the order is likely complete.
   const answers = await Promise.all(
     ids.map(async (id, i) => {
-      const approve = review(id, 'approve');
-      if (i % 3 === 1) await Bun.sleep(5 * i);
-      const cancel = h.json('PUT', `/orders/${id}/cancel`, undefined, user.token);
-      return { id, approve: (await approve).status, cancel: (await cancel).status };
+      const gap = [0, 0, 15, 600][i % 4] ?? 0;
+      const cancelFirst = i % 4 === 0;
+      const first = cancelFirst
+        ? h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)
+        : review(id, 'approve');
+      await Bun.sleep(gap);
+      const second = cancelFirst
+        ? review(id, 'approve')
+        : h.json('PUT', `/orders/${id}/cancel`, undefined, user.token);
+      const [a, b] = [(await first).status, (await second).status];
+      return { id, approve: cancelFirst ? b : a, cancel: cancelFirst ? a : b };
     }),
   );
   const finals = await Promise.all(
@@ -410,6 +442,9 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
     );
     expect(tx.filter((x) => x.type === 'charge').length).toBeLessThanOrEqual(1);
   }
+  console.log(
+    JSON.stringify(answers.map((a, i) => [a.approve, a.cancel, finals[i]?.status, gateway.calls(a.id)])),
+  );
   expect(await s.stock(p)).toEqual({ available: 30 - 2 * completed, reserved: 0 });
   await nothingWaitingForChildren();
 });
