@@ -120,24 +120,34 @@ export async function rejectForFraud(
 }
 
 /**
- * Records the assessment on a reserved order and acts on it, in one transaction: `approve` leaves it
- * reserved for its charge (returns null: go on), `review` parks it (stock held, nothing charged),
- * `reject` ends it. An order that moved meanwhile (cancelled) is left as it is.
+ * Records the assessment on a reserved order and acts on it: `approve` leaves it reserved for its
+ * charge (returns null: go on), `review` parks it (stock held, nothing charged), `reject` ends it.
+ * An order that moved meanwhile (cancelled) is left as it is.
  */
 export async function applyScreening(
   ctx: OrderContext,
   orderId: string,
   a: RiskAssessment,
 ): Promise<StepOutcome | null> {
+  const risk = riskColumns(a);
+  if (a.decision === 'approve') {
+    // The common case costs one autocommitted statement, no transaction: a compare-and-set on the status.
+    const [res] = await ctx.db
+      .update(orders)
+      .set(risk)
+      .where(and(eq(orders.id, orderId), eq(orders.status, 'reserved')));
+    if (res.affectedRows !== 1) {
+      const [now] = await ctx.db.select({ status: orders.status }).from(orders).where(eq(orders.id, orderId));
+      if (now?.status !== 'reserved') return { status: now?.status ?? 'failed', changed: false };
+    }
+    ctx.screening.observe?.(a);
+    return null;
+  }
   const result = await withTransitions(ctx.db, ctx.events, async (log) => {
     const order = await lockOrder(log.tx, orderId);
     if (order?.status !== 'reserved') return { status: order?.status ?? 'failed', changed: false };
+    // Approved meanwhile by a concurrent run of this step: that verdict stands.
     if (order.riskDecision === 'approve') return null;
-    const risk = riskColumns(a);
-    if (a.decision === 'approve') {
-      await storeRisk(log.tx, orderId, risk);
-      return null;
-    }
     if (a.decision === 'review') {
       // The review's clock starts now: updatedAt is when the order entered `review` (REVIEW_TTL_SECONDS).
       await transition(log, orderId, 'reserved', 'review', undefined, risk);
@@ -145,7 +155,7 @@ export async function applyScreening(
     }
     return rejectForFraud(log, orderId, 'reserved', risk);
   });
-  if (result === null || result.changed) ctx.screening.observe?.(a);
+  if (result?.changed) ctx.screening.observe?.(a);
   return result;
 }
 
@@ -155,10 +165,6 @@ export async function settleUncharged(tx: Tx, orderId: string, code: string): Pr
     .update(payments)
     .set({ status: 'failed', failureCode: code, updatedAt: new Date() })
     .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending')));
-}
-
-async function storeRisk(tx: Tx, orderId: string, risk: ReturnType<typeof riskColumns>) {
-  await tx.update(orders).set(risk).where(eq(orders.id, orderId));
 }
 
 /**
