@@ -44,13 +44,12 @@ export interface ScreenableOrder {
 }
 
 /**
- * Scores an order. One Redis script (counts the order, reads the windows) and two reads by key
- * (the account's age, the order's units) run side by side; the model itself takes microseconds.
+ * Scores an order: one SQL statement by keys (the order's units, the account's age), one Redis script
+ * (counts the order, reads the user's windows), then the model, which takes microseconds.
  */
 export async function screenOrder(ctx: OrderContext, order: ScreenableOrder): Promise<RiskAssessment> {
   const s = ctx.screening;
   const token = order.paymentToken ?? '';
-  // One statement for the facts MySQL holds (by primary keys), then one Redis script for the counters.
   const [facts] = await ctx.db
     .select({
       units: sql<string>`COALESCE(SUM(${orderItems.quantity}), 0)`,
