@@ -18,7 +18,7 @@ describe('the fraud model', () => {
     // The report states the held-out quality; the shipped model is a useful one.
     const auc = Number(/ROC AUC: \*\*([\d.]+)\*\*/.exec(trained.report)?.[1]);
     expect(auc).toBeGreaterThan(0.9);
-  });
+  }, 60_000);
 
   test('ROC AUC is the chance that a fraud outranks a legitimate order (ties count half)', () => {
     expect(rocAuc([0.1, 0.2, 0.8, 0.9], [false, false, true, true])).toBe(1);
@@ -68,9 +68,9 @@ describe('the fraud model', () => {
     const micros = ((performance.now() - started) * 1000) / n;
     console.log(`fraud model: ${micros.toFixed(2)} µs per score`);
     expect(sink).toBeGreaterThan(0);
-    // Generous for a loaded 2-core machine; it measures about 1 µs.
+    // Generous for a loaded 2-core machine; it measures about 2 µs.
     expect(micros).toBeLessThan(50);
-  });
+  }, 60_000);
 });
 
 describe('per-user counters in Redis', () => {

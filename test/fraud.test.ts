@@ -58,11 +58,11 @@ beforeAll(async () => {
   w = await startTestWorkers(h, { gateway, metrics: h.deps.metrics });
   admin = await h.signUp('admin');
   s = shop(h, admin);
-});
+}, 60_000);
 afterAll(async () => {
   await w.stop();
   await h.cleanup();
-});
+}, 60_000);
 
 const order = (id: string) => s.order(id) as Promise<RiskOrder>;
 const until = (id: string, status: string) =>
@@ -112,7 +112,7 @@ describe('screening in the flow', () => {
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
     // The owner sees the verdict on their order too.
     expect((await s.order(id, user.token)) as RiskOrder).toMatchObject({ risk: { decision: 'approve' } });
-  });
+  }, 60_000);
 
   test('reject (tok_riskLevelHighest): rejected as fraud_suspected, stock back, never charged, customer told', async () => {
     const user = await h.signUp('user');
@@ -128,7 +128,7 @@ describe('screening in the flow', () => {
     expect(gateway.calls(id)).toBe(0);
     expect((await s.payment(id)).transactions).toEqual([]);
     await nothingWaitingForChildren();
-  });
+  }, 60_000);
 
   test('decisions by score: a burst of orders on ever new cards goes from approve to review to reject', async () => {
     const user = await h.signUp('user');
@@ -161,7 +161,7 @@ describe('screening in the flow', () => {
     const held = seen.filter((o) => o.status === 'review').length;
     const sold = seen.filter((o) => o.status === 'completed').length;
     expect(await s.stock(p)).toEqual({ available: 50 - held - sold, reserved: held });
-  });
+  }, 60_000);
 });
 
 test("a declined payment feeds its owner's failed-payments counter", async () => {
@@ -176,7 +176,7 @@ test("a declined payment feeds its owner's failed-payments counter", async () =>
       (m) => m.length === 1,
     ),
   ).toEqual([id]);
-});
+}, 60_000);
 
 describe('the review queue', () => {
   async function inReview(qty = 2) {
@@ -231,7 +231,7 @@ describe('the review queue', () => {
     // Decided once: a second decision is a conflict, and so is the owner's cancel of a completed order.
     await expectProblem(await review(id, 'reject'), 409);
     await expectProblem(await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token), 409);
-  });
+  }, 60_000);
 
   test('reject: rejected as fraud_suspected, stock back, never charged, customer told', async () => {
     const { p, id } = await inReview(3);
@@ -247,7 +247,7 @@ describe('the review queue', () => {
     expect(gateway.calls(id)).toBe(0);
     expect((await s.payment(id)).transactions).toEqual([]);
     await nothingWaitingForChildren();
-  });
+  }, 60_000);
 
   test('no decision within REVIEW_TTL_SECONDS: the reconciler cancels it (review_expired), stock back', async () => {
     const { p, id } = await inReview(4);
@@ -268,7 +268,7 @@ describe('the review queue', () => {
     expect(gateway.calls(id)).toBe(0);
     await expectProblem(await review(id, 'approve'), 409);
     await nothingWaitingForChildren();
-  });
+  }, 60_000);
 
   test('the owner may cancel an order in review; nothing is charged', async () => {
     const { user, p, id } = await inReview(1);
@@ -281,7 +281,7 @@ describe('the review queue', () => {
     await expectProblem(await review(id, 'approve'), 409);
     expect(gateway.calls(id)).toBe(0);
     await told(id, 'cancelled');
-  });
+  }, 60_000);
 
   test('only an admin decides: the owner and other users get 403, and nothing changes', async () => {
     const { user, p, id } = await inReview(2);
@@ -293,7 +293,7 @@ describe('the review queue', () => {
     await expectProblem(await h.json('POST', `/orders/${id}/review`, { decision: 'approve' }), 401);
     expect((await order(id)).status).toBe('review');
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 2 });
-  });
+  }, 60_000);
 
   test('bad input is a 400 problem naming the field, and changes nothing', async () => {
     const { id } = await inReview(1);
@@ -310,7 +310,7 @@ describe('the review queue', () => {
     );
     await expectProblem(await review('ord_doesnotexist', 'approve'), 404);
     expect((await order(id)).status).toBe('review');
-  });
+  }, 60_000);
 
   test('GET /orders?status=review: admins page through the queue, newest first', async () => {
     const ids: string[] = [];
@@ -341,7 +341,7 @@ describe('the review queue', () => {
     await expectProblem(await h.json('GET', '/orders?status=review&limit=0', undefined, admin.token), 400, [
       'limit',
     ]);
-  });
+  }, 60_000);
 });
 
 describe('pay later: screened at POST /payment', () => {
@@ -360,7 +360,7 @@ describe('pay later: screened at POST /payment', () => {
     expect(gateway.calls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
     await nothingWaitingForChildren();
-  });
+  }, 60_000);
 
   test('a reject at payment ends the order, tells the customer and settles the payment as failed', async () => {
     const user = await h.signUp('user');
@@ -382,7 +382,7 @@ describe('pay later: screened at POST /payment', () => {
       await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token),
       409,
     );
-  });
+  }, 60_000);
 });
 
 test("an admin's approval racing the owner's cancel: each order ends once, stock and money add up", async () => {
@@ -447,7 +447,7 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
   );
   expect(await s.stock(p)).toEqual({ available: 30 - 2 * completed, reserved: 0 });
   await nothingWaitingForChildren();
-});
+}, 60_000);
 
 test('metrics: decisions by outcome, the score histogram and the review queue', async () => {
   const user = await h.signUp('user');
@@ -464,4 +464,4 @@ test('metrics: decisions by outcome, the score histogram and the review queue', 
   const [rows] = await h.pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'review'");
   expect(value(/^fraud_review_queue_length (\d+)/m)).toBe(Number((rows as { n: number }[])[0]?.n));
   expect(value(/^fraud_review_queue_oldest_seconds ([\d.e+-]+)/m)).toBeGreaterThan(0);
-});
+}, 60_000);
