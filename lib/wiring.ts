@@ -63,6 +63,7 @@ export function createOrderContext(
     gateway,
     events: new FailedPaymentSignals(new RedisOrderEvents(redis, config.QUEUE_PREFIX), db, counters),
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    piiKey: config.piiKey,
     screening: {
       counters,
       model: committedModel(),

@@ -61,12 +61,13 @@ export function paymentRoutes(deps: AppDeps) {
       await attachPayment(deps.orders, orderId, token);
       c.set('orderId', orderId);
       // Screened before its charge is queued: an order held for review or rejected gets no charge job.
-      const next = await screenPayment(deps.orders, orderId).catch((err) => {
+      const screened = await screenPayment(deps.orders, orderId).catch((err) => {
         deps.logger.warn({ err, orderId }, 'screening at payment failed; the charge step screens instead');
-        return 'charge' as const;
+        return { next: 'charge' as const, messages: [] };
       });
-      if (next === 'charge') await deps.queues.resumeFrom(orderId, 'charge', c.get('requestId'));
-      if (next === 'rejected') await deps.queues.notifyOutcome(orderId, 'rejected');
+      if (screened.next === 'charge') await deps.queues.resumeFrom(orderId, 'charge', c.get('requestId'));
+      // A rejection wrote its notice with the transition (the outbox); the queue only delivers it.
+      for (const message of screened.messages) await deps.queues.send(message, orderId);
       return c.json({ orderId, status: 'pending' as const }, 202);
     },
   );

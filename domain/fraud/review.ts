@@ -3,11 +3,11 @@ import type { Db } from '../../db/client';
 import { orders } from '../../db/schema';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
+import { recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from '../orders/context';
 import { orderLines } from '../orders/lines';
-import type { StepOutcome } from '../orders/reserve';
 import { lockOrder, transition, withTransitions } from '../orders/transition';
-import { rejectForFraud, settleUncharged } from './screen';
+import { rejectForFraud, type Screened, settleUncharged } from './screen';
 
 export type ReviewDecision = 'approve' | 'reject';
 
@@ -21,30 +21,30 @@ export async function decideReview(
   ctx: OrderContext,
   orderId: string,
   decision: ReviewDecision,
-): Promise<StepOutcome> {
+): Promise<Screened> {
   return withTransitions(ctx.db, ctx.events, async (log) => {
     const order = await lockOrder(log.tx, orderId);
     if (!order) throw notFound('Order');
     if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
     if (decision === 'approve') {
       await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
-      return { status: 'reserved', changed: true };
+      return { status: 'reserved', changed: true, messages: [] };
     }
-    return rejectForFraud(log, orderId, 'review', { riskDecision: 'reject' });
+    return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
   });
 }
 
 /**
  * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
  * stock released; nothing was charged. The time in review is read from `updated_at`: nothing moves
- * an order while it waits. Returns the ids it cancelled.
+ * an order while it waits. Returns them with the customer's messages written in each transaction.
  */
 export async function expireReviews(
   ctx: OrderContext,
   ttlSeconds: number,
   now = new Date(),
   limit = 200,
-): Promise<string[]> {
+): Promise<{ orderId: string; messages: string[] }[]> {
   const due = await ctx.db
     .select({ id: orders.id })
     .from(orders)
@@ -52,21 +52,24 @@ export async function expireReviews(
       and(eq(orders.status, 'review'), lt(orders.updatedAt, new Date(now.getTime() - ttlSeconds * 1000))),
     )
     .limit(limit);
-  const expired: string[] = [];
+  const expired: { orderId: string; messages: string[] }[] = [];
   for (const { id } of due) {
-    const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
+    const messages = await withTransitions(ctx.db, ctx.events, async (log) => {
       const order = await lockOrder(log.tx, id);
-      if (order?.status !== 'review') return false;
+      if (order?.status !== 'review') return null;
       const lines = await orderLines(log.tx, id);
       await releaseStock(log.tx, lines);
       log.stockMoved(lines);
-      const moved = await transition(log, id, 'review', 'cancelled', 'review_expired', {
-        reservedUntil: null,
-      });
+      await transition(log, id, 'review', 'cancelled', 'review_expired', { reservedUntil: null });
+      // Screening runs before any charge: an order in review was never charged.
       await settleUncharged(log.tx, id, 'not_charged');
-      return moved;
+      return recordOutcomeMessages(log.tx, ctx.piiKey, {
+        ...order,
+        status: 'cancelled',
+        failureReason: 'review_expired',
+      });
     });
-    if (outcome) expired.push(id);
+    if (messages) expired.push({ orderId: id, messages });
   }
   return expired;
 }

@@ -2,10 +2,10 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import { orderItems, orders, payments, type RiskDecision, users } from '../../db/schema';
 import { releaseStock } from '../inventory/stock';
+import { type OutcomeOrder, recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from '../orders/context';
 import { orderLines } from '../orders/lines';
 import type { StepOutcome } from '../orders/reserve';
-import type { OrderStatus } from '../orders/status';
 import { lockOrder, type TransitionLog, transition, withTransitions } from '../orders/transition';
 import type { RiskCounters } from './counters';
 import type { RiskModel } from './model';
@@ -99,23 +99,37 @@ export function riskColumns(a: RiskAssessment) {
   };
 }
 
+/** A screening or review outcome, with the customer's messages written in its transaction (the outbox). */
+export interface Screened extends StepOutcome {
+  /** Outcome messages to hand to the `deliver` queue (written with the transition; the reconciler re-sends). */
+  messages: string[];
+}
+
 /**
- * Ends an order as `rejected` for fraud: its stock goes back, nothing was or will be charged. The
- * caller holds the order's lock.
+ * Ends an order as `rejected` for fraud: its stock goes back, nothing was or will be charged, and the
+ * customer's message is written in the same transaction. The caller holds the order's lock.
  */
 export async function rejectForFraud(
+  ctx: Pick<OrderContext, 'piiKey'>,
   log: TransitionLog,
-  orderId: string,
-  from: OrderStatus,
+  order: OutcomeOrder,
   extra: Partial<ReturnType<typeof riskColumns>> = {},
-): Promise<StepOutcome> {
-  const lines = await orderLines(log.tx, orderId);
+): Promise<Screened> {
+  const lines = await orderLines(log.tx, order.id);
   await releaseStock(log.tx, lines);
   log.stockMoved(lines);
-  await transition(log, orderId, from, 'rejected', 'fraud_suspected', { ...extra, reservedUntil: null });
+  await transition(log, order.id, order.status, 'rejected', 'fraud_suspected', {
+    ...extra,
+    reservedUntil: null,
+  });
   // A pay-later order's payment row was made when it was paid for; no charge was ever sent.
-  await settleUncharged(log.tx, orderId, 'fraud_suspected');
-  return { status: 'rejected', changed: true };
+  await settleUncharged(log.tx, order.id, 'fraud_suspected');
+  const messages = await recordOutcomeMessages(log.tx, ctx.piiKey, {
+    ...order,
+    status: 'rejected',
+    failureReason: 'fraud_suspected',
+  });
+  return { status: 'rejected', changed: true, messages };
 }
 
 /**
@@ -127,7 +141,7 @@ export async function applyScreening(
   ctx: OrderContext,
   orderId: string,
   a: RiskAssessment,
-): Promise<StepOutcome | null> {
+): Promise<Screened | null> {
   const risk = riskColumns(a);
   if (a.decision === 'approve') {
     // The common case costs one autocommitted statement, no transaction: a compare-and-set on the status.
@@ -137,22 +151,24 @@ export async function applyScreening(
       .where(and(eq(orders.id, orderId), eq(orders.status, 'reserved')));
     if (res.affectedRows !== 1) {
       const [now] = await ctx.db.select({ status: orders.status }).from(orders).where(eq(orders.id, orderId));
-      if (now?.status !== 'reserved') return { status: now?.status ?? 'failed', changed: false };
+      if (now?.status !== 'reserved')
+        return { status: now?.status ?? 'failed', changed: false, messages: [] };
     }
     ctx.screening.observe?.(a);
     return null;
   }
   const result = await withTransitions(ctx.db, ctx.events, async (log) => {
     const order = await lockOrder(log.tx, orderId);
-    if (order?.status !== 'reserved') return { status: order?.status ?? 'failed', changed: false };
+    if (order?.status !== 'reserved')
+      return { status: order?.status ?? 'failed', changed: false, messages: [] };
     // Approved meanwhile by a concurrent run of this step: that verdict stands.
     if (order.riskDecision === 'approve') return null;
     if (a.decision === 'review') {
       // The review's clock starts now: updatedAt is when the order entered `review` (REVIEW_TTL_SECONDS).
       await transition(log, orderId, 'reserved', 'review', undefined, risk);
-      return { status: 'review' as const, changed: true };
+      return { status: 'review' as const, changed: true, messages: [] };
     }
-    return rejectForFraud(log, orderId, 'reserved', risk);
+    return rejectForFraud(ctx, log, order, risk);
   });
   if (result?.changed) ctx.screening.observe?.(a);
   return result;
@@ -173,23 +189,23 @@ export async function settleUncharged(tx: Tx, orderId: string, code: string): Pr
 export async function screenBeforeCharge(
   ctx: OrderContext,
   order: ScreenableOrder & { riskDecision: RiskDecision | null },
-): Promise<StepOutcome | null> {
+): Promise<Screened | null> {
   if (order.riskDecision === 'approve') return null;
   return applyScreening(ctx, order.id, await screenOrder(ctx, order));
 }
 
 /**
- * `POST /payment`'s screening, before its charge is queued: what to do next. `charge` also when the
- * order moved meanwhile (the charge step then finds nothing to do).
+ * `POST /payment`'s screening, before its charge is queued: what to do next, and the messages a
+ * rejection wrote. `charge` also when the order moved meanwhile (the charge step then does nothing).
  */
 export async function screenPayment(
   ctx: OrderContext,
   orderId: string,
-): Promise<'charge' | 'review' | 'rejected'> {
+): Promise<{ next: 'charge' | 'review' | 'rejected'; messages: string[] }> {
   const [order] = await ctx.db.select().from(orders).where(eq(orders.id, orderId)).limit(1);
-  if (order?.status !== 'reserved' || !order.paymentToken) return 'charge';
+  if (order?.status !== 'reserved' || !order.paymentToken) return { next: 'charge', messages: [] };
   const outcome = await screenBeforeCharge(ctx, order);
   if (outcome?.changed && (outcome.status === 'review' || outcome.status === 'rejected'))
-    return outcome.status;
-  return 'charge';
+    return { next: outcome.status, messages: outcome.messages };
+  return { next: 'charge', messages: [] };
 }

@@ -9,6 +9,8 @@ export interface OrderContext {
   gateway: PaymentGateway;
   events: OrderEventSink;
   reservationTtlSeconds: number;
+  /** Decrypts a customer's phone for the outcome messages written with a cancel or an expiry (the outbox). */
+  piiKey: Uint8Array<ArrayBuffer>;
   /** Fraud screening before every charge. */
   screening: Screening;
 }
