@@ -187,8 +187,13 @@ describe('the review queue', () => {
     expect(o.risk?.decision).toBe('review');
     expect(o.risk?.reasons[0]).toBe('test_token_elevated');
     // Parked, not hanging: the charge job completed with the review as its result, its parent too.
+    // (The order is in review as soon as the step's transaction commits; the job completes just after.)
+    await eventually(
+      () => h.deps.queues.queues.charge.getJobState(`${id}-charge`),
+      (state) => state === 'completed',
+      10_000,
+    );
     const charge = await h.deps.queues.queues.charge.getJob(`${id}-charge`);
-    expect(await charge?.getState()).toBe('completed');
     expect(charge?.returnvalue).toMatchObject({ status: 'review' });
     // …and its parent notify saw a parked order and completed doing nothing, without retrying.
     const notifyJob = `${id}-notify`;
