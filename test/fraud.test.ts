@@ -230,7 +230,11 @@ describe('the review queue', () => {
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
     await told(id, 'completed');
     // The tail after the review ran under ids of its own (the first charge/notify jobs are still kept).
-    expect(await h.deps.queues.queues.notify.getJobState(`${id}-notify-approved`)).toBe('completed');
+    await eventually(
+      () => h.deps.queues.queues.notify.getJobState(`${id}-notify-approved`),
+      (state) => state === 'completed',
+      10_000,
+    );
     expect(await h.deps.queues.queues.notify.getJobState(`${id}-notify`)).toBe('completed');
     await nothingWaitingForChildren();
     // Decided once: a second decision is a conflict, and so is the owner's cancel of a completed order.
