@@ -1,3 +1,4 @@
+import { configurePasswordHashing } from '../domain/users/passwords';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -17,6 +18,7 @@ export interface AssembledApi {
 
 /** The API's composition root: its connections, queues, order context, metrics and app, built once. */
 export async function assembleApi(config: Config, logger: Logger): Promise<AssembledApi> {
+  configurePasswordHashing(config.PASSWORD_HASH_CONCURRENCY);
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
   const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
