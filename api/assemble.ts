@@ -28,7 +28,12 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     ...resources,
     queues,
     orders: createOrderContext(config, resources.db, resources.redis),
-    metrics: createMetrics({ db: resources.db, queues: queues.queues, logger }),
+    metrics: createMetrics({
+      db: resources.db,
+      queues: queues.queues,
+      logger,
+      ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+    }),
   };
   return {
     app: createApp(deps, hub),
