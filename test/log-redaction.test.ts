@@ -40,7 +40,7 @@ describe('a failed query does not carry its values into the log', () => {
     expect(res.status).toBe(500);
     const logged = unhandled(since);
     expect(logged).toHaveLength(1);
-    const text = logged.join("\n");
+    const text = logged.join('\n');
     // The line still says what failed: the statement (placeholders only) and MySQL's code.
     expect(text).toContain('insert into `users`');
     expect(text).toContain('leak_probe_user');

@@ -118,6 +118,14 @@ export function addressKey(ip: string): string {
   const rightGroups = right.flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
   const missing = tail === undefined ? 0 : 8 - left.length - rightGroups.length;
   const groups = [...left, ...Array.from({ length: missing }, () => '0'), ...rightGroups];
-  const prefix = groups.slice(0, 4).map((g) => (Number.parseInt(g, 16) || 0).toString(16));
-  return `${prefix.join(':')}::/64`;
+  const words = groups.map((g) => Number.parseInt(g, 16) || 0);
+  // ::ffff:c000:207 is 192.0.2.7 written in hex.
+  if (words.length === 8 && words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    const [hi = 0, lo = 0] = words.slice(6);
+    return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
+  }
+  return `${words
+    .slice(0, 4)
+    .map((w) => w.toString(16))
+    .join(':')}::/64`;
 }
