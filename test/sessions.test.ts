@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, spyOn, test } from 'bun:test';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { createApp } from '../api/app';
 import { tokenSettings } from '../api/deps';
 import { refreshTokens } from '../db/schema';
 import { purgeDeadTokens } from '../domain/auth/tokens';
@@ -7,6 +8,7 @@ import { configurePasswordHashing, defaultHashConcurrency } from '../domain/user
 import { ensureAdmin } from '../domain/users/users';
 import { newId } from '../lib/ids';
 import { Semaphore, SemaphoreFullError } from '../lib/semaphore';
+import { createRedis } from '../queues/connection';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 import { eventually } from './support/workers';
@@ -129,6 +131,39 @@ describe('POST /auth/logout-all', () => {
     await expectProblem(await h.json('POST', '/auth/logout-all', undefined, 'not-a-jwt'), 401);
     expect((await h.json('POST', '/auth/logout-all', undefined, pair.accessToken)).status).toBe(204);
     await expectProblem(await h.json('POST', '/auth/logout-all', undefined, pair.accessToken), 401);
+  });
+});
+
+describe('the revocation store (Redis) unreachable while a login is ended', () => {
+  test('logout and logout-all answer 503, not a 204 that is not true; the retry ends the access tokens', async () => {
+    const user = await newAccount();
+    const one = await login(user.email);
+    const two = await login(user.email);
+    const dead = createRedis('redis://127.0.0.1:1', 'producer', 'sessions-test-dead');
+    dead.on('error', () => {});
+    try {
+      const cut = createApp({ ...h.deps, redis: dead });
+      const call = (path: string, body: unknown, token?: string) =>
+        cut.request(path, {
+          method: 'POST',
+          headers: {
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      await expectProblem(await call('/auth/logout', { refreshToken: one.refreshToken }), 503);
+      await expectProblem(await call('/auth/logout-all', undefined, two.accessToken), 503);
+    } finally {
+      dead.disconnect();
+    }
+    // MySQL did revoke the refresh tokens; the access tokens live on until a retry records them.
+    await expectProblem(await refresh(two.refreshToken), 401);
+    expect((await me(user.id, two.accessToken)).status).toBe(200);
+    expect((await h.json('POST', '/auth/logout', { refreshToken: one.refreshToken })).status).toBe(204);
+    expect((await h.json('POST', '/auth/logout-all', undefined, two.accessToken)).status).toBe(204);
+    await expectDead(user.id, one);
+    await expectDead(user.id, two);
   });
 });
 

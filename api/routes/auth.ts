@@ -53,6 +53,10 @@ const bodyProblems = {
   415: problem('Body is not application/json'),
   429: problem('Rate limited (Retry-After says when to retry)'),
 };
+/** Ending a login writes to MySQL and Redis; when either fails, it may be ended only in part: retry. */
+const endingUnavailable = {
+  503: problem('MySQL or Redis is unavailable; the login may be ended only in part: retry'),
+};
 /** Argon2 hashing is capped per process; past its queue the route answers 503 rather than wait. */
 const hashingBusy = { 503: problem('Password hashing is saturated, or MySQL/Redis is unavailable; retry') };
 
@@ -125,7 +129,7 @@ export function authRoutes(deps: AppDeps) {
       description:
         'Ends the login the refresh token belongs to: its refresh tokens and its access tokens stop working. A token that is unknown, or whose secret does not match, ends nothing and gets the same 204.',
       request: { body: jsonBody(RefreshBody) },
-      responses: { 204: { description: 'That login is over' }, ...bodyProblems },
+      responses: { 204: { description: 'That login is over' }, ...bodyProblems, ...endingUnavailable },
     }),
     async (c) => {
       await endSession(deps.db, tokens, c.req.valid('json').refreshToken);
@@ -149,6 +153,7 @@ export function authRoutes(deps: AppDeps) {
         413: problem('Body too large'),
         415: problem('Body is not application/json'),
         429: problem('Rate limited (Retry-After says when to retry)'),
+        ...endingUnavailable,
       },
     }),
     async (c) => {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, gte, isNull, lt, or } from 'drizzle-orm';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Db } from '../../db/client';
 import { type Role, refreshTokens, users } from '../../db/schema';
@@ -182,8 +182,9 @@ export async function endSession(db: Db, s: TokenSettings, presented: string): P
 
 /**
  * `POST /auth/logout-all`, and what setting an account's role or password does: every login of
- * the user ends. The rows are revoked first (one statement, stamped with one instant); the
- * families that statement revoked then lose their access tokens too.
+ * the user ends. The rows are revoked first (one statement); then every family of the user revoked
+ * within an access token's lifetime loses its access tokens too, so a retry after the revocation
+ * store failed (503) still reaches the families the first attempt revoked in MySQL.
  */
 export async function endAllSessions(db: Db, s: TokenSettings, userId: string): Promise<number> {
   const at = new Date();
@@ -194,7 +195,12 @@ export async function endAllSessions(db: Db, s: TokenSettings, userId: string): 
   const families = await db
     .selectDistinct({ familyId: refreshTokens.familyId })
     .from(refreshTokens)
-    .where(and(eq(refreshTokens.userId, userId), eq(refreshTokens.revokedAt, at)));
+    .where(
+      and(
+        eq(refreshTokens.userId, userId),
+        gte(refreshTokens.revokedAt, new Date(at.getTime() - s.accessTtlSeconds * 1000)),
+      ),
+    );
   await Promise.all(families.map((f) => s.revocations?.revoke(f.familyId, s.accessTtlSeconds)));
   return families.length;
 }
