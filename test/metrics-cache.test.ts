@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { createApp } from '../api/app';
-import { createMetrics } from '../lib/metrics';
+import { createMetrics, scrapeAllowed } from '../lib/metrics';
 import { createHarness, type Harness } from './support/harness';
 import { expectProblem } from './support/problems';
 import { shop } from './support/shop';
@@ -50,6 +50,19 @@ describe('GET /metrics with METRICS_TOKEN', () => {
     const res = await scrape();
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('# TYPE orders_by_status gauge');
+  });
+});
+
+describe('scrapeAllowed (the API route and a lone worker process share it)', () => {
+  test('no token configured: every scrape; a token configured: only its Bearer', () => {
+    expect(scrapeAllowed(undefined, undefined)).toBe(true);
+    expect(scrapeAllowed('Bearer anything', undefined)).toBe(true);
+    expect(scrapeAllowed(undefined, TOKEN)).toBe(false);
+    expect(scrapeAllowed(`Bearer ${TOKEN}`, TOKEN)).toBe(true);
+    expect(scrapeAllowed(`bearer ${TOKEN}`, TOKEN)).toBe(true);
+    expect(scrapeAllowed(`Bearer ${TOKEN}x`, TOKEN)).toBe(false);
+    expect(scrapeAllowed(`Bearer ${TOKEN.slice(0, -1)}`, TOKEN)).toBe(false);
+    expect(scrapeAllowed(TOKEN, TOKEN)).toBe(false);
   });
 });
 
