@@ -1,3 +1,4 @@
+import { purgeDeadTokens } from '../domain/auth/tokens';
 import { expireReviews } from '../domain/fraud/review';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
@@ -9,6 +10,8 @@ export interface ReconcileReport {
   readded: number;
   resent: number;
   settled: number;
+  /** Refresh tokens deleted (expired or revoked long enough ago to matter no more). */
+  purgedTokens: number;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface ReconcileReport {
  * their refund going through (or were told "not charged" while a late charge could still land).
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0 };
+  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0, purgedTokens: 0 };
   // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
   // queue. Should that fail, the row is still there and a later pass re-sends it (below).
   for (const { orderId, messages } of await expireHolds(deps.orders)) {
@@ -59,5 +62,8 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     await deps.queues.resend(n.id, n.orderId ?? undefined);
     report.resent++;
   }
+  report.purgedTokens = await purgeDeadTokens(deps.db, {
+    accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+  });
   return report;
 }
