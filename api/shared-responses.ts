@@ -10,7 +10,8 @@ const withBody = new Set(['post', 'put', 'patch']);
  * - 400: a route that validates anything (path, query, headers or body) refuses what fails;
  * - 413 / 415: every POST, PUT or PATCH body passes the body limit and the JSON-only check;
  * - 429: every route the rate limiter counts;
- * - 503: MySQL or Redis unreachable, for every route that needs one (all but liveness).
+ * - 503: MySQL or Redis unreachable, for every route that needs one (all but liveness);
+ * - 500: an unexpected error, on every route (logged; the answer carries nothing internal).
  * A route's own description of one of these statuses wins. Call once every router is mounted.
  */
 export function documentSharedResponses(
@@ -31,6 +32,7 @@ export function documentSharedResponses(
     }
     if (opts.rateLimited(path)) shared[429] = problem('Rate limited; Retry-After says when to come back');
     if (!opts.needsNoBackend(path)) shared[503] = problem('MySQL or Redis is unavailable; retry shortly');
+    shared[500] = problem('An unexpected error: logged, and the answer carries nothing internal');
     def.route = { ...route, responses: { ...shared, ...route.responses } };
   }
 }
