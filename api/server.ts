@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { checkServices } from '../lib/resources';
 import { assembleApi } from './assemble';
+import { serveApi } from './serve';
 
 /** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
 export async function startApi(config: Config) {
@@ -13,12 +14,14 @@ export async function startApi(config: Config) {
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
     await ensureAdmin(api.deps.db, config.piiKey, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
   }
-  const server = Bun.serve({ port: config.PORT, fetch: api.app.fetch, development: false });
+  const server = serveApi(api, config, { port: config.PORT });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     metrics: api.deps.metrics,
     async stop() {
+      // Open streams and sockets first: the server's stop waits for every request, and they never end.
+      api.live.endAll();
       await server.stop();
       await api.close();
     },
