@@ -125,8 +125,8 @@ export class OrderEventHub {
     };
   }
 
-  /** The subscriber connection itself (tests cut it to prove the polling fallback). */
-  get connectionForTests(): Redis | undefined {
+  /** The subscriber connection itself, once opened (tests cut it to prove the polling fallback). */
+  get subscriberConnection(): Redis | undefined {
     return this.subscriber;
   }
 
