@@ -28,6 +28,7 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
             'First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status. A quiet stream gets a comment line (`: keep-alive`) every `LIVE_HEARTBEAT_SECONDS`.',
           content: { 'text/event-stream': { schema: z.string() } },
         },
+        400: problem('Not a valid order id'),
         401: problem('Not signed in'),
         403: problem("Someone else's order"),
         404: problem('No such order'),
