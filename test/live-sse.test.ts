@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { POLL_MS } from '../api/live-follow';
+import { ConfigError, loadConfig } from '../lib/config';
 import { createHarness, type Harness } from './support/harness';
 import { followSse, serveHarness, until } from './support/live';
 import { shop } from './support/shop';
@@ -179,3 +180,13 @@ test('stopping the server ends open streams instead of waiting for them', async 
   expect(Date.now() - started).toBeLessThan(5000);
   await until(() => h.live.slots.open === 0, 'its slot released');
 }, 30_000);
+
+test('the defaults keep a heartbeat well inside the idle timeout, and a setting that does not is refused', () => {
+  const defaults = loadConfig({ NODE_ENV: 'test' });
+  // Bun's own default idle timeout (10 s) is what cut streams before; ours must be longer.
+  expect(defaults.HTTP_IDLE_TIMEOUT_SECONDS).toBeGreaterThan(10);
+  expect(defaults.LIVE_HEARTBEAT_SECONDS * 2).toBeLessThanOrEqual(defaults.HTTP_IDLE_TIMEOUT_SECONDS);
+  expect(() =>
+    loadConfig({ NODE_ENV: 'test', HTTP_IDLE_TIMEOUT_SECONDS: '20', LIVE_HEARTBEAT_SECONDS: '15' }),
+  ).toThrow(ConfigError);
+});

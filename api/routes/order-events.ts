@@ -70,6 +70,9 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
             },
             onRead: (t) => live.countRead(t),
           });
+        } catch (err) {
+          // MySQL gone mid-stream: end it (the client reconnects and gets the status again).
+          deps.logger.warn({ err, orderId: id }, 'order event stream failed');
         } finally {
           untrack();
           slot.release();
