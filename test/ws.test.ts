@@ -25,6 +25,8 @@ beforeAll(async () => {
     WS_MAX_SUBSCRIPTIONS: '3',
     WS_AUTH_TIMEOUT_SECONDS: '2',
     WS_MAX_BUFFERED_BYTES: '1024',
+    // The caps test holds four pay-later orders of one user.
+    MAX_UNPAID_ORDERS: '10',
   });
   admin = await h.signUp('admin');
   s = shop(h, admin);
