@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import net from 'node:net';
+import { assembleApi } from '../api/assemble';
+import { serveApi } from '../api/serve';
+import { createLogger } from '../lib/logger';
 import { orderEventsChannel } from '../queues/order-events';
 import { createHarness, type Harness } from './support/harness';
 import { serveHarness, until } from './support/live';
@@ -42,8 +45,8 @@ afterAll(async () => {
 type Message = Record<string, unknown>;
 
 /** A real WebSocket client (Bun's, as a browser's) that records what it receives and how it closed. */
-async function connect() {
-  const ws = new WebSocket(srv.wsUrl);
+async function connect(url = srv.wsUrl) {
+  const ws = new WebSocket(url);
   const messages: Message[] = [];
   const state = { closed: undefined as { code: number; reason: string } | undefined };
   ws.onmessage = (e) => messages.push(JSON.parse(String(e.data)) as Message);
@@ -187,6 +190,41 @@ test("an admin's all feed sees the changes of two users' orders", async () => {
   feed.send({ type: 'unsubscribe', all: true });
   await until(() => !h.live.hub.status.allFeed, 'the all feed released');
   await feed.close();
+}, 30_000);
+
+test('another API process (its own Redis connections and hub) carries the changes made through the first', async () => {
+  const other = await assembleApi(h.config, createLogger('silent'));
+  const otherServer = serveApi(other, h.config, { port: 0, hostname: '127.0.0.1' });
+  const otherUrl = `ws://127.0.0.1:${otherServer.port}/ws`;
+  try {
+    const user = await h.signUp();
+    const id = await reservedOrder(user.token);
+    const c = await connect(otherUrl);
+    await c.auth(user.token);
+    c.send({ type: 'subscribe', orderId: id });
+    await c.next((m) => m.type === 'status', 'status from the other process');
+    const feed = await connect(otherUrl);
+    await feed.auth(admin.token);
+    feed.send({ type: 'subscribe', all: true });
+    await until(() => other.live.hub.status.allFeed, "the other process's all feed");
+    // Paid through the first API; the workers publish; the other process's hub hears it.
+    await pay(id, user.token);
+    await until(
+      () => changesOf(c.messages, id).includes('paid->completed'),
+      'completed on the other process',
+    );
+    expect(changesOf(c.messages, id)).toEqual(['reserved->paid', 'paid->completed']);
+    await until(
+      () => changesOf(feed.messages, id).includes('paid->completed'),
+      "the other process's all feed",
+    );
+    expect(h.live.slots.open).toBe(0);
+    expect(other.live.slots.open).toBe(2);
+  } finally {
+    other.live.endAll();
+    await otherServer.stop();
+    await other.close();
+  }
 }, 30_000);
 
 test('a connection quiet for longer than the idle timeout still gets the next change', async () => {
