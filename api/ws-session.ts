@@ -47,6 +47,7 @@ export type WsSocket = Pick<ServerWebSocket<unknown>, 'send' | 'close' | 'ping' 
  */
 export class WsSession {
   private principal: Principal | undefined;
+  private token: string | undefined;
   private release: (() => void) | undefined;
   private readonly orders = new Map<string, AbortController>();
   private stopAll: (() => void) | undefined;
@@ -70,7 +71,9 @@ export class WsSession {
     // Pings keep proxies from timing the connection out; a client that stops answering them is
     // closed by the server's idle timeout (pongs count as traffic, silence does not).
     this.heartbeat = setInterval(() => {
-      if (!this.closed) this.ws.ping();
+      if (this.closed) return;
+      this.ws.ping();
+      this.recheckToken();
     }, live.heartbeatMs);
   }
 
@@ -140,6 +143,7 @@ export class WsSession {
       );
     }
     this.principal = principal;
+    this.token = parsed.data.token;
     this.release = slot.release;
     // The socket lives no longer than the token it was opened with: a client reconnects with a fresh one.
     const exp = decodeJwt(parsed.data.token).exp;
@@ -149,6 +153,15 @@ export class WsSession {
       );
     }
     this.send({ type: 'authenticated', userId: principal.userId, role: principal.role });
+  }
+
+  /** A login ended (logout, reuse of a refresh token) ends its sockets too, within one heartbeat. */
+  private recheckToken(): void {
+    const token = this.token;
+    if (!token) return;
+    verifyAccessToken(this.deps.tokens, token).catch((err: unknown) => {
+      if (err instanceof DomainError) this.close(WsClose.unauthorized, err.message);
+    });
   }
 
   private async subscribe(t: Target): Promise<void> {

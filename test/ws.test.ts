@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import net from 'node:net';
+import { decodeJwt } from 'jose';
 import { assembleApi } from '../api/assemble';
+import { tokenSettings } from '../api/deps';
 import { serveApi } from '../api/serve';
 import { createLogger } from '../lib/logger';
 import { orderEventsChannel } from '../queues/order-events';
@@ -161,6 +163,18 @@ test('a bad token, no auth message first, or none in time closes with 4401', asy
   await good.auth(user.token);
   await good.close();
   await until(() => h.live.slots.open === 0, 'no slot held');
+}, 30_000);
+
+test('a socket whose login is ended is closed with 4401 within one heartbeat', async () => {
+  const user = await h.signUp();
+  const c = await connect();
+  await c.auth(user.token);
+  const family = decodeJwt(user.token).fam as string;
+  expect(family).toBeTruthy();
+  await tokenSettings(h.deps).revocations?.revoke(family, 900);
+  await until(() => c.state.closed !== undefined, 'closed after the revocation', 12_000 + 8_000);
+  expect(c.state.closed?.code).toBe(4401);
+  await until(() => h.live.slots.open === 0, 'its slot released');
 }, 30_000);
 
 test("an admin's all feed sees the changes of two users' orders", async () => {
