@@ -65,7 +65,7 @@ export class OrderEventHub {
   /** Follows one order's channel; `wake` is called on each published change and on health changes. */
   follow(orderId: string, wake: Wake): Following {
     const name = orderEventsChannel(this.prefix, orderId);
-    this.connection();
+    this.ensureSubscriber();
     let channel = this.channels.get(name);
     if (!channel) {
       channel = { wakes: new Set(), confirmed: false, generation: 0, waiters: new Set() };
@@ -104,7 +104,7 @@ export class OrderEventHub {
 
   /** Every order's changes, as published (best effort: nothing is replayed after an outage). */
   followAll(listener: (change: PublishedChange) => void): () => void {
-    this.connection();
+    this.ensureSubscriber();
     this.allListeners.add(listener);
     if (this.allListeners.size === 1 && this.connected) this.subscribePattern();
     return () => {
@@ -142,8 +142,8 @@ export class OrderEventHub {
     return orderEventsChannel(this.prefix, '*');
   }
 
-  private connection(): Redis {
-    if (this.subscriber || this.closed) return this.subscriber as Redis;
+  private ensureSubscriber(): void {
+    if (this.subscriber || this.closed) return;
     // The hub re-subscribes itself after a reconnect, so that it knows when each channel is live
     // again (ioredis's own resubscribe gives no answer to wait for).
     const sub = this.redis.duplicate({
@@ -169,7 +169,6 @@ export class OrderEventHub {
       for (const l of this.allListeners) l({ orderId, ...parsed });
     });
     this.subscriber = sub;
-    return sub;
   }
 
   private onReady(): void {
