@@ -25,7 +25,13 @@ import { wsRoutes } from './routes/ws';
 export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   const app = newRouter();
   const metrics =
-    deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.queues, logger: deps.logger });
+    deps.metrics ??
+    createMetrics({
+      db: deps.db,
+      queues: deps.queues.queues,
+      logger: deps.logger,
+      ordersCacheSeconds: deps.config.METRICS_ORDERS_CACHE_SECONDS,
+    });
   const live = givenLive ?? new LiveTracking(deps.redis, deps.config, metrics);
   // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
   deps = { ...deps, metrics };
@@ -36,7 +42,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.use('*', rateLimits(deps));
 
   app.route('/health', healthRoutes(deps));
-  app.route('/metrics', metricsRoutes(metrics));
+  app.route('/metrics', metricsRoutes(metrics, deps.config.METRICS_TOKEN));
   app.route('/auth', authRoutes(deps));
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));
