@@ -23,18 +23,21 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
   configurePasswordHashing(config.PASSWORD_HASH_CONCURRENCY);
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
+  const metrics = createMetrics({
+    db: resources.db,
+    queues: queues.queues,
+    logger,
+    ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+  });
   const deps: Required<AppDeps> = {
     config,
     logger,
     ...resources,
     queues,
-    orders: createOrderContext(config, resources.db, resources.redis),
-    metrics: createMetrics({
-      db: resources.db,
-      queues: queues.queues,
-      logger,
-      ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
-    }),
+    orders: createOrderContext(config, resources.db, resources.redis, undefined, (a) =>
+      metrics.observeRisk(a),
+    ),
+    metrics,
   };
   const live = new LiveTracking(resources.redis, config, deps.metrics);
   return {
