@@ -3,10 +3,10 @@ import { mountDashboard } from '../dashboard/board';
 import { createMetrics } from '../lib/metrics';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
-import { OrderEventHub } from './live';
+import { LiveTracking } from './live-tracking';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
-import { rateLimits } from './middleware/rate-limit';
+import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
 import { authRoutes } from './routes/auth';
@@ -19,12 +19,21 @@ import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { systemRoutes } from './routes/system';
+import { wsRoutes } from './routes/ws';
+import { documentSharedResponses } from './shared-responses';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
-export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
+export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   const app = newRouter();
   const metrics =
-    deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.queues, logger: deps.logger });
+    deps.metrics ??
+    createMetrics({
+      db: deps.db,
+      queues: deps.queues.queues,
+      logger: deps.logger,
+      ordersCacheSeconds: deps.config.METRICS_ORDERS_CACHE_SECONDS,
+    });
+  const live = givenLive ?? new LiveTracking(deps.redis, deps.config, metrics);
   // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
   deps = { ...deps, metrics };
 
@@ -34,16 +43,21 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
   app.use('*', rateLimits(deps));
 
   app.route('/health', healthRoutes(deps));
-  app.route('/metrics', metricsRoutes(metrics));
+  app.route('/metrics', metricsRoutes(metrics, deps.config.METRICS_TOKEN));
   app.route('/auth', authRoutes(deps));
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
-  app.route('/orders', orderEventRoutes(deps, hub));
+  app.route('/orders', orderEventRoutes(deps, live));
+  app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   mountDashboard(app, deps);
+  documentSharedResponses(app, {
+    rateLimited: (path) => !isRateLimitExempt(path),
+    needsNoBackend: (path) => path === '/health/live',
+  });
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

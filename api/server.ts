@@ -4,6 +4,8 @@ import { type Config, ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { checkServices } from '../lib/resources';
 import { assembleApi } from './assemble';
+import { tokenSettings } from './deps';
+import { serveApi } from './serve';
 
 /** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
 export async function startApi(config: Config) {
@@ -11,14 +13,25 @@ export async function startApi(config: Config) {
   await migrateDatabase(config.DATABASE_URL);
   const api = await assembleApi(config, logger);
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    await ensureAdmin(api.deps.db, config.piiKey, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    const outcome = await ensureAdmin(
+      api.deps.db,
+      config.piiKey,
+      tokenSettings(api.deps),
+      config.ADMIN_EMAIL,
+      config.ADMIN_PASSWORD,
+    );
+    // An existing account promoted or given a new password: its earlier sessions were ended.
+    if (outcome === 'updated')
+      logger.warn('admin account updated from ADMIN_EMAIL/ADMIN_PASSWORD; its sessions were ended');
   }
-  const server = Bun.serve({ port: config.PORT, fetch: api.app.fetch, development: false });
+  const server = serveApi(api, config, { port: config.PORT });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     metrics: api.deps.metrics,
     async stop() {
+      // Open streams and sockets first: the server's stop waits for every request, and they never end.
+      api.live.endAll();
       await server.stop();
       await api.close();
     },

@@ -98,6 +98,10 @@ try {
     EMAIL_RATE_MAX: '10000',
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
     DATABASE_POOL_SIZE: '20',
+    // One user places every order in seconds, which fraud screening rightly finds suspicious: orders are
+    // still screened (its cost is measured), but no decision is taken by score unless asked.
+    RISK_REVIEW_AT: process.env.RISK_REVIEW_AT ?? '2',
+    RISK_REJECT_AT: process.env.RISK_REJECT_AT ?? '2',
   };
   await migrateDatabase(env.DATABASE_URL as string);
   const pool = createPool(env.DATABASE_URL as string, 4);

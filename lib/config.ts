@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -43,6 +44,11 @@ const schema = z.object({
   // A charge that timed out may still land after a cancel was told "not charged": the reconciler asks
   // the gateway again for this long after the order ended, and refunds what landed.
   LATE_CHARGE_WINDOW_SECONDS: int(0, 30 * 86_400).default(3600),
+  // Fraud screening: how long an order waits in `review` for an admin, and the score thresholds (0–1;
+  // above 1 a decision is never taken by score, the test tokens still force theirs).
+  REVIEW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
+  RISK_REVIEW_AT: z.coerce.number().min(0).max(10).default(0.6),
+  RISK_REJECT_AT: z.coerce.number().min(0).max(10).default(0.9),
   RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),
   RECONCILE_EVERY_MS: int(100, 3_600_000).default(10_000),
   RATE_LIMITS: bool.default(true),
@@ -53,6 +59,10 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(300),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(5),
   LOGIN_BLOCK_SECONDS: int(0, 86_400).default(300),
+  // Sign-in attempts per minute per account from all addresses together (login and the board share it).
+  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(20),
+  // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
+  PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
   PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
   GATEWAY_LATENCY_MS: int(0, 60_000).default(0),
@@ -84,6 +94,22 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
+  // When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 without).
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // How long one `orders by status` count is reused by scrapes (0: count on every scrape).
+  METRICS_ORDERS_CACHE_SECONDS: int(0, 3600).default(15),
+  // Bun closes a connection that moves no bytes for this long (its own default is 10 s). Live
+  // streams stay open past it by sending a heartbeat every LIVE_HEARTBEAT_SECONDS (checked below).
+  HTTP_IDLE_TIMEOUT_SECONDS: int(8, 255).default(60),
+  LIVE_HEARTBEAT_SECONDS: int(1, 120).default(15),
+  // Open live-tracking connections (SSE streams plus WebSockets), per user and in all, per API process.
+  LIVE_MAX_PER_USER: int(1, 10_000).default(10),
+  LIVE_MAX_PER_PROCESS: int(1, 1_000_000).default(2000),
+  // WebSocket: orders one connection may follow, time to send the auth message, and the bytes a
+  // slow reader may leave unsent before it is dropped.
+  WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
+  WS_AUTH_TIMEOUT_SECONDS: int(1, 300).default(10),
+  WS_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -108,6 +134,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
+  }
+  if (c.LIVE_HEARTBEAT_SECONDS * 2 > c.HTTP_IDLE_TIMEOUT_SECONDS) {
+    // One heartbeat may be late or lost under load; two per idle period keep a quiet stream open.
+    throw new ConfigError(
+      'Invalid configuration:\n  LIVE_HEARTBEAT_SECONDS: must be at most half of HTTP_IDLE_TIMEOUT_SECONDS',
+    );
   }
   const jwtSecret = c.JWT_SECRET ?? randomSecret();
   if (!c.JWT_SECRET && c.NODE_ENV !== 'test') {

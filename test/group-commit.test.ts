@@ -277,7 +277,12 @@ describe('group commit of the saga steps', () => {
     ]);
     // Of the two requests that share a new key, either may be the one that creates the order.
     expect(answers.slice(0, 3).map((r) => r.status)).toEqual([202, 422, 200]);
-    expect(answers.slice(3).map((r) => r.status).sort()).toEqual([200, 202]);
+    expect(
+      answers
+        .slice(3)
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual([200, 202]);
     const ids = (await Promise.all(answers.map((r) => r.json()))) as { id?: string }[];
     expect(ids[2]?.id).toBe(firstId);
     expect(ids[4]?.id).toBe(ids[3]?.id);

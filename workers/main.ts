@@ -1,7 +1,7 @@
 import { preflight } from '../api/server';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
+import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
 import { openResources } from '../lib/resources';
 import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
@@ -13,24 +13,48 @@ export interface WorkerArgs {
   concurrency: number;
 }
 
-/** `--queues reserve,charge --concurrency 50`; all queues and WORKER_CONCURRENCY when omitted. */
+const flags = ['--queues', '--concurrency'] as const;
+
+/**
+ * `--queues reserve,charge --concurrency 50` (or `--queues=…`); all queues and WORKER_CONCURRENCY
+ * when omitted. Anything else is refused with a message naming it: a typo (`--queue`) must not
+ * quietly start a process on every queue, nor an empty list start one on none.
+ */
 export function parseWorkerArgs(argv: string[], defaultConcurrency: number): WorkerArgs {
-  const value = (flag: string) => {
-    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
-    if (i < 0) return undefined;
-    const arg = argv[i] ?? '';
-    return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1];
-  };
-  const names = value('--queues')
-    ?.split(',')
-    .map((q) => q.trim())
-    .filter(Boolean) ?? [...queueNames];
+  const given = new Map<string, string>();
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    if (!(flags as readonly string[]).includes(flag))
+      throw new Error(`unknown argument ${JSON.stringify(arg)} (known: ${flags.join(', ')})`);
+    if (given.has(flag)) throw new Error(`${flag}: given twice`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value.startsWith('--')) throw new Error(`${flag}: a value is missing`);
+    given.set(flag, value);
+  }
+  const list = given.get('--queues');
+  const names =
+    list === undefined
+      ? [...queueNames]
+      : [
+          ...new Set(
+            list
+              .split(',')
+              .map((q) => q.trim())
+              .filter(Boolean),
+          ),
+        ];
+  if (names.length === 0) throw new Error(`--queues: name at least one of ${queueNames.join(', ')}`);
   const unknown = names.filter((n) => !(queueNames as readonly string[]).includes(n));
   if (unknown.length)
     throw new Error(`--queues: unknown queue ${unknown.join(', ')} (known: ${queueNames.join(', ')})`);
-  const concurrency = Number(value('--concurrency') ?? defaultConcurrency);
+  const raw = given.get('--concurrency');
+  const concurrency =
+    raw === undefined ? defaultConcurrency : /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-    throw new Error('--concurrency: a whole number from 1 to 1000');
+    throw new Error(`--concurrency: a whole number from 1 to 1000, not ${JSON.stringify(raw)}`);
   }
   return { queues: names as QueueName[], concurrency };
 }
@@ -44,17 +68,31 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?
   const metrics =
     shared ??
     (config.WORKER_METRICS_PORT
-      ? createMetrics({ db: resources.db, queues: queues.queues, logger })
+      ? createMetrics({
+          db: resources.db,
+          queues: queues.queues,
+          logger,
+          ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+        })
       : undefined);
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
     !shared && metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
           port: config.WORKER_METRICS_PORT,
-          fetch: async (req) =>
-            new URL(req.url).pathname === '/metrics'
-              ? new Response(await metrics.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } })
-              : new Response('not found', { status: 404 }),
+          fetch: async (req) => {
+            if (new URL(req.url).pathname !== '/metrics') return new Response('not found', { status: 404 });
+            // The same METRICS_TOKEN as the API's /metrics, when one is set.
+            if (!scrapeAllowed(req.headers.get('authorization') ?? undefined, config.METRICS_TOKEN)) {
+              return new Response('a Bearer METRICS_TOKEN is required', {
+                status: 401,
+                headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+              });
+            }
+            return new Response(await metrics.render(), {
+              headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+            });
+          },
         })
       : undefined;
   const set = await startWorkers(deps, args.queues, args.concurrency);

@@ -1,8 +1,10 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
+import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
+import { screenBeforeCharge } from '../fraud/screen';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import {
@@ -19,7 +21,14 @@ import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve';
 import type { OrderEvent } from './status';
 
-type ChargeRow = { id: string; totalCents: number; currency: string; paymentToken: string };
+type ChargeRow = {
+  id: string;
+  userId: string;
+  totalCents: number;
+  currency: string;
+  paymentToken: string;
+  riskDecision: RiskDecision | null;
+};
 
 /**
  * `chargeOrder` for many orders (group commit), with the same guarantees: the payment rows exist
@@ -37,10 +46,12 @@ export async function chargeOrders(
   const rows = await ctx.db
     .select({
       id: orders.id,
+      userId: orders.userId,
       status: orders.status,
       paymentToken: orders.paymentToken,
       totalCents: orders.totalCents,
       currency: orders.currency,
+      riskDecision: orders.riskDecision,
     })
     .from(orders)
     .where(inArray(orders.id, orderIds));
@@ -74,7 +85,26 @@ export async function chargeOrders(
 
 async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<string, Decided<StepOutcome>>) {
   if (candidates.length === 0) return;
-  await ensurePaymentRows(ctx, candidates);
+  // Fraud screening comes before any money is asked for, per order as on the single-order path: an
+  // order held for review or rejected goes no further (its screening recorded the decision).
+  const screened = await Promise.all(
+    candidates.map((o) =>
+      screenBeforeCharge(ctx, o).then(
+        (verdict) => {
+          if (verdict)
+            out.set(o.id, { ok: true, value: { status: verdict.status, changed: verdict.changed } });
+          return verdict ? null : o;
+        },
+        (error: unknown) => {
+          out.set(o.id, { ok: false, error });
+          return null;
+        },
+      ),
+    ),
+  );
+  const approved = screened.filter((o): o is ChargeRow => o !== null);
+  if (approved.length === 0) return;
+  await ensurePaymentRows(ctx, approved);
   // Charge only what is still reserved now that its payment row exists. A cancel that committed before
   // the row was there owed no refund (there was no payment to owe one for): charging it now would
   // take money that only a later refund gives back, after the order already looks final. A cancel
@@ -86,17 +116,16 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
     .where(
       inArray(
         orders.id,
-        candidates.map((o) => o.id),
+        approved.map((o) => o.id),
       ),
     );
   const current = new Map(still.map((r) => [r.id, r.status]));
-  for (const o of candidates) {
+  for (const o of approved) {
     const status = current.get(o.id) ?? 'failed';
     if (status !== 'reserved') out.set(o.id, { ok: true, value: { status, changed: false } });
   }
-  const due = candidates.filter((o) => current.get(o.id) === 'reserved');
+  const due = approved.filter((o) => current.get(o.id) === 'reserved');
   if (due.length === 0) return;
-  // Screening (fraud) belongs here: after the intent is recorded, before any money is asked for.
   const answers = await Promise.all(
     due.map((o) =>
       ctx.gateway

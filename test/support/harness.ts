@@ -7,6 +7,7 @@ import { type Config, loadConfig } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
 import type { Resources } from '../../lib/resources';
 import { deletePrefixedKeys } from '../../queues/connection';
+import { enforceDocumentedStatuses } from './documented';
 
 const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const baseRedis = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -15,6 +16,8 @@ export interface Harness extends Resources {
   config: Config;
   deps: AssembledApi['deps'];
   app: ReturnType<typeof createApp>;
+  /** Live tracking of this app (hub, caps, read counts). */
+  live: AssembledApi['live'];
   prefix: string;
   /** A signed-in user (role `user` unless asked) with a fresh access token. */
   signUp(role?: 'user' | 'admin', phone?: string): Promise<{ id: string; email: string; token: string }>;
@@ -43,6 +46,11 @@ export function testConfig(suffix: string, env: Record<string, string> = {}): Co
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
     DATABASE_POOL_SIZE: '20',
     RATE_LIMITS: 'off',
+    // Tests place many orders from brand-new accounts in seconds, which the fraud model rightly finds
+    // suspicious: orders are still screened (risk stored), but only the test tokens force a decision.
+    // test/fraud.test.ts sets real thresholds.
+    RISK_REVIEW_AT: '2',
+    RISK_REJECT_AT: '2',
     ...env,
   });
 }
@@ -54,7 +62,9 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
   const prefix = config.QUEUE_PREFIX;
   await migrateDatabase(config.DATABASE_URL);
   const api = await assembleApi(config, logger ?? createLogger(config.LOG_LEVEL));
-  const { app, deps, resources } = api;
+  const { app, deps, resources, live } = api;
+  // Every answer a test receives through the harness must be one the OpenAPI document lists.
+  enforceDocumentedStatuses(app);
   let n = 0;
 
   return {
@@ -62,6 +72,7 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
     config,
     deps,
     app,
+    live,
     prefix,
     async signUp(role = 'user', phone) {
       const email = `u${++n}_${suffix}@example.test`;

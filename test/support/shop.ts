@@ -7,7 +7,7 @@ export interface OrderBody {
   status: string;
   totalCents: number;
   failureReason?: string;
-  events: { from: string | null; to: string; reason?: string }[];
+  events: { from: string | null; to: string; at: string; reason?: string }[];
 }
 
 /** Small API helpers so a test reads as the story it tells. */
@@ -58,7 +58,11 @@ export function shop(h: Harness, admin: { token: string }) {
     async payment(id: string, token = admin.token) {
       const res = await h.json('GET', `/payment/status/${id}`, undefined, token);
       expect(res.status).toBe(200);
-      return (await res.json()) as { status: string; transactions: { type: string; amountCents: number }[] };
+      return (await res.json()) as {
+        status: string;
+        failureCode?: string;
+        transactions: { type: string; amountCents: number }[];
+      };
     },
     async notificationsOf(orderId: string) {
       const [rows] = await h.pool.query(
