@@ -59,6 +59,12 @@ export async function completeAndRecordOutcomes(
         continue;
       }
       const status: OrderStatus = order.status === 'paid' ? 'completed' : order.status;
+      // Parked for fraud review: this flow ends here with nothing to say; the admin's decision starts
+      // the next one (as prepareOutcomeNotifications answers).
+      if (status === 'review') {
+        out.set(id, { ok: true, value: { status, completed: false, messages: [] } });
+        continue;
+      }
       if (!isFinal(status)) {
         out.set(id, { ok: true, value: { status, completed: false, messages: null } });
         continue;
