@@ -14,6 +14,8 @@ export interface FlowCeiling {
   /** Calls per flow by command (commands inside BullMQ's Lua scripts included, as INFO counts them). */
   redisByCommand: Record<string, number>;
   workerCpuMsPerFlow: number;
+  /** The Redis server's CPU per flow (private servers only; 0 otherwise). */
+  redisCpuMsPerFlow: number;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function measureFlowCeiling(
   admin: Redis,
   seconds: number,
   concurrency = 50,
+  redisPid?: number,
 ): Promise<FlowCeiling> {
   const prefix = `bench_ceiling_${Date.now().toString(36)}`;
   const worker = Bun.spawn(['bun', 'bench/noop-worker.ts'], {
@@ -53,6 +56,7 @@ export async function measureFlowCeiling(
     };
     const before = await redisCommands(admin);
     const cpuBefore = cpuMs(processTree(worker.pid));
+    const redisBefore = redisPid ? cpuMs([redisPid]) : 0;
     const started = performance.now();
     let added = 0;
     while (performance.now() - started < seconds * 1000) {
@@ -69,6 +73,7 @@ export async function measureFlowCeiling(
     while ((await done()) < added) await Bun.sleep(20);
     const elapsed = (performance.now() - started) / 1000;
     const cpu = cpuMs(processTree(worker.pid)) - cpuBefore;
+    const redisCpu = redisPid ? cpuMs([redisPid]) - redisBefore : 0;
     const after = await redisCommands(admin);
     return {
       flows: added,
@@ -76,6 +81,7 @@ export async function measureFlowCeiling(
       redisCommandsPerFlow: round((after.total - before.total - polls) / added),
       redisByCommand: perItem(after.byCommand, before.byCommand, added, { hget: polls }),
       workerCpuMsPerFlow: round(cpu / added, 3),
+      redisCpuMsPerFlow: round(redisCpu / added, 3),
     };
   } finally {
     worker.kill('SIGTERM');

@@ -75,7 +75,13 @@ try {
 
   console.log(`servers: ${servers.private ? 'private MariaDB and Redis started for this run' : 'shared'}`);
   console.log(`measuring the bare flow (${CEILING_SECONDS} s)…`);
-  const flow = await measureFlowCeiling(servers.redisUrl, adminRedis, CEILING_SECONDS);
+  const flow = await measureFlowCeiling(
+    servers.redisUrl,
+    adminRedis,
+    CEILING_SECONDS,
+    50,
+    servers.pids.redis,
+  );
   console.log(`  ${flow.flowsPerSecond} flows/s, ${flow.redisCommandsPerFlow} Redis commands per flow`);
   // The machine is shared: the ceiling is measured again after the Orderflow runs (see the end), and
   // the higher of the two is the one every ratio divides by (a conservative ratio).
@@ -169,6 +175,10 @@ try {
     await Bun.sleep(100);
   }
   const target: LoadTarget = { url, token: accessToken, productIds };
+  const serverCpu = () => ({
+    mysql: servers.pids.mysql ? cpuMs([servers.pids.mysql]) : 0,
+    redis: servers.pids.redis ? cpuMs([servers.pids.redis]) : 0,
+  });
   const notifyQueue = new Queue('notify', { connection: adminRedis, prefix: name });
   cleanups.push(() => notifyQueue.close());
 
@@ -198,6 +208,7 @@ try {
         redis: await redisCommands(adminRedis),
         apiCpu: cpuMs(pids().api),
         workerCpu: cpuMs(pids().workers),
+        serverCpu: serverCpu(),
       };
       const started = Date.now();
       const result = await load();
@@ -227,6 +238,7 @@ try {
         redis: await redisCommands(adminRedis),
         apiCpu: cpuMs(p.api),
         workerCpu: cpuMs(p.workers),
+        serverCpu: serverCpu(),
       };
       rss.api = Math.max(rss.api, peakRssMb(p.api));
       rss.worker = Math.max(rss.worker, peakRssMb(p.workers));
@@ -292,6 +304,9 @@ try {
             ? round((after.apiCpu - before.apiCpu) / result.accepted.length, 2)
             : 0,
           workerCpuMsPerCompleted: per(after.workerCpu - before.workerCpu),
+          // Only with the private servers (the shared ones serve everyone's tests).
+          mariadbCpuMsPerCompleted: per(after.serverCpu.mysql - before.serverCpu.mysql),
+          redisCpuMsPerCompleted: per(after.serverCpu.redis - before.serverCpu.redis),
         },
         mysql: sql,
         redisByCommand: perItem(after.redis.byCommand, before.redis.byCommand, completedForCost),
@@ -360,7 +375,13 @@ try {
   }
 
   console.log(`\nmeasuring the bare flow again (${CEILING_SECONDS} s)…`);
-  const flowAfter = await measureFlowCeiling(servers.redisUrl, adminRedis, CEILING_SECONDS);
+  const flowAfter = await measureFlowCeiling(
+    servers.redisUrl,
+    adminRedis,
+    CEILING_SECONDS,
+    50,
+    servers.pids.redis,
+  );
   console.log(`  ${flowAfter.flowsPerSecond} flows/s`);
   const ceiling = Math.max(flow.flowsPerSecond, flowAfter.flowsPerSecond);
   for (const r of runs) r.completedOverFlowCeiling = round(r.completedPerSecond / ceiling, 3);
@@ -425,7 +446,7 @@ function printRun(r: RunReport) {
     `  ${r.label.padEnd(16)} offered ${String(r.offeredPerSecond ?? 'max').padStart(5)}/s  accepted ${String(r.acceptedPerSecond).padStart(5)}/s  completed ${String(r.completedPerSecond).padStart(5)}/s (${r.completedOverFlowCeiling}× flow)  POST p50/p99 ${r.postOrdersMs.p50}/${r.postOrdersMs.p99} ms  →completed p50/p99 ${r.acceptedToCompletedMs.p50}/${r.acceptedToCompletedMs.p99} ms`,
   );
   console.log(
-    `  ${''.padEnd(16)} per order: ${c.sqlStatements} SQL, ${c.commits} COMMIT, ${c.handlerCommits} handler commits, ${c.dataFsyncs} fsyncs, ${c.logWrites} log writes, ${c.redisCommands} Redis (${c.redisOverBareFlow}× bare), API ${c.apiCpuMsPerAccepted} ms CPU, workers ${c.workerCpuMsPerCompleted} ms CPU`,
+    `  ${''.padEnd(16)} per order: ${c.sqlStatements} SQL, ${c.commits} COMMIT, ${c.handlerCommits} handler commits, ${c.dataFsyncs} fsyncs, ${c.logWrites} log writes, ${c.redisCommands} Redis (${c.redisOverBareFlow}× bare), API ${c.apiCpuMsPerAccepted} ms CPU, workers ${c.workerCpuMsPerCompleted} ms CPU, MariaDB ${c.mariadbCpuMsPerCompleted} ms, Redis ${c.redisCpuMsPerCompleted} ms`,
   );
 }
 
