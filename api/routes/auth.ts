@@ -54,6 +54,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/register',
+      summary: 'Register a user account',
       tags: ['auth'],
       request: { body: jsonBody(RegisterBody) },
       responses: {
@@ -73,6 +74,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/login',
+      summary: 'Sign in with email and password',
       tags: ['auth'],
       request: { body: jsonBody(LoginBody) },
       responses: { 200: jsonResponse(TokenPair, 'A token pair'), 401: problem('Bad credentials') },
@@ -88,6 +90,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/refresh',
+      summary: 'Exchange a refresh token for a new token pair',
       tags: ['auth'],
       request: { body: jsonBody(RefreshBody) },
       responses: {
@@ -102,6 +105,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/user/{id}',
+      summary: 'Get a user',
       tags: ['auth'],
       security: bearer,
       middleware: [requireAuth(tokens)] as const,

@@ -10,6 +10,7 @@ export function metricsRoutes(metrics: Metrics) {
     createRoute({
       method: 'get',
       path: '/',
+      summary: 'Export Prometheus metrics',
       tags: ['operations'],
       responses: {
         200: {

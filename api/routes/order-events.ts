@@ -20,6 +20,7 @@ export function orderEventRoutes(deps: AppDeps, hub: OrderEventHub) {
     createRoute({
       method: 'get',
       path: '/{id}/events',
+      summary: "Stream an order's status changes (Server-Sent Events)",
       tags: ['orders'],
       security: bearer,
       middleware: [requireAuth(tokenSettings(deps))] as const,

@@ -64,6 +64,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      summary: 'Place an order',
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -108,6 +109,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/{id}',
+      summary: 'Get an order with its timeline',
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -132,6 +134,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'put',
       path: '/{id}/cancel',
+      summary: 'Cancel an order',
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -165,6 +168,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/user/{userId}',
+      summary: "List a user's orders",
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
