@@ -1,7 +1,9 @@
 import { type ErrorResponse, Resend } from 'resend';
 import {
+  type BatchItemResult,
   type EmailMessage,
   type EmailTransport,
+  MAX_EMAIL_BATCH,
   PermanentSendError,
   type SendResult,
   TransientSendError,
@@ -54,6 +56,61 @@ export class ResendEmailTransport implements EmailTransport {
       throw new TransientSendError('Resend answered without an email id');
     }
     return { providerRef: id };
+  }
+
+  /**
+   * `POST /emails/batch` in permissive mode: a message Resend refuses (a bad address) is reported at
+   * its index and fails alone, the others are sent. The answer lists the ids of the sent messages in
+   * request order. A failure of the whole request is thrown, classified as for one message.
+   */
+  async sendBatch(
+    msgs: readonly EmailMessage[],
+    opts: { idempotencyKey: string },
+  ): Promise<BatchItemResult[]> {
+    if (msgs.length === 0) return [];
+    if (msgs.length > MAX_EMAIL_BATCH)
+      throw new PermanentSendError(`a batch holds at most ${MAX_EMAIL_BATCH}`);
+    let result: Awaited<ReturnType<Resend['batch']['send']>>;
+    try {
+      result = await this.client.batch.send(
+        msgs.map((m) => ({ from: this.from, to: m.to, subject: m.subject, text: m.text })),
+        {
+          idempotencyKey: opts.idempotencyKey,
+          batchValidation: 'permissive',
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+      );
+    } catch (err) {
+      throw new TransientSendError(
+        `Resend batch request failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (result.error) throw classifyResendError(result.error, result.headers);
+    const body = result.data as { data?: unknown; errors?: unknown } | null;
+    const ids = Array.isArray(body?.data) ? (body.data as { id?: unknown }[]) : [];
+    const errors = Array.isArray(body?.errors)
+      ? (body.errors as { index?: unknown; message?: unknown }[])
+      : [];
+    const refused = new Map<number, string>();
+    for (const e of errors) {
+      if (typeof e.index === 'number') refused.set(e.index, String(e.message ?? 'refused'));
+    }
+    if (ids.length !== msgs.length - refused.size) {
+      throw new TransientSendError(
+        `Resend batch answered ${ids.length} ids and ${refused.size} errors for ${msgs.length} messages`,
+      );
+    }
+    let next = 0;
+    return msgs.map((_, i): BatchItemResult => {
+      const reason = refused.get(i);
+      if (reason !== undefined) {
+        return { ok: false, error: new PermanentSendError(`Resend refused the message: ${reason}`) };
+      }
+      const id = ids[next++]?.id;
+      return typeof id === 'string' && id !== ''
+        ? { ok: true, providerRef: id }
+        : { ok: false, error: new TransientSendError('Resend answered without an email id') };
+    });
   }
 }
 
