@@ -49,6 +49,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class BatchingEmailTransport implements EmailTransport {
   readonly name: string;
   private readonly pending: Waiting[] = [];
+  /** How many express messages lead `pending` (they keep their own order among themselves). */
+  private expressWaiting = 0;
   private readonly maxBatch: number;
   private pumping = false;
 
@@ -59,18 +61,31 @@ export class BatchingEmailTransport implements EmailTransport {
   ) {
     this.name = inner.name;
     this.maxBatch = inner.sendBatch ? Math.max(1, Math.min(opts.maxBatch, MAX_EMAIL_BATCH)) : 1;
+    this.express = { name: inner.name, send: (msg) => this.enqueue(msg, true) };
   }
 
+  /**
+   * The same transport for messages that go before every waiting one (an admin's message): it joins
+   * the next request however many order emails this process already holds.
+   */
+  readonly express: EmailTransport;
+
   send(msg: EmailMessage): Promise<SendResult> {
+    return this.enqueue(msg, false);
+  }
+
+  private enqueue(msg: EmailMessage, first: boolean): Promise<SendResult> {
     return new Promise<SendResult>((resolve, reject) => {
-      this.pending.push({ msg, resolve, reject });
+      const waiting = { msg, resolve, reject };
+      if (first) this.pending.splice(this.expressWaiting++, 0, waiting);
+      else this.pending.push(waiting);
       void this.pump();
     });
   }
 
   /** Messages not yet in a request go back to their jobs (shutdown); requests under way finish. */
   handBack(retryAfterMs = 1000): void {
-    const waiting = this.pending.splice(0);
+    const waiting = this.take(this.pending.length);
     for (const w of waiting) w.reject(new HandedBackError(retryAfterMs));
   }
 
@@ -84,18 +99,24 @@ export class BatchingEmailTransport implements EmailTransport {
         try {
           await this.limit.acquire();
         } catch (err) {
-          const failed = this.pending.splice(0, this.maxBatch);
+          const failed = this.take(this.maxBatch);
           const error = new TransientSendError(`request rate limit unavailable: ${(err as Error).message}`);
           for (const w of failed) w.reject(error);
           continue;
         }
         // Taken after the wait for a slot, so that a slot carries everything that queued up meanwhile.
-        const batch = this.pending.splice(0, this.maxBatch);
+        const batch = this.take(this.maxBatch);
         if (batch.length) void this.dispatch(batch);
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  private take(n: number): Waiting[] {
+    const taken = this.pending.splice(0, n);
+    this.expressWaiting = Math.max(0, this.expressWaiting - taken.length);
+    return taken;
   }
 
   private async dispatch(batch: Waiting[]): Promise<void> {
