@@ -468,6 +468,9 @@ describe('BatchingEmailTransport (the real Redis request window)', () => {
     t.handBack();
     const err = await waiting.catch((e: unknown) => e);
     expect((err as Error).name).toBe('HandedBackError');
+    // A job fetched while the worker was stopping is handed back at once, not held.
+    const late = await t.send(message(3)).catch((e: unknown) => e);
+    expect((late as Error).name).toBe('HandedBackError');
     expect(inner.singles.map((m) => m.idempotencyKey)).toEqual(['ntf_1']);
   });
 });

@@ -53,6 +53,8 @@ export class BatchingEmailTransport implements EmailTransport {
   private expressWaiting = 0;
   private readonly maxBatch: number;
   private pumping = false;
+  /** Set once the process stops: the delay after which handed-back messages are tried again. */
+  private handingBack: number | undefined;
 
   constructor(
     private readonly inner: EmailTransport,
@@ -75,6 +77,7 @@ export class BatchingEmailTransport implements EmailTransport {
   }
 
   private enqueue(msg: EmailMessage, first: boolean): Promise<SendResult> {
+    if (this.handingBack !== undefined) return Promise.reject(new HandedBackError(this.handingBack));
     return new Promise<SendResult>((resolve, reject) => {
       const waiting = { msg, resolve, reject };
       if (first) this.pending.splice(this.expressWaiting++, 0, waiting);
@@ -83,8 +86,12 @@ export class BatchingEmailTransport implements EmailTransport {
     });
   }
 
-  /** Messages not yet in a request go back to their jobs (shutdown); requests under way finish. */
+  /**
+   * Shutdown: messages not yet in a request go back to their jobs, and so does any message handed in
+   * from now on (a job fetched while the worker was pausing); requests under way finish.
+   */
   handBack(retryAfterMs = 1000): void {
+    this.handingBack = retryAfterMs;
     const waiting = this.take(this.pending.length);
     for (const w of waiting) w.reject(new HandedBackError(retryAfterMs));
   }
