@@ -12,7 +12,10 @@ export interface Resources {
 }
 
 export async function openResources(config: Config, role: RedisRole): Promise<Resources> {
-  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, {
+    acquireTimeoutMs: config.DATABASE_POOL_ACQUIRE_TIMEOUT_MS,
+    queueLimit: config.DATABASE_POOL_QUEUE_LIMIT,
+  });
   const redis = createRedis(config.REDIS_URL, role);
   // ioredis reports every failed reconnect as an 'error'; readiness and logs carry the outage instead.
   redis.on('error', () => {});
