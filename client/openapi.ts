@@ -771,7 +771,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A request with this key is in flight */
+                /** @description A request with this key is in flight, or (without payment) the user already holds MAX_UNPAID_ORDERS unpaid orders */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -780,7 +780,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Unknown product, mixed currencies, or a reused key with another body */
+                /** @description Unknown product, mixed currencies, a reused key with another body, or (without payment) more than MAX_UNPAID_UNITS units */
                 422: {
                     headers: {
                         [name: string]: unknown;
