@@ -8,7 +8,7 @@ import {
   type NotificationLogger,
 } from '../domain/notifications/log-transports';
 import { ResendEmailTransport, retryAfterMs } from '../domain/notifications/resend-email';
-import { PermanentSendError, TransientSendError } from '../domain/notifications/transports';
+import { PermanentSendError, RateLimitedError, TransientSendError } from '../domain/notifications/transports';
 import { createLogger } from '../lib/logger';
 
 // The app's pino logger must fit the port the log transports take.
@@ -141,6 +141,8 @@ describe('ResendEmailTransport against a stand-in of the Resend API', () => {
       );
     const err = await sendError();
     expect(err).toBeInstanceOf(TransientSendError);
+    // A refusal for the request rate, which the batcher answers by sending the same request later.
+    expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as TransientSendError).retryAfterMs).toBe(3000);
     expect((err as TransientSendError).message).toContain('rate_limit_exceeded');
   });

@@ -4,6 +4,7 @@ import {
   type EmailMessage,
   type EmailTransport,
   MAX_EMAIL_BATCH,
+  RateLimitedError,
   type RequestRateLimit,
   type SendResult,
   TransientSendError,
@@ -15,6 +16,9 @@ export interface BatchingOptions {
   /** How long a request waits for company when fewer than `maxBatch` messages are at hand. */
   lingerMs: number;
 }
+
+/** How often a request the provider refused for its rate (429) goes again before its messages fail. */
+const RATE_LIMITED_RETRIES = 5;
 
 interface Waiting {
   msg: EmailMessage;
@@ -53,6 +57,10 @@ export class BatchingEmailTransport implements EmailTransport {
   private expressWaiting = 0;
   private readonly maxBatch: number;
   private pumping = false;
+  /** Requests the provider refused for its rate: sent again, as they were, before anything new. */
+  private readonly refused: { batch: Waiting[]; tries: number }[] = [];
+  /** No request leaves before this time (the provider's `Retry-After`). */
+  private pausedUntil = 0;
   /** Set once the process stops: the delay after which handed-back messages are tried again. */
   private handingBack: number | undefined;
 
@@ -92,7 +100,7 @@ export class BatchingEmailTransport implements EmailTransport {
    */
   handBack(retryAfterMs = 1000): void {
     this.handingBack = retryAfterMs;
-    const waiting = this.take(this.pending.length);
+    const waiting = [...this.refused.splice(0).flatMap((r) => r.batch), ...this.take(this.pending.length)];
     for (const w of waiting) w.reject(new HandedBackError(retryAfterMs));
   }
 
@@ -101,19 +109,29 @@ export class BatchingEmailTransport implements EmailTransport {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.pending.length > 0) {
-        if (this.pending.length < this.maxBatch && this.opts.lingerMs > 0) await sleep(this.opts.lingerMs);
+      while (this.refused.length > 0 || this.pending.length > 0) {
+        const again = this.refused.length > 0;
+        if (!again && this.pending.length < this.maxBatch && this.opts.lingerMs > 0) {
+          await sleep(this.opts.lingerMs);
+        }
+        const pause = this.pausedUntil - Date.now();
+        if (pause > 0) await sleep(pause);
         try {
           await this.limit.acquire();
         } catch (err) {
-          const failed = this.take(this.maxBatch);
+          const failed = this.refused.shift()?.batch ?? this.take(this.maxBatch);
           const error = new TransientSendError(`request rate limit unavailable: ${(err as Error).message}`);
           for (const w of failed) w.reject(error);
           continue;
         }
+        const retry = this.refused.shift();
+        if (retry) {
+          void this.dispatch(retry.batch, retry.tries);
+          continue;
+        }
         // Taken after the wait for a slot, so that a slot carries everything that queued up meanwhile.
         const batch = this.take(this.maxBatch);
-        if (batch.length) void this.dispatch(batch);
+        if (batch.length) void this.dispatch(batch, 0);
       }
     } finally {
       this.pumping = false;
@@ -126,11 +144,33 @@ export class BatchingEmailTransport implements EmailTransport {
     return taken;
   }
 
-  private async dispatch(batch: Waiting[]): Promise<void> {
+  /**
+   * A request the provider refused for its rate sent nothing: it goes again, with the same members
+   * (so the same key), after the provider's `Retry-After`, without costing its messages a try.
+   */
+  private refusedForRate(err: unknown, batch: Waiting[], tries: number): boolean {
+    if (
+      !(err instanceof RateLimitedError) ||
+      tries >= RATE_LIMITED_RETRIES ||
+      this.handingBack !== undefined
+    ) {
+      return false;
+    }
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + (err.retryAfterMs ?? 1000));
+    this.refused.push({ batch, tries: tries + 1 });
+    void this.pump();
+    return true;
+  }
+
+  private async dispatch(batch: Waiting[], tries: number): Promise<void> {
     const sendBatch = this.inner.sendBatch?.bind(this.inner);
     const [first] = batch;
     if (batch.length === 1 && first) {
-      await this.inner.send(first.msg).then(first.resolve, first.reject);
+      try {
+        first.resolve(await this.inner.send(first.msg));
+      } catch (err) {
+        if (!this.refusedForRate(err, batch, tries)) first.reject(err);
+      }
       return;
     }
     if (!sendBatch) throw new Error('unreachable: batches need sendBatch');
@@ -151,7 +191,7 @@ export class BatchingEmailTransport implements EmailTransport {
         else w.reject(r?.error ?? new TransientSendError('no result for this message'));
       });
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      if (!this.refusedForRate(err, batch, tries)) for (const w of batch) w.reject(err);
     }
   }
 }

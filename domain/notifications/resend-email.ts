@@ -5,6 +5,7 @@ import {
   type EmailTransport,
   MAX_EMAIL_BATCH,
   PermanentSendError,
+  RateLimitedError,
   type SendResult,
   TransientSendError,
 } from './transports';
@@ -126,7 +127,8 @@ const STATUS_BY_NAME: Partial<Record<string, number>> = {
 /**
  * Maps the SDK's error result onto the port:
  * - no status (network error, timeout, unparsable answer) → transient;
- * - 429 rate limit or daily quota → transient, with `Retry-After` (or `ratelimit-reset`) when sent;
+ * - 429 rate limit → RateLimitedError (transient: the batcher sends the same request again after
+ *   `Retry-After`, or `ratelimit-reset`); 429 daily quota → transient, with that delay when sent;
  * - 429 monthly quota → permanent: no retry within a job's backoff can fix it;
  * - 409 `concurrent_idempotent_requests` (the first send with this key is still in flight) → transient;
  * - 408 and 5xx → transient; every other 4xx (validation, bad address, bad key) → permanent.
@@ -140,6 +142,7 @@ export function classifyResendError(
   if (status === undefined) return new TransientSendError(text);
   if (status === 429) {
     if (error.name === 'monthly_quota_exceeded') return new PermanentSendError(text);
+    if (error.name === 'rate_limit_exceeded') return new RateLimitedError(text, retryAfterMs(headers));
     return new TransientSendError(text, retryAfterMs(headers));
   }
   if (status === 409 && error.name === 'concurrent_idempotent_requests') {

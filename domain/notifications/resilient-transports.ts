@@ -3,11 +3,17 @@ import {
   type BatchItemResult,
   type EmailMessage,
   type EmailTransport,
+  RateLimitedError,
   type SendResult,
   TransientSendError,
 } from './transports';
 
-export const isSendOutage = (err: Error) => err instanceof TransientSendError;
+/**
+ * Failures that say the provider is down. A 429 for the request rate is not one: the breaker neither
+ * counts it nor retries it at once (that would only earn more 429s); the batcher waits `Retry-After`.
+ */
+export const isSendOutage = (err: Error) =>
+  err instanceof TransientSendError && !(err instanceof RateLimitedError);
 
 /** The email provider behind a breaker: same port. */
 export class ResilientEmailTransport implements EmailTransport {

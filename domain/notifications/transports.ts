@@ -32,6 +32,17 @@ export class TransientSendError extends Error {
   }
 }
 
+/**
+ * The provider refused the request for its request rate (429 rate_limit_exceeded): nothing was sent,
+ * and the same request can go again after `retryAfterMs`.
+ */
+export class RateLimitedError extends TransientSendError {
+  constructor(message: string, retryAfterMs?: number) {
+    super(message, retryAfterMs);
+    this.name = 'RateLimitedError';
+  }
+}
+
 /** A failure no retry can fix (bad address, 4xx other than 429). */
 export class PermanentSendError extends Error {
   constructor(message?: string, options?: ErrorOptions) {
