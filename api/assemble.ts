@@ -1,3 +1,4 @@
+import { configurePasswordHashing } from '../domain/users/passwords';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -17,6 +18,7 @@ export interface AssembledApi {
 
 /** The API's composition root: its connections, queues, order context, metrics and app, built once. */
 export async function assembleApi(config: Config, logger: Logger): Promise<AssembledApi> {
+  configurePasswordHashing(config.PASSWORD_HASH_CONCURRENCY);
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
   const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
@@ -26,7 +28,12 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     ...resources,
     queues,
     orders: createOrderContext(config, resources.db, resources.redis),
-    metrics: createMetrics({ db: resources.db, queues: queues.queues, logger }),
+    metrics: createMetrics({
+      db: resources.db,
+      queues: queues.queues,
+      logger,
+      ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+    }),
   };
   return {
     app: createApp(deps, hub),

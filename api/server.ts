@@ -4,6 +4,7 @@ import { type Config, ConfigError, loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { checkServices } from '../lib/resources';
 import { assembleApi } from './assemble';
+import { tokenSettings } from './deps';
 
 /** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
 export async function startApi(config: Config) {
@@ -11,7 +12,16 @@ export async function startApi(config: Config) {
   await migrateDatabase(config.DATABASE_URL);
   const api = await assembleApi(config, logger);
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    await ensureAdmin(api.deps.db, config.piiKey, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    const outcome = await ensureAdmin(
+      api.deps.db,
+      config.piiKey,
+      tokenSettings(api.deps),
+      config.ADMIN_EMAIL,
+      config.ADMIN_PASSWORD,
+    );
+    // An existing account promoted or given a new password: its earlier sessions were ended.
+    if (outcome === 'updated')
+      logger.warn('admin account updated from ADMIN_EMAIL/ADMIN_PASSWORD; its sessions were ended');
   }
   const server = Bun.serve({ port: config.PORT, fetch: api.app.fetch, development: false });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);

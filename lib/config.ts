@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -53,6 +54,10 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(300),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(5),
   LOGIN_BLOCK_SECONDS: int(0, 86_400).default(300),
+  // Sign-in attempts per minute per account from all addresses together (login and the board share it).
+  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(20),
+  // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
+  PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
   PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
   GATEWAY_LATENCY_MS: int(0, 60_000).default(0),
@@ -84,6 +89,10 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
+  // When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 without).
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // How long one `orders by status` count is reused by scrapes (0: count on every scrape).
+  METRICS_ORDERS_CACHE_SECONDS: int(0, 3600).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

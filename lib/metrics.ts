@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { count, eq, min } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -16,6 +17,18 @@ export interface MetricsSources {
   /** BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …). */
   queues: Record<string, Queue>;
   logger?: Logger;
+  /**
+   * How long one `orders by status` count serves scrapes, in seconds (0: a count per scrape). The
+   * count reads every order row; a scraper, or anyone who can reach /metrics, must not be able
+   * to make MySQL do that as often as it likes.
+   */
+  ordersCacheSeconds?: number;
+}
+
+interface OrdersScan {
+  done: Promise<void>;
+  finishedAt?: number;
+  ok?: boolean;
 }
 
 /**
@@ -36,6 +49,8 @@ export class Metrics {
   private readonly oldestWaiting: Gauge<'queue'>;
   private readonly messagesQueued: Gauge;
   private readonly oldestMessage: Gauge;
+  /** The last count (or the one in flight): concurrent scrapes share it, later ones reuse it until it is stale. */
+  private ordersScan: OrdersScan | undefined;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -151,8 +166,24 @@ export class Metrics {
     return mergeExpositions([own, ...queueTexts]);
   }
 
-  /** One `SELECT status, COUNT(*) FROM orders GROUP BY status` per scrape. */
-  private async collectOrders(): Promise<void> {
+  /** At most one `SELECT status, COUNT(*) FROM orders GROUP BY status` per `ordersCacheSeconds`. */
+  private collectOrders(): Promise<void> {
+    const last = this.ordersScan;
+    const ttlMs = (this.sources.ordersCacheSeconds ?? 0) * 1000;
+    // A count in flight is shared even with the cache off: a burst of scrapes runs one query.
+    if (last && last.finishedAt === undefined) return last.done;
+    // A fresh successful count is reused; a failed one (MySQL down) is tried again at once.
+    if (last?.ok && Date.now() - (last.finishedAt ?? 0) < ttlMs) return last.done;
+    const scan: OrdersScan = { done: Promise.resolve() };
+    scan.done = this.scanOrders().then((ok) => {
+      scan.ok = ok;
+      scan.finishedAt = Date.now();
+    });
+    this.ordersScan = scan;
+    return scan.done;
+  }
+
+  private async scanOrders(): Promise<boolean> {
     try {
       const rows = await this.sources.db
         .select({ status: orders.status, n: count() })
@@ -163,11 +194,13 @@ export class Metrics {
       for (const status of orderStatuses) this.ordersByStatus.set({ status }, 0);
       for (const row of rows) this.ordersByStatus.set({ status: row.status }, Number(row.n));
       this.sourceUp.set({ source: 'orders' }, 1);
+      return true;
     } catch (err) {
       // A scrape still answers (HTTP and queue metrics) while MySQL is down; readiness reports it.
       this.ordersByStatus.reset();
       this.sourceUp.set({ source: 'orders' }, 0);
       this.sources.logger?.warn({ err }, 'metrics: orders by status unavailable');
+      return false;
     }
   }
 
@@ -231,6 +264,19 @@ export class Metrics {
       return [];
     }
   }
+}
+
+/**
+ * Whether a scrape may read the metrics: always when no token is configured; otherwise only with
+ * `Authorization: Bearer <token>` (compared in constant time).
+ */
+export function scrapeAllowed(authorization: string | undefined, token: string | undefined): boolean {
+  if (!token) return true;
+  const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+  if (!presented) return false;
+  const a = new Bun.CryptoHasher('sha256').update(presented).digest();
+  const b = new Bun.CryptoHasher('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
 }
 
 export function createMetrics(sources: MetricsSources): Metrics {

@@ -1,3 +1,4 @@
+import { purgeDeadTokens } from '../domain/auth/tokens';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
@@ -8,6 +9,8 @@ export interface ReconcileReport {
   readded: number;
   resent: number;
   settled: number;
+  /** Refresh tokens deleted (expired or revoked long enough ago to matter no more). */
+  purgedTokens: number;
 }
 
 /**
@@ -17,7 +20,7 @@ export interface ReconcileReport {
  * their refund going through (or were told "not charged" while a late charge could still land).
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0 };
+  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0, purgedTokens: 0 };
   // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
   // queue. Should that fail, the row is still there and a later pass re-sends it (below).
   for (const { orderId, messages } of await expireHolds(deps.orders)) {
@@ -53,5 +56,8 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     await deps.queues.resend(n.id, n.orderId ?? undefined);
     report.resent++;
   }
+  report.purgedTokens = await purgeDeadTokens(deps.db, {
+    accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+  });
   return report;
 }
