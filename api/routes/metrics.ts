@@ -17,7 +17,6 @@ export function metricsRoutes(metrics: Metrics, token?: string) {
       path: '/',
       summary: 'Export Prometheus metrics',
       tags: ['operations'],
-      summary: 'Prometheus metrics',
       description:
         'When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.',
       ...(token ? { security: [{ bearer: [] }] } : {}),
