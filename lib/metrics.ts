@@ -51,6 +51,8 @@ export class Metrics {
   private readonly oldestMessage: Gauge;
   /** The last count (or the one in flight): concurrent scrapes share it, later ones reuse it until it is stale. */
   private ordersScan: OrdersScan | undefined;
+  /** When the oldest queued message was recorded (null: none is queued; undefined: unknown). */
+  private oldestQueuedAt: number | null | undefined;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -160,13 +162,16 @@ export class Metrics {
       this.queueMetrics(),
       this.collectOrders(),
       this.collectOldestWaiting(),
-      this.collectMessages(),
     ]);
+    this.setOldestMessage();
     const own = await this.registry.metrics();
     return mergeExpositions([own, ...queueTexts]);
   }
 
-  /** At most one `SELECT status, COUNT(*) FROM orders GROUP BY status` per `ordersCacheSeconds`. */
+  /**
+   * At most one `SELECT status, COUNT(*) FROM orders GROUP BY status`, and one count of the queued
+   * messages, per `ordersCacheSeconds`.
+   */
   private collectOrders(): Promise<void> {
     const last = this.ordersScan;
     const ttlMs = (this.sources.ordersCacheSeconds ?? 0) * 1000;
@@ -175,7 +180,7 @@ export class Metrics {
     // A fresh successful count is reused; a failed one (MySQL down) is tried again at once.
     if (last?.ok && Date.now() - (last.finishedAt ?? 0) < ttlMs) return last.done;
     const scan: OrdersScan = { done: Promise.resolve() };
-    scan.done = this.scanOrders().then((ok) => {
+    scan.done = Promise.all([this.scanOrders(), this.scanMessages()]).then(([ok]) => {
       scan.ok = ok;
       scan.finishedAt = Date.now();
     });
@@ -232,21 +237,30 @@ export class Metrics {
     }
   }
 
-  /** One `SELECT COUNT(*), MIN(created_at) FROM notifications WHERE status = 'queued'` per scrape. */
-  private async collectMessages(): Promise<void> {
+  /**
+   * `SELECT COUNT(*), MIN(created_at) FROM notifications WHERE status = 'queued'`, with the orders
+   * count. The age is reckoned at each scrape from the oldest one's time, so it keeps rising between
+   * counts; a message sent meanwhile leaves the series at the next count.
+   */
+  private async scanMessages(): Promise<void> {
     try {
       const [row] = await this.sources.db
         .select({ n: count(), oldest: min(notifications.createdAt) })
         .from(notifications)
         .where(eq(notifications.status, 'queued'));
       this.messagesQueued.set(Number(row?.n ?? 0));
-      const oldest = row?.oldest ? new Date(row.oldest).getTime() : undefined;
-      this.oldestMessage.set(oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+      this.oldestQueuedAt = row?.oldest ? new Date(row.oldest).getTime() : null;
     } catch (err) {
       this.messagesQueued.reset();
-      this.oldestMessage.reset();
+      this.oldestQueuedAt = undefined;
       this.sources.logger?.warn({ err }, 'metrics: queued messages unavailable');
     }
+  }
+
+  private setOldestMessage(): void {
+    if (this.oldestQueuedAt === undefined) this.oldestMessage.reset();
+    else if (this.oldestQueuedAt === null) this.oldestMessage.set(0);
+    else this.oldestMessage.set(Math.max(0, Date.now() - this.oldestQueuedAt) / 1000);
   }
 
   private async queueMetrics(): Promise<string[]> {
