@@ -9,9 +9,9 @@
  *   api.setToken(data?.accessToken);
  */
 import createClient, { type Client, type Middleware } from 'openapi-fetch';
-import type { components, paths } from './openapi';
+import type { components, paths } from './openapi.js';
 
-export type { components, operations, paths } from './openapi';
+export type { components, operations, paths } from './openapi.js';
 export type Schemas = components['schemas'];
 
 export interface OrderflowClientOptions {
