@@ -22,18 +22,21 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
   const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
+  const metrics = createMetrics({
+    db: resources.db,
+    queues: queues.queues,
+    logger,
+    ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+  });
   const deps: Required<AppDeps> = {
     config,
     logger,
     ...resources,
     queues,
-    orders: createOrderContext(config, resources.db, resources.redis),
-    metrics: createMetrics({
-      db: resources.db,
-      queues: queues.queues,
-      logger,
-      ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
-    }),
+    orders: createOrderContext(config, resources.db, resources.redis, undefined, (a) =>
+      metrics.observeRisk(a),
+    ),
+    metrics,
   };
   return {
     app: createApp(deps, hub),

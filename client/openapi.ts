@@ -1013,7 +1013,58 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List orders in one status */
+        get: {
+            parameters: {
+                query: {
+                    cursor?: string;
+                    limit?: number;
+                    status: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed" | "review";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OrderPage"];
+                    };
+                };
+                /** @description Invalid query */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
         put?: never;
         /** Place an order */
         post: {
@@ -1298,6 +1349,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders/{id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decide an order held for fraud review */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ReviewDecision"];
+                };
+            };
+            responses: {
+                /** @description The order: approved (back to reserved, its charge queued) or rejected */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Order"];
+                    };
+                };
+                /** @description Invalid body */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an admin (the order's owner cannot decide on it either) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such order */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The order is not in review */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orders/user/{userId}": {
         parameters: {
             query?: never;
@@ -1326,10 +1464,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            data: components["schemas"]["Order"][];
-                            nextCursor: string | null;
-                        };
+                        "application/json": components["schemas"]["OrderPage"];
                     };
                 };
                 /** @description Invalid query */
@@ -1784,10 +1919,10 @@ export interface components {
             events: {
                 at: string;
                 /** @enum {string|null} */
-                from: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed" | null;
+                from: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed" | "review" | null;
                 reason?: string;
                 /** @enum {string} */
-                to: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed";
+                to: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed" | "review";
             }[];
             failureReason?: string;
             id: string;
@@ -1796,11 +1931,23 @@ export interface components {
                 quantity: number;
                 unitPriceCents: number;
             }[];
+            /** @description Fraud screening, once the order has been screened (before its charge) */
+            risk?: {
+                /** @enum {string} */
+                decision: "approve" | "review" | "reject";
+                model: string;
+                reasons: string[];
+                score: number;
+            };
             /** @enum {string} */
-            status: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed";
+            status: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed" | "review";
             totalCents: number;
             updatedAt: string;
             userId: string;
+        };
+        OrderPage: {
+            data: components["schemas"]["Order"][];
+            nextCursor: string | null;
         };
         PaymentRequest: {
             orderId: string;
@@ -1848,6 +1995,10 @@ export interface components {
             name: string;
             password: string;
             phone?: string;
+        };
+        ReviewDecision: {
+            /** @enum {string} */
+            decision: "approve" | "reject";
         };
         SmsRequest: {
             text: string;

@@ -44,6 +44,11 @@ const schema = z.object({
   // A charge that timed out may still land after a cancel was told "not charged": the reconciler asks
   // the gateway again for this long after the order ended, and refunds what landed.
   LATE_CHARGE_WINDOW_SECONDS: int(0, 30 * 86_400).default(3600),
+  // Fraud screening: how long an order waits in `review` for an admin, and the score thresholds (0–1;
+  // above 1 a decision is never taken by score, the test tokens still force theirs).
+  REVIEW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
+  RISK_REVIEW_AT: z.coerce.number().min(0).max(10).default(0.6),
+  RISK_REJECT_AT: z.coerce.number().min(0).max(10).default(0.9),
   RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),
   RECONCILE_EVERY_MS: int(100, 3_600_000).default(10_000),
   RATE_LIMITS: bool.default(true),

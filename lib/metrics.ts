@@ -4,6 +4,7 @@ import { count, eq, min } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client';
 import { notifications, orderStatuses, orders } from '../db/schema';
+import { reviewQueue } from '../domain/fraud/review';
 import type { Logger } from './logger';
 
 /** The Prometheus text format that `/metrics` answers in. */
@@ -44,6 +45,10 @@ export class Metrics {
   readonly cacheMisses: Counter<'cache'>;
   readonly circuitState: Gauge<'breaker'>;
   readonly jobDuration: Histogram<'queue' | 'job' | 'outcome'>;
+  readonly riskDecisions: Counter<'decision'>;
+  readonly riskScore: Histogram;
+  private readonly reviewQueueLength: Gauge;
+  private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
   private readonly ordersByStatus: Gauge<'status'>;
   private readonly oldestWaiting: Gauge<'queue'>;
@@ -106,6 +111,30 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.riskDecisions = new Counter({
+      name: 'fraud_decisions_total',
+      help: 'Fraud screening decisions that took effect in this process, by outcome (approve, review, reject)',
+      labelNames: ['decision'],
+      registers,
+    });
+    // Every outcome is exported from the start, so a rate over it never starts from a missing series.
+    for (const decision of ['approve', 'review', 'reject']) this.riskDecisions.inc({ decision }, 0);
+    this.riskScore = new Histogram({
+      name: 'fraud_score',
+      help: "Fraud screening scores (0-1, the model's probability of fraud) of the orders screened here",
+      buckets: [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+      registers,
+    });
+    this.reviewQueueLength = new Gauge({
+      name: 'fraud_review_queue_length',
+      help: "Orders waiting in `review` for an admin's decision",
+      registers,
+    });
+    this.reviewQueueAge = new Gauge({
+      name: 'fraud_review_queue_oldest_seconds',
+      help: 'How long the oldest order in `review` has waited (0 when none does)',
+      registers,
+    });
     this.ordersByStatus = new Gauge({
       name: 'orders_by_status',
       help: 'Orders in MySQL, by status',
@@ -128,6 +157,11 @@ export class Metrics {
       help: 'Age of the oldest message still queued (not yet sent or failed); 0 when none is',
       registers,
     });
+  }
+
+  observeRisk(a: { decision: string; score: number }): void {
+    this.riskDecisions.inc({ decision: a.decision });
+    this.riskScore.observe(a.score);
   }
 
   cacheHit(cache: string): void {
@@ -198,6 +232,11 @@ export class Metrics {
       // Every status is reported, with 0 when there is none, so a series never vanishes.
       for (const status of orderStatuses) this.ordersByStatus.set({ status }, 0);
       for (const row of rows) this.ordersByStatus.set({ status: row.status }, Number(row.n));
+      const review = await reviewQueue(this.sources.db);
+      this.reviewQueueLength.set(review.length);
+      this.reviewQueueAge.set(
+        review.oldestSince ? Math.max(0, Date.now() - review.oldestSince.getTime()) / 1000 : 0,
+      );
       this.sourceUp.set({ source: 'orders' }, 1);
       return true;
     } catch (err) {

@@ -27,8 +27,9 @@ function ordersInStatus(text: string, status: string): number | undefined {
 }
 
 /**
- * Counts the SELECTs made through the app's database handle while `work` runs. A count is two: the
- * orders by status and the queued messages (the email backlog), cached together.
+ * Counts the SELECTs made through the app's database handle while `work` runs. One count is a few of
+ * them (orders by status, the review queue, the queued messages), cached together: the test measures
+ * how many one count takes and checks that scrapes share it.
  */
 async function countSelects(work: () => Promise<void>): Promise<number> {
   const spy = spyOn(h.deps.db, 'select');
@@ -75,10 +76,20 @@ describe('orders by status without a scan per scrape', () => {
     const metrics = createMetrics({ db: h.deps.db, queues: h.deps.queues.queues, ordersCacheSeconds: 300 });
     const app = createApp({ ...h.deps, metrics });
     const get = () => app.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
+    const one = await countSelects(async () => {
+      const single = createApp({
+        ...h.deps,
+        metrics: createMetrics({ db: h.deps.db, queues: h.deps.queues.queues, ordersCacheSeconds: 300 }),
+      });
+      expect(
+        (await single.request('/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).status,
+      ).toBe(200);
+    });
+    expect(one).toBeGreaterThan(0);
     const inARow = await countSelects(async () => {
       for (let i = 0; i < 2; i++) expect((await get()).status).toBe(200);
     });
-    expect(inARow).toBe(2);
+    expect(inARow).toBe(one);
     const atOnce = await countSelects(async () => {
       const answers = await Promise.all(Array.from({ length: 20 }, () => get()));
       for (const res of answers) expect(res.status).toBe(200);
@@ -97,7 +108,7 @@ describe('orders by status without a scan per scrape', () => {
       );
       for (const res of answers) expect(res.status).toBe(200);
     });
-    expect(burst).toBe(2);
+    expect(burst).toBe(one);
   });
 
   test('a refused scrape (no token) runs no count at all', async () => {

@@ -65,6 +65,7 @@ export function buildWorkerDeps(
       conn.db,
       conn.redis,
       parts.gateway ?? createGateway(config, conn.db, onBreaker),
+      metrics ? (a) => metrics.observeRisk(a) : undefined,
     ),
     // Whatever the transports (tests bring stand-ins), email keeps to the provider's request rate.
     transports: sendInBatches(

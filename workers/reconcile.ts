@@ -1,4 +1,5 @@
 import { purgeDeadTokens } from '../domain/auth/tokens';
+import { expireReviews } from '../domain/fraud/review';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
@@ -14,8 +15,8 @@ export interface ReconcileReport {
 }
 
 /**
- * MySQL is the truth, Redis can be rebuilt: expire unpaid holds, re-add the flow of every order that
- * is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
+ * MySQL is the truth, Redis can be rebuilt: expire unpaid holds and unanswered reviews, re-add the
+ * flow of every order that is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
  * messages that were recorded but never went out, and settle payments of orders that ended without
  * their refund going through (or were told "not charged" while a late charge could still land).
  */
@@ -24,6 +25,11 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
   // queue. Should that fail, the row is still there and a later pass re-sends it (below).
   for (const { orderId, messages } of await expireHolds(deps.orders)) {
+    report.expired++;
+    for (const id of messages) await deps.queues.send(id, orderId);
+  }
+  // Orders nobody reviewed in time (REVIEW_TTL_SECONDS) are cancelled, their stock released.
+  for (const { orderId, messages } of await expireReviews(deps.orders, deps.config.REVIEW_TTL_SECONDS)) {
     report.expired++;
     for (const id of messages) await deps.queues.send(id, orderId);
   }
