@@ -1,8 +1,8 @@
-import { Scalar } from '@scalar/hono-api-reference';
 import { mountDashboard } from '../dashboard/board';
 import { createMetrics } from '../lib/metrics';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
+import { mountDocs, OPENAPI_CONFIG } from './docs';
 import { LiveTracking } from './live-tracking';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
@@ -64,15 +64,8 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
     scheme: 'bearer',
     bearerFormat: 'JWT',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Orderflow API',
-      version: '0.1.0',
-      description: 'Asynchronous order processing: reserve → charge → notify.',
-    },
-  });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Orderflow API' }));
+  app.doc31('/openapi.json', OPENAPI_CONFIG);
+  mountDocs(app);
 
   app.notFound((c) => problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) =>

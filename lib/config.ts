@@ -79,6 +79,10 @@ const schema = z.object({
   // The email provider's rate (Resend allows a few requests a second): the `deliver` queue's limiter.
   EMAIL_RATE_MAX: int(1, 10_000).default(2),
   EMAIL_RATE_DURATION_MS: int(1, 3_600_000).default(1000),
+  // Messages per provider request (Resend's batch endpoint takes up to 100), and how long a request
+  // waits for company when fewer are at hand. At EMAIL_RATE_MAX 2 that is up to 200 emails a second.
+  EMAIL_BATCH_SIZE: int(1, 100).default(100),
+  EMAIL_BATCH_LINGER_MS: int(0, 1000).default(10),
   // A worker process run alone serves /metrics on this port (off when unset).
   WORKER_METRICS_PORT: int(1, 65535).optional(),
   WORKER_CONCURRENCY: int(1, 1000).default(20),

@@ -5,6 +5,7 @@ import {
   type JobSettings,
   jobIds,
   jobNames,
+  ORDER_MESSAGE_PRIORITY,
   type QueueName,
   queueNames,
 } from './contract';
@@ -84,7 +85,10 @@ export class OrderQueues {
   async send(notificationId: string, orderId?: string): Promise<void> {
     this.failFast();
     const data = { notificationId, ...(orderId ? { orderId } : {}) };
-    await this.queues.deliver.add(jobNames.send, data, { jobId: jobIds.send(notificationId) });
+    await this.queues.deliver.add(jobNames.send, data, {
+      jobId: jobIds.send(notificationId),
+      ...(orderId ? { priority: ORDER_MESSAGE_PRIORITY } : {}),
+    });
   }
 
   /** Hands many recorded messages to `deliver` in one round trip (a notify batch's messages). */

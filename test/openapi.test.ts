@@ -8,8 +8,8 @@ beforeAll(async () => {
 });
 afterAll(() => h.cleanup());
 
-// Served on purpose outside the API description: the document itself, its page, and the dashboard's UI.
-const undocumented = [/^\/openapi\.json$/, /^\/docs$/, /^\/admin\/queues/];
+// Served on purpose outside the API description: the document itself, its page (and its script), and the dashboard's UI.
+const undocumented = [/^\/openapi\.json$/, /^\/docs(\/|$)/, /^\/admin\/queues/];
 
 async function document() {
   const res = await h.app.request('/openapi.json');
