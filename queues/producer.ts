@@ -99,7 +99,11 @@ export class OrderQueues {
       messages.map(({ notificationId, orderId }) => ({
         name: jobNames.send,
         data: { notificationId, ...(orderId ? { orderId } : {}) },
-        opts: { jobId: jobIds.send(notificationId) },
+        // As send(): an order's message waits behind admin messages (the express lane).
+        opts: {
+          jobId: jobIds.send(notificationId),
+          ...(orderId ? { priority: ORDER_MESSAGE_PRIORITY } : {}),
+        },
       })),
     );
   }
