@@ -1,56 +1,49 @@
-import { migrateDatabase } from '../db/migrate';
-import { ensureAdmin } from '../domain/users/users';
-import { type Config, ConfigError, loadConfig } from '../lib/config';
+import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { checkServices } from '../lib/resources';
+import { flagValue, onShutdown, preflight, prepareDatabase, stopWhenOrphaned } from '../lib/startup';
 import { assembleApi } from './assemble';
 
-/** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
-export async function startApi(config: Config) {
-  const logger = createLogger(config.LOG_LEVEL, { role: 'api' });
-  await migrateDatabase(config.DATABASE_URL);
+export interface ApiOptions {
+  /** The process's name in its logs (`api-2` under the supervisor). */
+  name?: string;
+  /** False under the supervisor, which migrated and made the admin once before starting its children. */
+  prepare?: boolean;
+}
+
+/**
+ * Starts one API process: migrates and makes the admin exist (unless the supervisor did), then
+ * listens. `reusePort`: several API processes bind the same port and the kernel spreads connections.
+ */
+export async function startApi(config: Config, options: ApiOptions = {}) {
+  const logger = createLogger(config.LOG_LEVEL, {
+    role: 'api',
+    ...(options.name ? { process: options.name } : {}),
+  });
+  if (options.prepare !== false) await prepareDatabase(config);
   const api = await assembleApi(config, logger);
-  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    await ensureAdmin(api.deps.db, config.piiKey, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
-  }
-  const server = Bun.serve({ port: config.PORT, fetch: api.app.fetch, development: false });
+  const server = Bun.serve({ port: config.PORT, reusePort: true, fetch: api.app.fetch, development: false });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     metrics: api.deps.metrics,
     async stop() {
-      await server.stop();
+      // In-flight requests get the grace period; open streams (SSE, WebSocket) are cut after it.
+      const drained = await Promise.race([
+        server.stop().then(() => true),
+        Bun.sleep(config.SHUTDOWN_GRACE_MS).then(() => false),
+      ]);
+      if (!drained) await server.stop(true);
       await api.close();
+      logger.info('API stopped');
     },
   };
 }
 
-export async function preflight(): Promise<Config> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-  const problem = await checkServices(config);
-  if (problem) {
-    console.error(`Orderflow cannot start.\n\n${problem}`);
-    process.exit(1);
-  }
-  return config;
-}
-
 if (import.meta.main) {
   const config = await preflight();
-  const api = await startApi(config);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, async () => {
-      await api.stop();
-      process.exit(0);
-    });
-  }
+  const argv = process.argv.slice(2);
+  const name = flagValue(argv, '--name');
+  const api = await startApi(config, { ...(name ? { name, prepare: false } : {}) });
+  const stop = onShutdown(() => api.stop());
+  if (name) stopWhenOrphaned(stop);
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -68,6 +69,10 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(15_000),
   WORKER_MAX_STALLED: int(0, 100).default(3),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
+  // `bun run start` supervises this many API processes (sharing PORT) and worker processes. The cores
+  // are split between the two: the API parses and answers, the workers drive the saga.
+  API_PROCESSES: int(0, 256).default(() => Math.max(1, Math.floor(availableParallelism() / 2))),
+  WORKER_PROCESSES: int(0, 256).default(() => Math.max(1, Math.ceil(availableParallelism() / 2))),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

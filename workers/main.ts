@@ -1,8 +1,8 @@
-import { preflight } from '../api/server';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
 import { openResources } from '../lib/resources';
+import { flagValue, onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
 import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
 import { buildWorkerDeps } from './deps';
@@ -11,16 +11,13 @@ import { startWorkers } from './run';
 export interface WorkerArgs {
   queues: QueueName[];
   concurrency: number;
+  /** Set by the supervisor (`worker-2`): names the process in its logs and in /system/workers. */
+  name?: string;
 }
 
 /** `--queues reserve,charge --concurrency 50`; all queues and WORKER_CONCURRENCY when omitted. */
 export function parseWorkerArgs(argv: string[], defaultConcurrency: number): WorkerArgs {
-  const value = (flag: string) => {
-    const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
-    if (i < 0) return undefined;
-    const arg = argv[i] ?? '';
-    return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[i + 1];
-  };
+  const value = (flag: string) => flagValue(argv, flag);
   const names = value('--queues')
     ?.split(',')
     .map((q) => q.trim())
@@ -32,12 +29,16 @@ export function parseWorkerArgs(argv: string[], defaultConcurrency: number): Wor
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new Error('--concurrency: a whole number from 1 to 1000');
   }
-  return { queues: names as QueueName[], concurrency };
+  const name = value('--name');
+  return { queues: names as QueueName[], concurrency, ...(name ? { name } : {}) };
 }
 
 /** One worker process: its own connections, the named queues, and a graceful stop on SIGTERM/SIGINT. */
 export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?: Metrics) {
-  const logger = createLogger(config.LOG_LEVEL, { role: 'worker' });
+  const logger = createLogger(config.LOG_LEVEL, {
+    role: 'worker',
+    ...(args.name ? { process: args.name } : {}),
+  });
   const resources = await openResources(config, 'worker');
   // Alone, a worker process serves its own /metrics on WORKER_METRICS_PORT; beside the API it shares the API's.
   const queues = createQueues(config, resources.redis);
@@ -57,7 +58,12 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?
               : new Response('not found', { status: 404 }),
         })
       : undefined;
-  const set = await startWorkers(deps, args.queues, args.concurrency);
+  const set = await startWorkers(
+    deps,
+    args.queues,
+    args.concurrency,
+    args.name ? { process: args.name } : {},
+  );
   logger.info({ queues: args.queues, concurrency: args.concurrency }, 'workers started');
   return {
     async stop() {
@@ -80,13 +86,6 @@ if (import.meta.main) {
     process.exit(2);
   }
   const proc = await runWorkerProcess(config, args);
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, async () => {
-      if (stopping) return;
-      stopping = true;
-      await proc.stop();
-      process.exit(0);
-    });
-  }
+  const stop = onShutdown(() => proc.stop());
+  if (args.name) stopWhenOrphaned(stop);
 }

@@ -12,6 +12,10 @@ const WorkerProcess = z
     pid: z.number().int(),
     concurrency: z.number().int(),
     startedAt: z.string(),
+    process: z
+      .string()
+      .optional()
+      .openapi({ description: "The supervisor's name for it (`bun run start`)", example: 'worker-2' }),
   })
   .openapi('WorkerProcess');
 const Workers = z.object({ workers: z.array(WorkerProcess) }).openapi('Workers');
@@ -25,6 +29,7 @@ const PublishedName = z.object({
   queues: z.array(z.string()),
   concurrency: z.number().int(),
   startedAt: z.string(),
+  process: z.string().optional(),
 });
 
 /** BullMQ names a worker's connection `<prefix>:<base64 queue>:w:<name>`. */
@@ -69,6 +74,7 @@ export async function liveWorkers(deps: Pick<AppDeps, 'queues'>): Promise<Worker
         // One process may run several worker sets (tests do): report the largest and the earliest.
         concurrency: Math.max(seen?.concurrency ?? 0, published.concurrency),
         startedAt: seen && seen.startedAt < published.startedAt ? seen.startedAt : published.startedAt,
+        ...(published.process ? { process: published.process } : {}),
       });
     }
   }
