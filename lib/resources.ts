@@ -56,7 +56,7 @@ export async function checkServices(config: Config): Promise<string | null> {
     problems.push(
       `Redis is not reachable at ${redact(config.REDIS_URL)} (${message(err)}). Orderflow needs a real Redis (BullMQ ` +
         'runs on it): install one with your package manager (e.g. `apt-get install redis-server` and start ' +
-        '`redis-server`), or run `docker compose -f deploy/compose.yaml up -d`, or point REDIS_URL at yours.',
+        '`redis-server`), or run `docker compose -f deploy/compose.yaml up -d redis mysql`, or point REDIS_URL at yours.',
     );
   } finally {
     probe.disconnect();
@@ -70,7 +70,7 @@ export async function checkServices(config: Config): Promise<string | null> {
     problems.push(
       `MySQL is not reachable at ${redact(server.toString())} (${message(err)}). Install MySQL or MariaDB with your ` +
         'package manager (e.g. `apt-get install mariadb-server` and start it), or run ' +
-        '`docker compose -f deploy/compose.yaml up -d`, or point DATABASE_URL at yours.',
+        '`docker compose -f deploy/compose.yaml up -d redis mysql`, or point DATABASE_URL at yours.',
     );
   } finally {
     await pool.end().catch(() => {});

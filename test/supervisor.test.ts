@@ -114,7 +114,8 @@ describe('bun run start supervises API and worker processes', () => {
   test('two API processes share the port and two worker processes complete the orders', async () => {
     const workers = await eventually(liveWorkers, (w) => w.length === 2, 60_000);
     expect(workers.map((w) => w.process).sort()).toEqual(['worker-1', 'worker-2']);
-    expect(workers.map((w) => w.pid).sort()).toEqual([pidOf('worker-1'), pidOf('worker-2')].sort());
+    const started = [pidOf('worker-1'), pidOf('worker-2')].map((pid) => pid ?? 0);
+    expect(workers.map((w) => w.pid).sort()).toEqual(started.sort());
 
     const ids = await placeOrders(30);
     await allCompleted(ids);
