@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateForSubscribe, type RedisClient } from '../queues/connection';
 import { orderEventsChannel } from '../queues/order-events';
 
 type Listener = () => void;
@@ -9,11 +9,11 @@ type Listener = () => void;
  * from MySQL, so a message lost by pub/sub (which keeps nothing) delays an update, never loses it.
  */
 export class OrderEventHub {
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -42,9 +42,9 @@ export class OrderEventHub {
     this.subscriber = undefined;
   }
 
-  private connection(): Redis {
+  private connection(): RedisClient {
     if (!this.subscriber) {
-      const sub = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const sub = duplicateForSubscribe(this.redis);
       sub.on('error', () => {});
       sub.on('message', (channel: string) => {
         for (const l of this.listeners.get(channel) ?? []) l();

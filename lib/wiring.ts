@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import { createEmailTransport, createSmsTransport } from '../domain/notifications/log-transports';
 import type { Transports } from '../domain/notifications/notifications';
@@ -8,6 +7,7 @@ import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
+import type { RedisClient } from '../queues/connection';
 import { RedisOrderEvents } from '../queues/order-events';
 import { OrderQueues } from '../queues/producer';
 import type { Config } from './config';
@@ -49,7 +49,7 @@ export function breaker(
 export function createOrderContext(
   config: Config,
   db: Db,
-  redis: Redis,
+  redis: RedisClient,
   gateway = createGateway(config, db),
 ): OrderContext {
   return {
@@ -60,7 +60,7 @@ export function createOrderContext(
   };
 }
 
-export function createQueues(config: Config, redis: Redis): OrderQueues {
+export function createQueues(config: Config, redis: RedisClient): OrderQueues {
   return new OrderQueues(redis, config.QUEUE_PREFIX, {
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { Transports } from '../domain/notifications/notifications';
 import type { OrderContext } from '../domain/orders/context';
@@ -8,6 +7,7 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
 import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
+import type { RedisClient } from '../queues/connection';
 import type { OrderQueues } from '../queues/producer';
 
 /** What a worker process is built from; tests hand in their own gateway or transports here. */
@@ -15,7 +15,7 @@ export interface WorkerDeps {
   config: Config;
   db: Db;
   /** A connection that waits through Redis outages (`maxRetriesPerRequest: null`). */
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   orders: OrderContext;
   transports: Transports;
@@ -40,7 +40,7 @@ export interface WorkerParts {
  */
 export function buildWorkerDeps(
   config: Config,
-  conn: { db: Db; redis: Redis },
+  conn: { db: Db; redis: RedisClient },
   logger: Logger,
   parts: WorkerParts = {},
 ): WorkerDeps {

@@ -1,11 +1,11 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from 'hono/bun';
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import type { Metrics } from '../../lib/metrics';
+import type { RedisClient } from '../../queues/connection';
 import type { AppEnv } from '../context';
 import { tokenSettings } from '../deps';
 import { ProblemError } from '../problem';
@@ -14,7 +14,7 @@ export type RateLimitScope = 'ip' | 'user' | 'login' | 'order';
 
 export interface RateLimitDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   metrics?: Metrics;
 }

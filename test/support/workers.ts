@@ -1,7 +1,7 @@
 import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
 import { createLogger, type Logger } from '../../lib/logger';
-import { createRedis } from '../../queues/connection';
+import { connectRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
 import { startWorkers, type WorkerSet } from '../../workers/run';
@@ -23,7 +23,7 @@ export async function startTestWorkers(
     logger?: Logger;
   } = {},
 ): Promise<TestWorkers> {
-  const redis = createRedis(h.config.REDIS_URL, 'worker', 'orderflow-test-worker');
+  const redis = connectRedis(h.config, 'worker', 'orderflow-test-worker');
   redis.on('error', () => {});
   const logger = opts.logger ?? createLogger(h.config.LOG_LEVEL, { role: 'worker' });
   const deps = buildWorkerDeps(h.config, { db: h.db, redis }, logger, {
