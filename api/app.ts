@@ -24,7 +24,7 @@ import { systemRoutes } from './routes/system';
 export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
   const app = newRouter();
   const metrics =
-    deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.queues, logger: deps.logger });
+    deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.all(), logger: deps.logger });
   // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
   deps = { ...deps, metrics };
 

@@ -26,7 +26,7 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     ...resources,
     queues,
     orders: createOrderContext(config, resources.db, resources.redis),
-    metrics: createMetrics({ db: resources.db, queues: queues.queues, logger }),
+    metrics: createMetrics({ db: resources.db, queues: queues.all(), logger }),
   };
   return {
     app: createApp(deps, hub),

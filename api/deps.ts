@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
 import { RedisFamilyRevocations } from '../lib/token-revocations';
 import type { RedisClient } from '../queues/connection';
-import type { OrderQueues } from '../queues/producer';
+import type { PartitionedQueues } from '../queues/partitioned';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
 export interface AppDeps {
@@ -15,7 +15,7 @@ export interface AppDeps {
   redis: RedisClient;
   logger: Logger;
   orders: OrderContext;
-  queues: OrderQueues;
+  queues: PartitionedQueues;
   /** This app's Prometheus registry; createApp makes one when absent (cache and breaker code may share it). */
   metrics?: Metrics;
 }

@@ -11,10 +11,19 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export type CircuitState = 'closed' | 'half_open' | 'open';
 const circuitValues: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 
+/** A queue whose counts are exported, and the partition it belongs to (when there are several). */
+export interface ExportedQueue {
+  queue: Queue;
+  partition?: number;
+}
+
 export interface MetricsSources {
   db: Db;
-  /** BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …). */
-  queues: Record<string, Queue>;
+  /**
+   * BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …); with partitions, every
+   * partition's, each series labelled `partition` (the same queue name exists once per partition).
+   */
+  queues: readonly ExportedQueue[];
   logger?: Logger;
 }
 
@@ -149,8 +158,11 @@ export class Metrics {
 
   private async queueMetrics(): Promise<string[]> {
     try {
+      const partitioned = this.sources.queues.some((q) => (q.partition ?? 0) > 0);
       const texts = await Promise.all(
-        Object.values(this.sources.queues).map((q) => q.exportPrometheusMetrics()),
+        this.sources.queues.map(({ queue, partition }) =>
+          queue.exportPrometheusMetrics(partitioned ? { partition: String(partition ?? 0) } : undefined),
+        ),
       );
       this.sourceUp.set({ source: 'queues' }, 1);
       // BullMQ calls its depth gauge `bullmq_job_count`; a `_count` suffix is reserved for histograms

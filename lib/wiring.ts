@@ -9,7 +9,8 @@ import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
 import type { RedisClient } from '../queues/connection';
 import { RedisOrderEvents } from '../queues/order-events';
-import { OrderQueues } from '../queues/producer';
+import { PartitionedQueues } from '../queues/partitioned';
+import { partitionPrefixes } from '../queues/partitions';
 import type { Config } from './config';
 import type { Logger } from './logger';
 
@@ -60,8 +61,9 @@ export function createOrderContext(
   };
 }
 
-export function createQueues(config: Config, redis: RedisClient): OrderQueues {
-  return new OrderQueues(redis, config.QUEUE_PREFIX, {
+/** The producer over every partition's flow family (one family unless QUEUE_PARTITIONS > 1). */
+export function createQueues(config: Config, redis: RedisClient): PartitionedQueues {
+  return new PartitionedQueues(redis, partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS), {
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
   });

@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
 import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
 import type { RedisClient } from '../queues/connection';
-import type { OrderQueues } from '../queues/producer';
+import type { PartitionedQueues } from '../queues/partitioned';
 
 /** What a worker process is built from; tests hand in their own gateway or transports here. */
 export interface WorkerDeps {
@@ -19,7 +19,7 @@ export interface WorkerDeps {
   logger: Logger;
   orders: OrderContext;
   transports: Transports;
-  queues: OrderQueues;
+  queues: PartitionedQueues;
   /** Job durations and breaker states of this process, when someone scrapes them. */
   metrics?: Metrics;
 }
@@ -30,7 +30,7 @@ export interface WorkerParts {
   /** Replaces the configured email and SMS transports. */
   transports?: Transports;
   /** The producer this process adds jobs with; made from the connection when absent. */
-  queues?: OrderQueues;
+  queues?: PartitionedQueues;
   metrics?: Metrics;
 }
 

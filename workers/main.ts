@@ -1,22 +1,28 @@
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
+import { createMetrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
 import { openResources } from '../lib/resources';
 import { flagValue, onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
 import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
+import { parsePartitions } from '../queues/partitions';
 import { buildWorkerDeps } from './deps';
-import { startWorkers } from './run';
+import { startPartitions } from './partitions';
 
 export interface WorkerArgs {
   queues: QueueName[];
   concurrency: number;
+  /** The partitions (flow families) it serves: all of QUEUE_PARTITIONS unless `--partitions 0,2`. */
+  partitions: number[];
   /** Set by the supervisor (`worker-2`): names the process in its logs and in /system/workers. */
   name?: string;
 }
 
-/** `--queues reserve,charge --concurrency 50`; all queues and WORKER_CONCURRENCY when omitted. */
-export function parseWorkerArgs(argv: string[], defaultConcurrency: number): WorkerArgs {
+/**
+ * `--queues reserve,charge --concurrency 50 --partitions 0,2`; all queues, WORKER_CONCURRENCY and every
+ * partition when omitted.
+ */
+export function parseWorkerArgs(argv: string[], defaultConcurrency: number, partitionCount = 1): WorkerArgs {
   const value = (flag: string) => flagValue(argv, flag);
   const names = value('--queues')
     ?.split(',')
@@ -29,27 +35,26 @@ export function parseWorkerArgs(argv: string[], defaultConcurrency: number): Wor
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new Error('--concurrency: a whole number from 1 to 1000');
   }
+  const partitions = parsePartitions(value('--partitions'), partitionCount);
   const name = value('--name');
-  return { queues: names as QueueName[], concurrency, ...(name ? { name } : {}) };
+  return { queues: names as QueueName[], concurrency, partitions, ...(name ? { name } : {}) };
 }
 
 /** One worker process: its own connections, the named queues, and a graceful stop on SIGTERM/SIGINT. */
-export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?: Metrics) {
+export async function runWorkerProcess(config: Config, args: WorkerArgs) {
   const logger = createLogger(config.LOG_LEVEL, {
     role: 'worker',
     ...(args.name ? { process: args.name } : {}),
   });
   const resources = await openResources(config, 'worker');
-  // Alone, a worker process serves its own /metrics on WORKER_METRICS_PORT; beside the API it shares the API's.
+  // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset).
   const queues = createQueues(config, resources.redis);
-  const metrics =
-    shared ??
-    (config.WORKER_METRICS_PORT
-      ? createMetrics({ db: resources.db, queues: queues.queues, logger })
-      : undefined);
+  const metrics = config.WORKER_METRICS_PORT
+    ? createMetrics({ db: resources.db, queues: queues.all(), logger })
+    : undefined;
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
-    !shared && metrics && config.WORKER_METRICS_PORT
+    metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
           port: config.WORKER_METRICS_PORT,
           fetch: async (req) =>
@@ -58,13 +63,11 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?
               : new Response('not found', { status: 404 }),
         })
       : undefined;
-  const set = await startWorkers(
-    deps,
-    args.queues,
-    args.concurrency,
-    args.name ? { process: args.name } : {},
+  const set = await startPartitions(deps, args.queues, args.concurrency, args.partitions, args.name);
+  logger.info(
+    { queues: args.queues, concurrency: args.concurrency, partitions: args.partitions },
+    'workers started',
   );
-  logger.info({ queues: args.queues, concurrency: args.concurrency }, 'workers started');
   return {
     async stop() {
       await set.close(config.SHUTDOWN_GRACE_MS);
@@ -80,7 +83,7 @@ if (import.meta.main) {
   const config = await preflight();
   let args: WorkerArgs;
   try {
-    args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY);
+    args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY, config.QUEUE_PARTITIONS);
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);

@@ -16,6 +16,8 @@ export interface TestCluster {
   restart(port: number): Promise<void>;
   /** `redis-cli -p <port> <args…>`'s output. */
   cli(port: number, ...args: string[]): string;
+  /** The port of the master that serves `key`'s slot. */
+  ownerOf(key: string): number;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,20 @@ export async function startCluster(masters = 3): Promise<TestCluster> {
     ports,
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
     cli,
+    ownerOf(key) {
+      const anyUp = ports.find((p) => cli(p, 'ping').includes('PONG')) ?? ports[0] ?? 0;
+      const slot = Number(cli(anyUp, 'cluster', 'keyslot', key).trim());
+      // `cluster nodes`: `<id> <host:port@bus> <flags> … <slot ranges…>`, one line per node.
+      for (const line of cli(anyUp, 'cluster', 'nodes').trim().split('\n')) {
+        const fields = line.split(' ');
+        const port = Number(fields[1]?.split('@')[0]?.split(':')[1]);
+        for (const range of fields.slice(8)) {
+          const [from, to = from] = range.split('-').map(Number);
+          if (from !== undefined && to !== undefined && slot >= from && slot <= to) return port;
+        }
+      }
+      throw new Error(`no master serves slot ${slot}`);
+    },
     kill(port) {
       procs.get(port)?.kill('SIGKILL');
     },

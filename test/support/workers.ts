@@ -4,7 +4,8 @@ import { createLogger, type Logger } from '../../lib/logger';
 import { connectRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
-import { startWorkers, type WorkerSet } from '../../workers/run';
+import { startPartitions } from '../../workers/partitions';
+import type { WorkerSet } from '../../workers/run';
 import type { Harness } from './harness';
 
 export interface TestWorkers extends WorkerSet {
@@ -18,6 +19,7 @@ export async function startTestWorkers(
   opts: {
     queues?: QueueName[];
     concurrency?: number;
+    partitions?: number[];
     gateway?: PaymentGateway;
     transports?: Transports;
     logger?: Logger;
@@ -31,7 +33,13 @@ export async function startTestWorkers(
     ...(opts.transports ? { transports: opts.transports } : {}),
   });
   const { queues } = deps;
-  const set = await startWorkers(deps, opts.queues ?? [...queueNames], opts.concurrency ?? 20);
+  // Every partition (one unless the test set QUEUE_PARTITIONS), as `bun run worker` takes them.
+  const set = await startPartitions(
+    deps,
+    opts.queues ?? [...queueNames],
+    opts.concurrency ?? 20,
+    opts.partitions ?? deps.queues.families.map((_, i) => i),
+  );
   return {
     ...set,
     deps,
