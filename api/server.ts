@@ -8,12 +8,15 @@ export interface ApiOptions {
   name?: string;
   /** False under the supervisor, which migrated and made the admin once before starting its children. */
   prepare?: boolean;
+  /**
+   * Under the supervisor: bind PORT with `reusePort`, beside the other API processes, and the kernel
+   * spreads connections over them. Off alone, so a second server started by mistake fails to bind
+   * instead of silently taking half the traffic.
+   */
+  sharePort?: boolean;
 }
 
-/**
- * Starts one API process: migrates and makes the admin exist (unless the supervisor did), then
- * listens. `reusePort`: several API processes bind the same port and the kernel spreads connections.
- */
+/** Starts one API process: migrates and makes the admin exist (unless the supervisor did), then listens. */
 export async function startApi(config: Config, options: ApiOptions = {}) {
   const logger = createLogger(config.LOG_LEVEL, {
     role: 'api',
@@ -21,7 +24,12 @@ export async function startApi(config: Config, options: ApiOptions = {}) {
   });
   if (options.prepare !== false) await prepareDatabase(config);
   const api = await assembleApi(config, logger);
-  const server = Bun.serve({ port: config.PORT, reusePort: true, fetch: api.app.fetch, development: false });
+  const server = Bun.serve({
+    port: config.PORT,
+    reusePort: options.sharePort === true,
+    fetch: api.app.fetch,
+    development: false,
+  });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
@@ -43,7 +51,8 @@ if (import.meta.main) {
   const config = await preflight();
   const argv = process.argv.slice(2);
   const name = flagValue(argv, '--name');
-  const api = await startApi(config, { ...(name ? { name, prepare: false } : {}) });
+  // `--name` is how the supervisor starts its children (scripts/start.ts).
+  const api = await startApi(config, name ? { name, prepare: false, sharePort: true } : {});
   const stop = onShutdown(() => api.stop());
   if (name) stopWhenOrphaned(stop);
 }

@@ -88,22 +88,30 @@ describe('QUEUE_PARTITIONS=3 on one Redis', () => {
     const s = shop(h, admin);
     const product = await s.product(10);
     const user = await h.signUp();
-    const key = { 'idempotency-key': `k-${crypto.randomUUID()}` };
-    const first = await s.place(user.token, product, 1, 'tok_visa', key);
-    const again = await s.place(user.token, product, 1, 'tok_visa', key);
-    const id = ((await first.json()) as { id: string }).id;
-    expect(((await again.json()) as { id: string }).id).toBe(id);
-    await eventually(
-      async () => (await s.order(id)).status,
-      (st) => st === 'completed',
-    );
-    const home = h.deps.queues.partitionOf(id);
-    const found = await Promise.all(
-      h.deps.queues.families.map((f) =>
-        f.queues.reserve.getJob(`${id}-reserve`).then((j) => j !== undefined),
-      ),
-    );
-    expect(found).toEqual([0, 1, 2].map((p) => p === home));
-    expect(await s.stock(product)).toEqual({ available: 9, reserved: 0 });
+    // Several orders, so that some live outside partition 0.
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const key = { 'idempotency-key': `k-${crypto.randomUUID()}` };
+      const first = await s.place(user.token, product, 1, 'tok_visa', key);
+      const again = await s.place(user.token, product, 1, 'tok_visa', key);
+      const id = ((await first.json()) as { id: string }).id;
+      expect(((await again.json()) as { id: string }).id).toBe(id);
+      ids.push(id);
+    }
+    expect(ids.some((id) => h.deps.queues.partitionOf(id) !== 0)).toBe(true);
+    for (const id of ids) {
+      await eventually(
+        async () => (await s.order(id)).status,
+        (st) => st === 'completed',
+      );
+      const home = h.deps.queues.partitionOf(id);
+      const found = await Promise.all(
+        h.deps.queues.families.map((f) =>
+          f.queues.reserve.getJob(`${id}-reserve`).then((j) => j !== undefined),
+        ),
+      );
+      expect(found).toEqual([0, 1, 2].map((p) => p === home));
+    }
+    expect(await s.stock(product)).toEqual({ available: 4, reserved: 0 });
   });
 });
