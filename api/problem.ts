@@ -144,6 +144,9 @@ const unavailableCodes = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'EPIPE',
   'ENOTFOUND',
+  // db/client.ts: every pooled connection is busy (the pool's acquire timeout or queue limit).
+  'POOL_ACQUIRE_TIMEOUT',
+  'POOL_QUEUE_LIMIT',
 ]);
 
 function isUnavailable(err: unknown): boolean {

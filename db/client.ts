@@ -1,13 +1,35 @@
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/mysql2';
+import type { PoolConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
 import * as schema from './schema';
 
-export function createPool(url: string, connectionLimit: number): mysql.Pool {
-  return mysql.createPool({
+export interface PoolLimits {
+  /** How long a caller waits for a free connection before it gets an error. */
+  acquireTimeoutMs: number;
+  /** How many callers may wait at once (0: no limit); past it the next one gets an error at once. */
+  queueLimit: number;
+}
+
+/** What a caller gets from a pool that is used up: the API answers it with 503, a job retries. */
+export class PoolExhaustedError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'POOL_ACQUIRE_TIMEOUT' | 'POOL_QUEUE_LIMIT',
+  ) {
+    super(message);
+    this.name = 'PoolExhaustedError';
+  }
+}
+
+const defaultLimits: PoolLimits = { acquireTimeoutMs: 10_000, queueLimit: 1000 };
+
+export function createPool(url: string, connectionLimit: number, limits = defaultLimits): mysql.Pool {
+  const pool = mysql.createPool({
     uri: url,
     connectionLimit,
     waitForConnections: true,
+    queueLimit: limits.queueLimit,
     // Stored datetimes are UTC; without this mysql2 reads them in the process's zone.
     timezone: 'Z',
     dateStrings: false,
@@ -16,6 +38,57 @@ export function createPool(url: string, connectionLimit: number): mysql.Pool {
     supportBigNumbers: true,
     bigNumberStrings: false,
   });
+  boundAcquire(pool, limits.acquireTimeoutMs);
+  return pool;
+}
+
+type AcquireCallback = (err: NodeJS.ErrnoException | null, connection?: PoolConnection) => void;
+const bounded = Symbol('bounded acquire');
+
+/**
+ * mysql2 (3.x) queues a caller for a connection without a time limit: a pool whose connections are
+ * all held by callers that each wait for a second one jams for good. Every acquire (queries,
+ * transactions, the pool's own re-queueing) goes through the core pool's `getConnection`; this bounds
+ * its wait. A caller that gave up still holds its place in mysql2's queue: the connection it is
+ * handed later goes straight back to the pool, and so to the next caller.
+ */
+function boundAcquire(pool: mysql.Pool, timeoutMs: number): void {
+  const core = pool.pool;
+  const acquire = core.getConnection.bind(core) as (cb: AcquireCallback) => void;
+  const wrapped = (cb: AcquireCallback & { [bounded]?: true }) => {
+    if (cb[bounded]) return acquire(cb);
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      cb(
+        new PoolExhaustedError(
+          `no database connection free within ${timeoutMs} ms (pool of ${core.config.connectionLimit})`,
+          'POOL_ACQUIRE_TIMEOUT',
+        ),
+      );
+    }, timeoutMs);
+    const once: AcquireCallback & { [bounded]?: true } = (err, connection) => {
+      clearTimeout(timer);
+      if (settled) {
+        connection?.release();
+        return;
+      }
+      settled = true;
+      if (err && /Queue limit reached/i.test(err.message)) {
+        cb(
+          new PoolExhaustedError(
+            'too many callers are waiting for a database connection',
+            'POOL_QUEUE_LIMIT',
+          ),
+        );
+        return;
+      }
+      cb(err, connection);
+    };
+    once[bounded] = true;
+    acquire(once);
+  };
+  (core as unknown as { getConnection: typeof wrapped }).getConnection = wrapped;
 }
 
 export function createDb(pool: mysql.Pool) {

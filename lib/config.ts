@@ -24,6 +24,10 @@ const schema = z.object({
     .refine((u) => u.startsWith('mysql://'), 'must be a mysql:// URL')
     .default('mysql://root@127.0.0.1:3306/orderflow'),
   DATABASE_POOL_SIZE: int(1, 500).default(20),
+  // A pool that is used up answers with a clear error (503 at the API) instead of waiting for ever:
+  // a caller waits at most this long for a connection, and at most this many callers wait (0: no cap).
+  DATABASE_POOL_ACQUIRE_TIMEOUT_MS: int(10, 600_000).default(10_000),
+  DATABASE_POOL_QUEUE_LIMIT: int(0, 1_000_000).default(1000),
   // BullMQ refuses ':' inside a prefix's own keys only as job ids; a hash tag such as
   // {orderflow} is allowed and keeps a flow's queues in one Redis Cluster slot.
   QUEUE_PREFIX: z
@@ -42,6 +46,12 @@ const schema = z.object({
   ADMIN_EMAIL: z.string().email().optional(),
   ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
   RESERVATION_TTL_SECONDS: int(1, 7 * 86_400).default(900),
+  // Unpaid holds: how many orders one user may keep waiting for payment, and how many units each holds.
+  MAX_UNPAID_ORDERS: int(1, 10_000).default(3),
+  MAX_UNPAID_UNITS: int(1, 100_000).default(100),
+  // A charge that timed out may still land after a cancel was told "not charged": the reconciler asks
+  // the gateway again for this long after the order ended, and refunds what landed.
+  LATE_CHARGE_WINDOW_SECONDS: int(0, 30 * 86_400).default(3600),
   RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),
   RECONCILE_EVERY_MS: int(100, 3_600_000).default(10_000),
   RATE_LIMITS: bool.default(true),

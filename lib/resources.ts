@@ -11,7 +11,10 @@ export interface Resources {
 }
 
 export async function openResources(config: Config, role: RedisRole): Promise<Resources> {
-  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, {
+    acquireTimeoutMs: config.DATABASE_POOL_ACQUIRE_TIMEOUT_MS,
+    queueLimit: config.DATABASE_POOL_QUEUE_LIMIT,
+  });
   const redis = connectRedis(config, role);
   // ioredis reports every failed reconnect as an 'error'; readiness and logs carry the outage instead.
   redis.on('error', () => {});

@@ -58,6 +58,7 @@ export function createOrderContext(
     gateway,
     events: new RedisOrderEvents(redis, config.QUEUE_PREFIX),
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    piiKey: config.piiKey,
   };
 }
 

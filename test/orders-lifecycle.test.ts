@@ -226,7 +226,7 @@ describe('placing orders: bad input stores nothing', () => {
     const p = await s.product(10);
     const placed: string[] = [];
     for (let i = 0; i < 5; i++)
-      placed.push(((await (await s.place(buyer.token, p, 1, null)).json()) as { id: string }).id);
+      placed.push(((await (await s.place(buyer.token, p, 1)).json()) as { id: string }).id);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {

@@ -1,6 +1,6 @@
-import { refundIfCharged } from '../domain/orders/charge';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
+import { refundIfCharged } from '../domain/orders/refund';
 import type { WorkerDeps } from './deps';
 
 export interface ReconcileReport {
@@ -14,13 +14,15 @@ export interface ReconcileReport {
  * MySQL is the truth, Redis can be rebuilt: expire unpaid holds, re-add the flow of every order that
  * is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
  * messages that were recorded but never went out, and settle payments of orders that ended without
- * their refund going through.
+ * their refund going through (or were told "not charged" while a late charge could still land).
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0 };
-  for (const orderId of await expireHolds(deps.orders)) {
-    await deps.queues.notifyOutcome(orderId, 'cancelled');
+  // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
+  // queue. Should that fail, the row is still there and a later pass re-sends it (below).
+  for (const { orderId, messages } of await expireHolds(deps.orders)) {
     report.expired++;
+    for (const id of messages) await deps.queues.send(id, orderId);
   }
   const olderThan = new Date(Date.now() - deps.config.RECONCILE_AFTER_SECONDS * 1000);
   for (const order of await findStuckOrders(deps.db, olderThan)) {
@@ -34,9 +36,17 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     );
     report.readded++;
   }
-  for (const { orderId } of await findUnsettledPayments(deps.db, olderThan)) {
-    await refundIfCharged(deps.orders, orderId);
-    report.settled++;
+  const lateChargeSince = new Date(Date.now() - deps.config.LATE_CHARGE_WINDOW_SECONDS * 1000);
+  for (const { orderId } of await findUnsettledPayments(deps.db, olderThan, lateChargeSince)) {
+    try {
+      if ((await refundIfCharged(deps.orders, orderId)) === 'refunded') {
+        deps.logger.warn({ orderId }, 'reconciler refunded an ended order');
+        report.settled++;
+      }
+    } catch (err) {
+      // The gateway is down or its circuit open: this payment waits for the next pass, the others go on.
+      deps.logger.warn({ err, orderId }, 'could not settle the refund of an ended order');
+    }
   }
   for (const n of await findStaleNotifications(deps.db, olderThan)) {
     if (n.orderId && (await deps.queues.hasLiveJobs(n.orderId))) continue;

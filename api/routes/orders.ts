@@ -73,20 +73,29 @@ export function orderRoutes(deps: AppDeps) {
         200: jsonResponse(Order, 'The order this Idempotency-Key already created'),
         400: problem('Invalid body'),
         401: problem('Not signed in'),
-        409: problem('A request with this key is in flight'),
-        422: problem('Unknown product, mixed currencies, or a reused key with another body'),
+        409: problem(
+          'A request with this key is in flight, or (without payment) the user already holds MAX_UNPAID_ORDERS unpaid orders',
+        ),
+        422: problem(
+          'Unknown product, mixed currencies, a reused key with another body, or (without payment) more than MAX_UNPAID_UNITS units',
+        ),
       },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'];
       const principal = c.get('principal');
-      const placed = await placeOrder(deps.db, deps.orders.events, {
-        userId: principal.userId,
-        items: body.items,
-        paymentToken: body.payment?.token,
-        idempotencyKey: key,
-      });
+      const placed = await placeOrder(
+        deps.db,
+        deps.orders.events,
+        {
+          userId: principal.userId,
+          items: body.items,
+          paymentToken: body.payment?.token,
+          idempotencyKey: key,
+        },
+        { maxOrders: deps.config.MAX_UNPAID_ORDERS, maxUnits: deps.config.MAX_UNPAID_UNITS },
+      );
       c.set('orderId', placed.orderId);
       const order = placed.order ?? (await getOrderView(deps.db, placed.orderId));
       if (placed.created || order.status === 'pending') {
@@ -148,13 +157,17 @@ export function orderRoutes(deps: AppDeps) {
       const { id } = c.req.valid('param');
       c.set('orderId', id);
       assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, id)).userId);
-      await cancelOrder(deps.orders, id);
+      const cancelled = await cancelOrder(deps.orders, id);
+      if (cancelled.refund === 'owed') {
+        deps.logger.warn({ orderId: id }, 'refund not confirmed by the gateway; left to the reconciler');
+      }
       try {
-        await deps.queues.notifyOutcome(id, 'cancelled');
+        // The notice was written with the cancel (the outbox); the queue only delivers it.
+        for (const message of cancelled.messages) await deps.queues.send(message, id);
       } catch (err) {
         deps.logger.error(
           { err, orderId: id },
-          'could not queue the cancellation notice; left to the reconciler',
+          'could not queue the cancellation notice; the reconciler re-sends it',
         );
       }
       return c.json(await getOrderView(deps.db, id), 200);

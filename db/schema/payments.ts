@@ -1,4 +1,13 @@
-import { bigint, char, datetime, mysqlEnum, mysqlTable, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
+import {
+  bigint,
+  char,
+  datetime,
+  index,
+  mysqlEnum,
+  mysqlTable,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/mysql-core';
 
 export const paymentStatuses = ['pending', 'succeeded', 'failed', 'refunded'] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
@@ -16,11 +25,15 @@ export const payments = mysqlTable(
     gatewayRef: varchar('gateway_ref', { length: 80 }),
     failureCode: varchar('failure_code', { length: 64 }),
     refundRef: varchar('refund_ref', { length: 80 }),
+    // Set in the transaction that ends the order cancelled or failed: from then on a refund is owed for
+    // whatever the gateway took, and the gateway is asked again for a while (a charge may land late).
+    refundDueAt: datetime('refund_due_at', { mode: 'date', fsp: 3 }),
     createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
     updatedAt: datetime('updated_at', { mode: 'date', fsp: 3 }).notNull(),
   },
   (t) => [
     uniqueIndex('payments_order_uq').on(t.orderId),
     uniqueIndex('payments_idem_uq').on(t.idempotencyKey),
+    index('payments_status_updated_idx').on(t.status, t.updatedAt),
   ],
 );

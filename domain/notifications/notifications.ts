@@ -1,5 +1,5 @@
 import { and, eq, like, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client';
+import type { Db, Tx } from '../../db/client';
 import { notifications } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
@@ -24,6 +24,16 @@ export interface NotificationView {
 }
 
 type Channel = NotificationView['channel'];
+
+/** What an outcome message is written from: the order row as it is once final. */
+export interface OutcomeOrder {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  totalCents: number;
+  currency: string;
+  failureReason: string | null;
+}
 
 const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
 
@@ -70,6 +80,21 @@ function outcomeText(status: OrderStatus, orderId: string, total: string, reason
 export async function prepareOutcomeNotifications(db: Db, piiKey: Uint8Array<ArrayBuffer>, orderId: string) {
   const order = await getOrderRow(db, orderId);
   if (!isFinal(order.status)) return null;
+  return recordOutcomeMessages(db, piiKey, order);
+}
+
+/**
+ * The outbox write: records the outcome messages of an order that just reached a final status. Call it
+ * in the transaction of that transition (cancel, expiry, a step giving up), so the message exists
+ * whenever the outcome does, whatever Redis is doing; the queue only delivers it, and the reconciler
+ * re-sends it if the queue never got it. Returns the ids of this outcome's messages still to send.
+ */
+export async function recordOutcomeMessages(
+  db: Db | Tx,
+  piiKey: Uint8Array<ArrayBuffer>,
+  order: OutcomeOrder,
+): Promise<string[]> {
+  const orderId = order.id;
   const contact = await getContact(db, piiKey, order.userId);
   if (!contact) return [];
   const { subject, text } = outcomeText(

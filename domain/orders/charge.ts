@@ -1,12 +1,13 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { releaseStock } from '../inventory/stock';
-import { chargeKey, refundKey } from '../payments/gateway';
+import { chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
 import { getOrderRow } from './read';
+import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve';
 import { lockOrder, transition, withTransitions } from './transition';
 
@@ -56,7 +57,7 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
       await log.tx
         .update(payments)
         .set({ status: 'succeeded', gatewayRef: result.ref, updatedAt: now })
-        .where(eq(payments.orderId, orderId));
+        .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending')));
       return { status: 'paid' as const, changed: true };
     }
     const lines = await orderLines(log.tx, orderId);
@@ -66,7 +67,7 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
     await log.tx
       .update(payments)
       .set({ status: 'failed', failureCode: result.code, updatedAt: now })
-      .where(eq(payments.orderId, orderId));
+      .where(and(eq(payments.orderId, orderId), eq(payments.status, 'pending')));
     return { status: 'payment_failed' as const, changed: true };
   });
   // The order was cancelled (or failed) while the gateway was charging it: give the money back.
@@ -79,24 +80,4 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
     await refundIfCharged(ctx, orderId);
   }
   return outcome;
-}
-
-/** Refunds the order's charge if the gateway took one; records either answer on the payment row. */
-export async function refundIfCharged(ctx: OrderContext, orderId: string): Promise<boolean> {
-  const [payment] = await ctx.db.select().from(payments).where(eq(payments.orderId, orderId)).limit(1);
-  // A 'failed' row is asked again: "not charged" may have been recorded while a charge was still in flight.
-  if (!payment || payment.status === 'refunded') return false;
-  const refund = await ctx.gateway.refund({
-    idempotencyKey: refundKey(orderId),
-    chargeIdempotencyKey: chargeKey(orderId),
-  });
-  await ctx.db
-    .update(payments)
-    .set(
-      refund
-        ? { status: 'refunded', refundRef: refund.ref, updatedAt: new Date() }
-        : { status: 'failed', failureCode: 'not_charged', updatedAt: new Date() },
-    )
-    .where(eq(payments.orderId, orderId));
-  return refund !== null;
 }

@@ -2,16 +2,28 @@ import { and, eq, isNull, lt } from 'drizzle-orm';
 import { orders } from '../../db/schema';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
-import { refundIfCharged } from './charge';
+import { recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
+import { oweRefund, type RefundAnswer, refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve';
 import { isFinal, type OrderStatus } from './status';
 import { lockOrder, transition, withTransitions } from './transition';
 
+/** How an unwind ended, with what the caller still has to hand on. */
+export interface Unwound extends StepOutcome {
+  /** The outcome messages written with the transition (the outbox): the caller queues them for delivery. */
+  messages: string[];
+  /** What the gateway said about the money; `owed` when it could not be asked (the reconciler settles it). */
+  refund: RefundAnswer | 'owed';
+}
+
 /**
- * Ends a non-final order as `cancelled` or `failed`, undoing what it holds: a paid order is
- * refunded, then its stock released; a reserved one has its stock released.
+ * Ends a non-final order as `cancelled` or `failed`, undoing what it holds. One transaction releases
+ * the stock, moves the status, records that a refund is owed and writes the customer's message; the
+ * refund itself is a network call, made only after that commit (a call inside it would hold the order's
+ * row lock and a pooled connection for as long as the gateway takes, and a rollback after it would
+ * leave the money refunded on an order that goes on to complete).
  */
 async function unwind(
   ctx: OrderContext,
@@ -19,14 +31,12 @@ async function unwind(
   to: 'cancelled' | 'failed',
   reason: string,
   guard: (order: { status: OrderStatus; paymentToken: string | null }) => boolean = () => true,
-): Promise<StepOutcome> {
-  const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
+): Promise<Unwound> {
+  const ended = await withTransitions(ctx.db, ctx.events, async (log) => {
     const order = await lockOrder(log.tx, orderId);
     if (!order) throw notFound('Order');
-    if (isFinal(order.status) || !guard(order)) return { status: order.status, changed: false };
-    if (order.status === 'paid') {
-      // Refund first: a cancelled order never keeps the money. The gateway key makes a retry safe.
-      await refundIfCharged(ctx, orderId);
+    if (isFinal(order.status) || !guard(order)) {
+      return { status: order.status, changed: false, messages: [], refundOwed: false };
     }
     if (order.status === 'reserved' || order.status === 'paid') {
       const lines = await orderLines(log.tx, orderId);
@@ -34,34 +44,49 @@ async function unwind(
       log.stockMoved(lines);
     }
     await transition(log, orderId, order.status, to, reason, { reservedUntil: null });
-    return { status: to, changed: true };
+    // A payment row means a charge was at least attempted: whatever it took is owed back.
+    const refundOwed = await oweRefund(log.tx, orderId);
+    const messages = await recordOutcomeMessages(log.tx, ctx.piiKey, {
+      ...order,
+      status: to,
+      failureReason: reason,
+    });
+    return { status: to, changed: true, messages, refundOwed };
   });
-  // A charge may have reached the gateway while the order was still `reserved` (a crash before it
-  // was recorded, or a call in flight): look, and refund if so.
-  if (outcome.changed) await refundIfCharged(ctx, orderId);
-  return outcome;
+  const { refundOwed, ...outcome } = ended;
+  if (!refundOwed) return { ...outcome, refund: 'none' };
+  try {
+    return { ...outcome, refund: await refundIfCharged(ctx, orderId) };
+  } catch {
+    // The gateway (or its circuit) said no: the order stays ended, the refund owed; the reconciler pays it.
+    return { ...outcome, refund: 'owed' };
+  }
 }
 
 /** The customer's (or an admin's) cancel: 409 once the order is final. */
-export async function cancelOrder(ctx: OrderContext, orderId: string): Promise<StepOutcome> {
+export async function cancelOrder(ctx: OrderContext, orderId: string): Promise<Unwound> {
   const outcome = await unwind(ctx, orderId, 'cancelled', 'cancelled_by_user');
   if (!outcome.changed) throw conflict(`The order is ${outcome.status} and can no longer be cancelled`);
   return outcome;
 }
 
 /** A step ran out of attempts: the order ends `failed`, with nothing held and nothing charged. */
-export async function failOrder(ctx: OrderContext, orderId: string, reason: string): Promise<StepOutcome> {
+export async function failOrder(ctx: OrderContext, orderId: string, reason: string): Promise<Unwound> {
   return unwind(ctx, orderId, 'failed', reason.slice(0, 255));
 }
 
-/** Cancels unpaid orders whose hold ran out; returns their ids. */
-export async function expireHolds(ctx: OrderContext, now = new Date(), limit = 500): Promise<string[]> {
+/** Cancels unpaid orders whose hold ran out; returns them with the messages written for each. */
+export async function expireHolds(
+  ctx: OrderContext,
+  now = new Date(),
+  limit = 500,
+): Promise<{ orderId: string; messages: string[] }[]> {
   const due = await ctx.db
     .select({ id: orders.id })
     .from(orders)
     .where(and(eq(orders.status, 'reserved'), isNull(orders.paymentToken), lt(orders.reservedUntil, now)))
     .limit(limit);
-  const expired: string[] = [];
+  const expired: { orderId: string; messages: string[] }[] = [];
   for (const { id } of due) {
     const outcome = await unwind(
       ctx,
@@ -70,7 +95,7 @@ export async function expireHolds(ctx: OrderContext, now = new Date(), limit = 5
       'reservation_expired',
       (o) => o.status === 'reserved' && o.paymentToken === null,
     );
-    if (outcome.changed) expired.push(id);
+    if (outcome.changed) expired.push({ orderId: id, messages: outcome.messages });
   }
   return expired;
 }

@@ -8,4 +8,6 @@ export interface OrderContext {
   gateway: PaymentGateway;
   events: OrderEventSink;
   reservationTtlSeconds: number;
+  /** Decrypts a customer's phone for the outcome messages written with a cancel or an expiry (the outbox). */
+  piiKey: Uint8Array<ArrayBuffer>;
 }

@@ -1,7 +1,7 @@
-import { and, eq, inArray } from 'drizzle-orm';
-import type { Db } from '../../db/client';
+import { and, count, eq, inArray, isNull } from 'drizzle-orm';
+import type { Db, Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
-import { orderEvents, orderItems, orders, products } from '../../db/schema';
+import { orderEvents, orderItems, orders, products, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { DomainError } from '../errors';
 import type { OrderView } from './read';
@@ -12,6 +12,17 @@ export interface PlaceOrderInput {
   items: { productId: string; quantity: number }[];
   paymentToken?: string | undefined;
   idempotencyKey?: string | undefined;
+}
+
+/**
+ * What an order without payment may hold: stock held by an unpaid order is held from everyone else
+ * until it expires, so one account may keep only a few such orders, each of bounded size.
+ */
+export interface UnpaidLimits {
+  /** Orders of one user that may wait unpaid (`pending` or `reserved`) at once. */
+  maxOrders: number;
+  /** Units (the sum of quantities) one unpaid order may hold. */
+  maxUnits: number;
 }
 
 export interface Placed {
@@ -38,17 +49,29 @@ export function requestHash(input: PlaceOrderInput): string {
  * The unique (user, idempotency key) index is what makes racing duplicates create one order: the
  * losers wait on the winner's index lock, then find its row.
  */
-export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrderInput): Promise<Placed> {
+export async function placeOrder(
+  db: Db,
+  events: OrderEventSink,
+  input: PlaceOrderInput,
+  limits: UnpaidLimits,
+): Promise<Placed> {
   const hash = requestHash(input);
   if (input.idempotencyKey) {
     const existing = await findByKey(db, input.userId, input.idempotencyKey, hash);
     if (existing) return { orderId: existing, created: false };
   }
+  const unpaid = !input.paymentToken;
+  if (unpaid) checkUnpaidUnits(input, limits);
   const orderId = newId('ord');
   const now = new Date();
   let order: OrderView | undefined;
+  let replayed: string | null = null;
   try {
     await db.transaction(async (tx) => {
+      if (unpaid) {
+        replayed = await holdUnpaidSlot(tx, input, hash, limits);
+        if (replayed) return;
+      }
       const ids = input.items.map((i) => i.productId);
       const rows = await tx
         .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
@@ -112,11 +135,59 @@ export async function placeOrder(db: Db, events: OrderEventSink, input: PlaceOrd
     }
     throw err;
   }
+  if (replayed) return { orderId: replayed, created: false };
   await events.committed([{ orderId, from: null, to: 'pending', at: now }], []);
   return { orderId, created: true, ...(order ? { order } : {}) };
 }
 
-async function findByKey(db: Db, userId: string, key: string, hash: string): Promise<string | null> {
+function checkUnpaidUnits(input: PlaceOrderInput, limits: UnpaidLimits): void {
+  const units = input.items.reduce((sum, i) => sum + i.quantity, 0);
+  if (units <= limits.maxUnits) return;
+  throw new DomainError(
+    'unprocessable',
+    `An order without payment may hold at most ${limits.maxUnits} units; this one asks for ${units}. Pay with the order, or order fewer.`,
+    [{ field: 'items', message: `at most ${limits.maxUnits} units in all when the order has no payment` }],
+  );
+}
+
+/**
+ * Counts the user's unpaid orders under a lock on the user's row, so that concurrent placements of
+ * one user take turns and the cap holds (a plain count would let every racer see the same number).
+ * Returns the order a replayed Idempotency-Key already created (found under the same lock), if any.
+ */
+async function holdUnpaidSlot(
+  tx: Tx,
+  input: PlaceOrderInput,
+  hash: string,
+  limits: UnpaidLimits,
+): Promise<string | null> {
+  await tx.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).for('update');
+  if (input.idempotencyKey) {
+    const existing = await findByKey(tx, input.userId, input.idempotencyKey, hash);
+    if (existing) return existing;
+  }
+  const [held] = await tx
+    .select({ n: count() })
+    .from(orders)
+    .where(
+      and(
+        eq(orders.userId, input.userId),
+        isNull(orders.paymentToken),
+        inArray(orders.status, ['pending', 'reserved']),
+      ),
+    );
+  const n = held?.n ?? 0;
+  if (n >= limits.maxOrders) {
+    throw new DomainError(
+      'conflict',
+      `You already hold ${n} unpaid orders (at most ${limits.maxOrders}): pay for or cancel one, or send the payment with this order.`,
+      [{ field: 'payment', message: `required while ${limits.maxOrders} unpaid orders are held` }],
+    );
+  }
+  return null;
+}
+
+async function findByKey(db: Db | Tx, userId: string, key: string, hash: string): Promise<string | null> {
   const [row] = await db
     .select({ id: orders.id, requestHash: orders.requestHash })
     .from(orders)

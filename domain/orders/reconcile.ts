@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNotNull, lt, ne, or } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { notifications, orders, payments } from '../../db/schema';
 
@@ -29,20 +29,30 @@ export async function findStaleNotifications(db: Db, olderThan: Date, limit = 20
 }
 
 /**
- * Payments of orders that ended cancelled or failed but were never settled: a refund that could not
- * reach the gateway when the order ended (its circuit was open, say). The reconciler settles them.
+ * Payments of orders that ended cancelled or failed with a refund still owed: the refund could not
+ * reach the gateway when the order ended (its circuit was open, the process died after the commit), or
+ * the gateway said "not charged" while a charge that timed out on our side could still land there.
+ * The latter are asked again until `lateChargeSince` (the end of the window after the order ended).
  */
-export async function findUnsettledPayments(db: Db, olderThan: Date, limit = 200) {
+export async function findUnsettledPayments(db: Db, olderThan: Date, lateChargeSince: Date, limit = 200) {
   return db
     .select({ orderId: payments.orderId })
     .from(payments)
     .innerJoin(orders, eq(orders.id, payments.orderId))
     .where(
       and(
-        inArray(payments.status, ['pending', 'succeeded']),
+        or(
+          inArray(payments.status, ['pending', 'succeeded']),
+          and(
+            eq(payments.status, 'failed'),
+            eq(payments.failureCode, 'not_charged'),
+            gt(payments.refundDueAt, lateChargeSince),
+          ),
+        ),
         inArray(orders.status, ['cancelled', 'failed']),
         lt(payments.updatedAt, olderThan),
       ),
     )
+    .orderBy(payments.updatedAt)
     .limit(limit);
 }

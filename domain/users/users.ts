@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import type { Db } from '../../db/client';
+import type { Db, Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { type Role, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
@@ -79,7 +79,7 @@ export async function getUserForOwner(
 
 /** Contact details for notifications (workers only; never put in a job payload). */
 export async function getContact(
-  db: Db,
+  db: Db | Tx,
   piiKey: Uint8Array<ArrayBuffer>,
   id: string,
 ): Promise<{ email: string; name: string; phone: string | null } | undefined> {
