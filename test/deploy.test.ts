@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, test } from 'bun:test';
 import { readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { Queue } from 'bullmq';
@@ -252,6 +253,39 @@ describe("BullMQ 6's wait key, as KEDA reads it", () => {
       expect(await queue.getWaitingCount()).toBe(3);
       await queue.close();
     }
+  });
+});
+
+describe('deploy/grafana', () => {
+  test('every dashboard query parses as PromQL (promtool check rules)', async () => {
+    const dashboard = await Bun.file(join(repoRoot, 'deploy/grafana/orderflow-dashboard.json')).text();
+    const exprs = [
+      ...new Set(
+        [...dashboard.matchAll(/"expr": "((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1]}"`) as string),
+      ),
+    ];
+    expect(exprs.length).toBeGreaterThan(10);
+    // Grafana's own variables become what they stand for.
+    const rules = {
+      groups: [
+        {
+          name: 'dashboard',
+          rules: exprs.map((expr, i) => ({
+            record: `dashboard:q${i}`,
+            expr: expr.replaceAll('$__rate_interval', '5m'),
+          })),
+        },
+      ],
+    };
+    const file = join(tmpdir(), `orderflow-dashboard-rules-${process.pid}.json`);
+    await Bun.write(file, JSON.stringify(rules));
+    const bin = Bun.which('promtool');
+    if (!bin)
+      throw new Error('promtool is missing: run .ci/system-deps (installs Debian package prometheus)');
+    const out = Bun.spawnSync([bin, 'check', 'rules', file]);
+    expect(out.exitCode, out.stdout.toString() + out.stderr.toString()).toBe(0);
+    // Queue series are summed over partitions after the max over processes.
+    for (const e of exprs.filter((x) => x.includes('bullmq_'))) expect(e).toContain('partition');
   });
 });
 

@@ -114,4 +114,22 @@ describe('QUEUE_PARTITIONS=3 on one Redis', () => {
     }
     expect(await s.stock(product)).toEqual({ available: 4, reserved: 0 });
   });
+
+  test('/metrics labels every partition and stays valid Prometheus text', async () => {
+    const text = await (await h.json('GET', '/metrics')).text();
+    for (const p of [0, 1, 2])
+      expect(text).toContain(`bullmq_jobs{queue="reserve", state="waiting", partition="${p}"}`);
+    const bin = Bun.which('promtool');
+    if (!bin)
+      throw new Error('promtool is missing: run .ci/system-deps (installs Debian package prometheus)');
+    const proc = Bun.spawn([bin, 'check', 'metrics'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    proc.stdin.write(text);
+    await proc.stdin.end();
+    const [out, err, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
+    expect(code, out + err).toBe(0);
+  });
 });
