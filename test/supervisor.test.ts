@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { createLogger } from '../lib/logger';
+import { Supervisor } from '../lib/supervisor';
 import { createHarness, type Harness } from './support/harness';
-import { alive, freeTcpPort, type Spawned, spawnBun } from './support/processes';
+import { alive, freeTcpPort, type LogLine, type Spawned, spawnBun } from './support/processes';
 import { shop } from './support/shop';
 import { eventually } from './support/workers';
 
@@ -166,6 +168,88 @@ describe('bun run start supervises API and worker processes', () => {
     expect(run.lines.some((l) => l.process === 'supervisor' && l.msg === 'all children stopped')).toBe(true);
     for (const name of ['worker-1', 'worker-2']) {
       expect(run.lines.some((l) => l.process === name && l.msg === 'workers stopped')).toBe(true);
+    }
+  });
+});
+
+describe('the supervisor on its own', () => {
+  test('a child that keeps crashing is restarted with a doubling backoff, capped', async () => {
+    const lines: LogLine[] = [];
+    const sink = { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) };
+    const logger = createLogger('info', { process: 'supervisor' }, sink);
+    const supervisor = new Supervisor(
+      [
+        {
+          name: 'crasher',
+          cmd: [process.execPath, '-e', 'process.exit(3)'],
+          env: { PATH: process.env.PATH },
+        },
+      ],
+      logger,
+      { graceMs: 1000, backoffMs: 100, maxBackoffMs: 400, healthyAfterMs: 60_000 },
+    );
+    supervisor.start();
+    const exits = () => lines.filter((l) => l.msg === 'crasher exited; restarting');
+    await eventually(
+      async () => exits().length,
+      (n) => n >= 5,
+      30_000,
+    );
+    await supervisor.stop();
+    const delays = exits().map((l) => l.restartInMs);
+    expect(delays.slice(0, 5)).toEqual([100, 200, 400, 400, 400]);
+    expect(exits().every((l) => l.code === 3)).toBe(true);
+    // Stopped: no more starts after stop() returned.
+    const started = lines.filter((l) => l.msg === 'started crasher').length;
+    await Bun.sleep(800);
+    expect(lines.filter((l) => l.msg === 'started crasher').length).toBe(started);
+  });
+
+  test('children stop themselves when the supervisor is SIGKILLed (no orphan keeps the port)', async () => {
+    const h2 = await createHarness();
+    const port2 = freeTcpPort();
+    const sup = spawnBun(['run', 'scripts/start.ts'], {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      PORT: String(port2),
+      DATABASE_URL: h2.config.DATABASE_URL,
+      REDIS_URL: h2.config.REDIS_URL,
+      QUEUE_PREFIX: h2.prefix,
+      JWT_SECRET: h2.config.JWT_SECRET ?? '',
+      API_PROCESSES: '1',
+      WORKER_PROCESSES: '1',
+      SHUTDOWN_GRACE_MS: '2000',
+    });
+    try {
+      await eventually(
+        () =>
+          fetch(`http://127.0.0.1:${port2}/health/ready`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        (s) => s === 200,
+        90_000,
+      );
+      const children = sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []));
+      expect(children.length).toBe(2);
+      sup.proc.kill('SIGKILL');
+      await eventually(
+        async () => children.filter(alive),
+        (left) => left.length === 0,
+        30_000,
+      );
+      expect(
+        await fetch(`http://127.0.0.1:${port2}/health/live`).then(
+          (r) => r.status,
+          () => 'refused',
+        ),
+      ).toBe('refused');
+    } finally {
+      sup.proc.kill('SIGKILL');
+      for (const pid of sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []))) {
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      await h2.cleanup();
     }
   });
 });
