@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RedisClient } from './connection';
 import type { JobSettings, QueueName } from './contract';
-import { partitionOf } from './partitions';
+import { partitionHas, partitionOf } from './partitions';
 import { OrderQueues } from './producer';
 
 /** One queue of one partition, with the labels /metrics gives its series. */
@@ -13,9 +13,9 @@ export interface PartitionQueue {
 }
 
 /**
- * The producer over every flow family (queues/partitions.ts): each call goes to the family of its
+ * The producer over every flow family (queues/partitions.ts): each saga call goes to the family of its
  * order, so a flow, its retries, its cancellation and the reconciler's re-adds always meet the same
- * queues and job ids. A message without an order goes by its own id.
+ * queues and job ids. Messages go to the one `deliver` queue, in partition 0, behind the one limiter.
  */
 export class PartitionedQueues {
   readonly families: readonly OrderQueues[];
@@ -57,12 +57,9 @@ export class PartitionedQueues {
   /** Every queue of every partition (Bull Board, /metrics, /system/workers). */
   all(): PartitionQueue[] {
     return this.families.flatMap((family, partition) =>
-      (Object.entries(family.queues) as [QueueName, Queue][]).map(([name, queue]) => ({
-        partition,
-        prefix: family.prefix,
-        name,
-        queue,
-      })),
+      (Object.entries(family.queues) as [QueueName, Queue][])
+        .filter(([name]) => partitionHas(partition, name))
+        .map(([name, queue]) => ({ partition, prefix: family.prefix, name, queue })),
     );
   }
 
@@ -79,11 +76,11 @@ export class PartitionedQueues {
   }
 
   send(notificationId: string, orderId?: string): Promise<void> {
-    return this.forOrder(orderId ?? notificationId).send(notificationId, orderId);
+    return this.first.send(notificationId, orderId);
   }
 
   resend(notificationId: string, orderId?: string): Promise<void> {
-    return this.forOrder(orderId ?? notificationId).resend(notificationId, orderId);
+    return this.first.resend(notificationId, orderId);
   }
 
   hasLiveJobs(orderId: string): Promise<boolean> {

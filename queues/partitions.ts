@@ -4,6 +4,17 @@
  * families, each under its own hash-tagged prefix, which a Redis Cluster places on different nodes.
  */
 
+/**
+ * Queues that exist once, in partition 0, whatever K: `deliver`'s limiter is the email provider's rate
+ * and BullMQ keeps it per queue (K copies would send K times the quota), and `maintenance` holds the
+ * reconciler's one schedule (it covers every partition). Neither needs more than one node's CPU.
+ */
+export const unpartitionedQueues: readonly string[] = ['deliver', 'maintenance'];
+
+/** Whether partition `partition` has queue `queue`. */
+export const partitionHas = (partition: number, queue: string) =>
+  partition === 0 || !unpartitionedQueues.includes(queue);
+
 /** The prefix without hash-tag braces: `{orderflow}` and `orderflow` name the same deployment. */
 export function basePrefix(prefix: string): string {
   return prefix.replace(/[{}]/g, '');

@@ -14,7 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { configVariables, loadConfig } from '../lib/config';
 import { createRedis, deletePrefixedKeys } from '../queues/connection';
 import { queueNames } from '../queues/contract';
-import { partitionPrefixes, waitListKey } from '../queues/partitions';
+import { partitionHas, partitionPrefixes, waitListKey } from '../queues/partitions';
 import { parseWorkerArgs } from '../workers/main';
 import { uniqueSuffix } from './support/harness';
 import { repoRoot } from './support/processes';
@@ -223,7 +223,7 @@ describe('deploy/k8s', () => {
       // maintenance is a scheduler's single job: nothing to scale on.
       const expected = queues
         .filter((q) => q !== 'maintenance')
-        .flatMap((q) => prefixes.map((p) => waitListKey(p, q)));
+        .flatMap((q) => prefixes.filter((_, i) => partitionHas(i, q)).map((p) => waitListKey(p, q)));
       const triggers = s.spec.triggers as { type: string; metadata: { listName: string } }[];
       expect(triggers.every((t) => t.type === 'redis-cluster')).toBe(true);
       expect(triggers.map((t) => t.metadata.listName).sort()).toEqual(expected.sort());

@@ -113,6 +113,14 @@ describe('QUEUE_PARTITIONS=3 on one Redis', () => {
       expect(found).toEqual([0, 1, 2].map((p) => p === home));
     }
     expect(await s.stock(product)).toEqual({ available: 4, reserved: 0 });
+    // Every message goes through the one deliver queue (partition 0), behind the one provider limiter.
+    const delivered = await Promise.all(
+      h.deps.queues.families.map((f) =>
+        f.queues.deliver.getJobCountByTypes('completed', 'waiting', 'active', 'delayed'),
+      ),
+    );
+    expect(delivered[0]).toBeGreaterThanOrEqual(ids.length);
+    expect(delivered.slice(1)).toEqual([0, 0]);
   });
 
   test('/metrics labels every partition and stays valid Prometheus text', async () => {

@@ -1,10 +1,11 @@
 import type { QueueName } from '../queues/contract';
+import { partitionHas } from '../queues/partitions';
 import type { WorkerDeps } from './deps';
 import { startWorkers, type WorkerSet } from './run';
 
 /**
- * The named queues of each given partition (`--partitions`), each under its partition's prefix. The
- * reconciler runs in partition 0 only: it routes by order id, so one covers every partition.
+ * The named queues of each given partition (`--partitions`), each under its partition's prefix.
+ * `deliver` and `maintenance` exist in partition 0 only (queues/partitions.ts).
  */
 export async function startPartitions(
   deps: WorkerDeps,
@@ -17,7 +18,7 @@ export async function startPartitions(
   for (const partition of partitions) {
     const family = deps.queues.families[partition];
     if (!family) throw new Error(`no partition ${partition} (QUEUE_PARTITIONS=${deps.queues.partitions})`);
-    const names = partition === 0 ? queues : queues.filter((q) => q !== 'maintenance');
+    const names = queues.filter((q) => partitionHas(partition, q));
     if (!names.length) continue;
     sets.push(
       await startWorkers(deps, names, concurrency, {
