@@ -24,7 +24,13 @@ import { systemRoutes } from './routes/system';
 export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
   const app = newRouter();
   const metrics =
-    deps.metrics ?? createMetrics({ db: deps.db, queues: deps.queues.all(), logger: deps.logger });
+    deps.metrics ??
+    createMetrics({
+      db: deps.db,
+      queues: deps.queues.all(),
+      logger: deps.logger,
+      ordersCacheSeconds: deps.config.METRICS_ORDERS_CACHE_SECONDS,
+    });
   // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
   deps = { ...deps, metrics };
 
@@ -34,7 +40,7 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
   app.use('*', rateLimits(deps));
 
   app.route('/health', healthRoutes(deps));
-  app.route('/metrics', metricsRoutes(metrics));
+  app.route('/metrics', metricsRoutes(metrics, deps.config.METRICS_TOKEN));
   app.route('/auth', authRoutes(deps));
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));

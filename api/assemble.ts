@@ -1,3 +1,4 @@
+import { configurePasswordHashing } from '../domain/users/passwords';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
@@ -17,16 +18,25 @@ export interface AssembledApi {
 
 /** The API's composition root: its connections, queues, order context, metrics and app, built once. */
 export async function assembleApi(config: Config, logger: Logger): Promise<AssembledApi> {
+  configurePasswordHashing(config.PASSWORD_HASH_CONCURRENCY);
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
   const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
+  const metrics = createMetrics({
+    db: resources.db,
+    queues: queues.all(),
+    logger,
+    ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+  });
   const deps: Required<AppDeps> = {
     config,
     logger,
     ...resources,
     queues,
-    orders: createOrderContext(config, resources.db, resources.redis),
-    metrics: createMetrics({ db: resources.db, queues: queues.all(), logger }),
+    orders: createOrderContext(config, resources.db, resources.redis, undefined, (a) =>
+      metrics.observeRisk(a),
+    ),
+    metrics,
   };
   return {
     app: createApp(deps, hub),

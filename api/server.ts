@@ -22,7 +22,7 @@ export async function startApi(config: Config, options: ApiOptions = {}) {
     role: 'api',
     ...(options.name ? { process: options.name } : {}),
   });
-  if (options.prepare !== false) await prepareDatabase(config);
+  if (options.prepare !== false) await prepareDatabase(config, logger);
   const api = await assembleApi(config, logger);
   const server = Bun.serve({
     port: config.PORT,

@@ -39,6 +39,10 @@ const config = loadConfig({
   RATE_LIMITS: 'off',
   EMAIL_RATE_MAX: '10000',
   DATABASE_POOL_SIZE: '40',
+  // One user places every order in seconds, which fraud screening rightly finds suspicious: orders are
+  // still screened (its cost is measured), but no decision is taken by score unless asked.
+  RISK_REVIEW_AT: process.env.RISK_REVIEW_AT ?? '2',
+  RISK_REJECT_AT: process.env.RISK_REJECT_AT ?? '2',
 });
 await migrateDatabase(config.DATABASE_URL);
 const logger = createLogger('silent');
@@ -62,6 +66,8 @@ const children = Array.from({ length: PROCESSES }, () =>
       QUEUE_PREFIX: config.QUEUE_PREFIX,
       EMAIL_RATE_MAX: '10000',
       DATABASE_POOL_SIZE: '40',
+      RISK_REVIEW_AT: String(config.RISK_REVIEW_AT),
+      RISK_REJECT_AT: String(config.RISK_REJECT_AT),
     },
     stdout: 'ignore',
     stderr: 'inherit',

@@ -5,10 +5,10 @@ import type { IServerAdapter } from '@bull-board/api/typings/app';
 import { HonoAdapter } from '@bull-board/hono';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { serveStatic } from 'hono/bun';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppEnv } from '../api/context';
 import type { AppDeps } from '../api/deps';
-import { clientIp } from '../api/middleware/rate-limit';
+import { clientIp, limiterWarning } from '../api/middleware/rate-limit';
+import { SignInLimits } from '../api/middleware/sign-in-limit';
 import { ProblemError } from '../api/problem';
 import { DomainError } from '../domain/errors';
 import { type PublicUser, verifyCredentials } from '../domain/users/users';
@@ -38,46 +38,6 @@ const staticFiles: typeof serveStatic = (options) => serveStatic({ ...options, r
 
 type GuardDeps = Pick<AppDeps, 'db' | 'config' | 'redis' | 'logger'>;
 
-/**
- * Wrong passwords at the board count like failed logins at `POST /auth/login` (per address and
- * email, in Redis, blocked for LOGIN_BLOCK_SECONDS once spent): Basic auth is no way around the
- * brute-force limit. Fails open when Redis cannot answer, as the API's other limits do.
- */
-function failedLoginLimiter(deps: GuardDeps) {
-  const { config } = deps;
-  if (!config.RATE_LIMITS) return undefined;
-  const limiter = new RateLimiterRedis({
-    storeClient: deps.redis,
-    keyPrefix: `${config.QUEUE_PREFIX}:rl:board`,
-    points: config.LOGIN_RATE_LIMIT_PER_MINUTE,
-    duration: 60,
-    blockDuration: config.LOGIN_BLOCK_SECONDS,
-    rejectIfRedisNotReady: true,
-  });
-  const tooMany = (res: RateLimiterRes) => {
-    const seconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-    return new ProblemError(429, `Too many failed sign-ins; retry in ${seconds} s`, undefined, {
-      'retry-after': String(seconds),
-    });
-  };
-  const unavailable = (err: unknown) =>
-    deps.logger.warn({ err }, 'board sign-in limiter unavailable (Redis)');
-  return {
-    async refuseIfSpent(key: string) {
-      const res = await limiter.get(key).catch(unavailable);
-      if (res && res.remainingPoints <= 0) throw tooMany(res);
-    },
-    async count(key: string) {
-      try {
-        await limiter.consume(key);
-      } catch (res) {
-        if (res instanceof RateLimiterRes) throw tooMany(res);
-        unavailable(res);
-      }
-    },
-  };
-}
-
 interface CachedLogin {
   user: Promise<PublicUser>;
   expiresAt: number;
@@ -101,10 +61,16 @@ function parseBasic(header: string | undefined): { email: string; password: stri
  * HTTP Basic with an admin's email and password: the board's page and its many fetches carry
  * what the browser was given, never a Bearer token. A verified header is remembered briefly
  * (keyed by its hash, never the header itself), and concurrent first requests share one check.
+ *
+ * A check that runs argon2 first spends a sign-in attempt, the same budgets as `POST /auth/login`
+ * ({@link SignInLimits}: per address and email, and per account): counted before the password is
+ * looked at, so a burst of guesses sent at once gets at most the budget's worth of checks. A
+ * remembered header costs nothing. Fails open when Redis cannot answer, as the API's other limits do.
  */
 export function basicAdminGuard(deps: GuardDeps): MiddlewareHandler<AppEnv> {
   const cache = new Map<string, CachedLogin>();
-  const failures = failedLoginLimiter(deps);
+  const signIn = deps.config.RATE_LIMITS ? new SignInLimits(deps.config, deps.redis) : undefined;
+  const warn = limiterWarning(deps.logger, 'board sign-in limiter');
 
   const prune = (now: number) => {
     for (const [key, entry] of cache) if (entry.expiresAt <= now) cache.delete(key);
@@ -115,15 +81,26 @@ export function basicAdminGuard(deps: GuardDeps): MiddlewareHandler<AppEnv> {
     }
   };
 
-  const verify = async (header: string, email: string, password: string): Promise<PublicUser> => {
+  /** Spends an attempt, then checks the password; a success gives the attempt back as login does. */
+  const check = async (ip: string, email: string, password: string): Promise<PublicUser> => {
+    if (signIn) {
+      const { refusal } = await signIn.admit(ip, email, warn);
+      if (refusal) throw refusal;
+    }
+    const user = await verifyCredentials(deps.db, email, password);
+    await signIn?.succeeded(ip, email).catch((err: unknown) => warn(err, 'login'));
+    return user;
+  };
+
+  const verify = async (header: string, ip: string, email: string, password: string): Promise<PublicUser> => {
     const key = await sha256(header);
     const now = Date.now();
     const hit = cache.get(key);
     if (hit && hit.expiresAt > now) return hit.user;
-    const user = verifyCredentials(deps.db, email, password);
+    const user = check(ip, email, password);
     cache.set(key, { user, expiresAt: now + CACHE_TTL_MS });
     prune(now);
-    // Only a successful verification is remembered: a failure (or MySQL being down) is not.
+    // Only a successful verification is remembered: a failure, a 429 (or MySQL being down) is not.
     user.catch(() => {
       if (cache.get(key)?.user === user) cache.delete(key);
     });
@@ -141,14 +118,12 @@ export function basicAdminGuard(deps: GuardDeps): MiddlewareHandler<AppEnv> {
         challenge,
       );
     }
-    const attemptKey = `${clientIp(c, deps.config.TRUST_PROXY)}|${credentials.email.trim().toLowerCase()}`;
-    await failures?.refuseIfSpent(attemptKey);
+    const ip = clientIp(c, deps.config.TRUST_PROXY);
     let user: PublicUser;
     try {
-      user = await verify(header, credentials.email, credentials.password);
+      user = await verify(header, ip, credentials.email, credentials.password);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'unauthorized') {
-        await failures?.count(attemptKey);
         throw new ProblemError(401, err.message, undefined, challenge);
       }
       throw err;

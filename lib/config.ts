@@ -52,6 +52,11 @@ const schema = z.object({
   // A charge that timed out may still land after a cancel was told "not charged": the reconciler asks
   // the gateway again for this long after the order ended, and refunds what landed.
   LATE_CHARGE_WINDOW_SECONDS: int(0, 30 * 86_400).default(3600),
+  // Fraud screening: how long an order waits in `review` for an admin, and the score thresholds (0–1;
+  // above 1 a decision is never taken by score, the test tokens still force theirs).
+  REVIEW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
+  RISK_REVIEW_AT: z.coerce.number().min(0).max(10).default(0.6),
+  RISK_REJECT_AT: z.coerce.number().min(0).max(10).default(0.9),
   RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),
   RECONCILE_EVERY_MS: int(100, 3_600_000).default(10_000),
   RATE_LIMITS: bool.default(true),
@@ -62,6 +67,10 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(300),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(5),
   LOGIN_BLOCK_SECONDS: int(0, 86_400).default(300),
+  // Sign-in attempts per minute per account from all addresses together (login and the board share it).
+  LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(20),
+  // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
+  PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
   PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
   GATEWAY_LATENCY_MS: int(0, 60_000).default(0),
@@ -93,6 +102,10 @@ const schema = z.object({
   WORKER_PROCESSES: int(0, 256).default(() => Math.max(1, Math.ceil(availableParallelism() / 2))),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
+  // When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 without).
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // How long one `orders by status` count is reused by scrapes (0: count on every scrape).
+  METRICS_ORDERS_CACHE_SECONDS: int(0, 3600).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,8 +1,10 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { count } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client';
 import { orderStatuses, orders } from '../db/schema';
+import { reviewQueue } from '../domain/fraud/review';
 import type { Logger } from './logger';
 
 /** The Prometheus text format that `/metrics` answers in. */
@@ -23,8 +25,20 @@ export interface MetricsSources {
    * BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …); with partitions, every
    * partition's, each series labelled `partition` (the same queue name exists once per partition).
    */
-  queues: readonly ExportedQueue[];
+  queues: readonly ExportedQueue[] | Record<string, Queue>;
   logger?: Logger;
+  /**
+   * How long one `orders by status` count serves scrapes, in seconds (0: a count per scrape). The
+   * count reads every order row; a scraper, or anyone who can reach /metrics, must not be able
+   * to make MySQL do that as often as it likes.
+   */
+  ordersCacheSeconds?: number;
+}
+
+interface OrdersScan {
+  done: Promise<void>;
+  finishedAt?: number;
+  ok?: boolean;
 }
 
 /**
@@ -40,8 +54,14 @@ export class Metrics {
   readonly cacheMisses: Counter<'cache'>;
   readonly circuitState: Gauge<'breaker'>;
   readonly jobDuration: Histogram<'queue' | 'job' | 'outcome'>;
+  readonly riskDecisions: Counter<'decision'>;
+  readonly riskScore: Histogram;
+  private readonly reviewQueueLength: Gauge;
+  private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
   private readonly ordersByStatus: Gauge<'status'>;
+  /** The last count (or the one in flight): concurrent scrapes share it, later ones reuse it until it is stale. */
+  private ordersScan: OrdersScan | undefined;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -95,12 +115,41 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.riskDecisions = new Counter({
+      name: 'fraud_decisions_total',
+      help: 'Fraud screening decisions that took effect in this process, by outcome (approve, review, reject)',
+      labelNames: ['decision'],
+      registers,
+    });
+    // Every outcome is exported from the start, so a rate over it never starts from a missing series.
+    for (const decision of ['approve', 'review', 'reject']) this.riskDecisions.inc({ decision }, 0);
+    this.riskScore = new Histogram({
+      name: 'fraud_score',
+      help: "Fraud screening scores (0-1, the model's probability of fraud) of the orders screened here",
+      buckets: [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+      registers,
+    });
+    this.reviewQueueLength = new Gauge({
+      name: 'fraud_review_queue_length',
+      help: "Orders waiting in `review` for an admin's decision",
+      registers,
+    });
+    this.reviewQueueAge = new Gauge({
+      name: 'fraud_review_queue_oldest_seconds',
+      help: 'How long the oldest order in `review` has waited (0 when none does)',
+      registers,
+    });
     this.ordersByStatus = new Gauge({
       name: 'orders_by_status',
       help: 'Orders in MySQL, by status',
       labelNames: ['status'],
       registers,
     });
+  }
+
+  observeRisk(a: { decision: string; score: number }): void {
+    this.riskDecisions.inc({ decision: a.decision });
+    this.riskScore.observe(a.score);
   }
 
   cacheHit(cache: string): void {
@@ -136,8 +185,24 @@ export class Metrics {
     return mergeExpositions([own, ...queueTexts]);
   }
 
-  /** One `SELECT status, COUNT(*) FROM orders GROUP BY status` per scrape. */
-  private async collectOrders(): Promise<void> {
+  /** At most one `SELECT status, COUNT(*) FROM orders GROUP BY status` per `ordersCacheSeconds`. */
+  private collectOrders(): Promise<void> {
+    const last = this.ordersScan;
+    const ttlMs = (this.sources.ordersCacheSeconds ?? 0) * 1000;
+    // A count in flight is shared even with the cache off: a burst of scrapes runs one query.
+    if (last && last.finishedAt === undefined) return last.done;
+    // A fresh successful count is reused; a failed one (MySQL down) is tried again at once.
+    if (last?.ok && Date.now() - (last.finishedAt ?? 0) < ttlMs) return last.done;
+    const scan: OrdersScan = { done: Promise.resolve() };
+    scan.done = this.scanOrders().then((ok) => {
+      scan.ok = ok;
+      scan.finishedAt = Date.now();
+    });
+    this.ordersScan = scan;
+    return scan.done;
+  }
+
+  private async scanOrders(): Promise<boolean> {
     try {
       const rows = await this.sources.db
         .select({ status: orders.status, n: count() })
@@ -147,20 +212,32 @@ export class Metrics {
       // Every status is reported, with 0 when there is none, so a series never vanishes.
       for (const status of orderStatuses) this.ordersByStatus.set({ status }, 0);
       for (const row of rows) this.ordersByStatus.set({ status: row.status }, Number(row.n));
+      const review = await reviewQueue(this.sources.db);
+      this.reviewQueueLength.set(review.length);
+      this.reviewQueueAge.set(
+        review.oldestSince ? Math.max(0, Date.now() - review.oldestSince.getTime()) / 1000 : 0,
+      );
       this.sourceUp.set({ source: 'orders' }, 1);
+      return true;
     } catch (err) {
       // A scrape still answers (HTTP and queue metrics) while MySQL is down; readiness reports it.
       this.ordersByStatus.reset();
       this.sourceUp.set({ source: 'orders' }, 0);
       this.sources.logger?.warn({ err }, 'metrics: orders by status unavailable');
+      return false;
     }
   }
 
   private async queueMetrics(): Promise<string[]> {
     try {
-      const partitioned = this.sources.queues.some((q) => (q.partition ?? 0) > 0);
+      const { queues } = this.sources;
+      // A plain record of queues is one partition's (tests and single-family callers).
+      const list: readonly ExportedQueue[] = Array.isArray(queues)
+        ? queues
+        : Object.values(queues as Record<string, Queue>).map((queue) => ({ queue }));
+      const partitioned = list.some((q) => (q.partition ?? 0) > 0);
       const texts = await Promise.all(
-        this.sources.queues.map(({ queue, partition }) =>
+        list.map(({ queue, partition }) =>
           queue.exportPrometheusMetrics(partitioned ? { partition: String(partition ?? 0) } : undefined),
         ),
       );
@@ -174,6 +251,19 @@ export class Metrics {
       return [];
     }
   }
+}
+
+/**
+ * Whether a scrape may read the metrics: always when no token is configured; otherwise only with
+ * `Authorization: Bearer <token>` (compared in constant time).
+ */
+export function scrapeAllowed(authorization: string | undefined, token: string | undefined): boolean {
+  if (!token) return true;
+  const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+  if (!presented) return false;
+  const a = new Bun.CryptoHasher('sha256').update(presented).digest();
+  const b = new Bun.CryptoHasher('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
 }
 
 export function createMetrics(sources: MetricsSources): Metrics {

@@ -1,8 +1,9 @@
-import { createDb, createPool } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
 import { ensureAdmin } from '../domain/users/users';
 import { type Config, ConfigError, loadConfig } from './config';
-import { checkServices } from './resources';
+import type { Logger } from './logger';
+import { checkServices, openResources } from './resources';
+import { RedisFamilyRevocations } from './token-revocations';
 
 /**
  * Start-up shared by every entry point (API, worker, supervisor): the configuration parsed once, and
@@ -28,14 +29,29 @@ export async function preflight(): Promise<Config> {
 }
 
 /** Once per deployment, before any process serves: the schema is current and the admin exists. */
-export async function prepareDatabase(config: Config): Promise<void> {
+export async function prepareDatabase(config: Config, logger: Logger): Promise<void> {
   await migrateDatabase(config.DATABASE_URL);
   if (!config.ADMIN_EMAIL || !config.ADMIN_PASSWORD) return;
-  const pool = createPool(config.DATABASE_URL, 1);
+  // Redis too: promoting an existing account or changing its password ends its sessions.
+  const resources = await openResources(config, 'producer');
   try {
-    await ensureAdmin(createDb(pool), config.piiKey, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    const outcome = await ensureAdmin(
+      resources.db,
+      config.piiKey,
+      {
+        secret: config.jwtSecret,
+        accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+        refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+        revocations: new RedisFamilyRevocations(resources.redis, config.QUEUE_PREFIX),
+      },
+      config.ADMIN_EMAIL,
+      config.ADMIN_PASSWORD,
+    );
+    // An existing account promoted or given a new password: its earlier sessions were ended.
+    if (outcome === 'updated')
+      logger.warn('admin account updated from ADMIN_EMAIL/ADMIN_PASSWORD; its sessions were ended');
   } finally {
-    await pool.end().catch(() => {});
+    await resources.close();
   }
 }
 

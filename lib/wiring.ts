@@ -1,4 +1,8 @@
 import type { Db } from '../db/client';
+import { RedisRiskCounters } from '../domain/fraud/counters';
+import { FailedPaymentSignals } from '../domain/fraud/failed-payments';
+import { loadCommittedModel, type RiskModel } from '../domain/fraud/model';
+import type { RiskAssessment } from '../domain/fraud/screen';
 import { createEmailTransport, createSmsTransport } from '../domain/notifications/log-transports';
 import type { Transports } from '../domain/notifications/notifications';
 import { isSendOutage, ResilientEmailTransport } from '../domain/notifications/resilient-transports';
@@ -52,14 +56,30 @@ export function createOrderContext(
   db: Db,
   redis: RedisClient,
   gateway = createGateway(config, db),
+  observeRisk?: (a: RiskAssessment) => void,
 ): OrderContext {
+  const counters = new RedisRiskCounters(redis, config.QUEUE_PREFIX);
   return {
     db,
     gateway,
-    events: new RedisOrderEvents(redis, config.QUEUE_PREFIX),
+    events: new FailedPaymentSignals(new RedisOrderEvents(redis, config.QUEUE_PREFIX), db, counters),
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
     piiKey: config.piiKey,
+    screening: {
+      counters,
+      model: committedModel(),
+      reviewAt: config.RISK_REVIEW_AT,
+      rejectAt: config.RISK_REJECT_AT,
+      ...(observeRisk ? { observe: observeRisk } : {}),
+    },
   };
+}
+
+let shippedModel: RiskModel | undefined;
+/** The committed weights, parsed once per process. */
+function committedModel(): RiskModel {
+  shippedModel ??= loadCommittedModel();
+  return shippedModel;
 }
 
 /** The producer over every partition's flow family (one family unless QUEUE_PARTITIONS > 1). */

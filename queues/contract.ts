@@ -37,13 +37,20 @@ export const StepResult = z.object({ status: z.string(), changed: z.boolean() })
 export type StepResult = z.infer<typeof StepResult>;
 
 /**
+ * A second charge → notify tail of the same order: after an admin approves an order held in review,
+ * the first tail's jobs may still be kept as completed (removeOnComplete), and a job added with the
+ * id of an existing one is silently ignored. So the tail that follows a review has ids of its own.
+ */
+export type Round = 'approved';
+
+/**
  * Deterministic ids: adding the same order's jobs twice while they exist is a no-op.
  * BullMQ refuses ':' in custom ids, hence '-'.
  */
 export const jobIds = {
   reserve: (orderId: string) => `${orderId}-reserve`,
-  charge: (orderId: string) => `${orderId}-charge`,
-  notify: (orderId: string) => `${orderId}-notify`,
+  charge: (orderId: string, round?: Round) => (round ? `${orderId}-charge-${round}` : `${orderId}-charge`),
+  notify: (orderId: string, round?: Round) => (round ? `${orderId}-notify-${round}` : `${orderId}-notify`),
   outcome: (orderId: string, status: string) => `${orderId}-notify-${status}`,
   send: (notificationId: string) => `${notificationId}-send`,
 };

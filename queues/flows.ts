@@ -1,5 +1,5 @@
 import type { DefaultJobOptions, FlowJob, FlowJobNode } from 'bullmq';
-import { jobIds, jobNames } from './contract';
+import { jobIds, jobNames, type Round } from './contract';
 
 /**
  * The whole saga as one BullMQ flow. BullMQ runs children first, so the root is notify, its child
@@ -13,6 +13,7 @@ export function orderFlow(
   orderId: string,
   from: 'reserve' | 'charge' | 'notify',
   requestId?: string,
+  round?: Round,
 ): FlowJob {
   const data = { orderId, ...(requestId ? { requestId } : {}) };
   const child = { ...defaults, ignoreDependencyOnFailure: true };
@@ -23,12 +24,12 @@ export function orderFlow(
     data,
     opts: { ...child, jobId: jobIds.reserve(orderId) },
   };
-  const chargeOpts = { ...child, jobId: jobIds.charge(orderId) };
+  const chargeOpts = { ...child, jobId: jobIds.charge(orderId, round) };
   const charge: FlowJobNode =
     from === 'reserve'
       ? { name: jobNames.charge, queueName: 'charge', prefix, data, opts: chargeOpts, children: [reserve] }
       : { name: jobNames.charge, queueName: 'charge', prefix, data, opts: chargeOpts };
-  const notifyOpts = { ...defaults, jobId: jobIds.notify(orderId) };
+  const notifyOpts = { ...defaults, jobId: jobIds.notify(orderId, round) };
   return from === 'notify'
     ? { name: jobNames.outcome, queueName: 'notify', prefix, data, opts: notifyOpts }
     : { name: jobNames.outcome, queueName: 'notify', prefix, data, opts: notifyOpts, children: [charge] };

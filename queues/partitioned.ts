@@ -71,6 +71,10 @@ export class PartitionedQueues {
     return this.forOrder(orderId).resumeFrom(orderId, step, requestId);
   }
 
+  resumeAfterReview(orderId: string, requestId?: string): Promise<void> {
+    return this.forOrder(orderId).resumeAfterReview(orderId, requestId);
+  }
+
   notifyOutcome(orderId: string, status: string): Promise<void> {
     return this.forOrder(orderId).notifyOutcome(orderId, status);
   }

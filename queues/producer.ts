@@ -56,6 +56,12 @@ export class OrderQueues {
     await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, step, requestId));
   }
 
+  /** The charge → notify tail of an order an admin approved after review (its own job ids: see Round). */
+  async resumeAfterReview(orderId: string, requestId?: string): Promise<void> {
+    this.failFast();
+    await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, 'charge', requestId, 'approved'));
+  }
+
   /** Tells the customer a final outcome reached outside the flow (cancel, expiry, a failed lone step). */
   async notifyOutcome(orderId: string, status: string): Promise<void> {
     this.failFast();
@@ -84,6 +90,8 @@ export class OrderQueues {
       this.queues.reserve.getJobState(jobIds.reserve(orderId)),
       this.queues.charge.getJobState(jobIds.charge(orderId)),
       this.queues.notify.getJobState(jobIds.notify(orderId)),
+      this.queues.charge.getJobState(jobIds.charge(orderId, 'approved')),
+      this.queues.notify.getJobState(jobIds.notify(orderId, 'approved')),
     ]);
     return states.some((s) => liveStates.has(s));
   }

@@ -9,7 +9,7 @@ import { type ChildSpec, freePort, Supervisor } from '../lib/supervisor';
  */
 const config = await preflight();
 const logger = createLogger(config.LOG_LEVEL, { role: 'supervisor', process: 'supervisor' });
-await prepareDatabase(config);
+await prepareDatabase(config, logger);
 if (config.API_PROCESSES + config.WORKER_PROCESSES === 0) {
   console.error('API_PROCESSES and WORKER_PROCESSES are both 0: nothing to start.');
   process.exit(2);

@@ -8,7 +8,8 @@ let admin: { token: string };
 let user: { token: string };
 
 beforeAll(async () => {
-  h = await createHarness();
+  // The count is not reused here, so each scrape shows the orders just placed (test/metrics-cache.test.ts covers reuse).
+  h = await createHarness({ METRICS_ORDERS_CACHE_SECONDS: '0' });
   admin = await h.signUp('admin');
   user = await h.signUp('user');
 });
@@ -119,7 +120,7 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('/no/such/route');
   });
 
-  test('orders_by_status reads MySQL on each scrape', async () => {
+  test('with METRICS_ORDERS_CACHE_SECONDS=0, orders_by_status reads MySQL on each scrape', async () => {
     const s = shop(h, admin);
     const p = await s.product(5);
     const zero = await scrape();

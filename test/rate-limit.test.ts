@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { createApp } from '../api/app';
+import { addressKey } from '../api/middleware/limits';
 import { createLogger } from '../lib/logger';
 import { createRedis } from '../queues/connection';
 import { createHarness, type Harness } from './support/harness';
@@ -9,6 +10,7 @@ const IP_LIMIT = 8;
 const USER_LIMIT = 6;
 const LOGIN_LIMIT = 3;
 const ORDER_LIMIT = 2;
+const ACCOUNT_LIMIT = 6;
 
 let h: Harness;
 let admin: { token: string };
@@ -21,6 +23,7 @@ beforeAll(async () => {
     RATE_LIMIT_PER_MINUTE: String(USER_LIMIT),
     LOGIN_RATE_LIMIT_PER_MINUTE: String(LOGIN_LIMIT),
     ORDER_RATE_LIMIT_PER_MINUTE: String(ORDER_LIMIT),
+    LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: String(ACCOUNT_LIMIT),
   });
   admin = await h.signUp('admin');
 });
@@ -229,5 +232,193 @@ describe('the dashboard sign-in', () => {
       headers: { ...basic('correct horse battery'), ...from(freshIp()) },
     });
     expect(elsewhere.status).toBe(200);
+  });
+});
+
+const basicFor = (email: string, password: string) =>
+  `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}`;
+
+/** Counts argon2 verifications (the work a guess costs) while `work` runs. */
+async function countVerifications(work: () => Promise<void>): Promise<number> {
+  const original = Bun.password.verify.bind(Bun.password);
+  let calls = 0;
+  const spy = spyOn(Bun.password, 'verify').mockImplementation((password, hash, algorithm) => {
+    calls++;
+    return original(password, hash, algorithm);
+  });
+  try {
+    await work();
+  } finally {
+    spy.mockRestore();
+  }
+  return calls;
+}
+
+describe('sign-in budgets shared by the login route and the board', () => {
+  test('a burst of 50 wrong Basic guesses sent at once: at most the limit are checked, then even the right password waits', async () => {
+    const boardAdmin = await h.signUp('admin');
+    const ip = freshIp();
+    let statuses: number[] = [];
+    const checked = await countVerifications(async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          h.app.request('/admin/queues', {
+            headers: { ...from(ip), authorization: basicFor(boardAdmin.email, `wrong guess ${i}`) },
+          }),
+        ),
+      );
+      statuses = answers.map((r) => r.status);
+    });
+    expect(checked).toBeLessThanOrEqual(LOGIN_LIMIT);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(LOGIN_LIMIT);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(50 - LOGIN_LIMIT);
+    const right = await h.app.request('/admin/queues', {
+      headers: { ...from(ip), authorization: basicFor(boardAdmin.email, 'correct horse battery') },
+    });
+    expect(right.status).toBe(429);
+  });
+
+  test('the same burst from 50 addresses meets the per-account limit', async () => {
+    const boardAdmin = await h.signUp('admin');
+    let statuses: number[] = [];
+    const checked = await countVerifications(async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          h.app.request('/admin/queues', {
+            headers: { ...from(freshIp()), authorization: basicFor(boardAdmin.email, `spread guess ${i}`) },
+          }),
+        ),
+      );
+      statuses = answers.map((r) => r.status);
+    });
+    expect(checked).toBeLessThanOrEqual(ACCOUNT_LIMIT);
+    expect(statuses.filter((s) => s !== 429).length).toBeLessThanOrEqual(ACCOUNT_LIMIT);
+    // The account is held back from every address now, at the login route too.
+    const login = await h.json(
+      'POST',
+      '/auth/login',
+      { email: boardAdmin.email, password: 'correct horse battery' },
+      undefined,
+      from(freshIp()),
+    );
+    expect((await expectTooMany(login, ACCOUNT_LIMIT)).detail).toContain('account limit');
+  });
+
+  test('guesses at /admin/queues spend the same budget as POST /auth/login', async () => {
+    const user = await h.signUp('admin');
+    const ip = freshIp();
+    for (let i = 0; i < LOGIN_LIMIT - 1; i++) {
+      const res = await h.app.request('/admin/queues', {
+        headers: { ...from(ip), authorization: basicFor(user.email, `board guess ${i}`) },
+      });
+      expect(res.status).toBe(401);
+    }
+    // One attempt left for this address and email, whichever door it comes through.
+    expect(
+      (
+        await h.json(
+          'POST',
+          '/auth/login',
+          { email: user.email, password: 'last guess!' },
+          undefined,
+          from(ip),
+        )
+      ).status,
+    ).toBe(401);
+    const blocked = await h.json(
+      'POST',
+      '/auth/login',
+      { email: user.email, password: 'correct horse battery' },
+      undefined,
+      from(ip),
+    );
+    expect((await expectTooMany(blocked, LOGIN_LIMIT)).detail).toContain('login limit');
+    // And the other way round: the login route's failures close the board to this address.
+    const board = await h.app.request('/admin/queues', {
+      headers: { ...from(ip), authorization: basicFor(user.email, 'correct horse battery') },
+    });
+    expect(board.status).toBe(429);
+  });
+
+  test('per account across addresses: guesses spread over many addresses still meet one limit', async () => {
+    const user = await h.signUp('user');
+    const login = (password: string) =>
+      h.json('POST', '/auth/login', { email: user.email, password }, undefined, from(freshIp()));
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) expect((await login(`wrong from afar ${i}`)).status).toBe(401);
+    const refused = await login('correct horse battery');
+    const body = await expectTooMany(refused, ACCOUNT_LIMIT);
+    expect(body.detail).toContain('account limit');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(60);
+    // Another account is not affected.
+    const other = await h.signUp('user');
+    const ok = await h.json(
+      'POST',
+      '/auth/login',
+      { email: other.email, password: 'correct horse battery' },
+      undefined,
+      from(freshIp()),
+    );
+    expect(ok.status).toBe(200);
+  });
+
+  test('an address already refused does not go on draining the account budget', async () => {
+    const user = await h.signUp('user');
+    const ip = freshIp();
+    const login = (password: string, at = ip) =>
+      h.json('POST', '/auth/login', { email: user.email, password }, undefined, from(at));
+    for (let i = 0; i < LOGIN_LIMIT; i++) expect((await login(`wrong ${i}`)).status).toBe(401);
+    for (let i = 0; i < ACCOUNT_LIMIT * 2; i++) expect((await login(`more ${i}`)).status).toBe(429);
+    // The owner, elsewhere, still signs in.
+    expect((await login('correct horse battery', freshIp())).status).toBe(200);
+  });
+
+  test('a successful login gives back its point: only failures add up per account', async () => {
+    const user = await h.signUp('user');
+    for (let i = 0; i < ACCOUNT_LIMIT + 1; i++) {
+      const res = await h.json(
+        'POST',
+        '/auth/login',
+        { email: user.email, password: 'correct horse battery' },
+        undefined,
+        from(freshIp()),
+      );
+      expect(res.status).toBe(200);
+    }
+  });
+});
+
+describe('IPv6 clients are counted by /64', () => {
+  test('addresses of one /64 share a key; another /64, or an IPv4 address, does not', () => {
+    expect(addressKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:DB8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8:0001:0002:0:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey('::ffff:c000:207')).toBe('192.0.2.7');
+    expect(addressKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey('unknown')).toBe('unknown');
+  });
+
+  test('rotating through one /64 does not buy a fresh per-IP budget', async () => {
+    const base = `2001:db8:${(nextIp++).toString(16)}:7`;
+    for (let i = 0; i < IP_LIMIT; i++) {
+      const res = await h.json(
+        'GET',
+        '/products',
+        undefined,
+        undefined,
+        from(`${base}::${(i + 1).toString(16)}`),
+      );
+      expect(res.status).toBe(200);
+    }
+    await expectTooMany(
+      await h.json('GET', '/products', undefined, undefined, from(`${base}:abcd::99`)),
+      IP_LIMIT,
+    );
+    // The neighbouring /64 is someone else.
+    const neighbour = `2001:db8:${(nextIp++).toString(16)}:8::1`;
+    expect((await h.json('GET', '/products', undefined, undefined, from(neighbour))).status).toBe(200);
   });
 });

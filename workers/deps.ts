@@ -58,6 +58,7 @@ export function buildWorkerDeps(
       conn.db,
       conn.redis,
       parts.gateway ?? createGateway(config, conn.db, onBreaker),
+      metrics ? (a) => metrics.observeRisk(a) : undefined,
     ),
     transports: parts.transports ?? createTransports(config, logger, onBreaker),
     queues: parts.queues ?? createQueues(config, conn.redis),

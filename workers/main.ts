@@ -1,6 +1,6 @@
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics, PROMETHEUS_CONTENT_TYPE } from '../lib/metrics';
+import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
 import { openResources } from '../lib/resources';
 import { flagValue, onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
 import { createQueues } from '../lib/wiring';
@@ -50,17 +50,31 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
   // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset).
   const queues = createQueues(config, resources.redis);
   const metrics = config.WORKER_METRICS_PORT
-    ? createMetrics({ db: resources.db, queues: queues.all(), logger })
+    ? createMetrics({
+        db: resources.db,
+        queues: queues.all(),
+        logger,
+        ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+      })
     : undefined;
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
     metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
           port: config.WORKER_METRICS_PORT,
-          fetch: async (req) =>
-            new URL(req.url).pathname === '/metrics'
-              ? new Response(await metrics.render(), { headers: { 'content-type': PROMETHEUS_CONTENT_TYPE } })
-              : new Response('not found', { status: 404 }),
+          fetch: async (req) => {
+            if (new URL(req.url).pathname !== '/metrics') return new Response('not found', { status: 404 });
+            // The same METRICS_TOKEN as the API's /metrics, when one is set.
+            if (!scrapeAllowed(req.headers.get('authorization') ?? undefined, config.METRICS_TOKEN)) {
+              return new Response('a Bearer METRICS_TOKEN is required', {
+                status: 401,
+                headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+              });
+            }
+            return new Response(await metrics.render(), {
+              headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+            });
+          },
         })
       : undefined;
   const set = await startPartitions(deps, args.queues, args.concurrency, args.partitions, args.name);

@@ -1,3 +1,5 @@
+import { purgeDeadTokens } from '../domain/auth/tokens';
+import { expireReviews } from '../domain/fraud/review';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
@@ -8,19 +10,26 @@ export interface ReconcileReport {
   readded: number;
   resent: number;
   settled: number;
+  /** Refresh tokens deleted (expired or revoked long enough ago to matter no more). */
+  purgedTokens: number;
 }
 
 /**
- * MySQL is the truth, Redis can be rebuilt: expire unpaid holds, re-add the flow of every order that
- * is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
+ * MySQL is the truth, Redis can be rebuilt: expire unpaid holds and unanswered reviews, re-add the
+ * flow of every order that is stuck without live jobs (Redis was down when it was stored, or lost its data), and re-send
  * messages that were recorded but never went out, and settle payments of orders that ended without
  * their refund going through (or were told "not charged" while a late charge could still land).
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0 };
+  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0, purgedTokens: 0 };
   // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
   // queue. Should that fail, the row is still there and a later pass re-sends it (below).
   for (const { orderId, messages } of await expireHolds(deps.orders)) {
+    report.expired++;
+    for (const id of messages) await deps.queues.send(id, orderId);
+  }
+  // Orders nobody reviewed in time (REVIEW_TTL_SECONDS) are cancelled, their stock released.
+  for (const { orderId, messages } of await expireReviews(deps.orders, deps.config.REVIEW_TTL_SECONDS)) {
     report.expired++;
     for (const id of messages) await deps.queues.send(id, orderId);
   }
@@ -53,5 +62,8 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     await deps.queues.resend(n.id, n.orderId ?? undefined);
     report.resent++;
   }
+  report.purgedTokens = await purgeDeadTokens(deps.db, {
+    accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+  });
   return report;
 }

@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from 'hono/bun';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
@@ -8,9 +7,18 @@ import type { Metrics } from '../../lib/metrics';
 import type { RedisClient } from '../../queues/connection';
 import type { AppEnv } from '../context';
 import { tokenSettings } from '../deps';
-import { ProblemError } from '../problem';
+import {
+  addressKey,
+  type Check,
+  consumeAll,
+  type RateLimitScope,
+  rateLimitHeaders,
+  redisLimiter,
+  tooMany,
+} from './limits';
+import { SignInLimits } from './sign-in-limit';
 
-export type RateLimitScope = 'ip' | 'user' | 'login' | 'order';
+export type { RateLimitScope } from './limits';
 
 export interface RateLimitDeps {
   config: Config;
@@ -19,32 +27,29 @@ export interface RateLimitDeps {
   metrics?: Metrics;
 }
 
-interface Check {
-  scope: RateLimitScope;
-  limiter: RateLimiterRedis;
-  key: string;
-}
-
-interface Verdict {
-  scope: RateLimitScope;
-  limit: number;
-  remaining: number;
-  resetSeconds: number;
-}
-
-const WINDOW_SECONDS = 60;
 const WARN_EVERY_MS = 10_000;
 const loginPath = /^\/auth\/login\/?$/;
 const ordersPath = /^\/orders\/?$/;
 /** Probes and scrapes come from the node or the monitoring system; a 429 there would restart pods. */
 const exemptPath = /^\/(health(\/|$)|metrics\/?$)/;
 
+/** A logger of "Redis could not count" that says it at most once per WARN_EVERY_MS. */
+export function limiterWarning(logger: Logger, what: string): (err: unknown, scope: RateLimitScope) => void {
+  let lastWarning = 0;
+  return (err, scope) => {
+    const now = Date.now();
+    if (now - lastWarning < WARN_EVERY_MS) return;
+    lastWarning = now;
+    logger.warn({ err, scope }, `${what} unavailable (Redis); letting requests through`);
+  };
+}
+
 /**
  * The API's rate limits, counted in Redis so that every API instance shares them:
- * - `ip`: every request, by client address;
+ * - `ip`: every request, by client address (IPv6 by /64);
  * - `user`: every request with a valid Bearer token, by user;
- * - `login`: `POST /auth/login`, by address and email (brute force), blocked for a while once spent;
- *   a successful login clears its counter;
+ * - `login` and `account`: `POST /auth/login`, per address and email and per account from every
+ *   address ({@link SignInLimits}, the same budgets the board's sign-in spends);
  * - `order`: `POST /orders`, by user.
  * One app-level middleware decodes the token itself (a signature check, no I/O), so the routes stay
  * as they are; a bad token is not limited per user here and is refused by the route's own auth.
@@ -58,70 +63,44 @@ export function rateLimits(deps: RateLimitDeps): MiddlewareHandler<AppEnv> {
       await next();
     };
   }
-  const limiter = (scope: RateLimitScope, points: number, blockSeconds = 0) =>
-    new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: `${config.QUEUE_PREFIX}:rl:${scope}`,
-      points,
-      duration: WINDOW_SECONDS,
-      blockDuration: blockSeconds,
-      // Fail at once while the connection is down instead of waiting for a command timeout.
-      rejectIfRedisNotReady: true,
-    });
   const limiters = {
-    ip: limiter('ip', config.IP_RATE_LIMIT_PER_MINUTE),
-    user: limiter('user', config.RATE_LIMIT_PER_MINUTE),
-    login: limiter('login', config.LOGIN_RATE_LIMIT_PER_MINUTE, config.LOGIN_BLOCK_SECONDS),
-    order: limiter('order', config.ORDER_RATE_LIMIT_PER_MINUTE),
+    ip: redisLimiter(config, redis, 'ip', config.IP_RATE_LIMIT_PER_MINUTE),
+    user: redisLimiter(config, redis, 'user', config.RATE_LIMIT_PER_MINUTE),
+    order: redisLimiter(config, redis, 'order', config.ORDER_RATE_LIMIT_PER_MINUTE),
   };
+  const signIn = new SignInLimits(config, redis);
   // Only who is asking matters for counting: the route's own auth checks revocation (one Redis read, not two).
   const { revocations: _notNeededHere, ...tokens } = tokenSettings(deps);
-  let lastWarning = 0;
-  const warn = (err: unknown, scope: RateLimitScope) => {
-    const now = Date.now();
-    if (now - lastWarning < WARN_EVERY_MS) return;
-    lastWarning = now;
-    logger.warn({ err, scope }, 'rate limiter unavailable (Redis); letting requests through');
-  };
+  const warn = limiterWarning(logger, 'rate limiter');
 
   return async (c, next) => {
     if (exemptPath.test(c.req.path)) return next();
     const ip = clientIp(c, config.TRUST_PROXY);
     const principal = await bearerPrincipal(c, tokens);
-    const checks: Check[] = [{ scope: 'ip', limiter: limiters.ip, key: ip }];
+    const checks: Check[] = [{ scope: 'ip', limiter: limiters.ip, key: addressKey(ip) }];
     if (principal) checks.push({ scope: 'user', limiter: limiters.user, key: principal.userId });
-    let loginKey: string | undefined;
+    let loginEmailSeen: string | undefined;
     if (c.req.method === 'POST' && loginPath.test(c.req.path)) {
-      loginKey = `${ip}|${await loginEmail(c)}`;
-      checks.push({ scope: 'login', limiter: limiters.login, key: loginKey });
+      loginEmailSeen = await loginEmail(c);
+      checks.push(signIn.addressCheck(ip, loginEmailSeen));
     }
     if (principal && c.req.method === 'POST' && ordersPath.test(c.req.path)) {
       checks.push({ scope: 'order', limiter: limiters.order, key: principal.userId });
     }
 
-    const settled = await Promise.allSettled(checks.map((ch) => ch.limiter.consume(ch.key)));
-    const passed: Verdict[] = [];
-    const refused: Verdict[] = [];
-    settled.forEach((s, i) => {
-      const check = checks[i];
-      if (!check) return;
-      const res = s.status === 'fulfilled' ? s.value : s.reason;
-      if (!(res instanceof RateLimiterRes)) {
-        warn(res, check.scope);
-        return;
-      }
-      (s.status === 'fulfilled' ? passed : refused).push(verdict(check, res));
-    });
-
-    const worst = refused.sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
-    if (worst) {
-      metrics?.rateLimited(worst.scope);
-      throw new ProblemError(
-        429,
-        `Too many requests (${worst.scope} limit of ${worst.limit}); retry in ${worst.resetSeconds} s`,
-        undefined,
-        { 'retry-after': String(worst.resetSeconds), ...rateLimitHeaders(worst) },
-      );
+    const first = await consumeAll(checks, warn);
+    // The account's budget is spent only by an attempt that every other limit let through.
+    const second =
+      loginEmailSeen !== undefined && first.refused.length === 0
+        ? await consumeAll(signIn.accountChecks(loginEmailSeen), warn)
+        : { passed: [], refused: [] };
+    const passed = [...first.passed, ...second.passed];
+    const refused = [...first.refused, ...second.refused];
+    const refusal = tooMany(refused);
+    if (refusal) {
+      const worst = [...refused].sort((a, b) => b.resetSeconds - a.resetSeconds)[0];
+      if (worst) metrics?.rateLimited(worst.scope);
+      throw refusal;
     }
 
     await next();
@@ -131,26 +110,9 @@ export function rateLimits(deps: RateLimitDeps): MiddlewareHandler<AppEnv> {
     if (tightest) {
       for (const [name, value] of Object.entries(rateLimitHeaders(tightest))) c.header(name, value);
     }
-    if (loginKey && c.res.status === 200) {
-      await limiters.login.delete(loginKey).catch((err: unknown) => warn(err, 'login'));
+    if (loginEmailSeen !== undefined && c.res.status === 200) {
+      await signIn.succeeded(ip, loginEmailSeen).catch((err: unknown) => warn(err, 'login'));
     }
-  };
-}
-
-function verdict(check: Check, res: RateLimiterRes): Verdict {
-  return {
-    scope: check.scope,
-    limit: check.limiter.points,
-    remaining: Math.max(0, res.remainingPoints),
-    resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
-  };
-}
-
-function rateLimitHeaders(v: Verdict): Record<string, string> {
-  return {
-    'ratelimit-limit': String(v.limit),
-    'ratelimit-remaining': String(v.remaining),
-    'ratelimit-reset': String(v.resetSeconds),
   };
 }
 

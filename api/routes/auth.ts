@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { issueTokenPair, rotateRefreshToken } from '../../domain/auth/tokens';
+import { endAllSessions, endSession, issueTokenPair, rotateRefreshToken } from '../../domain/auth/tokens';
 import { getUserForOwner, registerUser, verifyCredentials } from '../../domain/users/users';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
@@ -46,6 +46,20 @@ const TokenPair = z
   })
   .openapi('TokenPair');
 
+/** What any JSON-body route here may also answer, before or beside its handler. */
+const bodyProblems = {
+  400: problem('Invalid fields'),
+  413: problem('Body too large'),
+  415: problem('Body is not application/json'),
+  429: problem('Rate limited (Retry-After says when to retry)'),
+};
+/** Ending a login writes to MySQL and Redis; when either fails, it may be ended only in part: retry. */
+const endingUnavailable = {
+  503: problem('MySQL or Redis is unavailable; the login may be ended only in part: retry'),
+};
+/** Argon2 hashing is capped per process; past its queue the route answers 503 rather than wait. */
+const hashingBusy = { 503: problem('Password hashing is saturated, or MySQL/Redis is unavailable; retry') };
+
 export function authRoutes(deps: AppDeps) {
   const app = newRouter();
   const tokens = tokenSettings(deps);
@@ -58,8 +72,9 @@ export function authRoutes(deps: AppDeps) {
       request: { body: jsonBody(RegisterBody) },
       responses: {
         201: jsonResponse(User, 'The new user'),
-        400: problem('Invalid fields'),
+        ...bodyProblems,
         409: problem('The email is taken'),
+        ...hashingBusy,
       },
     }),
     async (c) => {
@@ -75,7 +90,13 @@ export function authRoutes(deps: AppDeps) {
       path: '/login',
       tags: ['auth'],
       request: { body: jsonBody(LoginBody) },
-      responses: { 200: jsonResponse(TokenPair, 'A token pair'), 401: problem('Bad credentials') },
+      responses: {
+        200: jsonResponse(TokenPair, 'A token pair'),
+        ...bodyProblems,
+        401: problem('Bad credentials'),
+        429: problem('Too many sign-in attempts for this account or from this address (Retry-After)'),
+        ...hashingBusy,
+      },
     }),
     async (c) => {
       const { email, password } = c.req.valid('json');
@@ -92,10 +113,53 @@ export function authRoutes(deps: AppDeps) {
       request: { body: jsonBody(RefreshBody) },
       responses: {
         200: jsonResponse(TokenPair, 'A new pair'),
+        ...bodyProblems,
         401: problem('Invalid, expired or spent token'),
       },
     }),
     async (c) => c.json(await rotateRefreshToken(deps.db, tokens, c.req.valid('json').refreshToken), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/logout',
+      tags: ['auth'],
+      summary: 'End one login',
+      description:
+        'Ends the login the refresh token belongs to: its refresh tokens and its access tokens stop working. A token that is unknown, or whose secret does not match, ends nothing and gets the same 204.',
+      request: { body: jsonBody(RefreshBody) },
+      responses: { 204: { description: 'That login is over' }, ...bodyProblems, ...endingUnavailable },
+    }),
+    async (c) => {
+      await endSession(deps.db, tokens, c.req.valid('json').refreshToken);
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/logout-all',
+      tags: ['auth'],
+      summary: 'End every login of the signed-in user',
+      description:
+        'Every refresh and access token of every login of this user stops working, this one included.',
+      security: bearer,
+      middleware: [requireAuth(tokens)] as const,
+      responses: {
+        204: { description: 'Every login of this user is over' },
+        401: problem('Not signed in'),
+        413: problem('Body too large'),
+        415: problem('Body is not application/json'),
+        429: problem('Rate limited (Retry-After says when to retry)'),
+        ...endingUnavailable,
+      },
+    }),
+    async (c) => {
+      await endAllSessions(deps.db, tokens, c.get('principal').userId);
+      return c.body(null, 204);
+    },
   );
 
   app.openapi(

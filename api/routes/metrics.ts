@@ -1,9 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { type Metrics, PROMETHEUS_CONTENT_TYPE } from '../../lib/metrics';
+import { type Metrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../../lib/metrics';
 import { newRouter } from '../context';
+import { ProblemError } from '../problem';
+import { problem } from '../schemas';
 
-/** `GET /metrics`: Prometheus text (HTTP, rate limits, orders by status, BullMQ queue depth per state). */
-export function metricsRoutes(metrics: Metrics) {
+/**
+ * `GET /metrics`: Prometheus text (HTTP, rate limits, orders by status, BullMQ queue depth per state).
+ * With `token` (METRICS_TOKEN) only `Authorization: Bearer <token>` may read it.
+ */
+export function metricsRoutes(metrics: Metrics, token?: string) {
   const app = newRouter();
 
   app.openapi(
@@ -11,14 +16,26 @@ export function metricsRoutes(metrics: Metrics) {
       method: 'get',
       path: '/',
       tags: ['operations'],
+      summary: 'Prometheus metrics',
+      description:
+        'When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.',
+      ...(token ? { security: [{ bearer: [] }] } : {}),
       responses: {
         200: {
           description: 'Prometheus text exposition format 0.0.4',
           content: { 'text/plain': { schema: z.string() } },
         },
+        401: problem('METRICS_TOKEN is set and the request does not carry it'),
       },
     }),
-    async (c) => c.text(await metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }),
+    async (c) => {
+      if (!scrapeAllowed(c.req.header('authorization'), token)) {
+        throw new ProblemError(401, 'A Bearer METRICS_TOKEN is required to read the metrics', undefined, {
+          'www-authenticate': 'Bearer realm="metrics"',
+        });
+      }
+      return c.text(await metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+    },
   );
 
   return app;

@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { decideReview } from '../../domain/fraud/review';
 import { cancelOrder } from '../../domain/orders/compensate';
 import { placeOrder } from '../../domain/orders/place';
-import { getOrderRow, getOrderView, listOrdersOfUser } from '../../domain/orders/read';
+import { getOrderRow, getOrderView, listOrdersByStatus, listOrdersOfUser } from '../../domain/orders/read';
 import { orderStatuses } from '../../domain/orders/status';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
@@ -47,6 +48,15 @@ export const Order = z
     totalCents: z.number().int(),
     currency: z.string(),
     failureReason: z.string().optional(),
+    risk: z
+      .object({
+        score: z.number().min(0).max(1),
+        decision: z.enum(['approve', 'review', 'reject']),
+        reasons: z.array(z.string()),
+        model: z.string(),
+      })
+      .optional()
+      .openapi({ description: 'Fraud screening, once the order has been screened (before its charge)' }),
     createdAt: z.string(),
     updatedAt: z.string(),
     events: z.array(
@@ -55,10 +65,76 @@ export const Order = z
   })
   .openapi('Order');
 
+const OrderPage = z.object({ data: z.array(Order), nextCursor: z.string().nullable() }).openapi('OrderPage');
+const StatusQuery = PageQuery.extend({ status: Status });
+const ReviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) }).openapi('ReviewDecision');
+
 export function orderRoutes(deps: AppDeps) {
   const app = newRouter();
   const cache = appCache(deps);
   const signedIn = requireAuth(tokenSettings(deps));
+  const adminOnly = requireAuth(tokenSettings(deps), 'admin');
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/',
+      tags: ['orders'],
+      summary: 'List orders in one status',
+      security: bearer,
+      middleware: [adminOnly] as const,
+      request: { query: StatusQuery },
+      responses: {
+        200: jsonResponse(OrderPage, 'Newest first'),
+        400: problem('Invalid query'),
+        401: problem('Not signed in'),
+        403: problem('Not an admin'),
+      },
+    }),
+    async (c) => {
+      const { status, limit, cursor } = c.req.valid('query');
+      return c.json(await listOrdersByStatus(deps.db, status, limit, cursor), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/review',
+      tags: ['orders'],
+      summary: 'Decide an order held for fraud review',
+      security: bearer,
+      middleware: [adminOnly] as const,
+      request: { params: idParam('id'), body: jsonBody(ReviewBody) },
+      responses: {
+        200: jsonResponse(Order, 'The order: approved (back to reserved, its charge queued) or rejected'),
+        400: problem('Invalid body'),
+        401: problem('Not signed in'),
+        403: problem("Not an admin (the order's owner cannot decide on it either)"),
+        404: problem('No such order'),
+        409: problem('The order is not in review'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { decision } = c.req.valid('json');
+      c.set('orderId', id);
+      const decided = await decideReview(deps.orders, id, decision);
+      try {
+        if (decision === 'approve') await deps.queues.resumeAfterReview(id, c.get('requestId'));
+        // A rejection wrote its notice with the transition (the outbox); the queue only delivers it.
+        for (const message of decided.messages) await deps.queues.send(message, id);
+      } catch (err) {
+        // The decision is committed; the reconciler re-adds the charge of an approved order it finds idle
+        // and re-sends a notice that was never queued.
+        deps.logger.error(
+          { err, orderId: id },
+          'could not queue what follows the review; left to the reconciler',
+        );
+      }
+      return c.json(await getOrderView(deps.db, id), 200);
+    },
+  );
 
   app.openapi(
     createRoute({
@@ -183,10 +259,7 @@ export function orderRoutes(deps: AppDeps) {
       middleware: [signedIn] as const,
       request: { params: idParam('userId'), query: PageQuery },
       responses: {
-        200: jsonResponse(
-          z.object({ data: z.array(Order), nextCursor: z.string().nullable() }),
-          'Newest first',
-        ),
+        200: jsonResponse(OrderPage, 'Newest first'),
         400: problem('Invalid query'),
         401: problem('Not signed in'),
         403: problem("Someone else's orders"),

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { forbidden } from '../../domain/errors';
+import { screenPayment } from '../../domain/fraud/screen';
 import { getOrderRow } from '../../domain/orders/read';
 import { attachPayment, getPaymentView } from '../../domain/payments/payments';
 import { newRouter } from '../context';
@@ -59,7 +60,14 @@ export function paymentRoutes(deps: AppDeps) {
         throw forbidden("Only the order's owner can pay for it");
       await attachPayment(deps.orders, orderId, token);
       c.set('orderId', orderId);
-      await deps.queues.resumeFrom(orderId, 'charge', c.get('requestId'));
+      // Screened before its charge is queued: an order held for review or rejected gets no charge job.
+      const screened = await screenPayment(deps.orders, orderId).catch((err) => {
+        deps.logger.warn({ err, orderId }, 'screening at payment failed; the charge step screens instead');
+        return { next: 'charge' as const, messages: [] };
+      });
+      if (screened.next === 'charge') await deps.queues.resumeFrom(orderId, 'charge', c.get('requestId'));
+      // A rejection wrote its notice with the transition (the outbox); the queue only delivers it.
+      for (const message of screened.messages) await deps.queues.send(message, orderId);
       return c.json({ orderId, status: 'pending' as const }, 202);
     },
   );

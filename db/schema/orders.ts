@@ -2,6 +2,7 @@ import {
   bigint,
   char,
   datetime,
+  double,
   index,
   int,
   mysqlEnum,
@@ -19,8 +20,13 @@ export const orderStatuses = [
   'payment_failed',
   'cancelled',
   'failed',
+  // Held for a human: fraud screening asked for an admin's decision (appended: the MySQL enum grows at its end).
+  'review',
 ] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
+
+export const riskDecisions = ['approve', 'review', 'reject'] as const;
+export type RiskDecision = (typeof riskDecisions)[number];
 
 export const orders = mysqlTable(
   'orders',
@@ -36,6 +42,11 @@ export const orders = mysqlTable(
     requestHash: char('request_hash', { length: 64 }),
     failureReason: varchar('failure_reason', { length: 255 }),
     reservedUntil: datetime('reserved_until', { mode: 'date', fsp: 3 }),
+    // Fraud screening's verdict, taken once before the first charge (null until then).
+    riskScore: double('risk_score'),
+    riskDecision: mysqlEnum('risk_decision', riskDecisions),
+    riskReasons: varchar('risk_reasons', { length: 255 }),
+    riskModel: varchar('risk_model', { length: 40 }),
     // Bumped by every transition: a compare-and-set can use it, and the reconciler sees movement.
     version: int('version', { unsigned: true }).notNull().default(0),
     createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
@@ -45,5 +56,7 @@ export const orders = mysqlTable(
     uniqueIndex('orders_user_idem_uq').on(t.userId, t.idempotencyKey),
     index('orders_user_created_idx').on(t.userId, t.createdAt, t.id),
     index('orders_status_updated_idx').on(t.status, t.updatedAt),
+    // GET /orders?status=…: one status, newest first.
+    index('orders_status_created_idx').on(t.status, t.createdAt, t.id),
   ],
 );

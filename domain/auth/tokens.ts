@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, gte, isNull, lt, or } from 'drizzle-orm';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Db } from '../../db/client';
 import { type Role, refreshTokens, users } from '../../db/schema';
@@ -117,31 +117,115 @@ export async function issueTokenPair(db: Db, s: TokenSettings, p: Principal, fam
 
 const refused = () => new DomainError('unauthorized', 'Refresh token is invalid, expired or already used');
 
+/** The stored row a presented "<id>.<secret>" names, when the secret matches; undefined otherwise. */
+async function findPresented(db: Db, presented: string) {
+  const [id, secret] = presented.split('.');
+  if (!id || !secret || id.length > 40) return undefined;
+  const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.id, id)).limit(1);
+  if (!row || row.secretHash !== sha256(secret)) return undefined;
+  return row;
+}
+
 /**
  * Rotates a refresh token: it works once. Presenting a spent one means it leaked (or a client
  * raced itself): the whole family descended from that login is revoked (OAuth 2.1 reuse detection).
+ *
+ * The successor is written BEFORE the presented token is spent, and spending is a conditional
+ * update whose affected rows decide. Whoever revokes the family (reuse detection, logout,
+ * logout-all) does so after the spend it raced with either failed (then this rotation refuses and
+ * its successor is revoked with the family) or committed (then the successor was already stored
+ * and the revocation's UPDATE covers it): no token of a revoked family stays alive.
  */
 export async function rotateRefreshToken(db: Db, s: TokenSettings, presented: string): Promise<TokenPair> {
-  const [id, secret] = presented.split('.');
-  if (!id || !secret) throw refused();
-  const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.id, id)).limit(1);
-  if (!row || row.secretHash !== sha256(secret)) throw refused();
+  const row = await findPresented(db, presented);
   const now = new Date();
-  if (row.revokedAt || row.expiresAt <= now) throw refused();
+  if (!row || row.revokedAt || row.expiresAt <= now) throw refused();
+  const [user] = await db.select({ role: users.role }).from(users).where(eq(users.id, row.userId)).limit(1);
+  if (!user) throw refused();
+  const successor = await issueRefreshToken(db, s, row.userId, row.familyId);
   const [spend] = await db
     .update(refreshTokens)
     .set({ usedAt: now })
-    .where(and(eq(refreshTokens.id, id), isNull(refreshTokens.usedAt), isNull(refreshTokens.revokedAt)));
+    .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.usedAt), isNull(refreshTokens.revokedAt)));
   if (spend.affectedRows !== 1) {
-    await db
-      .update(refreshTokens)
-      .set({ revokedAt: now })
-      .where(and(eq(refreshTokens.familyId, row.familyId), isNull(refreshTokens.revokedAt)));
-    // The access tokens of that login go too, not only its refresh tokens.
-    await s.revocations?.revoke(row.familyId, s.accessTtlSeconds);
+    // Spent already (reuse) or revoked meanwhile: the family ends, this rotation's successor with it.
+    await revokeFamily(db, s, row.familyId);
     throw refused();
   }
-  const [user] = await db.select({ role: users.role }).from(users).where(eq(users.id, row.userId)).limit(1);
-  if (!user) throw refused();
-  return issueTokenPair(db, s, { userId: row.userId, role: user.role }, row.familyId);
+  await purgeDeadTokens(db, s, { userId: row.userId });
+  return {
+    accessToken: await signAccessToken(s, { userId: row.userId, role: user.role, familyId: row.familyId }),
+    refreshToken: successor,
+    tokenType: 'Bearer',
+    expiresIn: s.accessTtlSeconds,
+  };
+}
+
+/** Ends one login: every refresh token of its family, and (through the revocation port) its access tokens. */
+export async function revokeFamily(db: Db, s: TokenSettings, familyId: string): Promise<void> {
+  await db
+    .update(refreshTokens)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
+  await s.revocations?.revoke(familyId, s.accessTtlSeconds);
+}
+
+/**
+ * `POST /auth/logout`: ends the login the presented refresh token belongs to, whatever state the
+ * token is in (spent or expired too: the holder wants that login over). A token that names no row
+ * or whose secret does not match ends nothing, and is not told apart (no oracle for token ids).
+ */
+export async function endSession(db: Db, s: TokenSettings, presented: string): Promise<void> {
+  const row = await findPresented(db, presented);
+  if (row) await revokeFamily(db, s, row.familyId);
+}
+
+/**
+ * `POST /auth/logout-all`, and what setting an account's role or password does: every login of
+ * the user ends. The rows are revoked first (one statement); then every family of the user revoked
+ * within an access token's lifetime loses its access tokens too, so a retry after the revocation
+ * store failed (503) still reaches the families the first attempt revoked in MySQL.
+ */
+export async function endAllSessions(db: Db, s: TokenSettings, userId: string): Promise<number> {
+  const at = new Date();
+  await db
+    .update(refreshTokens)
+    .set({ revokedAt: at })
+    .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)));
+  const families = await db
+    .selectDistinct({ familyId: refreshTokens.familyId })
+    .from(refreshTokens)
+    .where(
+      and(
+        eq(refreshTokens.userId, userId),
+        gte(refreshTokens.revokedAt, new Date(at.getTime() - s.accessTtlSeconds * 1000)),
+      ),
+    );
+  await Promise.all(families.map((f) => s.revocations?.revoke(f.familyId, s.accessTtlSeconds)));
+  return families.length;
+}
+
+/** Rows removed per statement: a sweep never holds many locks or runs long. */
+const PURGE_BATCH = 500;
+
+/**
+ * Deletes refresh tokens that can no longer matter: expired ones (refused before any reuse check)
+ * and revoked ones (refused, their family already revoked in the revocation store), each only once
+ * an access token issued beside it has surely expired too. A spent token is kept until it expires:
+ * presenting it is what reveals a stolen token (reuse detection); deleted, it would be merely
+ * unknown and the thief's family would live on. Bounded: one user's rows on rotation, a batch per
+ * call in the maintenance sweep.
+ */
+export async function purgeDeadTokens(
+  db: Db,
+  s: Pick<TokenSettings, 'accessTtlSeconds'>,
+  scope: { userId?: string } = {},
+): Promise<number> {
+  const cutoff = new Date(Date.now() - s.accessTtlSeconds * 1000);
+  const dead = or(lt(refreshTokens.expiresAt, cutoff), lt(refreshTokens.revokedAt, cutoff));
+  const [result] = await db
+    .delete(refreshTokens)
+    .where(scope.userId ? and(eq(refreshTokens.userId, scope.userId), dead) : dead)
+    .limit(PURGE_BATCH);
+  return result.affectedRows;
 }

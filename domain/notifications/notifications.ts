@@ -45,6 +45,12 @@ function outcomeText(status: OrderStatus, orderId: string, total: string, reason
         text: `Thank you! Your order ${orderId} (${total}) is confirmed.`,
       };
     case 'rejected':
+      if (reason === 'fraud_suspected') {
+        return {
+          subject: `Order ${orderId} could not be accepted`,
+          text: `Sorry: we could not accept order ${orderId}. You have not been charged.`,
+        };
+      }
       return {
         subject: `Order ${orderId} could not be fulfilled`,
         text: `Sorry: an item of order ${orderId} is out of stock. You have not been charged.`,
@@ -55,6 +61,12 @@ function outcomeText(status: OrderStatus, orderId: string, total: string, reason
         text: `Your payment for order ${orderId} was declined (${reason ?? 'declined'}). Nothing was charged.`,
       };
     case 'cancelled':
+      if (reason === 'review_expired') {
+        return {
+          subject: `Order ${orderId} cancelled`,
+          text: `Order ${orderId} could not be confirmed in time and has been cancelled. You have not been charged.`,
+        };
+      }
       return reason === 'reservation_expired'
         ? {
             subject: `Order ${orderId} expired`,
@@ -75,10 +87,12 @@ function outcomeText(status: OrderStatus, orderId: string, total: string, reason
 /**
  * Records the messages that tell a customer the order's final outcome: one per channel, deduplicated
  * by "<order>:<outcome>:<channel>" so any number of notify runs send each once. Returns the ids still
- * to send; null when the order is not final yet.
+ * to send; none for an order parked in `review` (its flow ends there; the admin's decision starts the
+ * next one); null when the order is not final yet.
  */
 export async function prepareOutcomeNotifications(db: Db, piiKey: Uint8Array<ArrayBuffer>, orderId: string) {
   const order = await getOrderRow(db, orderId);
+  if (order.status === 'review') return [];
   if (!isFinal(order.status)) return null;
   return recordOutcomeMessages(db, piiKey, order);
 }

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { screenBeforeCharge } from '../fraud/screen';
 import { releaseStock } from '../inventory/stock';
 import { chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
@@ -41,6 +42,8 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
     return { status: order.status, changed: false };
   }
   if (order.status !== 'reserved' || !order.paymentToken) return { status: order.status, changed: false };
+  const screened = await screenBeforeCharge(ctx, order);
+  if (screened) return screened;
   await ensurePaymentRow(ctx.db, order);
   const result = await ctx.gateway.charge({
     idempotencyKey: chargeKey(orderId),

@@ -38,7 +38,7 @@ async function unwind(
     if (isFinal(order.status) || !guard(order)) {
       return { status: order.status, changed: false, messages: [], refundOwed: false };
     }
-    if (order.status === 'reserved' || order.status === 'paid') {
+    if (order.status === 'reserved' || order.status === 'review' || order.status === 'paid') {
       const lines = await orderLines(log.tx, orderId);
       await releaseStock(log.tx, lines);
       log.stockMoved(lines);

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/client';
+import type { Screening } from '../fraud/screen';
 import type { PaymentGateway } from '../payments/gateway';
 import type { OrderEventSink } from './status';
 
@@ -10,4 +11,6 @@ export interface OrderContext {
   reservationTtlSeconds: number;
   /** Decrypts a customer's phone for the outcome messages written with a cancel or an expiry (the outbox). */
   piiKey: Uint8Array<ArrayBuffer>;
+  /** Fraud screening before every charge. */
+  screening: Screening;
 }

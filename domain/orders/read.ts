@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { orderEvents, orderItems, orders } from '../../db/schema';
+import { orderEvents, orderItems, orders, type RiskDecision } from '../../db/schema';
 import { DomainError, notFound } from '../errors';
 import type { OrderStatus } from './status';
 
@@ -12,9 +12,18 @@ export interface OrderView {
   totalCents: number;
   currency: string;
   failureReason?: string;
+  risk?: RiskView;
   createdAt: string;
   updatedAt: string;
   events: { from: OrderStatus | null; to: OrderStatus; at: string; reason?: string }[];
+}
+
+/** Fraud screening's verdict on the order, once it has been screened. */
+export interface RiskView {
+  score: number;
+  decision: RiskDecision;
+  reasons: string[];
+  model: string;
 }
 
 type OrderRow = typeof orders.$inferSelect;
@@ -32,20 +41,34 @@ export async function getOrderView(db: Db, orderId: string): Promise<OrderView> 
   return view;
 }
 
+export interface OrderPage {
+  data: OrderView[];
+  nextCursor: string | null;
+}
+
 /** Newest first, keyset-paginated on (createdAt, id) so pages stay stable while orders arrive. */
-export async function listOrdersOfUser(
+export function listOrdersOfUser(db: Db, userId: string, limit: number, cursor?: string): Promise<OrderPage> {
+  return listOrders(db, eq(orders.userId, userId), limit, cursor);
+}
+
+/** Every user's orders in one status (the admins' review queue), newest first, on its own index. */
+export function listOrdersByStatus(
   db: Db,
-  userId: string,
+  status: OrderStatus,
   limit: number,
   cursor?: string,
-): Promise<{ data: OrderView[]; nextCursor: string | null }> {
+): Promise<OrderPage> {
+  return listOrders(db, eq(orders.status, status), limit, cursor);
+}
+
+async function listOrders(db: Db, filter: SQL, limit: number, cursor?: string): Promise<OrderPage> {
   const after = cursor ? decodeCursor(cursor) : undefined;
   const rows = await db
     .select()
     .from(orders)
     .where(
       and(
-        eq(orders.userId, userId),
+        filter,
         after
           ? or(lt(orders.createdAt, after.at), and(eq(orders.createdAt, after.at), lt(orders.id, after.id)))
           : undefined,
@@ -78,6 +101,16 @@ async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
     totalCents: r.totalCents,
     currency: r.currency,
     ...(r.failureReason ? { failureReason: r.failureReason } : {}),
+    ...(r.riskDecision
+      ? {
+          risk: {
+            score: r.riskScore ?? 0,
+            decision: r.riskDecision,
+            reasons: r.riskReasons ? r.riskReasons.split(',') : [],
+            model: r.riskModel ?? 'unknown',
+          },
+        }
+      : {}),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
     events: events

@@ -15,7 +15,10 @@ export const isFinal = (s: OrderStatus) => finalStatuses.has(s);
 /** The only moves the state machine allows; every transition is checked against this table. */
 export const allowedTransitions: Record<OrderStatus, readonly OrderStatus[]> = {
   pending: ['reserved', 'rejected', 'cancelled', 'failed'],
-  reserved: ['paid', 'payment_failed', 'cancelled', 'failed'],
+  // Screening before the charge may park the order for an admin (`review`) or reject it.
+  reserved: ['paid', 'payment_failed', 'review', 'rejected', 'cancelled', 'failed'],
+  // An admin's approval puts it back to `reserved` for its charge; rejection, expiry or cancel end it.
+  review: ['reserved', 'rejected', 'cancelled', 'failed'],
   paid: ['completed', 'cancelled', 'failed'],
   completed: [],
   rejected: [],

@@ -3,7 +3,9 @@ import type { Db, Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { type Role, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { endAllSessions, type TokenSettings } from '../auth/tokens';
 import { conflict, DomainError, notFound } from '../errors';
+import { hashPassword, verifyPassword } from './passwords';
 import { decryptPii, encryptPii } from './pii';
 
 export interface PublicUser {
@@ -33,7 +35,7 @@ export async function registerUser(
   const row = {
     id: newId('usr'),
     email,
-    passwordHash: await Bun.password.hash(input.password, { algorithm: 'argon2id' }),
+    passwordHash: await hashPassword(input.password),
     name: input.name,
     phoneEnc: input.phone ? await encryptPii(piiKey, input.phone) : null,
     role: input.role ?? 'user',
@@ -58,8 +60,8 @@ export async function verifyCredentials(db: Db, email: string, password: string)
     .from(users)
     .where(eq(users.email, normalizeEmail(email)))
     .limit(1);
-  dummyHash ??= Bun.password.hash(crypto.randomUUID(), { algorithm: 'argon2id' });
-  const ok = await Bun.password.verify(password, row?.passwordHash ?? (await dummyHash));
+  dummyHash ??= hashPassword(crypto.randomUUID());
+  const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyHash));
   if (!row || !ok) throw new DomainError('unauthorized', 'Email or password is wrong');
   return { id: row.id, email: row.email, name: row.name, role: row.role };
 }
@@ -92,34 +94,36 @@ export async function getContact(
   };
 }
 
-/** Makes the configured admin exist (and be an admin with that password) at start. */
+/**
+ * Makes the configured admin exist (and be an admin with that password) at start. An account that
+ * already had that email (anyone may have registered it) and is promoted, or whose password is
+ * set, loses every session it had: a token issued before must not carry on as, or turn into, admin.
+ */
 export async function ensureAdmin(
   db: Db,
   piiKey: Uint8Array<ArrayBuffer>,
+  tokens: TokenSettings,
   email: string,
   password: string,
-): Promise<void> {
+): Promise<'created' | 'updated' | 'unchanged'> {
   const normalized = normalizeEmail(email);
   const [row] = await db.select().from(users).where(eq(users.email, normalized)).limit(1);
   if (!row) {
     try {
       await registerUser(db, piiKey, { email: normalized, password, name: 'Administrator', role: 'admin' });
+      return 'created';
     } catch (err) {
       // Two processes starting at once both try; the loser finds the row the winner wrote.
       if (!(err instanceof DomainError && err.code === 'conflict')) throw err;
+      return 'unchanged';
     }
-    return;
   }
-  const samePassword = await Bun.password.verify(password, row.passwordHash);
-  if (row.role !== 'admin' || !samePassword) {
-    await db
-      .update(users)
-      .set({
-        role: 'admin',
-        passwordHash: samePassword
-          ? row.passwordHash
-          : await Bun.password.hash(password, { algorithm: 'argon2id' }),
-      })
-      .where(eq(users.id, row.id));
-  }
+  const samePassword = await verifyPassword(password, row.passwordHash);
+  if (row.role === 'admin' && samePassword) return 'unchanged';
+  await db
+    .update(users)
+    .set({ role: 'admin', passwordHash: samePassword ? row.passwordHash : await hashPassword(password) })
+    .where(eq(users.id, row.id));
+  await endAllSessions(db, tokens, row.id);
+  return 'updated';
 }

@@ -72,6 +72,8 @@ export function spawnWorkerProcess(h: Harness, env: Record<string, string> = {})
       JWT_SECRET: h.config.jwtSecret,
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
+      RISK_REVIEW_AT: String(h.config.RISK_REVIEW_AT),
+      RISK_REJECT_AT: String(h.config.RISK_REJECT_AT),
       ...env,
     },
     stdin: 'ignore',

@@ -44,6 +44,11 @@ export function testConfig(suffix: string, env: Record<string, string> = {}): Co
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
     DATABASE_POOL_SIZE: '20',
     RATE_LIMITS: 'off',
+    // Tests place many orders from brand-new accounts in seconds, which the fraud model rightly finds
+    // suspicious: orders are still screened (risk stored), but only the test tokens force a decision.
+    // test/fraud.test.ts sets real thresholds.
+    RISK_REVIEW_AT: '2',
+    RISK_REJECT_AT: '2',
     ...env,
   });
 }

@@ -7,7 +7,7 @@ export interface OrderBody {
   status: string;
   totalCents: number;
   failureReason?: string;
-  events: { from: string | null; to: string; reason?: string }[];
+  events: { from: string | null; to: string; at: string; reason?: string }[];
 }
 
 /** Small API helpers so a test reads as the story it tells. */

@@ -1,6 +1,7 @@
 import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
 import { createLogger, type Logger } from '../../lib/logger';
+import type { Metrics } from '../../lib/metrics';
 import { connectRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
@@ -23,6 +24,8 @@ export async function startTestWorkers(
     gateway?: PaymentGateway;
     transports?: Transports;
     logger?: Logger;
+    /** A registry to count into (e.g. the harness app's, so one /metrics shows API and workers). */
+    metrics?: Metrics;
   } = {},
 ): Promise<TestWorkers> {
   const redis = connectRedis(h.config, 'worker', 'orderflow-test-worker');
@@ -31,6 +34,7 @@ export async function startTestWorkers(
   const deps = buildWorkerDeps(h.config, { db: h.db, redis }, logger, {
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
     ...(opts.transports ? { transports: opts.transports } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   const { queues } = deps;
   // Every partition (one unless the test set QUEUE_PARTITIONS), as `bun run worker` takes them.

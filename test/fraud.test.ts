@@ -1,0 +1,476 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { loadCommittedModel } from '../domain/fraud/model';
+import type {
+  ChargeRequest,
+  ChargeResult,
+  GatewayTransaction,
+  PaymentGateway,
+  RefundRequest,
+} from '../domain/payments/gateway';
+import { createGateway } from '../lib/wiring';
+import { queueNames } from '../queues/contract';
+import { reconcile } from '../workers/reconcile';
+import { createHarness, type Harness } from './support/harness';
+import { expectJson, expectProblem } from './support/problems';
+import { type OrderBody, shop } from './support/shop';
+import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+
+/** The real (simulated) gateway, counting the charge calls it is asked to make, per order. */
+class CountingGateway implements PaymentGateway {
+  readonly name = 'counting';
+  readonly charges = new Map<string, number>();
+  constructor(private readonly inner: PaymentGateway) {}
+  charge(req: ChargeRequest): Promise<ChargeResult> {
+    const orderId = req.idempotencyKey.replace(/^chg_/, '');
+    this.charges.set(orderId, (this.charges.get(orderId) ?? 0) + 1);
+    return this.inner.charge(req);
+  }
+  refund(req: RefundRequest): Promise<{ ref: string } | null> {
+    return this.inner.refund(req);
+  }
+  transactions(key: string): Promise<GatewayTransaction[]> {
+    return this.inner.transactions(key);
+  }
+  calls(orderId: string): number {
+    return this.charges.get(orderId) ?? 0;
+  }
+}
+
+type RiskOrder = OrderBody & {
+  risk?: { score: number; decision: string; reasons: string[]; model: string };
+};
+
+let h: Harness;
+let w: TestWorkers;
+let gateway: CountingGateway;
+let admin: { id: string; token: string };
+let s: ReturnType<typeof shop>;
+
+beforeAll(async () => {
+  // The configured thresholds (RISK_REVIEW_AT 0.6, RISK_REJECT_AT 0.9), not the harness's "off".
+  h = await createHarness({
+    RISK_REVIEW_AT: '0.6',
+    RISK_REJECT_AT: '0.9',
+    JOB_BACKOFF_MS: '50',
+    EMAIL_RATE_MAX: '1000',
+  });
+  gateway = new CountingGateway(createGateway(h.config, h.db));
+  w = await startTestWorkers(h, { gateway, metrics: h.deps.metrics });
+  admin = await h.signUp('admin');
+  s = shop(h, admin);
+}, 60_000);
+afterAll(async () => {
+  await w.stop();
+  await h.cleanup();
+}, 60_000);
+
+const order = (id: string) => s.order(id) as Promise<RiskOrder>;
+const until = (id: string, status: string) =>
+  eventually(
+    () => order(id),
+    (o) => o.status === status,
+  ) as Promise<RiskOrder>;
+const place = async (token: string, productId: string, qty: number, payment: string | null) =>
+  ((await expectJson<{ id: string }>(await s.place(token, productId, qty, payment), 202)) as { id: string })
+    .id;
+
+/** No job of any queue waits for children: no flow hangs while an order waits for a human. */
+async function nothingWaitingForChildren() {
+  const counts = await eventually(
+    () => Promise.all(queueNames.map((q) => h.deps.queues.queues[q].getWaitingChildrenCount())),
+    (c) => c.every((n) => n === 0),
+    10_000,
+  );
+  expect(counts.every((n) => n === 0)).toBe(true);
+}
+
+/** The customer heard of the outcome: the message for it was recorded and sent. */
+const told = (id: string, outcome: string) =>
+  eventually(
+    () => s.notificationsOf(id),
+    (n) => n.some((x) => x.dedupeKey === `${id}:${outcome}:email` && x.status === 'sent'),
+  );
+
+const review = (id: string, decision: unknown, token = admin.token) =>
+  h.json('POST', `/orders/${id}/review`, { decision }, token);
+
+describe('screening in the flow', () => {
+  test('approve: an ordinary first order is scored, charged once and completed', async () => {
+    const user = await h.signUp('user');
+    const p = await s.product(10);
+    const id = await place(user.token, p, 2, 'tok_visa');
+    const done = await until(id, 'completed');
+    expect(done.risk).toEqual({
+      score: expect.any(Number),
+      decision: 'approve',
+      reasons: expect.any(Array),
+      model: loadCommittedModel().id,
+    });
+    expect(done.risk?.score).toBeLessThan(0.6);
+    expect(done.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'completed']);
+    expect(gateway.calls(id)).toBe(1);
+    expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
+    // The owner sees the verdict on their order too.
+    expect((await s.order(id, user.token)) as RiskOrder).toMatchObject({ risk: { decision: 'approve' } });
+  }, 60_000);
+
+  test('reject (tok_riskLevelHighest): rejected as fraud_suspected, stock back, never charged, customer told', async () => {
+    const user = await h.signUp('user');
+    const p = await s.product(10);
+    const id = await place(user.token, p, 3, 'tok_riskLevelHighest');
+    const o = await until(id, 'rejected');
+    expect(o.failureReason).toBe('fraud_suspected');
+    expect(o.risk?.decision).toBe('reject');
+    expect(o.risk?.reasons[0]).toBe('test_token_highest');
+    expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'rejected']);
+    expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
+    await told(id, 'rejected');
+    expect(gateway.calls(id)).toBe(0);
+    expect((await s.payment(id)).transactions).toEqual([]);
+    await nothingWaitingForChildren();
+  }, 60_000);
+
+  test('decisions by score: a burst of orders on ever new cards goes from approve to review to reject', async () => {
+    const user = await h.signUp('user');
+    const p = await s.product(50, 1200);
+    const seen: RiskOrder[] = [];
+    // Card testing: each order on a new card, one after the other, within a minute.
+    for (let i = 1; i <= 8 && !seen.some((o) => o.status === 'rejected'); i++) {
+      const id = await place(user.token, p, 1, `tok_cardtest${i}`);
+      seen.push(
+        (await eventually(
+          () => order(id),
+          (o) => ['completed', 'review', 'rejected'].includes(o.status),
+        )) as RiskOrder,
+      );
+    }
+    const decisions = seen.map((o) => o.risk?.decision);
+    expect(decisions[0]).toBe('approve');
+    expect(decisions).toContain('review');
+    expect(decisions.at(-1)).toBe('reject');
+    const scores = seen.map((o) => o.risk?.score ?? 0);
+    // More orders on more cards never look safer.
+    for (let i = 1; i < scores.length; i++) expect(scores[i] ?? 0).toBeGreaterThanOrEqual(scores[i - 1] ?? 0);
+    const rejected = seen.at(-1) as RiskOrder;
+    expect(rejected.risk?.score).toBeGreaterThanOrEqual(0.9);
+    expect(rejected.risk?.reasons).toContain('many_payment_tokens');
+    expect(rejected.risk?.reasons).toContain('velocity_10m');
+    expect(rejected.failureReason).toBe('fraud_suspected');
+    for (const o of seen) expect(gateway.calls(o.id)).toBe(o.status === 'completed' ? 1 : 0);
+    // Every order still in review holds its unit; the rest are sold or back on the shelf.
+    const held = seen.filter((o) => o.status === 'review').length;
+    const sold = seen.filter((o) => o.status === 'completed').length;
+    expect(await s.stock(p)).toEqual({ available: 50 - held - sold, reserved: held });
+  }, 60_000);
+});
+
+test("a declined payment feeds its owner's failed-payments counter", async () => {
+  const user = await h.signUp('user');
+  const p = await s.product(5);
+  const id = await place(user.token, p, 1, 'tok_chargeDeclined');
+  await until(id, 'payment_failed');
+  const key = `${h.prefix}:risk:{${user.id}}:failed`;
+  expect(
+    await eventually(
+      () => h.redis.zrange(key, '0', '-1'),
+      (m) => m.length === 1,
+    ),
+  ).toEqual([id]);
+}, 60_000);
+
+describe('the review queue', () => {
+  async function inReview(qty = 2) {
+    const user = await h.signUp('user');
+    const p = await s.product(10);
+    const id = await place(user.token, p, qty, 'tok_riskLevelElevated');
+    const o = await until(id, 'review');
+    expect(o.risk?.decision).toBe('review');
+    expect(o.risk?.reasons[0]).toBe('test_token_elevated');
+    // Parked, not hanging: the charge job completed with the review as its result, its parent too.
+    // (The order is in review as soon as the step's transaction commits; the job completes just after.)
+    await eventually(
+      () => h.deps.queues.queues.charge.getJobState(`${id}-charge`),
+      (state) => state === 'completed',
+      10_000,
+    );
+    const charge = await h.deps.queues.queues.charge.getJob(`${id}-charge`);
+    expect(charge?.returnvalue).toMatchObject({ status: 'review' });
+    // …and its parent notify saw a parked order and completed doing nothing, without retrying.
+    const notifyJob = `${id}-notify`;
+    await eventually(
+      () => h.deps.queues.queues.notify.getJobState(notifyJob),
+      (state) => state === 'completed',
+      10_000,
+    );
+    const notify = await h.deps.queues.queues.notify.getJob(notifyJob);
+    expect(notify?.returnvalue).toEqual({ status: 'review', changed: false });
+    expect(notify?.attemptsMade).toBe(1);
+    await nothingWaitingForChildren();
+    expect(await s.stock(p)).toEqual({ available: 10 - qty, reserved: qty });
+    expect(gateway.calls(id)).toBe(0);
+    return { user, p, id };
+  }
+
+  test('approve: the order goes on to charge → notify and completes, charged once', async () => {
+    const { user, p, id } = await inReview(2);
+    const res = await review(id, 'approve');
+    const body = await expectJson<RiskOrder>(res, 200);
+    expect(body.id).toBe(id);
+    expect(body.risk?.decision).toBe('approve');
+    const done = await until(id, 'completed');
+    expect(done.events.map((e) => e.to)).toEqual([
+      'pending',
+      'reserved',
+      'review',
+      'reserved',
+      'paid',
+      'completed',
+    ]);
+    expect(gateway.calls(id)).toBe(1);
+    expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
+    await told(id, 'completed');
+    // The tail after the review ran under ids of its own (the first charge/notify jobs are still kept).
+    await eventually(
+      () => h.deps.queues.queues.notify.getJobState(`${id}-notify-approved`),
+      (state) => state === 'completed',
+      10_000,
+    );
+    expect(await h.deps.queues.queues.notify.getJobState(`${id}-notify`)).toBe('completed');
+    await nothingWaitingForChildren();
+    // Decided once: a second decision is a conflict, and so is the owner's cancel of a completed order.
+    await expectProblem(await review(id, 'reject'), 409);
+    await expectProblem(await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token), 409);
+  }, 60_000);
+
+  test('reject: rejected as fraud_suspected, stock back, never charged, customer told', async () => {
+    const { p, id } = await inReview(3);
+    const body = await expectJson<RiskOrder>(await review(id, 'reject'), 200);
+    expect(body).toMatchObject({
+      status: 'rejected',
+      failureReason: 'fraud_suspected',
+      risk: { decision: 'reject' },
+    });
+    expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
+    await told(id, 'rejected');
+    await Bun.sleep(300);
+    expect(gateway.calls(id)).toBe(0);
+    expect((await s.payment(id)).transactions).toEqual([]);
+    await nothingWaitingForChildren();
+  }, 60_000);
+
+  test('no decision within REVIEW_TTL_SECONDS: the reconciler cancels it (review_expired), stock back', async () => {
+    const { p, id } = await inReview(4);
+    const ttl = 4;
+    const parkedAt = Date.parse((await order(id)).events.find((e) => e.to === 'review')?.at ?? '');
+    // The reconciler as the maintenance worker runs it, with a short review window.
+    const impatient = { ...w.deps, config: { ...w.deps.config, REVIEW_TTL_SECONDS: ttl } };
+    await reconcile(impatient);
+    // Not before its time (checked only when this slow machine got here in time to tell).
+    if (Date.now() < parkedAt + ttl * 1000 - 500) expect((await order(id)).status).toBe('review');
+    await Bun.sleep(Math.max(0, parkedAt + ttl * 1000 + 200 - Date.now()));
+    expect((await reconcile(impatient)).expired).toBeGreaterThanOrEqual(1);
+    const o = await order(id);
+    expect(o.status).toBe('cancelled');
+    expect(o.failureReason).toBe('review_expired');
+    expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
+    await told(id, 'cancelled');
+    expect(gateway.calls(id)).toBe(0);
+    await expectProblem(await review(id, 'approve'), 409);
+    await nothingWaitingForChildren();
+  }, 60_000);
+
+  test('the owner may cancel an order in review; nothing is charged', async () => {
+    const { user, p, id } = await inReview(1);
+    const body = await expectJson<RiskOrder>(
+      await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token),
+      200,
+    );
+    expect(body.status).toBe('cancelled');
+    expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
+    await expectProblem(await review(id, 'approve'), 409);
+    expect(gateway.calls(id)).toBe(0);
+    await told(id, 'cancelled');
+  }, 60_000);
+
+  test('only an admin decides: the owner and other users get 403, and nothing changes', async () => {
+    const { user, p, id } = await inReview(2);
+    const stranger = await h.signUp('user');
+    for (const token of [user.token, stranger.token]) {
+      await expectProblem(await review(id, 'approve', token), 403);
+      await expectProblem(await review(id, 'reject', token), 403);
+    }
+    await expectProblem(await h.json('POST', `/orders/${id}/review`, { decision: 'approve' }), 401);
+    expect((await order(id)).status).toBe('review');
+    expect(await s.stock(p)).toEqual({ available: 8, reserved: 2 });
+  }, 60_000);
+
+  test('bad input is a 400 problem naming the field, and changes nothing', async () => {
+    const { id } = await inReview(1);
+    for (const body of [{ decision: 'maybe' }, {}, { decision: 'approve', note: 'x' }, { decision: 1 }]) {
+      const res = await h.json('POST', `/orders/${id}/review`, body, admin.token);
+      const problem = await expectProblem(res, 400);
+      expect(problem.errors?.length).toBeGreaterThan(0);
+    }
+    await expectProblem(await review(id, 'maybe'), 400, ['decision']);
+    await expectProblem(
+      await h.json('POST', '/orders/bad%20id/review', { decision: 'approve' }, admin.token),
+      400,
+      ['id'],
+    );
+    await expectProblem(await review('ord_doesnotexist', 'approve'), 404);
+    expect((await order(id)).status).toBe('review');
+  }, 60_000);
+
+  test('GET /orders?status=review: admins page through the queue, newest first', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await inReview(1)).id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const page = await expectJson<{ data: RiskOrder[]; nextCursor: string | null }>(
+        await h.json('GET', `/orders?status=review&limit=2${q}`, undefined, admin.token),
+        200,
+      );
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      for (const o of page.data) {
+        expect(o.status).toBe('review');
+        expect(o.risk?.decision).toBe('review');
+      }
+      seen.push(...page.data.map((o) => o.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    // The three just parked come first, newest first (earlier tests may have left others behind them).
+    expect(seen.slice(0, 3)).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+    const user = await h.signUp('user');
+    await expectProblem(await h.json('GET', '/orders?status=review', undefined, user.token), 403);
+    await expectProblem(await h.json('GET', '/orders?status=maybe', undefined, admin.token), 400, ['status']);
+    await expectProblem(await h.json('GET', '/orders', undefined, admin.token), 400, ['status']);
+    await expectProblem(await h.json('GET', '/orders?status=review&limit=0', undefined, admin.token), 400, [
+      'limit',
+    ]);
+  }, 60_000);
+});
+
+describe('pay later: screened at POST /payment', () => {
+  test('a review at payment queues no charge; approval charges it once', async () => {
+    const user = await h.signUp('user');
+    const p = await s.product(5);
+    const id = await place(user.token, p, 1, null);
+    await until(id, 'reserved');
+    const pay = await h.json('POST', '/payment', { orderId: id, token: 'tok_riskLevelElevated' }, user.token);
+    expect(await expectJson(pay, 202)).toEqual({ orderId: id, status: 'pending' });
+    // Decided before any job was added: the order is parked and no charge job exists for it.
+    expect((await order(id)).status).toBe('review');
+    expect(await h.deps.queues.queues.charge.getJobState(`${id}-charge`)).toBe('unknown');
+    await expectJson(await review(id, 'approve'), 200);
+    await until(id, 'completed');
+    expect(gateway.calls(id)).toBe(1);
+    expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
+    await nothingWaitingForChildren();
+  }, 60_000);
+
+  test('a reject at payment ends the order, tells the customer and settles the payment as failed', async () => {
+    const user = await h.signUp('user');
+    const p = await s.product(5);
+    const id = await place(user.token, p, 2, null);
+    await until(id, 'reserved');
+    await expectJson(
+      await h.json('POST', '/payment', { orderId: id, token: 'tok_riskLevelHighest' }, user.token),
+      202,
+    );
+    const o = await order(id);
+    expect(o).toMatchObject({ status: 'rejected', failureReason: 'fraud_suspected' });
+    expect(await s.stock(p)).toEqual({ available: 5, reserved: 0 });
+    await told(id, 'rejected');
+    const payment = await s.payment(id);
+    expect(payment).toMatchObject({ status: 'failed', transactions: [] });
+    expect(gateway.calls(id)).toBe(0);
+    await expectProblem(
+      await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token),
+      409,
+    );
+  }, 60_000);
+});
+
+test("an admin's approval racing the owner's cancel: each order ends once, stock and money add up", async () => {
+  const user = await h.signUp('user');
+  const p = await s.product(30, 700);
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++) ids.push(await place(user.token, p, 2, 'tok_riskLevelElevated'));
+  for (const id of ids) await until(id, 'review');
+  expect(await s.stock(p)).toEqual({ available: 6, reserved: 24 });
+  // Both at once, in varying order and spacing: the cancel first, with the approval, while the approved
+  // charge is in flight, or once the order is likely complete.
+  const answers = await Promise.all(
+    ids.map(async (id, i) => {
+      const gap = [0, 0, 15, 600][i % 4] ?? 0;
+      const cancelFirst = i % 4 === 0;
+      const first = cancelFirst
+        ? h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)
+        : review(id, 'approve');
+      await Bun.sleep(gap);
+      const second = cancelFirst
+        ? review(id, 'approve')
+        : h.json('PUT', `/orders/${id}/cancel`, undefined, user.token);
+      const [a, b] = [(await first).status, (await second).status];
+      return { id, approve: cancelFirst ? b : a, cancel: cancelFirst ? a : b };
+    }),
+  );
+  const finals = await Promise.all(
+    answers.map((a) =>
+      eventually(
+        () => order(a.id),
+        (o) => o.status === 'completed' || o.status === 'cancelled',
+        30_000,
+      ),
+    ),
+  );
+  let completed = 0;
+  for (const [i, a] of answers.entries()) {
+    const o = finals[i] as RiskOrder;
+    // One of them won: a cancel that lost answers 409 because the order completed; an approval
+    // that lost answers 409 because the order was no longer in review.
+    expect([a.approve, a.cancel]).toContain(200);
+    if (o.status === 'completed') {
+      completed++;
+      expect(a.cancel).toBe(409);
+      expect(gateway.calls(a.id)).toBe(1);
+    } else {
+      expect(a.cancel).toBe(200);
+      if (a.approve === 409) expect(gateway.calls(a.id)).toBe(0);
+    }
+    // Money: a completed order keeps exactly its charge; a cancelled one keeps nothing.
+    const tx = await eventually(
+      async () => (await s.payment(a.id)).transactions,
+      (t) =>
+        o.status === 'completed'
+          ? t.length === 1
+          : t.filter((x) => x.type === 'charge').length === t.filter((x) => x.type === 'refund').length,
+    );
+    expect(tx.filter((x) => x.type === 'charge').length).toBeLessThanOrEqual(1);
+  }
+  console.log(
+    JSON.stringify(answers.map((a, i) => [a.approve, a.cancel, finals[i]?.status, gateway.calls(a.id)])),
+  );
+  expect(await s.stock(p)).toEqual({ available: 30 - 2 * completed, reserved: 0 });
+  await nothingWaitingForChildren();
+}, 60_000);
+
+test('metrics: decisions by outcome, the score histogram and the review queue', async () => {
+  const user = await h.signUp('user');
+  const p = await s.product(5);
+  const id = await place(user.token, p, 1, 'tok_riskLevelElevated');
+  await until(id, 'review');
+  const text = await (await h.app.request('/metrics')).text();
+  const value = (line: RegExp) => Number(text.match(line)?.[1] ?? Number.NaN);
+  expect(value(/^fraud_decisions_total\{decision="review"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+  expect(value(/^fraud_decisions_total\{decision="approve"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+  expect(value(/^fraud_decisions_total\{decision="reject"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+  expect(value(/^fraud_score_count (\d+)/m)).toBeGreaterThanOrEqual(3);
+  expect(value(/^fraud_score_bucket\{le="0\.1"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+  const [rows] = await h.pool.query("SELECT COUNT(*) AS n FROM orders WHERE status = 'review'");
+  expect(value(/^fraud_review_queue_length (\d+)/m)).toBe(Number((rows as { n: number }[])[0]?.n));
+  expect(value(/^fraud_review_queue_oldest_seconds ([\d.e+-]+)/m)).toBeGreaterThan(0);
+}, 60_000);
