@@ -6,7 +6,7 @@ import type { AppDeps } from './deps';
 import { OrderEventHub } from './live';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
-import { rateLimits } from './middleware/rate-limit';
+import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
 import { authRoutes } from './routes/auth';
@@ -19,6 +19,7 @@ import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { systemRoutes } from './routes/system';
+import { documentSharedResponses } from './shared-responses';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
 export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
@@ -50,6 +51,10 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   mountDashboard(app, deps);
+  documentSharedResponses(app, {
+    rateLimited: (path) => !isRateLimitExempt(path),
+    needsNoBackend: (path) => path === '/health/live',
+  });
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -531,6 +531,120 @@ const cases: Case[] = [
     as: 'admin',
     status: 413,
   },
+  // Orders, payments and messages: a refused request stores no order, payment or message and queues
+  // no job (the snapshot below counts them all).
+  {
+    name: 'order: item with a SQL product id',
+    method: 'POST',
+    path: '/orders',
+    body: { items: [{ productId: "x' OR 1=1 --", quantity: 1 }] },
+    as: 'user',
+    status: 400,
+    fields: ['items.0.productId'],
+  },
+  {
+    name: 'order: quantity as a string',
+    method: 'POST',
+    path: '/orders',
+    body: { items: [{ productId: 'prd_x', quantity: '2' }] },
+    as: 'user',
+    status: 400,
+    fields: ['items.0.quantity'],
+  },
+  {
+    name: 'order: malformed JSON',
+    method: 'POST',
+    path: '/orders',
+    raw: '{"items": [',
+    as: 'user',
+    status: 400,
+  },
+  {
+    name: 'order: text/plain body',
+    method: 'POST',
+    path: '/orders',
+    raw: 'items=1',
+    contentType: 'text/plain',
+    as: 'user',
+    status: 415,
+  },
+  {
+    name: 'order: body over the size limit',
+    method: 'POST',
+    path: '/orders',
+    raw: 'OVERSIZED',
+    as: 'user',
+    status: 413,
+  },
+  { name: 'order: markup as the id', method: 'GET', path: '/orders/%3Cscript%3E', as: 'user', status: 400 },
+  {
+    name: 'cancel: SQL as the id',
+    method: 'PUT',
+    path: "/orders/1'%20OR%201=1/cancel",
+    as: 'user',
+    status: 400,
+  },
+  {
+    name: 'cancel: a text/plain body',
+    method: 'PUT',
+    path: '/orders/ord_x/cancel',
+    raw: 'please',
+    contentType: 'text/plain',
+    as: 'user',
+    status: 415,
+  },
+  {
+    name: "user's orders: limit=abc",
+    method: 'GET',
+    path: '/orders/user/usr_x?limit=abc',
+    as: 'admin',
+    status: 400,
+    fields: ['limit'],
+  },
+  {
+    name: 'payment: card number instead of a token',
+    method: 'POST',
+    path: '/payment',
+    body: { orderId: 'ord_x', token: '4242424242424242' },
+    as: 'user',
+    status: 400,
+    fields: ['token'],
+  },
+  {
+    name: 'payment: order id is a number',
+    method: 'POST',
+    path: '/payment',
+    body: { orderId: 42, token: 'tok_visa' },
+    as: 'user',
+    status: 400,
+    fields: ['orderId'],
+  },
+  {
+    name: 'payment status: 65-character id',
+    method: 'GET',
+    path: `/payment/status/${'a'.repeat(65)}`,
+    as: 'user',
+    status: 400,
+  },
+  {
+    name: 'email: recipient is not an address',
+    method: 'POST',
+    path: '/notify/email',
+    body: { to: 'nobody', subject: 'Hi', text: 'Hello' },
+    as: 'admin',
+    status: 400,
+    fields: ['to'],
+  },
+  {
+    name: 'sms: number without a country code',
+    method: 'POST',
+    path: '/notify/sms',
+    body: { to: '0151 234', text: 'Hello' },
+    as: 'admin',
+    status: 400,
+    fields: ['to'],
+  },
+  { name: 'message: markup as the id', method: 'GET', path: '/notify/<x>', as: 'admin', status: 400 },
 ];
 
 type RequestSpec = Pick<Case, 'method' | 'path' | 'body' | 'raw' | 'contentType' | 'as'>;
@@ -551,6 +665,11 @@ interface Snapshot {
   users: number;
   products: number;
   refreshTokens: number;
+  orders: number;
+  payments: number;
+  notifications: number;
+  /** Jobs in every queue, by state: a refused request queues nothing. */
+  jobs: Record<string, Record<string, number>>;
   rows: unknown[];
 }
 
@@ -562,10 +681,16 @@ async function snapshot(): Promise<Snapshot> {
   const [rows] = await h.pool.query<RowDataPacket[]>(
     'SELECT id, sku, name, price_cents, currency, available, reserved, updated_at FROM products ORDER BY id',
   );
+  const jobs: Snapshot['jobs'] = {};
+  for (const [name, queue] of Object.entries(h.deps.queues.queues)) jobs[name] = await queue.getJobCounts();
   return {
     users: await count('users'),
     products: await count('products'),
     refreshTokens: await count('refresh_tokens'),
+    orders: await count('orders'),
+    payments: await count('payments'),
+    notifications: await count('notifications'),
+    jobs,
     rows: rows.map((r) => ({ ...r })),
   };
 }

@@ -1,17 +1,24 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createGateway } from '../lib/wiring';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
-import { eventually, finalStatuses, startTestWorkers, type TestWorkers } from './support/workers';
+import { CountingGateway, CountingTransports } from './support/stand-ins';
+import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
 
 let h: Harness;
 let w: TestWorkers;
+// The gateway and the providers as the workers reach them: every call is counted.
+let gateway: CountingGateway;
+let transports: CountingTransports;
 let admin: { token: string };
-let user: { id: string; token: string };
+let user: { id: string; email: string; token: string };
 let s: ReturnType<typeof shop>;
 
 beforeAll(async () => {
   h = await createHarness({ JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000', WORKER_CONCURRENCY: '20' });
-  w = await startTestWorkers(h, { concurrency: 20 });
+  gateway = new CountingGateway(createGateway(h.config, h.db));
+  transports = new CountingTransports();
+  w = await startTestWorkers(h, { concurrency: 20, gateway, transports });
   admin = await h.signUp('admin');
   user = await h.signUp('user', '+14155550123');
   s = shop(h, admin);
@@ -38,14 +45,18 @@ describe('the order saga', () => {
     const pay = await s.payment(placed.id, user.token);
     expect(pay.status).toBe('succeeded');
     expect(pay.transactions).toEqual([expect.objectContaining({ type: 'charge', amountCents: 4500 })]);
-    const sent = await eventually(
+    await eventually(
       () => s.notificationsOf(placed.id),
       (n) => n.length === 2 && n.every((x) => x.status === 'sent'),
     );
-    expect(sent.map((n) => n.dedupeKey).sort()).toEqual([
-      `${placed.id}:completed:email`,
-      `${placed.id}:completed:sms`,
-    ]);
+    // What reached the outside world: one charge call, one email and one SMS.
+    expect(gateway.chargeCalls(placed.id)).toBe(1);
+    expect(gateway.refundCalls(placed.id)).toBe(0);
+    const sent = transports.of(placed.id);
+    expect(sent.map((m) => m.channel).sort()).toEqual(['email', 'sms']);
+    expect(sent.find((m) => m.channel === 'email')?.to).toBe(user.email);
+    expect(sent.find((m) => m.channel === 'sms')?.to).toBe('+14155550123');
+    expect(sent.every((m) => m.text.includes('confirmed'))).toBe(true);
   });
 
   test('out of stock: rejected with a reason, stock unchanged, customer told', async () => {
@@ -56,12 +67,16 @@ describe('the order saga', () => {
       (x) => x.status === 'rejected',
     );
     expect(o.failureReason).toBe(`out_of_stock:${p}`);
+    // A rejected order is final: it cannot be cancelled.
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(409);
     expect(await s.stock(p)).toEqual({ available: 2, reserved: 0 });
     expect((await s.payment(id)).transactions).toHaveLength(0);
     await eventually(
       () => s.notificationsOf(id),
       (n) => n.some((x) => x.dedupeKey === `${id}:rejected:email` && x.status === 'sent'),
     );
+    expect(gateway.chargeCalls(id)).toBe(0);
+    expect(transports.of(id, 'email').map((m) => m.text)).toEqual([expect.stringContaining('out of stock')]);
   });
 
   test('declined card: payment_failed, stock back where it was', async () => {
@@ -79,7 +94,12 @@ describe('the order saga', () => {
       expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'payment_failed']);
       const pay = await s.payment(id);
       expect(pay.status).toBe('failed');
+      expect(pay.failureCode).toBe(code);
       expect(pay.transactions).toHaveLength(0);
+      expect(gateway.chargeCalls(id)).toBe(1);
+      // A payment_failed order is final: it cannot be cancelled.
+      expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(409);
+      expect((await s.order(id)).status).toBe('payment_failed');
     }
     expect(await s.stock(p)).toEqual({ available: 5, reserved: 0 });
   });
@@ -104,11 +124,14 @@ describe('the order saga', () => {
     const final = await eventually(statuses, (c) => (c.completed ?? 0) + (c.rejected ?? 0) === 500, 90_000);
     expect(final).toEqual({ completed: 100, rejected: 400 });
     expect(await s.stock(p)).toEqual({ available: 0, reserved: 0 });
-    const [charges] = await h.pool.query(
-      "SELECT COUNT(*) AS n FROM gateway_transactions WHERE type = 'charge' AND outcome = 'succeeded' AND payment_ref IN (?)",
-      [ids.map((id) => `chg_${id}`)],
-    );
-    expect(Number((charges as { n: number }[])[0]?.n)).toBe(100);
+    // The gateway was asked once for each completed order and never for a rejected one.
+    const [rows] = await h.pool.query("SELECT id FROM orders WHERE status = 'completed' AND id IN (?)", [
+      ids,
+    ]);
+    const completed = new Set((rows as { id: string }[]).map((r) => r.id));
+    const calls = ids.map((id) => gateway.chargeCalls(id));
+    expect(ids.filter((id, i) => calls[i] !== (completed.has(id) ? 1 : 0))).toEqual([]);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(100);
   }, 120_000);
 
   test('cancel after completed is 409 and changes nothing', async () => {
@@ -149,7 +172,43 @@ describe('the order saga', () => {
     );
     expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'completed']);
     expect(await s.stock(p)).toEqual({ available: 2, reserved: 0 });
-    expect((await s.payment(id, user.token)).transactions).toHaveLength(1);
+    const paid = await s.payment(id, user.token);
+    expect(paid.status).toBe('succeeded');
+    expect(paid.transactions.map((t) => [t.type, t.amountCents])).toEqual([['charge', 3000]]);
+    // The second POST /payment (409) queued nothing: the gateway was asked once.
+    expect(gateway.chargeCalls(id)).toBe(1);
+  });
+
+  test('pay later with a declined card: payment_failed, failureCode shown, stock back, customer told', async () => {
+    const p = await s.product(4);
+    const { id } = (await (await s.place(user.token, p, 3, null)).json()) as { id: string };
+    await eventually(
+      () => s.order(id),
+      (x) => x.status === 'reserved',
+    );
+    const pay = await h.json('POST', '/payment', { orderId: id, token: 'tok_chargeDeclined' }, user.token);
+    expect(pay.status).toBe(202);
+    const o = await eventually(
+      () => s.order(id),
+      (x) => x.status !== 'reserved',
+    );
+    expect(o.status).toBe('payment_failed');
+    expect(o.failureReason).toBe('card_declined');
+    expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'payment_failed']);
+    const status = await s.payment(id, user.token);
+    expect(status).toMatchObject({ status: 'failed', failureCode: 'card_declined', transactions: [] });
+    expect(gateway.chargeCalls(id)).toBe(1);
+    expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
+    await eventually(
+      async () => transports.of(id, 'email').length,
+      (n) => n > 0,
+    );
+    expect(transports.of(id, 'email').map((m) => m.text)).toEqual([expect.stringContaining('card_declined')]);
+    // Paying again is refused: the order is final.
+    expect((await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token)).status).toBe(
+      409,
+    );
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(409);
   });
 
   test('someone else cannot read, cancel or list an order', async () => {
@@ -162,9 +221,13 @@ describe('the order saga', () => {
     expect((await h.json('GET', `/payment/status/${id}`, undefined, other.token)).status).toBe(403);
     expect((await h.json('GET', `/orders/${id}`)).status).toBe(401);
     expect((await h.json('GET', `/orders/${id}`, undefined, admin.token)).status).toBe(200);
-    await eventually(
+    // The refused cancel changed nothing: the order goes on to hold its stock, never cancelled.
+    const o = await eventually(
       () => s.order(id),
-      (x) => finalStatuses.has(x.status) || x.status === 'reserved',
+      (x) => x.status !== 'pending',
     );
+    expect(o.status).toBe('reserved');
+    expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved']);
+    expect(await s.stock(p)).toEqual({ available: 0, reserved: 1 });
   });
 });

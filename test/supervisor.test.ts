@@ -29,6 +29,9 @@ function startSupervisor(): Spawned {
     QUEUE_PREFIX: h.prefix,
     JWT_SECRET: h.config.JWT_SECRET ?? '',
     RATE_LIMITS: 'off',
+    // Many orders from one user in seconds: screening would hold them for review (as the harness, off).
+    RISK_REVIEW_AT: '2',
+    RISK_REJECT_AT: '2',
     API_PROCESSES: '2',
     WORKER_PROCESSES: '2',
     SHUTDOWN_GRACE_MS: String(GRACE_MS),

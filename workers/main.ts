@@ -2,7 +2,7 @@ import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
 import { openResources } from '../lib/resources';
-import { flagValue, onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
+import { onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
 import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
 import { parsePartitions } from '../queues/partitions';
@@ -18,25 +18,53 @@ export interface WorkerArgs {
   name?: string;
 }
 
+// `--name` is set by the supervisor (scripts/start.ts) for the processes it starts.
+const flags = ['--queues', '--concurrency', '--partitions', '--name'] as const;
+
 /**
- * `--queues reserve,charge --concurrency 50 --partitions 0,2`; all queues, WORKER_CONCURRENCY and every
- * partition when omitted.
+ * `--queues reserve,charge --concurrency 50 --partitions 0,2` (or `--queues=…`); all queues,
+ * WORKER_CONCURRENCY and every partition when omitted. Anything else is refused with a message naming
+ * it: a typo (`--queue`) must not quietly start a process on every queue, nor an empty list start one
+ * on none.
  */
 export function parseWorkerArgs(argv: string[], defaultConcurrency: number, partitionCount = 1): WorkerArgs {
-  const value = (flag: string) => flagValue(argv, flag);
-  const names = value('--queues')
-    ?.split(',')
-    .map((q) => q.trim())
-    .filter(Boolean) ?? [...queueNames];
+  const given = new Map<string, string>();
+  const args = argv[0] === '--' ? argv.slice(1) : argv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    if (!(flags as readonly string[]).includes(flag))
+      throw new Error(`unknown argument ${JSON.stringify(arg)} (known: ${flags.join(', ')})`);
+    if (given.has(flag)) throw new Error(`${flag}: given twice`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value.startsWith('--')) throw new Error(`${flag}: a value is missing`);
+    given.set(flag, value);
+  }
+  const list = given.get('--queues');
+  const names =
+    list === undefined
+      ? [...queueNames]
+      : [
+          ...new Set(
+            list
+              .split(',')
+              .map((q) => q.trim())
+              .filter(Boolean),
+          ),
+        ];
+  if (names.length === 0) throw new Error(`--queues: name at least one of ${queueNames.join(', ')}`);
   const unknown = names.filter((n) => !(queueNames as readonly string[]).includes(n));
   if (unknown.length)
     throw new Error(`--queues: unknown queue ${unknown.join(', ')} (known: ${queueNames.join(', ')})`);
-  const concurrency = Number(value('--concurrency') ?? defaultConcurrency);
+  const raw = given.get('--concurrency');
+  const concurrency =
+    raw === undefined ? defaultConcurrency : /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-    throw new Error('--concurrency: a whole number from 1 to 1000');
+    throw new Error(`--concurrency: a whole number from 1 to 1000, not ${JSON.stringify(raw)}`);
   }
-  const partitions = parsePartitions(value('--partitions'), partitionCount);
-  const name = value('--name');
+  const partitions = parsePartitions(given.get('--partitions'), partitionCount);
+  const name = given.get('--name');
   return { queues: names as QueueName[], concurrency, partitions, ...(name ? { name } : {}) };
 }
 

@@ -32,6 +32,8 @@ const loginPath = /^\/auth\/login\/?$/;
 const ordersPath = /^\/orders\/?$/;
 /** Probes and scrapes come from the node or the monitoring system; a 429 there would restart pods. */
 const exemptPath = /^\/(health(\/|$)|metrics\/?$)/;
+/** Whether the limiter lets this path through uncounted (the OpenAPI document lists 429 elsewhere). */
+export const isRateLimitExempt = (path: string) => exemptPath.test(path);
 
 /** A logger of "Redis could not count" that says it at most once per WARN_EVERY_MS. */
 export function limiterWarning(logger: Logger, what: string): (err: unknown, scope: RateLimitScope) => void {

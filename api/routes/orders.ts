@@ -263,6 +263,7 @@ export function orderRoutes(deps: AppDeps) {
         400: problem('Invalid query'),
         401: problem('Not signed in'),
         403: problem("Someone else's orders"),
+        404: problem('No such user'),
       },
     }),
     async (c) => {

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { orderEvents, orderItems, orders, type RiskDecision } from '../../db/schema';
+import { orderEvents, orderItems, orders, type RiskDecision, users } from '../../db/schema';
 import { DomainError, notFound } from '../errors';
 import type { OrderStatus } from './status';
 
@@ -47,8 +47,19 @@ export interface OrderPage {
 }
 
 /** Newest first, keyset-paginated on (createdAt, id) so pages stay stable while orders arrive. */
-export function listOrdersOfUser(db: Db, userId: string, limit: number, cursor?: string): Promise<OrderPage> {
-  return listOrders(db, eq(orders.userId, userId), limit, cursor);
+export async function listOrdersOfUser(
+  db: Db,
+  userId: string,
+  limit: number,
+  cursor?: string,
+): Promise<OrderPage> {
+  const page = await listOrders(db, eq(orders.userId, userId), limit, cursor);
+  // An empty first page may mean no such user (an admin asking): say so rather than list nothing.
+  if (!cursor && page.data.length === 0) {
+    const [user] = await db.select({ id: users.id }).from(users).where(eq(users.id, userId)).limit(1);
+    if (!user) throw notFound('User');
+  }
+  return page;
 }
 
 /** Every user's orders in one status (the admins' review queue), newest first, on its own index. */

@@ -21,6 +21,8 @@ export class FaultyGateway implements PaymentGateway {
   calls = 0;
   /** Charge calls in progress right now. */
   inFlight = 0;
+  /** Every charge call as the processor received it (key and amount), in order. */
+  readonly requests: { idempotencyKey: string; amountCents: number }[] = [];
 
   constructor(
     private readonly inner: PaymentGateway,
@@ -29,6 +31,7 @@ export class FaultyGateway implements PaymentGateway {
 
   async charge(req: ChargeRequest): Promise<ChargeResult> {
     const call = ++this.calls;
+    this.requests.push({ idempotencyKey: req.idempotencyKey, amountCents: req.amountCents });
     const fault = this.fault(call);
     if (fault === 'before') throw new GatewayUnavailableError(`injected: charge call ${call} failed`);
     this.inFlight++;
@@ -60,8 +63,12 @@ export interface WorkerProcess {
 const repoRoot = new URL('../..', import.meta.url).pathname;
 
 /** Starts `bun run workers/main.ts` against the harness's database and prefix, as a real separate process. */
-export function spawnWorkerProcess(h: Harness, env: Record<string, string> = {}): WorkerProcess {
-  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts'], {
+export function spawnWorkerProcess(
+  h: Harness,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): WorkerProcess {
+  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts', ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',

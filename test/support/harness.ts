@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../lib/logger';
 import type { Resources } from '../../lib/resources';
 import { deletePrefixedKeys } from '../../queues/connection';
 import { partitionPrefixes } from '../../queues/partitions';
+import { enforceDocumentedStatuses } from './documented';
 
 const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const baseRedis = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -61,6 +62,8 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
   await migrateDatabase(config.DATABASE_URL);
   const api = await assembleApi(config, logger ?? createLogger(config.LOG_LEVEL));
   const { app, deps, resources } = api;
+  // Every answer a test receives through the harness must be one the OpenAPI document lists.
+  enforceDocumentedStatuses(app);
   let n = 0;
 
   return {

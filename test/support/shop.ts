@@ -58,7 +58,11 @@ export function shop(h: Harness, admin: { token: string }) {
     async payment(id: string, token = admin.token) {
       const res = await h.json('GET', `/payment/status/${id}`, undefined, token);
       expect(res.status).toBe(200);
-      return (await res.json()) as { status: string; transactions: { type: string; amountCents: number }[] };
+      return (await res.json()) as {
+        status: string;
+        failureCode?: string;
+        transactions: { type: string; amountCents: number }[];
+      };
     },
     async notificationsOf(orderId: string) {
       const [rows] = await h.pool.query(

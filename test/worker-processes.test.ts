@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import type { RowDataPacket } from 'mysql2';
+import { killProcess, spawnWorkerProcess, type WorkerProcess } from './support/faults';
+import { createHarness, type Harness } from './support/harness';
+import { shop } from './support/shop';
+import { eventually } from './support/workers';
+
+let h: Harness;
+const children: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  h = await createHarness();
+});
+afterAll(async () => {
+  await Promise.all(children.map(killProcess));
+  await h.cleanup();
+});
+
+interface LogLine {
+  msg?: string;
+  orderId?: string;
+  step?: string;
+  notification?: { channel: string; text: string };
+}
+
+/** The JSON log lines a process wrote so far (its own record of each step it ran and each send). */
+const linesOf = (p: WorkerProcess): LogLine[] =>
+  p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+
+test('two worker processes on the same queues: every order is carried out once, by one of them', async () => {
+  const env = {
+    LOG_LEVEL: 'info',
+    GATEWAY_LATENCY_MS: '30',
+    EMAIL_RATE_MAX: '1000',
+    JOB_BACKOFF_MS: '50',
+  };
+  // Small concurrency, so neither process can take the whole load alone.
+  for (let i = 0; i < 2; i++) children.push(spawnWorkerProcess(h, env, ['--concurrency', '3']));
+  await eventually(
+    async () => {
+      for (const c of children)
+        if (c.proc.exitCode !== null) throw new Error(`a worker process exited:\n${c.output()}`);
+      const q = h.deps.queues.queues;
+      return Promise.all(
+        [q.reserve, q.charge, q.notify, q.deliver].map(async (x) => (await x.getWorkers()).length),
+      );
+    },
+    (counts) => counts.every((n) => n >= 2),
+    30_000,
+  );
+
+  const admin = await h.signUp('admin');
+  const user = await h.signUp('user');
+  const s = shop(h, admin);
+  const p = await s.product(100, 500);
+  const ids = await Promise.all(
+    Array.from({ length: 40 }, async () => {
+      const res = await s.place(user.token, p, 1);
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    }),
+  );
+  await eventually(
+    async () => {
+      const [rows] = await h.pool.query<RowDataPacket[]>(
+        "SELECT COUNT(*) AS n FROM orders WHERE status = 'completed' AND id IN (?)",
+        [ids],
+      );
+      return Number(rows[0]?.n);
+    },
+    (n) => n === ids.length,
+    60_000,
+  );
+  const sends = (lines: LogLine[]) => lines.filter((l) => l.notification?.channel === 'email');
+  await eventually(
+    async () => children.flatMap((c) => sends(linesOf(c))).length,
+    (n) => n >= ids.length,
+    30_000,
+  );
+  await Bun.sleep(500);
+
+  // Counted from both processes' own records: each step of each order ran once, in one process,
+  // and each customer got one email.
+  const all = children.flatMap((c, i) => linesOf(c).map((l) => ({ ...l, proc: i })));
+  const ran = (step: string, id: string) => all.filter((l) => l.msg === `${step} done` && l.orderId === id);
+  const wrong = ids.flatMap((id) => {
+    const counts = {
+      reserve: ran('reserve', id).length,
+      charge: ran('charge', id).length,
+      notify: ran('notify', id).length,
+      email: all.filter((l) => l.notification?.channel === 'email' && l.notification.text.includes(id))
+        .length,
+    };
+    return Object.values(counts).every((n) => n === 1) ? [] : [{ id, ...counts }];
+  });
+  expect(wrong).toEqual([]);
+  // Both processes took charges from the one queue.
+  const chargedBy = [0, 1].map((i) => all.filter((l) => l.msg === 'charge done' && l.proc === i).length);
+  expect(chargedBy.every((n) => n > 0)).toBe(true);
+  expect(chargedBy.reduce((a, b) => a + b, 0)).toBe(ids.length);
+  // The gateway's ledger agrees: one charge per order.
+  const [ledger] = await h.pool.query<RowDataPacket[]>(
+    "SELECT COUNT(*) AS n FROM gateway_transactions WHERE type = 'charge' AND payment_ref IN (?)",
+    [ids.map((id) => `chg_${id}`)],
+  );
+  expect(Number(ledger[0]?.n)).toBe(ids.length);
+  expect(await s.stock(p)).toEqual({ available: 60, reserved: 0 });
+
+  // Both stop cleanly when told to.
+  for (const c of children) c.proc.kill('SIGTERM');
+  expect(await Promise.all(children.map((c) => c.proc.exited))).toEqual([0, 0]);
+}, 120_000);
