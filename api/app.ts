@@ -1,9 +1,9 @@
-import { Scalar } from '@scalar/hono-api-reference';
 import { mountDashboard } from '../dashboard/board';
 import { createMetrics } from '../lib/metrics';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
-import { OrderEventHub } from './live';
+import { mountDocs, OPENAPI_CONFIG } from './docs';
+import { LiveTracking } from './live-tracking';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
 import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
@@ -19,10 +19,11 @@ import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { systemRoutes } from './routes/system';
+import { wsRoutes } from './routes/ws';
 import { documentSharedResponses } from './shared-responses';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
-export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, deps.config.QUEUE_PREFIX)) {
+export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   const app = newRouter();
   const metrics =
     deps.metrics ??
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
       logger: deps.logger,
       ordersCacheSeconds: deps.config.METRICS_ORDERS_CACHE_SECONDS,
     });
+  const live = givenLive ?? new LiveTracking(deps.redis, deps.config, metrics);
   // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
   deps = { ...deps, metrics };
 
@@ -46,7 +48,8 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
   app.route('/products', productRoutes(deps));
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
-  app.route('/orders', orderEventRoutes(deps, hub));
+  app.route('/orders', orderEventRoutes(deps, live));
+  app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
@@ -61,15 +64,8 @@ export function createApp(deps: AppDeps, hub = new OrderEventHub(deps.redis, dep
     scheme: 'bearer',
     bearerFormat: 'JWT',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Orderflow API',
-      version: '0.1.0',
-      description: 'Asynchronous order processing: reserve → charge → notify.',
-    },
-  });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Orderflow API' }));
+  app.doc31('/openapi.json', OPENAPI_CONFIG);
+  mountDocs(app);
 
   app.notFound((c) => problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) =>

@@ -6,13 +6,15 @@ import { openResources, type Resources } from '../lib/resources';
 import { createOrderContext, createQueues } from '../lib/wiring';
 import { createApp } from './app';
 import type { AppDeps } from './deps';
-import { OrderEventHub } from './live';
+import { LiveTracking } from './live-tracking';
 
 export interface AssembledApi {
   app: ReturnType<typeof createApp>;
   deps: Required<AppDeps>;
   resources: Resources;
-  /** Closes what the API opened: the live-tracking subscriber, the queues, Redis and MySQL. */
+  /** Live tracking's hub, caps and open connections (api/serve.ts ends them before stopping). */
+  live: LiveTracking;
+  /** Closes what the API opened: live tracking (streams and subscriber), the queues, Redis and MySQL. */
   close(): Promise<void>;
 }
 
@@ -21,7 +23,6 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
   configurePasswordHashing(config.PASSWORD_HASH_CONCURRENCY);
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
-  const hub = new OrderEventHub(resources.redis, config.QUEUE_PREFIX);
   const metrics = createMetrics({
     db: resources.db,
     queues: queues.all(),
@@ -38,12 +39,14 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     ),
     metrics,
   };
+  const live = new LiveTracking(resources.redis, config, deps.metrics);
   return {
-    app: createApp(deps, hub),
+    app: createApp(deps, live),
     deps,
     resources,
+    live,
     async close() {
-      hub.close();
+      live.close();
       await queues.close();
       await resources.close();
     },

@@ -2,6 +2,7 @@ import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { flagValue, onShutdown, preflight, prepareDatabase, stopWhenOrphaned } from '../lib/startup';
 import { assembleApi } from './assemble';
+import { serveApi } from './serve';
 
 export interface ApiOptions {
   /** The process's name in its logs (`api-2` under the supervisor). */
@@ -24,18 +25,15 @@ export async function startApi(config: Config, options: ApiOptions = {}) {
   });
   if (options.prepare !== false) await prepareDatabase(config, logger);
   const api = await assembleApi(config, logger);
-  const server = Bun.serve({
-    port: config.PORT,
-    reusePort: options.sharePort === true,
-    fetch: api.app.fetch,
-    development: false,
-  });
+  const server = serveApi(api, config, { port: config.PORT, reusePort: options.sharePort === true });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     metrics: api.deps.metrics,
     async stop() {
-      // In-flight requests get the grace period; open streams (SSE, WebSocket) are cut after it.
+      // Open streams and sockets first: they never end by themselves. In-flight requests then get
+      // the grace period, and whatever is still open after it is cut.
+      api.live.endAll();
       const drained = await Promise.race([
         server.stop().then(() => true),
         Bun.sleep(config.SHUTDOWN_GRACE_MS).then(() => false),

@@ -87,6 +87,10 @@ const schema = z.object({
   // The email provider's rate (Resend allows a few requests a second): the `deliver` queue's limiter.
   EMAIL_RATE_MAX: int(1, 10_000).default(2),
   EMAIL_RATE_DURATION_MS: int(1, 3_600_000).default(1000),
+  // Messages per provider request (Resend's batch endpoint takes up to 100), and how long a request
+  // waits for company when fewer are at hand. At EMAIL_RATE_MAX 2 that is up to 200 emails a second.
+  EMAIL_BATCH_SIZE: int(1, 100).default(100),
+  EMAIL_BATCH_LINGER_MS: int(0, 1000).default(10),
   // A worker process run alone serves /metrics on this port (off when unset).
   WORKER_METRICS_PORT: int(1, 65535).optional(),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
@@ -106,6 +110,18 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // How long one `orders by status` count is reused by scrapes (0: count on every scrape).
   METRICS_ORDERS_CACHE_SECONDS: int(0, 3600).default(15),
+  // Bun closes a connection that moves no bytes for this long (its own default is 10 s). Live
+  // streams stay open past it by sending a heartbeat every LIVE_HEARTBEAT_SECONDS (checked below).
+  HTTP_IDLE_TIMEOUT_SECONDS: int(8, 255).default(60),
+  LIVE_HEARTBEAT_SECONDS: int(1, 120).default(15),
+  // Open live-tracking connections (SSE streams plus WebSockets), per user and in all, per API process.
+  LIVE_MAX_PER_USER: int(1, 10_000).default(10),
+  LIVE_MAX_PER_PROCESS: int(1, 1_000_000).default(2000),
+  // WebSocket: orders one connection may follow, time to send the auth message, and the bytes a
+  // slow reader may leave unsent before it is dropped.
+  WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
+  WS_AUTH_TIMEOUT_SECONDS: int(1, 300).default(10),
+  WS_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -136,6 +152,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
+  }
+  if (c.LIVE_HEARTBEAT_SECONDS * 2 > c.HTTP_IDLE_TIMEOUT_SECONDS) {
+    // One heartbeat may be late or lost under load; two per idle period keep a quiet stream open.
+    throw new ConfigError(
+      'Invalid configuration:\n  LIVE_HEARTBEAT_SECONDS: must be at most half of HTTP_IDLE_TIMEOUT_SECONDS',
+    );
   }
   const jwtSecret = c.JWT_SECRET ?? randomSecret();
   if (!c.JWT_SECRET && c.NODE_ENV !== 'test') {

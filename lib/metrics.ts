@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { count } from 'drizzle-orm';
+import { count, eq, min } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client';
-import { orderStatuses, orders } from '../db/schema';
+import { notifications, orderStatuses, orders } from '../db/schema';
 import { reviewQueue } from '../domain/fraud/review';
 import type { Logger } from './logger';
 
@@ -60,8 +60,13 @@ export class Metrics {
   private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
   private readonly ordersByStatus: Gauge<'status'>;
+  private readonly oldestWaiting: Gauge<'queue'>;
+  private readonly messagesQueued: Gauge;
+  private readonly oldestMessage: Gauge;
   /** The last count (or the one in flight): concurrent scrapes share it, later ones reuse it until it is stale. */
   private ordersScan: OrdersScan | undefined;
+  /** When the oldest queued message was recorded (null: none is queued; undefined: unknown). */
+  private oldestQueuedAt: number | null | undefined;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -145,6 +150,22 @@ export class Metrics {
       labelNames: ['status'],
       registers,
     });
+    this.oldestWaiting = new Gauge({
+      name: 'bullmq_oldest_waiting_seconds',
+      help: 'Age of the oldest job waiting for a worker (wait list or next prioritized), by queue; 0 when none waits',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.messagesQueued = new Gauge({
+      name: 'notifications_queued',
+      help: 'Messages (email, SMS) recorded and not yet sent or failed',
+      registers,
+    });
+    this.oldestMessage = new Gauge({
+      name: 'notifications_oldest_queued_seconds',
+      help: 'Age of the oldest message still queued (not yet sent or failed); 0 when none is',
+      registers,
+    });
   }
 
   observeRisk(a: { decision: string; score: number }): void {
@@ -180,12 +201,20 @@ export class Metrics {
   /** The whole exposition: this registry plus BullMQ's queue metrics, one block per metric family. */
   async render(): Promise<string> {
     // Both sources are read before the registry is serialised, so each scrape reports its own state.
-    const [queueTexts] = await Promise.all([this.queueMetrics(), this.collectOrders()]);
+    const [queueTexts] = await Promise.all([
+      this.queueMetrics(),
+      this.collectOrders(),
+      this.collectOldestWaiting(),
+    ]);
+    this.setOldestMessage();
     const own = await this.registry.metrics();
     return mergeExpositions([own, ...queueTexts]);
   }
 
-  /** At most one `SELECT status, COUNT(*) FROM orders GROUP BY status` per `ordersCacheSeconds`. */
+  /**
+   * At most one `SELECT status, COUNT(*) FROM orders GROUP BY status`, and one count of the queued
+   * messages, per `ordersCacheSeconds`.
+   */
   private collectOrders(): Promise<void> {
     const last = this.ordersScan;
     const ttlMs = (this.sources.ordersCacheSeconds ?? 0) * 1000;
@@ -194,7 +223,7 @@ export class Metrics {
     // A fresh successful count is reused; a failed one (MySQL down) is tried again at once.
     if (last?.ok && Date.now() - (last.finishedAt ?? 0) < ttlMs) return last.done;
     const scan: OrdersScan = { done: Promise.resolve() };
-    scan.done = this.scanOrders().then((ok) => {
+    scan.done = Promise.all([this.scanOrders(), this.scanMessages()]).then(([ok]) => {
       scan.ok = ok;
       scan.finishedAt = Date.now();
     });
@@ -226,6 +255,60 @@ export class Metrics {
       this.sources.logger?.warn({ err }, 'metrics: orders by status unavailable');
       return false;
     }
+  }
+
+  /**
+   * Per queue, the oldest job in the wait list and the next prioritized one (two ids and two hashes
+   * per queue per scrape). A job waits since it was added, or since its last attempt started when it
+   * is back for a retry: a backlog shows as a rising line before customers notice it.
+   */
+  private async collectOldestWaiting(): Promise<void> {
+    try {
+      const now = Date.now();
+      const ages = await Promise.all(
+        Object.entries(this.sources.queues).map(async ([name, queue]) => {
+          const jobs = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+          let oldest = now;
+          for (const job of jobs) {
+            const since = Math.max(job.timestamp + (job.delay ?? 0), job.processedOn ?? 0);
+            if (since < oldest) oldest = since;
+          }
+          return [name, Math.max(0, now - oldest) / 1000] as const;
+        }),
+      );
+      this.oldestWaiting.reset();
+      for (const [queue, seconds] of ages) this.oldestWaiting.set({ queue }, seconds);
+    } catch (err) {
+      // Unknown is not zero: the series goes away while Redis cannot answer (metrics_source_up says why).
+      this.oldestWaiting.reset();
+      this.sources.logger?.warn({ err }, 'metrics: oldest waiting job unavailable');
+    }
+  }
+
+  /**
+   * `SELECT COUNT(*), MIN(created_at) FROM notifications WHERE status = 'queued'`, with the orders
+   * count. The age is reckoned at each scrape from the oldest one's time, so it keeps rising between
+   * counts; a message sent meanwhile leaves the series at the next count.
+   */
+  private async scanMessages(): Promise<void> {
+    try {
+      const [row] = await this.sources.db
+        .select({ n: count(), oldest: min(notifications.createdAt) })
+        .from(notifications)
+        .where(eq(notifications.status, 'queued'));
+      this.messagesQueued.set(Number(row?.n ?? 0));
+      this.oldestQueuedAt = row?.oldest ? new Date(row.oldest).getTime() : null;
+    } catch (err) {
+      this.messagesQueued.reset();
+      this.oldestQueuedAt = undefined;
+      this.sources.logger?.warn({ err }, 'metrics: queued messages unavailable');
+    }
+  }
+
+  private setOldestMessage(): void {
+    if (this.oldestQueuedAt === undefined) this.oldestMessage.reset();
+    else if (this.oldestQueuedAt === null) this.oldestMessage.set(0);
+    else this.oldestMessage.set(Math.max(0, Date.now() - this.oldestQueuedAt) / 1000);
   }
 
   private async queueMetrics(): Promise<string[]> {

@@ -3,6 +3,7 @@ import { RedisRiskCounters } from '../domain/fraud/counters';
 import { FailedPaymentSignals } from '../domain/fraud/failed-payments';
 import { loadCommittedModel, type RiskModel } from '../domain/fraud/model';
 import type { RiskAssessment } from '../domain/fraud/screen';
+import { BatchingEmailTransport } from '../domain/notifications/batching-email';
 import { createEmailTransport, createSmsTransport } from '../domain/notifications/log-transports';
 import type { Transports } from '../domain/notifications/notifications';
 import { isSendOutage, ResilientEmailTransport } from '../domain/notifications/resilient-transports';
@@ -17,6 +18,7 @@ import { PartitionedQueues } from '../queues/partitioned';
 import { partitionPrefixes } from '../queues/partitions';
 import type { Config } from './config';
 import type { Logger } from './logger';
+import { RedisRequestWindow } from './request-window';
 
 /** The composition root shared by the API and the workers: one place that picks the adapters. */
 export function createGateway(config: Config, db: Db, onState?: BreakerListener): PaymentGateway {
@@ -99,5 +101,26 @@ export function createTransports(config: Config, logger: Logger, onState?: Break
   return {
     email: new ResilientEmailTransport(email, breaker(config, 'email', isSendOutage, onState)),
     sms: createSmsTransport({ logger }),
+  };
+}
+
+/**
+ * Email through the provider's batch endpoint, at most EMAIL_RATE_MAX requests per
+ * EMAIL_RATE_DURATION_MS across every worker process (a window in Redis): one request carries up to
+ * EMAIL_BATCH_SIZE messages. SMS goes its own way (another provider, not under the email quota).
+ */
+export function sendInBatches(config: Config, redis: RedisClient, transports: Transports): Transports {
+  const limit = new RedisRequestWindow(
+    redis,
+    `${config.QUEUE_PREFIX}:limit:email-requests`,
+    config.EMAIL_RATE_MAX,
+    config.EMAIL_RATE_DURATION_MS,
+  );
+  return {
+    ...transports,
+    email: new BatchingEmailTransport(transports.email, limit, {
+      maxBatch: config.EMAIL_BATCH_SIZE,
+      lingerMs: config.EMAIL_BATCH_LINGER_MS,
+    }),
   };
 }

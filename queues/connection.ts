@@ -69,16 +69,20 @@ export function masters(redis: RedisClient): Redis[] {
 
 /**
  * A second connection like `redis`, for SUBSCRIBE (a subscribed connection takes no other commands).
- * It waits through outages: a stream should resume, not fail.
+ * It waits through outages (`maxRetriesPerRequest: null`): a follower should resume, not fail.
  */
-export function duplicateForSubscribe(redis: RedisClient): RedisClient {
+export function duplicateForSubscribe(
+  redis: RedisClient,
+  options: { enableOfflineQueue: boolean; autoResubscribe: boolean; connectionName: string },
+): RedisClient {
+  const { enableOfflineQueue, ...perNode } = options;
   if (redis instanceof Cluster) {
     return redis.duplicate(undefined, {
-      enableOfflineQueue: true,
-      redisOptions: { ...redis.options.redisOptions, maxRetriesPerRequest: null },
+      enableOfflineQueue,
+      redisOptions: { ...redis.options.redisOptions, ...perNode, maxRetriesPerRequest: null },
     });
   }
-  return redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  return redis.duplicate({ ...options, maxRetriesPerRequest: null });
 }
 
 /** Removes every key under `prefix:` (SCAN on every master, never FLUSHALL: the Redis may be shared). */

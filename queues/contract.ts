@@ -33,6 +33,13 @@ export const SendJobData = z.strictObject({
 });
 export type SendJobData = z.infer<typeof SendJobData>;
 
+/**
+ * Order messages wait behind everything else on `deliver`: BullMQ takes a job without a priority
+ * before any prioritized one, so a message an admin sends (no priority) passes a backlog of order
+ * emails instead of queuing behind it.
+ */
+export const ORDER_MESSAGE_PRIORITY = 10;
+
 export const StepResult = z.object({ status: z.string(), changed: z.boolean() });
 export type StepResult = z.infer<typeof StepResult>;
 

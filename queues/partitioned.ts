@@ -15,7 +15,7 @@ export interface PartitionQueue {
 /**
  * The producer over every flow family (queues/partitions.ts): each saga call goes to the family of its
  * order, so a flow, its retries, its cancellation and the reconciler's re-adds always meet the same
- * queues and job ids. Messages go to the one `deliver` queue, in partition 0, behind the one limiter.
+ * queues and job ids. Messages go to the one `deliver` queue, in partition 0.
  */
 export class PartitionedQueues {
   readonly families: readonly OrderQueues[];

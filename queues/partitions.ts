@@ -5,9 +5,10 @@
  */
 
 /**
- * Queues that exist once, in partition 0, whatever K: `deliver`'s limiter is the email provider's rate
- * and BullMQ keeps it per queue (K copies would send K times the quota), and `maintenance` holds the
- * reconciler's one schedule (it covers every partition). Neither needs more than one node's CPU.
+ * Queues that exist once, in partition 0, whatever K: `deliver` is bound by the email provider's
+ * request window (one Redis key for every process), not by a node's CPU, and one queue gathers the
+ * messages that fill the provider's batch requests; `maintenance` holds the reconciler's one schedule
+ * (it covers every partition).
  */
 export const unpartitionedQueues: readonly string[] = ['deliver', 'maintenance'];
 

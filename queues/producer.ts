@@ -5,6 +5,7 @@ import {
   type JobSettings,
   jobIds,
   jobNames,
+  ORDER_MESSAGE_PRIORITY,
   type QueueName,
   queueNames,
 } from './contract';
@@ -71,7 +72,10 @@ export class OrderQueues {
   async send(notificationId: string, orderId?: string): Promise<void> {
     this.failFast();
     const data = { notificationId, ...(orderId ? { orderId } : {}) };
-    await this.queues.deliver.add(jobNames.send, data, { jobId: jobIds.send(notificationId) });
+    await this.queues.deliver.add(jobNames.send, data, {
+      jobId: jobIds.send(notificationId),
+      ...(orderId ? { priority: ORDER_MESSAGE_PRIORITY } : {}),
+    });
   }
 
   /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */

@@ -75,4 +75,8 @@ test('a final order sends its status and closes at once; others may not follow i
   const other = await h.signUp('user');
   expect((await h.json('GET', `/orders/${id}/events`, undefined, other.token)).status).toBe(403);
   expect((await h.json('GET', `/orders/${id}/events`)).status).toBe(401);
+  expect((await h.json('GET', '/orders/ord_doesnotexist/events', undefined, user.token)).status).toBe(404);
+  expect((await h.json('GET', '/orders/not%20an%20id/events', undefined, user.token)).status).toBe(400);
+  // Refused requests hold no live slot.
+  expect(h.live.slots.open).toBe(0);
 }, 30_000);

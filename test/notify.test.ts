@@ -147,7 +147,7 @@ describe('notifications API', () => {
     });
   });
 
-  test('the notify queue keeps to the provider rate limit (2 per second here)', async () => {
+  test('email keeps to the provider request rate (2 per second here) with a one-message-per-request provider', async () => {
     const email = new RecordingEmail();
     await withEmail(email, async () => {
       const ids: string[] = [];

@@ -69,7 +69,14 @@ describe('one flow family on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       (st) => st[0] === 'reserved',
     );
     let wakeUps = 0;
-    const unsubscribe = await hub.subscribe(unpaidId, () => wakeUps++);
+    const following = hub.follow(unpaidId, (why) => {
+      if (why === 'event') wakeUps++;
+    });
+    // And every order's changes at once (PSUBSCRIBE), as an admin's WebSocket follows them.
+    const seen = new Set<string>();
+    const stopAll = hub.followAll((change) => seen.add(`${change.orderId}:${change.to}`));
+    await following.ready(15_000);
+    expect(following.healthy()).toBe(true);
     const pay = await h.json('POST', '/payment', { orderId: unpaidId, token: 'tok_visa' }, user.token);
     expect(pay.status).toBe(202);
     ids.push(unpaidId);
@@ -83,7 +90,12 @@ describe('one flow family on a Redis Cluster (REDIS_CLUSTER_NODES)', () => {
       async () => wakeUps,
       (n) => n >= 2,
     );
-    await unsubscribe();
+    await eventually(
+      async () => seen.has(`${unpaidId}:completed`),
+      (x) => x,
+    );
+    following.close();
+    stopAll();
     hub.close();
     expect(await s.stock(product)).toEqual({ available: 89, reserved: 0 });
 

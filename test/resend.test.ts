@@ -8,7 +8,7 @@ import {
   type NotificationLogger,
 } from '../domain/notifications/log-transports';
 import { ResendEmailTransport, retryAfterMs } from '../domain/notifications/resend-email';
-import { PermanentSendError, TransientSendError } from '../domain/notifications/transports';
+import { PermanentSendError, RateLimitedError, TransientSendError } from '../domain/notifications/transports';
 import { createLogger } from '../lib/logger';
 
 // The app's pino logger must fit the port the log transports take.
@@ -141,6 +141,8 @@ describe('ResendEmailTransport against a stand-in of the Resend API', () => {
       );
     const err = await sendError();
     expect(err).toBeInstanceOf(TransientSendError);
+    // A refusal for the request rate, which the batcher answers by sending the same request later.
+    expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as TransientSendError).retryAfterMs).toBe(3000);
     expect((err as TransientSendError).message).toContain('rate_limit_exceeded');
   });
@@ -204,6 +206,72 @@ describe('ResendEmailTransport against a stand-in of the Resend API', () => {
   });
 });
 
+describe('ResendEmailTransport.sendBatch against the stand-in', () => {
+  const batch = [
+    { ...message, to: 'a@example.com', idempotencyKey: 'ntf_a' },
+    { ...message, to: 'not-an-address', idempotencyKey: 'ntf_b' },
+    { ...message, to: 'c@example.com', idempotencyKey: 'ntf_c' },
+  ];
+
+  test('POST /emails/batch, permissive, under the batch key; ids and refusals map back by position', async () => {
+    answer = () =>
+      Response.json({
+        data: [{ id: 'id-a' }, { id: 'id-c' }],
+        errors: [{ index: 1, message: 'Invalid `to` field.' }],
+      });
+    const results = await transport().sendBatch(batch, { idempotencyKey: 'batch_123' });
+    expect(seen).toHaveLength(1);
+    const req = seen[0];
+    expect(req?.method).toBe('POST');
+    expect(req?.path).toBe('/emails/batch');
+    expect(req?.headers.get('authorization')).toBe(`Bearer ${API_KEY}`);
+    expect(req?.headers.get('idempotency-key')).toBe('batch_123');
+    expect(req?.headers.get('x-batch-validation')).toBe('permissive');
+    expect(req?.body).toEqual(
+      batch.map((m) => ({
+        from: 'Orderflow <orders@example.com>',
+        to: m.to,
+        subject: m.subject,
+        text: m.text,
+      })),
+    );
+    expect(results[0]).toEqual({ ok: true, providerRef: 'id-a' });
+    expect(results[1]?.ok).toBe(false);
+    if (results[1]?.ok === false) {
+      expect(results[1].error).toBeInstanceOf(PermanentSendError);
+      expect(results[1].error.message).toContain('Invalid `to` field.');
+    }
+    expect(results[2]).toEqual({ ok: true, providerRef: 'id-c' });
+  });
+
+  test('a failure of the whole request is thrown, classified as for one message', async () => {
+    answer = () =>
+      Response.json(errorBody(429, 'rate_limit_exceeded', 'Too many requests'), {
+        status: 429,
+        headers: { 'retry-after': '1' },
+      });
+    const err = await transport()
+      .sendBatch(batch, { idempotencyKey: 'batch_429' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientSendError);
+    expect((err as TransientSendError).retryAfterMs).toBe(1000);
+    answer = () => Response.json(errorBody(403, 'invalid_api_key', 'API key is invalid'), { status: 403 });
+    expect(
+      await transport()
+        .sendBatch(batch, { idempotencyKey: 'batch_403' })
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(PermanentSendError);
+  });
+
+  test('an answer that does not account for every message is transient (nothing is guessed)', async () => {
+    answer = () => Response.json({ data: [{ id: 'only-one' }], errors: [] });
+    const err = await transport()
+      .sendBatch(batch, { idempotencyKey: 'batch_short' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientSendError);
+  });
+});
+
 describe('retryAfterMs', () => {
   test('reads seconds, an HTTP date, or ratelimit-reset', () => {
     const now = Date.parse('2025-01-01T00:00:00Z');
@@ -246,6 +314,20 @@ describe('log transports', () => {
     const result = await new LogEmailTransport(logger).send(message);
     expect(result.providerRef).toMatch(/^log_/);
     expect(JSON.stringify(lines[0]?.obj)).toContain(message.subject);
+  });
+
+  test('LogEmailTransport logs a batch message by message, each with its own ref', async () => {
+    const { lines, logger } = recorder();
+    const results = await new LogEmailTransport(logger).sendBatch([
+      message,
+      { ...message, to: 'other@example.com', idempotencyKey: 'k2' },
+    ]);
+    expect(results).toHaveLength(2);
+    expect(results.every((r) => r.ok && r.providerRef.startsWith('log_'))).toBe(true);
+    expect(lines.map((l) => JSON.stringify(l.obj))).toEqual([
+      expect.stringContaining('customer@example.com'),
+      expect.stringContaining('other@example.com'),
+    ]);
   });
 
   test('createEmailTransport picks Resend only when a key is set', () => {

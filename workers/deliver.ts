@@ -1,15 +1,24 @@
 import type { Job } from 'bullmq';
-import { markFailed, sendNotification } from '../domain/notifications/notifications';
+import { BatchingEmailTransport } from '../domain/notifications/batching-email';
+import { markFailed, sendNotification, type Transports } from '../domain/notifications/notifications';
 import { SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { delayIfCircuitOpen, isFinalAttempt } from './step';
 
-/** Sends one recorded message through its provider; the worker's limiter keeps to the provider's rate. */
+/**
+ * Sends one recorded message through its provider and records its answer. The email transport batches
+ * the messages of concurrent jobs into few provider requests under the provider's rate; a job without a
+ * priority (an admin's message, not an order's) takes the express lane and joins the next request.
+ */
 export function deliverProcessor(deps: WorkerDeps) {
+  const { email } = deps.transports;
+  const express: Transports =
+    email instanceof BatchingEmailTransport ? { ...deps.transports, email: email.express } : deps.transports;
   return async (job: Job, token?: string) => {
     const { notificationId, orderId } = SendJobData.parse(job.data);
+    const transports = job.opts.priority ? deps.transports : express;
     try {
-      const status = await sendNotification(deps.db, deps.config.piiKey, deps.transports, notificationId);
+      const status = await sendNotification(deps.db, deps.config.piiKey, transports, notificationId);
       deps.logger.info(
         { notificationId, orderId, status, attempt: job.attemptsMade + 1 },
         'message delivered',

@@ -6,7 +6,13 @@ import type { CircuitStateName } from '../domain/resilience';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
-import { createGateway, createOrderContext, createQueues, createTransports } from '../lib/wiring';
+import {
+  createGateway,
+  createOrderContext,
+  createQueues,
+  createTransports,
+  sendInBatches,
+} from '../lib/wiring';
 import type { RedisClient } from '../queues/connection';
 import type { PartitionedQueues } from '../queues/partitioned';
 
@@ -36,7 +42,8 @@ export interface WorkerParts {
 
 /**
  * The workers' composition root: the configured gateway and transports behind their breakers,
- * whose state changes are logged and, with metrics, exported.
+ * whose state changes are logged and, with metrics, exported; email batched under the provider's
+ * request rate.
  */
 export function buildWorkerDeps(
   config: Config,
@@ -60,7 +67,12 @@ export function buildWorkerDeps(
       parts.gateway ?? createGateway(config, conn.db, onBreaker),
       metrics ? (a) => metrics.observeRisk(a) : undefined,
     ),
-    transports: parts.transports ?? createTransports(config, logger, onBreaker),
+    // Whatever the transports (tests bring stand-ins), email keeps to the provider's request rate.
+    transports: sendInBatches(
+      config,
+      conn.redis,
+      parts.transports ?? createTransports(config, logger, onBreaker),
+    ),
     queues: parts.queues ?? createQueues(config, conn.redis),
     ...(metrics ? { metrics } : {}),
   };

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { MetricsTime, type Processor, Worker } from 'bullmq';
+import { BatchingEmailTransport } from '../domain/notifications/batching-email';
 import { jobNames, type QueueName } from '../queues/contract';
 import { chargeProcessor } from './charge';
 import { deliverProcessor } from './deliver';
@@ -48,6 +49,14 @@ export interface WorkerIdentity {
   process?: string;
 }
 
+/**
+ * `deliver` jobs mostly wait for a provider request to carry them: two batches' worth in flight per
+ * process fills every request while the next one is being collected. The provider's rate is kept by
+ * the email transport (lib/wiring.ts), per request, not by a BullMQ limiter per job: a job limiter
+ * would hold the queue to EMAIL_RATE_MAX messages a period however many fit in one request.
+ */
+export const deliverConcurrency = (c: { EMAIL_BATCH_SIZE: number }) => 2 * c.EMAIL_BATCH_SIZE;
+
 /** Runs the named queues in this process, with inline processors (Bun runs no sandboxed ones). */
 export async function startWorkers(
   deps: WorkerDeps,
@@ -64,16 +73,13 @@ export async function startWorkers(
       prefix,
       // Published in CLIENT LIST: GET /system/workers reads who is alive from it.
       name: JSON.stringify({ host: hostname(), pid: process.pid, queues, concurrency, startedAt, ...labels }),
-      concurrency: queue === 'maintenance' ? 1 : concurrency,
+      concurrency: queue === 'maintenance' ? 1 : queue === 'deliver' ? deliverConcurrency(c) : concurrency,
       // A killed process's jobs come back after one lock period; several stalls are tolerated because
       // every step is idempotent, and a real fault still fails the job through its attempts.
       lockDuration: c.WORKER_LOCK_MS,
       stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: c.WORKER_MAX_STALLED,
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
-      ...(queue === 'deliver'
-        ? { limiter: { max: c.EMAIL_RATE_MAX, duration: c.EMAIL_RATE_DURATION_MS } }
-        : {}),
     });
     worker.on('failed', (job, err) => {
       // A job failed by the stalled checker never reached its processor's catch: end the order here.
@@ -111,6 +117,9 @@ export async function startWorkers(
       // pause() stops taking jobs and waits for the active ones. Not close(): a second close(true)
       // after the deadline would only return the first, graceful close and wait for ever.
       const drained = Promise.all(workers.map((w) => w.pause()));
+      // Messages still waiting for a provider request go back to the queue now, uncounted, rather than
+      // hold the shutdown for as long as the provider's rate makes them wait.
+      if (deps.transports.email instanceof BatchingEmailTransport) deps.transports.email.handBack();
       const timedOut = await Promise.race([
         drained.then(
           () => false,

@@ -68,6 +68,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/register',
+      summary: 'Register a user account',
       tags: ['auth'],
       request: { body: jsonBody(RegisterBody) },
       responses: {
@@ -88,6 +89,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/login',
+      summary: 'Sign in with email and password',
       tags: ['auth'],
       request: { body: jsonBody(LoginBody) },
       responses: {
@@ -109,6 +111,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/refresh',
+      summary: 'Exchange a refresh token for a new token pair',
       tags: ['auth'],
       request: { body: jsonBody(RefreshBody) },
       responses: {
@@ -166,6 +169,7 @@ export function authRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/user/{id}',
+      summary: 'Get a user',
       tags: ['auth'],
       security: bearer,
       middleware: [requireAuth(tokens)] as const,

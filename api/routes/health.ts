@@ -17,6 +17,7 @@ export function healthRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/live',
+      summary: 'Check that the process is alive',
       tags: ['operations'],
       responses: { 200: jsonResponse(z.object({ status: z.literal('ok') }), 'The process is up') },
     }),
@@ -27,6 +28,7 @@ export function healthRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/ready',
+      summary: 'Check that Redis and MySQL answer',
       tags: ['operations'],
       responses: {
         200: jsonResponse(Checks, 'Redis and MySQL answer'),

@@ -34,6 +34,7 @@ export function inventoryRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/{productId}',
+      summary: "Get a product's stock",
       tags: ['inventory'],
       security: bearer,
       middleware: [requireAuth(tokens)] as const,
@@ -54,6 +55,7 @@ export function inventoryRoutes(deps: AppDeps) {
     createRoute({
       method: 'put',
       path: '/{productId}/update',
+      summary: "Set or adjust a product's stock",
       tags: ['inventory'],
       security: bearer,
       middleware: [requireAuth(tokens, 'admin')] as const,

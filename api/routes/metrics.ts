@@ -15,8 +15,8 @@ export function metricsRoutes(metrics: Metrics, token?: string) {
     createRoute({
       method: 'get',
       path: '/',
+      summary: 'Export Prometheus metrics',
       tags: ['operations'],
-      summary: 'Prometheus metrics',
       description:
         'When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.',
       ...(token ? { security: [{ bearer: [] }] } : {}),

@@ -57,6 +57,7 @@ export function notifyRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/email',
+      summary: 'Send an email',
       tags: ['notifications'],
       security: bearer,
       middleware: [admin] as const,
@@ -70,6 +71,7 @@ export function notifyRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/sms',
+      summary: 'Send an SMS',
       tags: ['notifications'],
       security: bearer,
       middleware: [admin] as const,
@@ -83,6 +85,7 @@ export function notifyRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/{id}',
+      summary: "Get a message's delivery status",
       tags: ['notifications'],
       security: bearer,
       middleware: [admin] as const,

@@ -1,19 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import { getOrderView } from '../../domain/orders/read';
-import { isFinal } from '../../domain/orders/status';
+import { getOrderRow } from '../../domain/orders/read';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
-import type { OrderEventHub } from '../live';
+import { followOrder } from '../live-follow';
+import type { LiveTracking } from '../live-tracking';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
+import { ProblemError } from '../problem';
 import { bearer, idParam, problem } from '../schemas';
 
-// Re-reads the timeline this often even without a pub/sub wake-up: pub/sub delivers at most once.
-const RECHECK_MS = 2000;
-const HEARTBEAT_MS = 15_000;
-
 /** `GET /orders/{id}/events`: the order's status live, as Server-Sent Events. */
-export function orderEventRoutes(deps: AppDeps, hub: OrderEventHub) {
+export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
   const app = newRouter();
 
   app.openapi(
@@ -21,55 +18,64 @@ export function orderEventRoutes(deps: AppDeps, hub: OrderEventHub) {
       method: 'get',
       path: '/{id}/events',
       tags: ['orders'],
+      summary: "Follow an order's status live (Server-Sent Events)",
       security: bearer,
       middleware: [requireAuth(tokenSettings(deps))] as const,
       request: { params: idParam('id') },
       responses: {
         200: {
           description:
-            'First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status',
+            'First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status. A quiet stream gets a comment line (`: keep-alive`) every `LIVE_HEARTBEAT_SECONDS`.',
           content: { 'text/event-stream': { schema: z.string() } },
         },
+        400: problem('Not a valid order id'),
         401: problem('Not signed in'),
         403: problem("Someone else's order"),
         404: problem('No such order'),
+        429: problem('Too many open live connections for this user (`LIVE_MAX_PER_USER`) or this process'),
       },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const first = await getOrderView(deps.db, id);
-      assertSelfOrAdmin(c.get('principal'), first.userId);
+      const principal = c.get('principal');
+      assertSelfOrAdmin(principal, (await getOrderRow(deps.db, id)).userId);
+      const slot = live.slots.acquire(principal.userId);
+      if ('refused' in slot) {
+        live.refused('sse', slot.refused);
+        throw new ProblemError(
+          429,
+          slot.refused === 'user'
+            ? `You already follow ${live.slots.maxPerUser} orders live; close one first`
+            : 'This server follows as many orders live as it can; retry shortly',
+          undefined,
+          { 'retry-after': '5' },
+        );
+      }
+      const stop = new AbortController();
+      const untrack = live.track(() => stop.abort());
       return streamSSE(c, async (stream) => {
-        let wake: () => void = () => {};
-        const unsubscribe = await hub.subscribe(id, () => wake());
+        stream.onAbort(() => stop.abort());
         try {
-          let order = await getOrderView(deps.db, id);
-          let sent = order.events.length;
-          await stream.writeSSE({
-            event: 'status',
-            data: JSON.stringify({ status: order.status, at: order.updatedAt }),
+          await followOrder({
+            db: deps.db,
+            hub: live.hub,
+            orderId: id,
+            signal: stop.signal,
+            onStatus: (s) => stream.writeSSE({ event: 'status', data: JSON.stringify(s) }),
+            onChange: (e) => stream.writeSSE({ event: 'change', data: JSON.stringify(e) }),
+            // Bun closes a connection that is quiet for HTTP_IDLE_TIMEOUT_SECONDS; proxies do the same.
+            heartbeat: {
+              everyMs: live.heartbeatMs,
+              beat: async () => void (await stream.write(': keep-alive\n\n')),
+            },
+            onRead: (t) => live.countRead(t),
           });
-          let lastBeat = Date.now();
-          while (!isFinal(order.status) && !stream.aborted) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, RECHECK_MS);
-              wake = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-            });
-            order = await getOrderView(deps.db, id);
-            for (const e of order.events.slice(sent)) {
-              await stream.writeSSE({ event: 'change', data: JSON.stringify(e) });
-            }
-            sent = order.events.length;
-            if (Date.now() - lastBeat > HEARTBEAT_MS) {
-              await stream.write(': keep-alive\n\n');
-              lastBeat = Date.now();
-            }
-          }
+        } catch (err) {
+          // MySQL gone mid-stream: end it (the client reconnects and gets the status again).
+          deps.logger.warn({ err, orderId: id }, 'order event stream failed');
         } finally {
-          await unsubscribe();
+          untrack();
+          slot.release();
         }
       });
     },

@@ -140,6 +140,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      summary: 'Place an order',
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -193,6 +194,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/{id}',
+      summary: 'Get an order with its timeline',
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -217,6 +219,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'put',
       path: '/{id}/cancel',
+      summary: 'Cancel an order',
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -254,6 +257,7 @@ export function orderRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/user/{userId}',
+      summary: "List a user's orders",
       tags: ['orders'],
       security: bearer,
       middleware: [signedIn] as const,

@@ -37,6 +37,7 @@ export function paymentRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      summary: 'Pay for a reserved order',
       tags: ['payments'],
       security: bearer,
       middleware: [signedIn] as const,
@@ -76,6 +77,7 @@ export function paymentRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/status/{orderId}',
+      summary: "Get an order's payment status",
       tags: ['payments'],
       security: bearer,
       middleware: [signedIn] as const,

@@ -43,6 +43,7 @@ export function productRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/',
+      summary: 'Create a product',
       tags: ['catalogue'],
       security: bearer,
       middleware: [requireAuth(tokenSettings(deps), 'admin')] as const,
@@ -62,6 +63,7 @@ export function productRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/',
+      summary: 'List products',
       tags: ['catalogue'],
       request: { query: PageQuery },
       responses: {
@@ -82,6 +84,7 @@ export function productRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/{id}',
+      summary: 'Get a product',
       tags: ['catalogue'],
       request: { params: idParam('id') },
       responses: { 200: jsonResponse(Product, 'One product'), 404: problem('No such product') },

@@ -101,8 +101,9 @@ export function systemRoutes(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/workers',
+      summary: 'List the live worker processes',
       tags: ['operations'],
-      summary: 'The live worker processes, from the connections they hold in Redis',
+      description: 'The live worker processes, read from the connections they hold in Redis.',
       security: bearer,
       middleware: [admin] as const,
       responses: {

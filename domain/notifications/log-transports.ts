@@ -1,5 +1,12 @@
 import { ResendEmailTransport } from './resend-email';
-import type { EmailMessage, EmailTransport, SendResult, SmsMessage, SmsTransport } from './transports';
+import type {
+  BatchItemResult,
+  EmailMessage,
+  EmailTransport,
+  SendResult,
+  SmsMessage,
+  SmsTransport,
+} from './transports';
 
 /** What the log transports need of a logger; a pino logger fits. */
 export interface NotificationLogger {
@@ -45,6 +52,13 @@ export class LogEmailTransport implements EmailTransport {
       'email recorded (RESEND_API_KEY unset: not sent)',
     );
     return { providerRef };
+  }
+
+  /** A batch is logged message by message; it counts as one request, as it would at the provider. */
+  async sendBatch(msgs: readonly EmailMessage[]): Promise<BatchItemResult[]> {
+    const results: BatchItemResult[] = [];
+    for (const msg of msgs) results.push({ ok: true, ...(await this.send(msg)) });
+    return results;
   }
 }
 

@@ -1,8 +1,11 @@
 import { type ErrorResponse, Resend } from 'resend';
 import {
+  type BatchItemResult,
   type EmailMessage,
   type EmailTransport,
+  MAX_EMAIL_BATCH,
   PermanentSendError,
+  RateLimitedError,
   type SendResult,
   TransientSendError,
 } from './transports';
@@ -55,6 +58,61 @@ export class ResendEmailTransport implements EmailTransport {
     }
     return { providerRef: id };
   }
+
+  /**
+   * `POST /emails/batch` in permissive mode: a message Resend refuses (a bad address) is reported at
+   * its index and fails alone, the others are sent. The answer lists the ids of the sent messages in
+   * request order. A failure of the whole request is thrown, classified as for one message.
+   */
+  async sendBatch(
+    msgs: readonly EmailMessage[],
+    opts: { idempotencyKey: string },
+  ): Promise<BatchItemResult[]> {
+    if (msgs.length === 0) return [];
+    if (msgs.length > MAX_EMAIL_BATCH)
+      throw new PermanentSendError(`a batch holds at most ${MAX_EMAIL_BATCH}`);
+    let result: Awaited<ReturnType<Resend['batch']['send']>>;
+    try {
+      result = await this.client.batch.send(
+        msgs.map((m) => ({ from: this.from, to: m.to, subject: m.subject, text: m.text })),
+        {
+          idempotencyKey: opts.idempotencyKey,
+          batchValidation: 'permissive',
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+      );
+    } catch (err) {
+      throw new TransientSendError(
+        `Resend batch request failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    if (result.error) throw classifyResendError(result.error, result.headers);
+    const body = result.data as { data?: unknown; errors?: unknown } | null;
+    const ids = Array.isArray(body?.data) ? (body.data as { id?: unknown }[]) : [];
+    const errors = Array.isArray(body?.errors)
+      ? (body.errors as { index?: unknown; message?: unknown }[])
+      : [];
+    const refused = new Map<number, string>();
+    for (const e of errors) {
+      if (typeof e.index === 'number') refused.set(e.index, String(e.message ?? 'refused'));
+    }
+    if (ids.length !== msgs.length - refused.size) {
+      throw new TransientSendError(
+        `Resend batch answered ${ids.length} ids and ${refused.size} errors for ${msgs.length} messages`,
+      );
+    }
+    let next = 0;
+    return msgs.map((_, i): BatchItemResult => {
+      const reason = refused.get(i);
+      if (reason !== undefined) {
+        return { ok: false, error: new PermanentSendError(`Resend refused the message: ${reason}`) };
+      }
+      const id = ids[next++]?.id;
+      return typeof id === 'string' && id !== ''
+        ? { ok: true, providerRef: id }
+        : { ok: false, error: new TransientSendError('Resend answered without an email id') };
+    });
+  }
 }
 
 /** Name → status for error bodies that lack `statusCode` (the SDK passes the body through as is). */
@@ -69,7 +127,8 @@ const STATUS_BY_NAME: Partial<Record<string, number>> = {
 /**
  * Maps the SDK's error result onto the port:
  * - no status (network error, timeout, unparsable answer) → transient;
- * - 429 rate limit or daily quota → transient, with `Retry-After` (or `ratelimit-reset`) when sent;
+ * - 429 rate limit → RateLimitedError (transient: the batcher sends the same request again after
+ *   `Retry-After`, or `ratelimit-reset`); 429 daily quota → transient, with that delay when sent;
  * - 429 monthly quota → permanent: no retry within a job's backoff can fix it;
  * - 409 `concurrent_idempotent_requests` (the first send with this key is still in flight) → transient;
  * - 408 and 5xx → transient; every other 4xx (validation, bad address, bad key) → permanent.
@@ -83,6 +142,7 @@ export function classifyResendError(
   if (status === undefined) return new TransientSendError(text);
   if (status === 429) {
     if (error.name === 'monthly_quota_exceeded') return new PermanentSendError(text);
+    if (error.name === 'rate_limit_exceeded') return new RateLimitedError(text, retryAfterMs(headers));
     return new TransientSendError(text, retryAfterMs(headers));
   }
   if (status === 409 && error.name === 'concurrent_idempotent_requests') {

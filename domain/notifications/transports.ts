@@ -32,6 +32,17 @@ export class TransientSendError extends Error {
   }
 }
 
+/**
+ * The provider refused the request for its request rate (429 rate_limit_exceeded): nothing was sent,
+ * and the same request can go again after `retryAfterMs`.
+ */
+export class RateLimitedError extends TransientSendError {
+  constructor(message: string, retryAfterMs?: number) {
+    super(message, retryAfterMs);
+    this.name = 'RateLimitedError';
+  }
+}
+
 /** A failure no retry can fix (bad address, 4xx other than 429). */
 export class PermanentSendError extends Error {
   constructor(message?: string, options?: ErrorOptions) {
@@ -40,9 +51,32 @@ export class PermanentSendError extends Error {
   }
 }
 
+/** One message's outcome within a batch: its own provider id, or its own error. */
+export type BatchItemResult =
+  | { ok: true; providerRef: string }
+  | { ok: false; error: PermanentSendError | TransientSendError };
+
+/** Resend's batch endpoint takes at most 100 messages per request. */
+export const MAX_EMAIL_BATCH = 100;
+
 export interface EmailTransport {
   readonly name: string;
   send(msg: EmailMessage): Promise<SendResult>;
+  /**
+   * Sends up to MAX_EMAIL_BATCH messages in one provider request, answering per message in the same
+   * order. The key makes the request idempotent at the provider (the same messages again send nothing
+   * twice). Throws when the whole request failed (every message then shares that error). Optional: a
+   * transport without it sends one message per request.
+   */
+  sendBatch?(msgs: readonly EmailMessage[], opts: { idempotencyKey: string }): Promise<BatchItemResult[]>;
+}
+
+/**
+ * The provider's request rate, shared by every process that sends through it: `acquire` resolves
+ * when one more request may go out.
+ */
+export interface RequestRateLimit {
+  acquire(): Promise<void>;
 }
 
 export interface SmsTransport {

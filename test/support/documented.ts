@@ -50,6 +50,9 @@ export function enforceDocumentedStatuses<E extends Env>(app: OpenAPIHono<E>): v
   const fetch = app.fetch;
   let routes: DocumentedRoute[] | undefined;
   const check = (req: Request, res: Response): Response => {
+    // A WebSocket upgrade Bun accepted has already switched protocols (101 on the wire); the 200
+    // Hono returns for it is a placeholder that never reaches the client.
+    if (res.status === 200 && req.headers.get('upgrade')?.toLowerCase() === 'websocket') return res;
     routes ??= routesOf(app);
     const path = new URL(req.url).pathname;
     const route = routes

@@ -17,6 +17,8 @@ export interface Harness extends Resources {
   config: Config;
   deps: AssembledApi['deps'];
   app: ReturnType<typeof createApp>;
+  /** Live tracking of this app (hub, caps, read counts). */
+  live: AssembledApi['live'];
   prefix: string;
   /** A signed-in user (role `user` unless asked) with a fresh access token. */
   signUp(role?: 'user' | 'admin', phone?: string): Promise<{ id: string; email: string; token: string }>;
@@ -61,7 +63,7 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
   const prefix = config.QUEUE_PREFIX;
   await migrateDatabase(config.DATABASE_URL);
   const api = await assembleApi(config, logger ?? createLogger(config.LOG_LEVEL));
-  const { app, deps, resources } = api;
+  const { app, deps, resources, live } = api;
   // Every answer a test receives through the harness must be one the OpenAPI document lists.
   enforceDocumentedStatuses(app);
   let n = 0;
@@ -71,6 +73,7 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
     config,
     deps,
     app,
+    live,
     prefix,
     async signUp(role = 'user', phone) {
       const email = `u${++n}_${suffix}@example.test`;
