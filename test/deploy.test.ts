@@ -284,8 +284,8 @@ describe('deploy/grafana', () => {
       throw new Error('promtool is missing: run .ci/system-deps (installs Debian package prometheus)');
     const out = Bun.spawnSync([bin, 'check', 'rules', file]);
     expect(out.exitCode, out.stdout.toString() + out.stderr.toString()).toBe(0);
-    // Queue series are summed over partitions after the max over processes.
-    for (const e of exprs.filter((x) => x.includes('bullmq_'))) expect(e).toContain('partition');
+    // Queue counts are summed over partitions after the max over processes (an age is a max of both).
+    for (const e of exprs.filter((x) => /bullmq_jobs|bullmq_job_/.test(x))) expect(e).toContain('partition');
   });
 });
 
