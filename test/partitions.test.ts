@@ -125,8 +125,10 @@ describe('QUEUE_PARTITIONS=3 on one Redis', () => {
 
   test('/metrics labels every partition and stays valid Prometheus text', async () => {
     const text = await (await h.json('GET', '/metrics')).text();
-    for (const p of [0, 1, 2])
+    for (const p of [0, 1, 2]) {
       expect(text).toContain(`bullmq_jobs{queue="reserve", state="waiting", partition="${p}"}`);
+      expect(text).toContain(`bullmq_oldest_waiting_seconds{queue="reserve",partition="${p}"}`);
+    }
     const bin = Bun.which('promtool');
     if (!bin)
       throw new Error('promtool is missing: run .ci/system-deps (installs Debian package prometheus)');
