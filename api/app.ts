@@ -29,7 +29,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
     deps.metrics ??
     createMetrics({
       db: deps.db,
-      queues: deps.queues.queues,
+      queues: deps.queues.all(),
       logger: deps.logger,
       ordersCacheSeconds: deps.config.METRICS_ORDERS_CACHE_SECONDS,
     });

@@ -25,7 +25,7 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
   const queues = createQueues(config, resources.redis);
   const metrics = createMetrics({
     db: resources.db,
-    queues: queues.queues,
+    queues: queues.all(),
     logger,
     ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
   });

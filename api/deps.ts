@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
@@ -6,16 +5,17 @@ import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { Metrics } from '../lib/metrics';
 import { RedisFamilyRevocations } from '../lib/token-revocations';
-import type { OrderQueues } from '../queues/producer';
+import type { RedisClient } from '../queues/connection';
+import type { PartitionedQueues } from '../queues/partitioned';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
 export interface AppDeps {
   config: Config;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   orders: OrderContext;
-  queues: OrderQueues;
+  queues: PartitionedQueues;
   /** This app's Prometheus registry; createApp makes one when absent (cache and breaker code may share it). */
   metrics?: Metrics;
 }

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../lib/config';
 import type { Metrics } from '../lib/metrics';
+import type { RedisClient } from '../queues/connection';
 import { OrderEventHub } from './live';
 import type { ReadTrigger } from './live-follow';
 import { LiveSlots } from './live-slots';
@@ -32,7 +32,7 @@ export class LiveTracking {
   private readonly enders = new Set<() => void>();
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     readonly settings: LiveSettings,
     metrics: Metrics,
   ) {

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { duplicateForSubscribe, type RedisClient } from '../queues/connection';
 import { orderEventsChannel } from '../queues/order-events';
 
 /** A change as the publisher sends it (queues/order-events.ts); the order's id is in the channel name. */
@@ -48,7 +48,7 @@ interface Channel {
  * taken only while someone listens; its messages carry the change itself.
  */
 export class OrderEventHub {
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private connected = false;
   /** Bumped on every disconnect: a SUBSCRIBE answered for an older connection confirms nothing. */
   private epoch = 0;
@@ -58,7 +58,7 @@ export class OrderEventHub {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -126,7 +126,7 @@ export class OrderEventHub {
   }
 
   /** The subscriber connection itself, once opened (tests cut it to prove the polling fallback). */
-  get subscriberConnection(): Redis | undefined {
+  get subscriberConnection(): RedisClient | undefined {
     return this.subscriber;
   }
 
@@ -146,9 +146,8 @@ export class OrderEventHub {
     if (this.subscriber || this.closed) return;
     // The hub re-subscribes itself after a reconnect, so that it knows when each channel is live
     // again (ioredis's own resubscribe gives no answer to wait for).
-    const sub = this.redis.duplicate({
+    const sub = duplicateForSubscribe(this.redis, {
       enableOfflineQueue: false,
-      maxRetriesPerRequest: null,
       autoResubscribe: false,
       connectionName: 'orderflow-live',
     });

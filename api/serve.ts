@@ -12,7 +12,8 @@ type ServeSettings = Pick<Config, 'HTTP_IDLE_TIMEOUT_SECONDS' | 'WS_MAX_BUFFERED
 export function serveApi(
   api: Pick<AssembledApi, 'app'>,
   config: ServeSettings,
-  listen: { port: number; hostname?: string },
+  // reusePort: several API processes on one port (the supervisor's children, scripts/start.ts).
+  listen: { port: number; hostname?: string; reusePort?: boolean },
 ) {
   return Bun.serve({
     ...listen,

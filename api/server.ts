@@ -1,69 +1,56 @@
-import { migrateDatabase } from '../db/migrate';
-import { ensureAdmin } from '../domain/users/users';
-import { type Config, ConfigError, loadConfig } from '../lib/config';
+import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { checkServices } from '../lib/resources';
+import { flagValue, onShutdown, preflight, prepareDatabase, stopWhenOrphaned } from '../lib/startup';
 import { assembleApi } from './assemble';
-import { tokenSettings } from './deps';
 import { serveApi } from './serve';
 
-/** Starts the API: checks Redis and MySQL, migrates, makes the admin exist, then listens. */
-export async function startApi(config: Config) {
-  const logger = createLogger(config.LOG_LEVEL, { role: 'api' });
-  await migrateDatabase(config.DATABASE_URL);
+export interface ApiOptions {
+  /** The process's name in its logs (`api-2` under the supervisor). */
+  name?: string;
+  /** False under the supervisor, which migrated and made the admin once before starting its children. */
+  prepare?: boolean;
+  /**
+   * Under the supervisor: bind PORT with `reusePort`, beside the other API processes, and the kernel
+   * spreads connections over them. Off alone, so a second server started by mistake fails to bind
+   * instead of silently taking half the traffic.
+   */
+  sharePort?: boolean;
+}
+
+/** Starts one API process: migrates and makes the admin exist (unless the supervisor did), then listens. */
+export async function startApi(config: Config, options: ApiOptions = {}) {
+  const logger = createLogger(config.LOG_LEVEL, {
+    role: 'api',
+    ...(options.name ? { process: options.name } : {}),
+  });
+  if (options.prepare !== false) await prepareDatabase(config, logger);
   const api = await assembleApi(config, logger);
-  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    const outcome = await ensureAdmin(
-      api.deps.db,
-      config.piiKey,
-      tokenSettings(api.deps),
-      config.ADMIN_EMAIL,
-      config.ADMIN_PASSWORD,
-    );
-    // An existing account promoted or given a new password: its earlier sessions were ended.
-    if (outcome === 'updated')
-      logger.warn('admin account updated from ADMIN_EMAIL/ADMIN_PASSWORD; its sessions were ended');
-  }
-  const server = serveApi(api, config, { port: config.PORT });
+  const server = serveApi(api, config, { port: config.PORT, reusePort: options.sharePort === true });
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
     metrics: api.deps.metrics,
     async stop() {
-      // Open streams and sockets first: the server's stop waits for every request, and they never end.
+      // Open streams and sockets first: they never end by themselves. In-flight requests then get
+      // the grace period, and whatever is still open after it is cut.
       api.live.endAll();
-      await server.stop();
+      const drained = await Promise.race([
+        server.stop().then(() => true),
+        Bun.sleep(config.SHUTDOWN_GRACE_MS).then(() => false),
+      ]);
+      if (!drained) await server.stop(true);
       await api.close();
+      logger.info('API stopped');
     },
   };
 }
 
-export async function preflight(): Promise<Config> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-  const problem = await checkServices(config);
-  if (problem) {
-    console.error(`Orderflow cannot start.\n\n${problem}`);
-    process.exit(1);
-  }
-  return config;
-}
-
 if (import.meta.main) {
   const config = await preflight();
-  const api = await startApi(config);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, async () => {
-      await api.stop();
-      process.exit(0);
-    });
-  }
+  const argv = process.argv.slice(2);
+  const name = flagValue(argv, '--name');
+  // `--name` is how the supervisor starts its children (scripts/start.ts).
+  const api = await startApi(config, name ? { name, prepare: false, sharePort: true } : {});
+  const stop = onShutdown(() => api.stop());
+  if (name) stopWhenOrphaned(stop);
 }

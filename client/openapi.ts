@@ -2939,7 +2939,21 @@ export interface components {
              * @example worker-7c9f:1
              */
             name: string;
+            /**
+             * @description The flow families (QUEUE_PARTITIONS) it takes jobs from
+             * @example [
+             *       0,
+             *       1,
+             *       2
+             *     ]
+             */
+            partitions: number[];
             pid: number;
+            /**
+             * @description The supervisor's name for it (`bun run start`)
+             * @example worker-2
+             */
+            process?: string;
             queues: string[];
             startedAt: string;
         };

@@ -142,8 +142,15 @@ export function basicAdminGuard(deps: GuardDeps): MiddlewareHandler<AppEnv> {
 export function dashboardRoutes(deps: GuardDeps & Pick<AppDeps, 'queues'>): Hono<AppEnv> {
   const serverAdapter = new HonoAdapter(staticFiles).setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: Object.values(deps.queues.queues).map(
-      (queue) => new BullMQAdapter(queue, { readOnlyMode: false, allowRetries: true }),
+    // Every partition's queues. The board keys queues by name, and each name exists once per
+    // partition: with several, a name is shown as `p<partition>.<queue>`, grouped by partition.
+    queues: deps.queues.all().map(
+      ({ queue, partition }) =>
+        new BullMQAdapter(queue, {
+          readOnlyMode: false,
+          allowRetries: true,
+          ...(deps.queues.partitions > 1 ? { prefix: `p${partition}.`, delimiter: '.' } : {}),
+        }),
     ),
     // @bull-board/hono 9.10.1 (the newest) types itself against its own nested copy of @bull-board/api
     // 9.10.1; the interface is the same, only the private fields of the two copies differ. At run time

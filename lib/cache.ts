@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../queues/connection';
 
 export interface CacheStats {
   hit(cache: string): void;
@@ -23,7 +24,7 @@ export class ReadThroughCache {
   private readonly inflight = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlSeconds: number,
     private readonly stats: CacheStats = noStats,
@@ -92,7 +93,7 @@ const newGeneration = () => `${processTag}.${Date.now().toString(36)}.${(generat
 
 /** Marks cached reads of these ids stale; called after the write that changed them has committed. */
 export async function invalidate(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   kind: string,
   ids: Iterable<string>,

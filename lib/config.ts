@@ -10,6 +10,14 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(3000),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  // `host:port,host:port,…`: run on this Redis Cluster (ioredis Cluster) instead of REDIS_URL. Any
+  // reachable nodes will do; the client learns the rest of the cluster from them.
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'host:port,host:port,… (at least one node)')
+    .optional(),
+  // K flow families, orders spread over them by id (queues/partitions.ts); each has its own hash tag.
+  QUEUE_PARTITIONS: int(1, 256).default(1),
   DATABASE_URL: z
     .string()
     .url()
@@ -96,6 +104,10 @@ const schema = z.object({
   WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(15_000),
   WORKER_MAX_STALLED: int(0, 100).default(3),
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
+  // `bun run start` supervises this many API processes (sharing PORT) and worker processes. The cores
+  // are split between the two: the API parses and answers, the workers drive the saga.
+  API_PROCESSES: int(0, 256).default(() => Math.max(1, Math.floor(availableParallelism() / 2))),
+  WORKER_PROCESSES: int(0, 256).default(() => Math.max(1, Math.ceil(availableParallelism() / 2))),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
   // When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 without).
@@ -117,6 +129,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Every variable the configuration reads (deploy/ manifests may name no other). */
+export const configVariables = Object.keys(schema.shape);
+
 export type Config = z.infer<typeof schema> & { jwtSecret: string; piiKey: Uint8Array<ArrayBuffer> };
 
 export class ConfigError extends Error {}
@@ -130,6 +145,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  // On a cluster every key of one flow must share a slot (BullMQ's scripts touch several keys at once):
+  // an untagged prefix is tagged, so `orderflow` becomes `{orderflow}`.
+  if (c.REDIS_CLUSTER_NODES && !/\{[^}]+\}/.test(c.QUEUE_PREFIX)) c.QUEUE_PREFIX = `{${c.QUEUE_PREFIX}}`;
   if (c.NODE_ENV === 'production' && !c.JWT_SECRET) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
   }

@@ -13,10 +13,19 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export type CircuitState = 'closed' | 'half_open' | 'open';
 const circuitValues: Record<CircuitState, number> = { closed: 0, half_open: 1, open: 2 };
 
+/** A queue whose counts are exported, and the partition it belongs to (when there are several). */
+export interface ExportedQueue {
+  queue: Queue;
+  partition?: number;
+}
+
 export interface MetricsSources {
   db: Db;
-  /** BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …). */
-  queues: Record<string, Queue>;
+  /**
+   * BullMQ queues whose job counts are exported (`bullmq_jobs{queue,state}`, …); with partitions, every
+   * partition's, each series labelled `partition` (the same queue name exists once per partition).
+   */
+  queues: readonly ExportedQueue[] | Record<string, Queue>;
   logger?: Logger;
   /**
    * How long one `orders by status` count serves scrapes, in seconds (0: a count per scrape). The
@@ -51,7 +60,7 @@ export class Metrics {
   private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
   private readonly ordersByStatus: Gauge<'status'>;
-  private readonly oldestWaiting: Gauge<'queue'>;
+  private readonly oldestWaiting: Gauge<'queue' | 'partition'>;
   private readonly messagesQueued: Gauge;
   private readonly oldestMessage: Gauge;
   /** The last count (or the one in flight): concurrent scrapes share it, later ones reuse it until it is stale. */
@@ -144,7 +153,7 @@ export class Metrics {
     this.oldestWaiting = new Gauge({
       name: 'bullmq_oldest_waiting_seconds',
       help: 'Age of the oldest job waiting for a worker (wait list or next prioritized), by queue; 0 when none waits',
-      labelNames: ['queue'],
+      labelNames: ['queue', 'partition'],
       registers,
     });
     this.messagesQueued = new Gauge({
@@ -248,6 +257,15 @@ export class Metrics {
     }
   }
 
+  /** The queues as a list; a plain record of queues is one partition's (tests, single-family callers). */
+  private queueList(): { list: readonly ExportedQueue[]; partitioned: boolean } {
+    const { queues } = this.sources;
+    const list: readonly ExportedQueue[] = Array.isArray(queues)
+      ? queues
+      : Object.values(queues as Record<string, Queue>).map((queue) => ({ queue }));
+    return { list, partitioned: list.some((q) => (q.partition ?? 0) > 0) };
+  }
+
   /**
    * Per queue, the oldest job in the wait list and the next prioritized one (two ids and two hashes
    * per queue per scrape). A job waits since it was added, or since its last attempt started when it
@@ -256,19 +274,23 @@ export class Metrics {
   private async collectOldestWaiting(): Promise<void> {
     try {
       const now = Date.now();
+      const { list, partitioned } = this.queueList();
       const ages = await Promise.all(
-        Object.entries(this.sources.queues).map(async ([name, queue]) => {
+        list.map(async ({ queue, partition }) => {
           const jobs = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
           let oldest = now;
           for (const job of jobs) {
             const since = Math.max(job.timestamp + (job.delay ?? 0), job.processedOn ?? 0);
             if (since < oldest) oldest = since;
           }
-          return [name, Math.max(0, now - oldest) / 1000] as const;
+          const labels = partitioned
+            ? { queue: queue.name, partition: String(partition ?? 0) }
+            : { queue: queue.name };
+          return [labels, Math.max(0, now - oldest) / 1000] as const;
         }),
       );
       this.oldestWaiting.reset();
-      for (const [queue, seconds] of ages) this.oldestWaiting.set({ queue }, seconds);
+      for (const [labels, seconds] of ages) this.oldestWaiting.set(labels, seconds);
     } catch (err) {
       // Unknown is not zero: the series goes away while Redis cannot answer (metrics_source_up says why).
       this.oldestWaiting.reset();
@@ -304,8 +326,11 @@ export class Metrics {
 
   private async queueMetrics(): Promise<string[]> {
     try {
+      const { list, partitioned } = this.queueList();
       const texts = await Promise.all(
-        Object.values(this.sources.queues).map((q) => q.exportPrometheusMetrics()),
+        list.map(({ queue, partition }) =>
+          queue.exportPrometheusMetrics(partitioned ? { partition: String(partition ?? 0) } : undefined),
+        ),
       );
       this.sourceUp.set({ source: 'queues' }, 1);
       // BullMQ calls its depth gauge `bullmq_job_count`; a `_count` suffix is reserved for histograms

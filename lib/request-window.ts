@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { RequestRateLimit } from '../domain/notifications/transports';
+import type { RedisClient } from '../queues/connection';
 
 /**
  * A sliding window of the last `max` request times in one Redis sorted set, on Redis's clock: at most
@@ -30,7 +30,7 @@ export class RedisRequestWindow implements RequestRateLimit {
   private readonly windowMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly max: number,
     windowMs: number,

@@ -1,13 +1,12 @@
-import type { Redis } from 'ioredis';
 import type mysql from 'mysql2/promise';
 import { createDb, createPool, type Db } from '../db/client';
-import { createRedis, type RedisRole } from '../queues/connection';
+import { connectRedis, type RedisClient, type RedisRole } from '../queues/connection';
 import type { Config } from './config';
 
 export interface Resources {
   pool: mysql.Pool;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   close(): Promise<void>;
 }
 
@@ -16,7 +15,7 @@ export async function openResources(config: Config, role: RedisRole): Promise<Re
     acquireTimeoutMs: config.DATABASE_POOL_ACQUIRE_TIMEOUT_MS,
     queueLimit: config.DATABASE_POOL_QUEUE_LIMIT,
   });
-  const redis = createRedis(config.REDIS_URL, role);
+  const redis = connectRedis(config, role);
   // ioredis reports every failed reconnect as an 'error'; readiness and logs carry the outage instead.
   redis.on('error', () => {});
   // A fail-fast producer refuses commands until connected: wait for the first connection (bounded).
@@ -42,7 +41,7 @@ const redact = (url: string) => url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***
  */
 export async function checkServices(config: Config): Promise<string | null> {
   const problems: string[] = [];
-  const probe = createRedis(config.REDIS_URL, 'producer', 'orderflow-startup-check');
+  const probe = connectRedis(config, 'producer', 'orderflow-startup-check');
   probe.on('error', () => {});
   try {
     // The fail-fast producer refuses commands before its first connection: wait for it, bounded.
@@ -56,10 +55,13 @@ export async function checkServices(config: Config): Promise<string | null> {
     );
     await withTimeout(probe.ping(), 3000);
   } catch (err) {
+    const where = config.REDIS_CLUSTER_NODES
+      ? `the Redis Cluster of REDIS_CLUSTER_NODES (${config.REDIS_CLUSTER_NODES})`
+      : redact(config.REDIS_URL);
     problems.push(
-      `Redis is not reachable at ${redact(config.REDIS_URL)} (${message(err)}). Orderflow needs a real Redis (BullMQ ` +
+      `Redis is not reachable at ${where} (${message(err)}). Orderflow needs a real Redis (BullMQ ` +
         'runs on it): install one with your package manager (e.g. `apt-get install redis-server` and start ' +
-        '`redis-server`), or run `docker compose -f deploy/compose.yaml up -d`, or point REDIS_URL at yours.',
+        '`redis-server`), or run `docker compose -f deploy/compose.yaml up -d redis mysql`, or point REDIS_URL at yours.',
     );
   } finally {
     probe.disconnect();
@@ -73,7 +75,7 @@ export async function checkServices(config: Config): Promise<string | null> {
     problems.push(
       `MySQL is not reachable at ${redact(server.toString())} (${message(err)}). Install MySQL or MariaDB with your ` +
         'package manager (e.g. `apt-get install mariadb-server` and start it), or run ' +
-        '`docker compose -f deploy/compose.yaml up -d`, or point DATABASE_URL at yours.',
+        '`docker compose -f deploy/compose.yaml up -d redis mysql`, or point DATABASE_URL at yours.',
     );
   } finally {
     await pool.end().catch(() => {});

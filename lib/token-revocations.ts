@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { FamilyRevocations } from '../domain/auth/tokens';
+import type { RedisClient } from '../queues/connection';
 
 /**
  * Revoked login families in Redis, each kept as long as an access token of it can live. Shared by
@@ -9,7 +9,7 @@ import type { FamilyRevocations } from '../domain/auth/tokens';
  */
 export class RedisFamilyRevocations implements FamilyRevocations {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

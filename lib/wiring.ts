@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import { RedisRiskCounters } from '../domain/fraud/counters';
 import { FailedPaymentSignals } from '../domain/fraud/failed-payments';
@@ -13,8 +12,10 @@ import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
+import type { RedisClient } from '../queues/connection';
 import { RedisOrderEvents } from '../queues/order-events';
-import { OrderQueues } from '../queues/producer';
+import { PartitionedQueues } from '../queues/partitioned';
+import { partitionPrefixes } from '../queues/partitions';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { RedisRequestWindow } from './request-window';
@@ -55,7 +56,7 @@ export function breaker(
 export function createOrderContext(
   config: Config,
   db: Db,
-  redis: Redis,
+  redis: RedisClient,
   gateway = createGateway(config, db),
   observeRisk?: (a: RiskAssessment) => void,
 ): OrderContext {
@@ -83,8 +84,9 @@ function committedModel(): RiskModel {
   return shippedModel;
 }
 
-export function createQueues(config: Config, redis: Redis): OrderQueues {
-  return new OrderQueues(redis, config.QUEUE_PREFIX, {
+/** The producer over every partition's flow family (one family unless QUEUE_PARTITIONS > 1). */
+export function createQueues(config: Config, redis: RedisClient): PartitionedQueues {
+  return new PartitionedQueues(redis, partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS), {
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
   });
@@ -107,7 +109,7 @@ export function createTransports(config: Config, logger: Logger, onState?: Break
  * EMAIL_RATE_DURATION_MS across every worker process (a window in Redis): one request carries up to
  * EMAIL_BATCH_SIZE messages. SMS goes its own way (another provider, not under the email quota).
  */
-export function sendInBatches(config: Config, redis: Redis, transports: Transports): Transports {
+export function sendInBatches(config: Config, redis: RedisClient, transports: Transports): Transports {
   const limit = new RedisRequestWindow(
     redis,
     `${config.QUEUE_PREFIX}:limit:email-requests`,

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { OrderEvent, OrderEventSink } from '../domain/orders/status';
 import { bumpGenerations } from '../lib/cache';
+import type { RedisClient } from './connection';
 
 export const orderEventsChannel = (prefix: string, orderId: string) => `${prefix}:order-events:${orderId}`;
 
@@ -10,7 +10,7 @@ export const orderEventsChannel = (prefix: string, orderId: string) => `${prefix
  */
 export class RedisOrderEvents implements OrderEventSink {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

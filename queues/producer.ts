@@ -1,5 +1,5 @@
 import { type DefaultJobOptions, FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import {
   defaultJobOptions,
   type JobSettings,
@@ -20,7 +20,7 @@ export class OrderQueues {
   private readonly defaults: DefaultJobOptions;
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     readonly prefix: string,
     settings: JobSettings,
   ) {

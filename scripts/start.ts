@@ -1,23 +1,41 @@
-import { preflight, startApi } from '../api/server';
-import { queueNames } from '../queues/contract';
-import { runWorkerProcess } from '../workers/main';
+import { createLogger } from '../lib/logger';
+import { onShutdown, preflight, prepareDatabase } from '../lib/startup';
+import { type ChildSpec, freePort, Supervisor } from '../lib/supervisor';
 
-/** `bun run start`: the API and every worker in one process, ready to take orders. */
+/**
+ * `bun run start`: migrates and makes the admin exist once, then supervises API_PROCESSES API
+ * processes (all on PORT, `reusePort`) and WORKER_PROCESSES worker processes (every queue), each
+ * restarted with backoff when it dies. SIGTERM drains them all within SHUTDOWN_GRACE_MS.
+ */
 const config = await preflight();
-const api = await startApi(config);
-// One process, one /metrics: the workers report job durations and breaker states into the API's registry.
-const workers = await runWorkerProcess(
-  config,
-  { queues: [...queueNames], concurrency: config.WORKER_CONCURRENCY },
-  api.metrics,
-);
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (stopping) return;
-    stopping = true;
-    await api.stop();
-    await workers.stop();
-    process.exit(0);
+const logger = createLogger(config.LOG_LEVEL, { role: 'supervisor', process: 'supervisor' });
+await prepareDatabase(config, logger);
+if (config.API_PROCESSES + config.WORKER_PROCESSES === 0) {
+  console.error('API_PROCESSES and WORKER_PROCESSES are both 0: nothing to start.');
+  process.exit(2);
+}
+// PORT=0 asks for any free port: chosen once here, or every API process would get its own.
+const port = config.PORT === 0 ? freePort() : config.PORT;
+const root = new URL('..', import.meta.url).pathname;
+const bun = process.execPath;
+const env = { ...process.env, PORT: String(port) };
+const children: ChildSpec[] = [];
+for (let i = 1; i <= config.API_PROCESSES; i++) {
+  children.push({ name: `api-${i}`, cmd: [bun, 'run', `${root}api/server.ts`, '--name', `api-${i}`], env });
+}
+for (let i = 1; i <= config.WORKER_PROCESSES; i++) {
+  const metricsPort = config.WORKER_METRICS_PORT ? String(config.WORKER_METRICS_PORT + i - 1) : undefined;
+  children.push({
+    name: `worker-${i}`,
+    cmd: [bun, 'run', `${root}workers/main.ts`, '--name', `worker-${i}`],
+    // One metrics port per worker process, counting up from WORKER_METRICS_PORT.
+    env: { ...env, WORKER_METRICS_PORT: metricsPort },
   });
 }
+const supervisor = new Supervisor(children, logger, { graceMs: config.SHUTDOWN_GRACE_MS });
+supervisor.start();
+logger.info(
+  { port, api: config.API_PROCESSES, workers: config.WORKER_PROCESSES },
+  `Orderflow on http://localhost:${port}: ${config.API_PROCESSES} API and ${config.WORKER_PROCESSES} worker processes`,
+);
+onShutdown(() => supervisor.stop());

@@ -6,15 +6,17 @@ import { createHarness, type Harness } from './support/harness';
 
 describe('worker --queues … --concurrency … parsing', () => {
   test.each([
-    [[], { queues: [...queueNames], concurrency: 20 }],
-    [['--queues', 'reserve,charge'], { queues: ['reserve', 'charge'], concurrency: 20 }],
-    [['--queues=notify', '--concurrency=7'], { queues: ['notify'], concurrency: 7 }],
+    [[], { queues: [...queueNames], concurrency: 20, partitions: [0] }],
+    [['--queues', 'reserve,charge'], { queues: ['reserve', 'charge'], concurrency: 20, partitions: [0] }],
+    [['--queues=notify', '--concurrency=7'], { queues: ['notify'], concurrency: 7, partitions: [0] }],
     // A trailing comma is harmless: the empty name is dropped.
-    [['--queues', 'reserve,'], { queues: ['reserve'], concurrency: 20 }],
+    [['--queues', 'reserve,'], { queues: ['reserve'], concurrency: 20, partitions: [0] }],
     [
       ['--', '--queues', ' deliver , deliver ', '--concurrency', '1000'],
-      { queues: ['deliver'], concurrency: 1000 },
+      { queues: ['deliver'], concurrency: 1000, partitions: [0] },
     ],
+    // The supervisor names its children (scripts/start.ts).
+    [['--name', 'worker-2'], { queues: [...queueNames], concurrency: 20, partitions: [0], name: 'worker-2' }],
   ])('%p is accepted', (argv, expected) => {
     expect(parseWorkerArgs(argv, 20)).toEqual(expected as ReturnType<typeof parseWorkerArgs>);
   });
@@ -37,6 +39,8 @@ describe('worker --queues … --concurrency … parsing', () => {
     [['--concurrency', ''], '--concurrency: a whole number from 1 to 1000'],
     [['--concurrency', 'ten'], '--concurrency: a whole number from 1 to 1000, not "ten"'],
     [['--concurrency=5', '--concurrency=6'], '--concurrency: given twice'],
+    // One partition (QUEUE_PARTITIONS unset): only partition 0 exists.
+    [['--partitions', '1'], '--partitions: unknown partition 1 (QUEUE_PARTITIONS=1: 0..0)'],
   ])('%p is refused', (argv, message) => {
     expect(() => parseWorkerArgs(argv, 20)).toThrow(message);
   });

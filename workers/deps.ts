@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/client';
 import type { Transports } from '../domain/notifications/notifications';
 import type { OrderContext } from '../domain/orders/context';
@@ -14,18 +13,19 @@ import {
   createTransports,
   sendInBatches,
 } from '../lib/wiring';
-import type { OrderQueues } from '../queues/producer';
+import type { RedisClient } from '../queues/connection';
+import type { PartitionedQueues } from '../queues/partitioned';
 
 /** What a worker process is built from; tests hand in their own gateway or transports here. */
 export interface WorkerDeps {
   config: Config;
   db: Db;
   /** A connection that waits through Redis outages (`maxRetriesPerRequest: null`). */
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   orders: OrderContext;
   transports: Transports;
-  queues: OrderQueues;
+  queues: PartitionedQueues;
   /** Job durations and breaker states of this process, when someone scrapes them. */
   metrics?: Metrics;
 }
@@ -36,7 +36,7 @@ export interface WorkerParts {
   /** Replaces the configured email and SMS transports. */
   transports?: Transports;
   /** The producer this process adds jobs with; made from the connection when absent. */
-  queues?: OrderQueues;
+  queues?: PartitionedQueues;
   metrics?: Metrics;
 }
 
@@ -47,7 +47,7 @@ export interface WorkerParts {
  */
 export function buildWorkerDeps(
   config: Config,
-  conn: { db: Db; redis: Redis },
+  conn: { db: Db; redis: RedisClient },
   logger: Logger,
   parts: WorkerParts = {},
 ): WorkerDeps {

@@ -1,26 +1,33 @@
-import { preflight } from '../api/server';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics, type Metrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
+import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
 import { openResources } from '../lib/resources';
+import { onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
 import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
+import { parsePartitions } from '../queues/partitions';
 import { buildWorkerDeps } from './deps';
-import { startWorkers } from './run';
+import { startPartitions } from './partitions';
 
 export interface WorkerArgs {
   queues: QueueName[];
   concurrency: number;
+  /** The partitions (flow families) it serves: all of QUEUE_PARTITIONS unless `--partitions 0,2`. */
+  partitions: number[];
+  /** Set by the supervisor (`worker-2`): names the process in its logs and in /system/workers. */
+  name?: string;
 }
 
-const flags = ['--queues', '--concurrency'] as const;
+// `--name` is set by the supervisor (scripts/start.ts) for the processes it starts.
+const flags = ['--queues', '--concurrency', '--partitions', '--name'] as const;
 
 /**
- * `--queues reserve,charge --concurrency 50` (or `--queues=…`); all queues and WORKER_CONCURRENCY
- * when omitted. Anything else is refused with a message naming it: a typo (`--queue`) must not
- * quietly start a process on every queue, nor an empty list start one on none.
+ * `--queues reserve,charge --concurrency 50 --partitions 0,2` (or `--queues=…`); all queues,
+ * WORKER_CONCURRENCY and every partition when omitted. Anything else is refused with a message naming
+ * it: a typo (`--queue`) must not quietly start a process on every queue, nor an empty list start one
+ * on none.
  */
-export function parseWorkerArgs(argv: string[], defaultConcurrency: number): WorkerArgs {
+export function parseWorkerArgs(argv: string[], defaultConcurrency: number, partitionCount = 1): WorkerArgs {
   const given = new Map<string, string>();
   const args = argv[0] === '--' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
@@ -56,28 +63,31 @@ export function parseWorkerArgs(argv: string[], defaultConcurrency: number): Wor
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
     throw new Error(`--concurrency: a whole number from 1 to 1000, not ${JSON.stringify(raw)}`);
   }
-  return { queues: names as QueueName[], concurrency };
+  const partitions = parsePartitions(given.get('--partitions'), partitionCount);
+  const name = given.get('--name');
+  return { queues: names as QueueName[], concurrency, partitions, ...(name ? { name } : {}) };
 }
 
 /** One worker process: its own connections, the named queues, and a graceful stop on SIGTERM/SIGINT. */
-export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?: Metrics) {
-  const logger = createLogger(config.LOG_LEVEL, { role: 'worker' });
+export async function runWorkerProcess(config: Config, args: WorkerArgs) {
+  const logger = createLogger(config.LOG_LEVEL, {
+    role: 'worker',
+    ...(args.name ? { process: args.name } : {}),
+  });
   const resources = await openResources(config, 'worker');
-  // Alone, a worker process serves its own /metrics on WORKER_METRICS_PORT; beside the API it shares the API's.
+  // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset).
   const queues = createQueues(config, resources.redis);
-  const metrics =
-    shared ??
-    (config.WORKER_METRICS_PORT
-      ? createMetrics({
-          db: resources.db,
-          queues: queues.queues,
-          logger,
-          ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
-        })
-      : undefined);
+  const metrics = config.WORKER_METRICS_PORT
+    ? createMetrics({
+        db: resources.db,
+        queues: queues.all(),
+        logger,
+        ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+      })
+    : undefined;
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
-    !shared && metrics && config.WORKER_METRICS_PORT
+    metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
           port: config.WORKER_METRICS_PORT,
           fetch: async (req) => {
@@ -95,8 +105,11 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs, shared?
           },
         })
       : undefined;
-  const set = await startWorkers(deps, args.queues, args.concurrency);
-  logger.info({ queues: args.queues, concurrency: args.concurrency }, 'workers started');
+  const set = await startPartitions(deps, args.queues, args.concurrency, args.partitions, args.name);
+  logger.info(
+    { queues: args.queues, concurrency: args.concurrency, partitions: args.partitions },
+    'workers started',
+  );
   return {
     async stop() {
       await set.close(config.SHUTDOWN_GRACE_MS);
@@ -112,19 +125,12 @@ if (import.meta.main) {
   const config = await preflight();
   let args: WorkerArgs;
   try {
-    args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY);
+    args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY, config.QUEUE_PARTITIONS);
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);
   }
   const proc = await runWorkerProcess(config, args);
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, async () => {
-      if (stopping) return;
-      stopping = true;
-      await proc.stop();
-      process.exit(0);
-    });
-  }
+  const stop = onShutdown(() => proc.stop());
+  if (args.name) stopWhenOrphaned(stop);
 }

@@ -40,6 +40,15 @@ function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
   }
 }
 
+/** Which flow family (partition) a worker set serves, and the process it reports itself as. */
+export interface WorkerIdentity {
+  /** The queues' key prefix: the partition's (queues/partitions.ts); QUEUE_PREFIX when absent. */
+  prefix?: string;
+  partition?: number;
+  /** The supervisor's name for this process (`worker-2`). */
+  process?: string;
+}
+
 /**
  * `deliver` jobs mostly wait for a provider request to carry them: two batches' worth in flight per
  * process fills every request while the next one is being collected. The provider's rate is kept by
@@ -53,15 +62,17 @@ export async function startWorkers(
   deps: WorkerDeps,
   queues: readonly QueueName[],
   concurrency: number,
+  identity: WorkerIdentity = {},
 ): Promise<WorkerSet> {
   const startedAt = new Date().toISOString();
   const c = deps.config;
+  const { prefix = c.QUEUE_PREFIX, ...labels } = identity;
   const workers = queues.map((queue) => {
     const worker = new Worker(queue, processorFor(deps, queue), {
       connection: deps.redis,
-      prefix: c.QUEUE_PREFIX,
+      prefix,
       // Published in CLIENT LIST: GET /system/workers reads who is alive from it.
-      name: JSON.stringify({ host: hostname(), pid: process.pid, queues, concurrency, startedAt }),
+      name: JSON.stringify({ host: hostname(), pid: process.pid, queues, concurrency, startedAt, ...labels }),
       concurrency: queue === 'maintenance' ? 1 : queue === 'deliver' ? deliverConcurrency(c) : concurrency,
       // A killed process's jobs come back after one lock period; several stalls are tolerated because
       // every step is idempotent, and a real fault still fails the job through its attempts.

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../lib/config';
+import type { RedisClient } from '../../queues/connection';
 import { ProblemError } from '../problem';
 
 /** The budgets the API counts in Redis; the name is the key's prefix and the 429's wording. */
@@ -25,7 +25,7 @@ export interface Verdict {
 /** One budget of `points` per minute, in Redis under `<prefix>:rl:<scope>`, shared by every process. */
 export function redisLimiter(
   config: Pick<Config, 'QUEUE_PREFIX'>,
-  redis: Redis,
+  redis: RedisClient,
   scope: RateLimitScope,
   points: number,
   blockSeconds = 0,

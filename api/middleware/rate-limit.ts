@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from 'hono/bun';
-import type { Redis } from 'ioredis';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import type { Metrics } from '../../lib/metrics';
+import type { RedisClient } from '../../queues/connection';
 import type { AppEnv } from '../context';
 import { tokenSettings } from '../deps';
 import {
@@ -22,7 +22,7 @@ export type { RateLimitScope } from './limits';
 
 export interface RateLimitDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   metrics?: Metrics;
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../../lib/config';
+import type { RedisClient } from '../../queues/connection';
 import type { ProblemError } from '../problem';
 import {
   addressKey,
@@ -31,7 +31,7 @@ export class SignInLimits {
   private readonly address;
   private readonly account;
 
-  constructor(config: Config, redis: Redis) {
+  constructor(config: Config, redis: RedisClient) {
     this.address = redisLimiter(
       config,
       redis,

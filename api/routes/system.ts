@@ -12,6 +12,14 @@ const WorkerProcess = z
     pid: z.number().int(),
     concurrency: z.number().int(),
     startedAt: z.string(),
+    process: z
+      .string()
+      .optional()
+      .openapi({ description: "The supervisor's name for it (`bun run start`)", example: 'worker-2' }),
+    partitions: z.array(z.number().int()).openapi({
+      description: 'The flow families (QUEUE_PARTITIONS) it takes jobs from',
+      example: [0, 1, 2],
+    }),
   })
   .openapi('WorkerProcess');
 const Workers = z.object({ workers: z.array(WorkerProcess) }).openapi('Workers');
@@ -25,6 +33,8 @@ const PublishedName = z.object({
   queues: z.array(z.string()),
   concurrency: z.number().int(),
   startedAt: z.string(),
+  process: z.string().optional(),
+  partition: z.number().int().optional(),
 });
 
 /** BullMQ names a worker's connection `<prefix>:<base64 queue>:w:<name>`. */
@@ -48,12 +58,16 @@ function parsePublishedName(rawname: string | undefined): z.infer<typeof Publish
  * one killed without closing disappears when Redis notices the dead socket.
  */
 export async function liveWorkers(deps: Pick<AppDeps, 'queues'>): Promise<WorkerProcess[]> {
-  const queues = Object.entries(deps.queues.queues);
+  // Every queue of every partition: a worker's connections are named per queue and partition.
   const lists = await Promise.all(
-    queues.map(async ([name, queue]) => ({ name, clients: await queue.getWorkers() })),
+    deps.queues.all().map(async ({ name, partition, queue }) => ({
+      name,
+      partition,
+      clients: await queue.getWorkers(),
+    })),
   );
   const byProcess = new Map<string, WorkerProcess>();
-  for (const { name: queueName, clients } of lists) {
+  for (const { name: queueName, partition, clients } of lists) {
     for (const client of clients) {
       // Unnamed workers (not started by workers/run.ts) say nothing about their process: skipped.
       const published = parsePublishedName(client.rawname);
@@ -69,6 +83,10 @@ export async function liveWorkers(deps: Pick<AppDeps, 'queues'>): Promise<Worker
         // One process may run several worker sets (tests do): report the largest and the earliest.
         concurrency: Math.max(seen?.concurrency ?? 0, published.concurrency),
         startedAt: seen && seen.startedAt < published.startedAt ? seen.startedAt : published.startedAt,
+        partitions: [...new Set([...(seen?.partitions ?? []), published.partition ?? partition])].sort(
+          (a, b) => a - b,
+        ),
+        ...(published.process ? { process: published.process } : {}),
       });
     }
   }

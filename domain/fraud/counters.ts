@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** What the per-user counters say when an order is screened (the order itself already counted). */
 export interface CounterSignals {
@@ -86,7 +86,8 @@ const failedScript = script(FAILED);
 
 export class RedisRiskCounters implements RiskCounters {
   constructor(
-    private readonly redis: Redis,
+    // A single Redis or a Redis Cluster: the scripts' keys share a user's hash tag (key() below).
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
   ) {}
 

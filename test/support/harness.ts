@@ -7,6 +7,7 @@ import { type Config, loadConfig } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
 import type { Resources } from '../../lib/resources';
 import { deletePrefixedKeys } from '../../queues/connection';
+import { partitionPrefixes } from '../../queues/partitions';
 import { enforceDocumentedStatuses } from './documented';
 
 const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -102,7 +103,9 @@ export async function createHarness(env: Record<string, string> = {}, logger?: L
       });
     },
     async cleanup() {
-      await deleteKeys(resources.redis, prefix);
+      for (const p of new Set([prefix, ...partitionPrefixes(prefix, config.QUEUE_PARTITIONS)])) {
+        await deleteKeys(resources.redis, p);
+      }
       await api.close();
       await dropDatabase(config.DATABASE_URL);
     },

@@ -2,10 +2,11 @@ import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
 import { createLogger, type Logger } from '../../lib/logger';
 import type { Metrics } from '../../lib/metrics';
-import { createRedis } from '../../queues/connection';
+import { connectRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
-import { startWorkers, type WorkerSet } from '../../workers/run';
+import { startPartitions } from '../../workers/partitions';
+import type { WorkerSet } from '../../workers/run';
 import type { Harness } from './harness';
 
 export interface TestWorkers extends WorkerSet {
@@ -19,6 +20,7 @@ export async function startTestWorkers(
   opts: {
     queues?: QueueName[];
     concurrency?: number;
+    partitions?: number[];
     gateway?: PaymentGateway;
     transports?: Transports;
     logger?: Logger;
@@ -26,7 +28,7 @@ export async function startTestWorkers(
     metrics?: Metrics;
   } = {},
 ): Promise<TestWorkers> {
-  const redis = createRedis(h.config.REDIS_URL, 'worker', 'orderflow-test-worker');
+  const redis = connectRedis(h.config, 'worker', 'orderflow-test-worker');
   redis.on('error', () => {});
   const logger = opts.logger ?? createLogger(h.config.LOG_LEVEL, { role: 'worker' });
   const deps = buildWorkerDeps(h.config, { db: h.db, redis }, logger, {
@@ -35,7 +37,13 @@ export async function startTestWorkers(
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });
   const { queues } = deps;
-  const set = await startWorkers(deps, opts.queues ?? [...queueNames], opts.concurrency ?? 20);
+  // Every partition (one unless the test set QUEUE_PARTITIONS), as `bun run worker` takes them.
+  const set = await startPartitions(
+    deps,
+    opts.queues ?? [...queueNames],
+    opts.concurrency ?? 20,
+    opts.partitions ?? deps.queues.families.map((_, i) => i),
+  );
   return {
     ...set,
     deps,
