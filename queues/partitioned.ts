@@ -67,6 +67,18 @@ export class PartitionedQueues {
     return this.forOrder(orderId).startOrder(orderId, withPayment, requestId);
   }
 
+  /** New orders' sagas, one `addBulk` per partition they fall in (the API's group commit). */
+  async startOrders(list: { orderId: string; withPayment: boolean; requestId?: string }[]): Promise<void> {
+    const byFamily = new Map<number, typeof list>();
+    for (const item of list) {
+      const p = this.partitionOf(item.orderId);
+      byFamily.set(p, [...(byFamily.get(p) ?? []), item]);
+    }
+    await Promise.all(
+      [...byFamily].map(([p, items]) => (this.families[p] as OrderQueues).startOrders(items)),
+    );
+  }
+
   resumeFrom(orderId: string, step: 'reserve' | 'charge' | 'notify', requestId?: string): Promise<void> {
     return this.forOrder(orderId).resumeFrom(orderId, step, requestId);
   }
@@ -81,6 +93,11 @@ export class PartitionedQueues {
 
   send(notificationId: string, orderId?: string): Promise<void> {
     return this.first.send(notificationId, orderId);
+  }
+
+  /** Many messages to the one `deliver` queue in one round trip (a notify batch's). */
+  sendMany(messages: { notificationId: string; orderId?: string }[]): Promise<void> {
+    return this.first.sendMany(messages);
   }
 
   resend(notificationId: string, orderId?: string): Promise<void> {
