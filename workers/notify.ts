@@ -1,7 +1,4 @@
-import { prepareOutcomeNotifications } from '../domain/notifications/notifications';
 import { completeAndRecordOutcomes, type Finished } from '../domain/notifications/outcomes';
-import { completeOrder } from '../domain/orders/complete';
-import { getOrderRow } from '../domain/orders/read';
 import type { WorkerDeps } from './deps';
 import { stepBatcher } from './group';
 import { orderStep } from './step';
@@ -42,11 +39,15 @@ export function notifyBatcher(deps: WorkerDeps) {
   );
 }
 
-/** One order on its own: the path a batch falls back to. */
+/**
+ * One order on its own: the path a batch falls back to. It is a batch of one, so the completion and
+ * the customer's messages commit in one transaction here too: a completed order always has them.
+ */
 async function notifyOne(deps: WorkerDeps, orderId: string): Promise<Finished> {
-  const { changed } = await completeOrder(deps.orders, orderId);
-  const ids = await prepareOutcomeNotifications(deps.db, deps.config.piiKey, orderId);
-  const { status } = await getOrderRow(deps.db, orderId);
-  if (ids !== null) await deps.queues.sendMany(ids.map((notificationId) => ({ notificationId, orderId })));
-  return { status, completed: changed, messages: ids };
+  const result = (await completeAndRecordOutcomes(deps.orders, [orderId])).get(orderId);
+  if (!result) throw new Error(`notify: no result for order ${orderId}`);
+  if (!result.ok) throw result.error;
+  const { messages } = result.value;
+  if (messages) await deps.queues.sendMany(messages.map((notificationId) => ({ notificationId, orderId })));
+  return result.value;
 }

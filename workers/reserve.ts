@@ -4,7 +4,11 @@ import type { WorkerDeps } from './deps';
 import { stepBatcher } from './group';
 import { orderStep } from './step';
 
-/** Holds the stock, or rejects the order. A lone reserve job (pay later) tells the customer a rejection. */
+/**
+ * Holds the stock, or rejects the order. A rejection's messages are written with it (the outbox);
+ * a lone reserve job (pay later) has no notify step after it, so it hands them to the deliver queue
+ * itself. Should that fail (Redis away), the rows are still there and the reconciler re-sends them.
+ */
 export function reserveProcessor(deps: WorkerDeps) {
   const batcher = stepBatcher(
     deps,
@@ -13,10 +17,10 @@ export function reserveProcessor(deps: WorkerDeps) {
     (id) => reserveOrder(deps.orders, id),
   );
   return orderStep(deps, 'reserve', async (orderId, job) => {
-    const outcome = await batcher.submit(orderId);
-    if (outcome.changed && outcome.status === 'rejected' && !job.parentKey) {
-      await deps.queues.notifyOutcome(orderId, outcome.status);
+    const { status, changed, messages } = await batcher.submit(orderId);
+    if (changed && status === 'rejected' && !job.parentKey) {
+      await deps.queues.sendMany(messages.map((notificationId) => ({ notificationId, orderId })));
     }
-    return outcome;
+    return { status, changed };
   });
 }

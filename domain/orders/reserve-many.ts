@@ -1,4 +1,5 @@
 import { notFound } from '../errors';
+import { recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from './context';
 import {
   byId,
@@ -10,7 +11,7 @@ import {
   transitionMany,
   unitsPerProduct,
 } from './group';
-import type { StepOutcome } from './reserve';
+import type { ReserveOutcome } from './reserve';
 
 /**
  * `reserveOrder` for many orders in one transaction (group commit). Each pending order is decided in
@@ -21,8 +22,8 @@ import type { StepOutcome } from './reserve';
 export async function reserveOrders(
   ctx: OrderContext,
   orderIds: string[],
-): Promise<Map<string, Decided<StepOutcome>>> {
-  const out = new Map<string, Decided<StepOutcome>>();
+): Promise<Map<string, Decided<ReserveOutcome>>> {
+  const out = new Map<string, Decided<ReserveOutcome>>();
   const products = new Set<string>();
   const events = await ctx.db.transaction(async (tx) => {
     const locked = await lockOrders(tx, orderIds);
@@ -41,7 +42,7 @@ export async function reserveOrders(
         continue;
       }
       if (order.status !== 'pending') {
-        out.set(id, { ok: true, value: { status: order.status, changed: false } });
+        out.set(id, { ok: true, value: { status: order.status, changed: false, messages: [] } });
         continue;
       }
       const mine = [...(lines.get(id) ?? [])].sort((a, b) => byId(a.productId, b.productId));
@@ -50,7 +51,6 @@ export async function reserveOrders(
       );
       if (short) {
         rejected.push({ orderId: id, to: 'rejected', reason: `out_of_stock:${short.productId}` });
-        out.set(id, { ok: true, value: { status: 'rejected', changed: true } });
         continue;
       }
       for (const l of mine) {
@@ -59,10 +59,23 @@ export async function reserveOrders(
       }
       // An order without payment holds its stock only for a while (see expireHolds).
       reserved.push({ orderId: id, to: 'reserved', reservedUntil: order.paymentToken ? null : until });
-      out.set(id, { ok: true, value: { status: 'reserved', changed: true } });
+      out.set(id, { ok: true, value: { status: 'reserved', changed: true, messages: [] } });
     }
     await moveStockMany(tx, { held }, now);
-    return transitionMany(tx, 'pending', [...reserved, ...rejected], now);
+    const events = await transitionMany(tx, 'pending', [...reserved, ...rejected], now);
+    // A rejection's customer message commits with it (the outbox), as reserveOrder's does. Rejections
+    // are rare, so one write per rejected order costs the batch little.
+    for (const r of rejected) {
+      const order = locked.get(r.orderId);
+      if (!order) continue;
+      const messages = await recordOutcomeMessages(tx, ctx.piiKey, {
+        ...order,
+        status: 'rejected',
+        failureReason: r.reason,
+      });
+      out.set(r.orderId, { ok: true, value: { status: 'rejected', changed: true, messages } });
+    }
+    return events;
   });
   if (events.length || products.size) await ctx.events.committed(events, [...products]);
   return out;
