@@ -1,20 +1,39 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Role } from '../../db/schema';
 import { type Principal, type TokenSettings, verifyAccessToken } from '../../domain/auth/tokens';
+import { DomainError } from '../../domain/errors';
 import type { AppEnv } from '../context';
 import { ProblemError } from '../problem';
 
 const challenge = { 'www-authenticate': 'Bearer realm="orderflow"' };
 
+/** The access token of an `Authorization: Bearer …` header, if it has one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+}
+
+/**
+ * False once a token that was accepted stops being valid (expired, or its login ended); true while
+ * it is, and when that cannot be known (Redis away: the revocation check fails open, as at sign-in).
+ * Long-lived streams ask it at every heartbeat.
+ */
+export async function tokenStillValid(settings: TokenSettings, token: string): Promise<boolean> {
+  try {
+    await verifyAccessToken(settings, token);
+    return true;
+  } catch (err) {
+    return !(err instanceof DomainError);
+  }
+}
+
 /** Requires a valid Bearer access token; with `roles`, also one of those roles (else 403). */
 export function requireAuth(settings: TokenSettings, ...roles: Role[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1]) throw new ProblemError(401, 'A Bearer access token is required', undefined, challenge);
+    const token = bearerToken(c.req.header('authorization'));
+    if (!token) throw new ProblemError(401, 'A Bearer access token is required', undefined, challenge);
     let principal: Principal;
     try {
-      principal = await verifyAccessToken(settings, match[1]);
+      principal = await verifyAccessToken(settings, token);
     } catch (err) {
       throw new ProblemError(401, (err as Error).message, undefined, challenge);
     }

@@ -5,13 +5,14 @@ import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { followOrder } from '../live-follow';
 import type { LiveTracking } from '../live-tracking';
-import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
+import { assertSelfOrAdmin, bearerToken, requireAuth, tokenStillValid } from '../middleware/auth';
 import { ProblemError } from '../problem';
 import { bearer, idParam, problem } from '../schemas';
 
 /** `GET /orders/{id}/events`: the order's status live, as Server-Sent Events. */
 export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
   const app = newRouter();
+  const tokens = tokenSettings(deps);
 
   app.openapi(
     createRoute({
@@ -20,12 +21,12 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
       tags: ['orders'],
       summary: "Follow an order's status live (Server-Sent Events)",
       security: bearer,
-      middleware: [requireAuth(tokenSettings(deps))] as const,
+      middleware: [requireAuth(tokens)] as const,
       request: { params: idParam('id') },
       responses: {
         200: {
           description:
-            'First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status. A quiet stream gets a comment line (`: keep-alive`) every `LIVE_HEARTBEAT_SECONDS`.',
+            'First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status. A quiet stream gets a comment line (`: keep-alive`) every `LIVE_HEARTBEAT_SECONDS`; at each, the token is checked again, and the stream closes once it has expired or its login was ended (logout).',
           content: { 'text/event-stream': { schema: z.string() } },
         },
         400: problem('Not a valid order id'),
@@ -38,6 +39,7 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
     async (c) => {
       const { id } = c.req.valid('param');
       const principal = c.get('principal');
+      const token = bearerToken(c.req.header('authorization')) as string;
       assertSelfOrAdmin(principal, (await getOrderRow(deps.db, id)).userId);
       const slot = live.slots.acquire(principal.userId);
       if ('refused' in slot) {
@@ -64,9 +66,14 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
             onStatus: (s) => stream.writeSSE({ event: 'status', data: JSON.stringify(s) }),
             onChange: (e) => stream.writeSSE({ event: 'change', data: JSON.stringify(e) }),
             // Bun closes a connection that is quiet for HTTP_IDLE_TIMEOUT_SECONDS; proxies do the same.
+            // Each beat checks the token again, as a WebSocket does: a stream outlives neither its
+            // token's expiry nor a logout by more than a heartbeat.
             heartbeat: {
               everyMs: live.heartbeatMs,
-              beat: async () => void (await stream.write(': keep-alive\n\n')),
+              beat: async () => {
+                if (!(await tokenStillValid(tokens, token))) return stop.abort();
+                await stream.write(': keep-alive\n\n');
+              },
             },
             onRead: (t) => live.countRead(t),
           });
