@@ -10,8 +10,11 @@ const READY_WAIT_MS = 1000;
 
 export type OrderChange = OrderView['events'][number];
 
-/** Why a follower read the order from MySQL; `poll` is the fallback that a healthy hub never needs. */
-export type ReadTrigger = 'open' | 'event' | 'resync' | 'poll';
+/**
+ * Why a follower read the order from MySQL; `poll` is the fallback that a healthy hub never needs,
+ * `safety` the slow re-read that catches a publish lost while the hub looked healthy.
+ */
+export type ReadTrigger = 'open' | 'event' | 'resync' | 'poll' | 'safety';
 
 export interface FollowOptions {
   db: Db;
@@ -24,6 +27,11 @@ export interface FollowOptions {
   onChange(change: OrderChange): Promise<void> | void;
   /** Called after this long without a write, while the order is quiet (SSE keeps its connection alive). */
   heartbeat?: { everyMs: number; beat(): Promise<void> | void };
+  /**
+   * With pub/sub healthy, the longest time without a read (LIVE_SAFETY_RECHECK_SECONDS): a publish can
+   * be lost (a failover between the commit and the PUBLISH), and nothing else would notice.
+   */
+  safetyRecheckMs?: number;
   /** Counts every MySQL read by trigger (metrics, and the tests that prove a healthy hub never polls). */
   onRead?(trigger: ReadTrigger): void;
 }
@@ -31,10 +39,12 @@ export interface FollowOptions {
 /**
  * Follows one order until it is final or `signal` aborts: its current status, then each change in
  * the order MySQL's timeline has them, each exactly once. The timeline is re-read when pub/sub says
- * something changed, once after pub/sub recovers (to catch what it missed), and every POLL_MS only
- * while pub/sub cannot be relied on. A healthy quiet order costs no query at all.
+ * something changed, once after pub/sub recovers (to catch what it missed), every POLL_MS while
+ * pub/sub cannot be relied on, and otherwise once per `safetyRecheckMs` without a read (a lost
+ * publish). A healthy quiet order costs one query per safety interval.
  */
 export async function followOrder(o: FollowOptions): Promise<void> {
+  const safetyMs = o.safetyRecheckMs ?? Number.POSITIVE_INFINITY;
   let pending: 'event' | 'health' | null = null;
   let resume: (() => void) | undefined;
   const nudge = (why: 'event' | 'health') => {
@@ -63,7 +73,7 @@ export async function followOrder(o: FollowOptions): Promise<void> {
       if (pending === null) {
         const now = Date.now();
         const beatIn = o.heartbeat ? o.heartbeat.everyMs - (now - lastWrite) : Number.POSITIVE_INFINITY;
-        const pollIn = following.healthy() ? Number.POSITIVE_INFINITY : POLL_MS - (now - lastRead);
+        const pollIn = (following.healthy() ? safetyMs : POLL_MS) - (now - lastRead);
         const timeout = Math.max(0, Math.min(beatIn, pollIn));
         await new Promise<void>((resolve) => {
           const timer = Number.isFinite(timeout) ? setTimeout(resolve, timeout) : undefined;
@@ -82,6 +92,7 @@ export async function followOrder(o: FollowOptions): Promise<void> {
       if (healthy && following.generation() !== coveredBy) trigger = 'resync';
       else if (why === 'event') trigger = 'event';
       else if (!healthy && Date.now() - lastRead >= POLL_MS) trigger = 'poll';
+      else if (healthy && Date.now() - lastRead >= safetyMs) trigger = 'safety';
       if (trigger) {
         lastRead = Date.now();
         coveredBy = healthy ? following.generation() : -1;

@@ -10,6 +10,7 @@ type LiveSettings = Pick<
   Config,
   | 'QUEUE_PREFIX'
   | 'LIVE_HEARTBEAT_SECONDS'
+  | 'LIVE_SAFETY_RECHECK_SECONDS'
   | 'LIVE_MAX_PER_USER'
   | 'LIVE_MAX_PER_PROCESS'
   | 'WS_MAX_SUBSCRIPTIONS'
@@ -25,8 +26,10 @@ export class LiveTracking {
   readonly hub: OrderEventHub;
   readonly slots: LiveSlots;
   readonly heartbeatMs: number;
+  /** How long a follower goes without a read while pub/sub is healthy (LIVE_SAFETY_RECHECK_SECONDS). */
+  readonly safetyRecheckMs: number;
   /** MySQL reads of followed orders, by trigger; `poll` stays 0 while pub/sub is healthy. */
-  readonly reads: Record<ReadTrigger, number> = { open: 0, event: 0, resync: 0, poll: 0 };
+  readonly reads: Record<ReadTrigger, number> = { open: 0, event: 0, resync: 0, poll: 0, safety: 0 };
   private readonly readCounter: Counter<'trigger'>;
   private readonly refusals: Counter<'transport' | 'cap'>;
   private readonly enders = new Set<() => void>();
@@ -39,6 +42,7 @@ export class LiveTracking {
     this.hub = new OrderEventHub(redis, settings.QUEUE_PREFIX);
     this.slots = new LiveSlots(settings.LIVE_MAX_PER_USER, settings.LIVE_MAX_PER_PROCESS);
     this.heartbeatMs = settings.LIVE_HEARTBEAT_SECONDS * 1000;
+    this.safetyRecheckMs = settings.LIVE_SAFETY_RECHECK_SECONDS * 1000;
     // Several apps may share one registry (tests build a second app on the same deps): register once.
     const registry = metrics.registry;
     const registers = [registry];
@@ -46,7 +50,7 @@ export class LiveTracking {
       (registry.getSingleMetric('live_order_reads_total') as Counter<'trigger'> | undefined) ??
       new Counter({
         name: 'live_order_reads_total',
-        help: 'MySQL reads of followed orders by live tracking, by trigger (open, event, resync, poll)',
+        help: 'MySQL reads of followed orders by live tracking, by trigger (open, event, resync, poll, safety)',
         labelNames: ['trigger'],
         registers,
       });

@@ -214,6 +214,7 @@ export class WsSession {
       signal: stop.signal,
       onStatus: (s) => this.send({ type: 'status', orderId, status: s.status, at: s.at }),
       onChange: (e) => this.send({ type: 'change', orderId, ...e }),
+      safetyRecheckMs: live.safetyRecheckMs,
       onRead: (trigger) => live.countRead(trigger),
     })
       .catch((err: unknown) => {

@@ -118,6 +118,9 @@ const schema = z.object({
   // streams stay open past it by sending a heartbeat every LIVE_HEARTBEAT_SECONDS (checked below).
   HTTP_IDLE_TIMEOUT_SECONDS: int(8, 255).default(60),
   LIVE_HEARTBEAT_SECONDS: int(1, 120).default(15),
+  // A followed order is read again after this long without a read even while pub/sub is healthy: a
+  // publish that was lost (Redis failed over between our commit and the PUBLISH) costs at most this.
+  LIVE_SAFETY_RECHECK_SECONDS: int(1, 3600).default(30),
   // Open live-tracking connections (SSE streams plus WebSockets), per user and in all, per API process.
   LIVE_MAX_PER_USER: int(1, 10_000).default(10),
   LIVE_MAX_PER_PROCESS: int(1, 1_000_000).default(2000),

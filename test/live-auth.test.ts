@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { tokenSettings } from '../api/deps';
 import { issueTokenPair } from '../domain/auth/tokens';
 import { createHarness, type Harness } from './support/harness';
-import { followSse, serveHarness, until } from './support/live';
+import { followSse, reservedOrder as reservedOrderOf, serveHarness, until } from './support/live';
 import { shop } from './support/shop';
 import { startTestWorkers, type TestWorkers } from './support/workers';
 
@@ -27,14 +27,7 @@ afterAll(async () => {
   await h.cleanup();
 });
 
-/** A pay-later order, waiting in `reserved` (it stays there: nobody pays). */
-async function reservedOrder(token: string): Promise<string> {
-  const res = await s.place(token, await s.product(5), 1, null);
-  expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
-  await until(async () => (await s.order(id)).status === 'reserved', `order ${id} reserved`);
-  return id;
-}
+const reservedOrder = (token: string) => reservedOrderOf(s, token);
 
 async function follow(orderId: string, token: string) {
   const res = await fetch(`${srv.url}/orders/${orderId}/events`, {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { POLL_MS } from '../api/live-follow';
 import { ConfigError, loadConfig } from '../lib/config';
 import { createHarness, type Harness } from './support/harness';
-import { followSse, serveHarness, until } from './support/live';
+import { followSse, reservedOrder as reservedOrderOf, serveHarness, until } from './support/live';
 import { shop } from './support/shop';
 import { startTestWorkers, type TestWorkers } from './support/workers';
 
@@ -35,15 +35,7 @@ afterAll(async () => {
   await h.cleanup();
 });
 
-/** A pay-later order, waiting in `reserved`. */
-async function reservedOrder(token: string): Promise<string> {
-  const p = await s.product(5);
-  const res = await s.place(token, p, 1, null);
-  expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
-  await until(async () => (await s.order(id)).status === 'reserved', `order ${id} reserved`);
-  return id;
-}
+const reservedOrder = (token: string) => reservedOrderOf(s, token);
 
 function open(orderId: string, token: string, signal?: AbortSignal) {
   return fetch(`${srv.url}/orders/${orderId}/events`, {

@@ -7,7 +7,13 @@ import { serveApi } from '../api/serve';
 import { createLogger } from '../lib/logger';
 import { orderEventsChannel } from '../queues/order-events';
 import { createHarness, type Harness } from './support/harness';
-import { serveHarness, until } from './support/live';
+import {
+  connectWs,
+  reservedOrder as reservedOrderOf,
+  serveHarness,
+  until,
+  type WsMessage,
+} from './support/live';
 import { shop } from './support/shop';
 import { startTestWorkers, type TestWorkers } from './support/workers';
 
@@ -44,52 +50,10 @@ afterAll(async () => {
   await h.cleanup();
 });
 
-type Message = Record<string, unknown>;
+type Message = WsMessage;
 
-/** A real WebSocket client (Bun's, as a browser's) that records what it receives and how it closed. */
-async function connect(url = srv.wsUrl) {
-  const ws = new WebSocket(url);
-  const messages: Message[] = [];
-  const state = { closed: undefined as { code: number; reason: string } | undefined };
-  ws.onmessage = (e) => messages.push(JSON.parse(String(e.data)) as Message);
-  ws.onclose = (e) => {
-    state.closed = { code: e.code, reason: e.reason };
-  };
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error('websocket did not open'));
-  });
-  const client = {
-    ws,
-    messages,
-    state,
-    send: (m: unknown) => ws.send(JSON.stringify(m)),
-    /** Waits for a message matching `match` and returns it. */
-    async next(match: (m: Message) => boolean, what: string, timeoutMs = 15_000): Promise<Message> {
-      await until(() => messages.some(match), what, timeoutMs);
-      return messages.find(match) as Message;
-    },
-    async auth(token: string) {
-      client.send({ type: 'auth', token });
-      await client.next((m) => m.type === 'authenticated', 'authenticated');
-    },
-    async close() {
-      ws.close();
-      await until(() => state.closed !== undefined, 'closed');
-    },
-  };
-  return client;
-}
-
-/** A pay-later order, waiting in `reserved`. */
-async function reservedOrder(token: string): Promise<string> {
-  const p = await s.product(5);
-  const res = await s.place(token, p, 1, null);
-  expect(res.status).toBe(202);
-  const { id } = (await res.json()) as { id: string };
-  await until(async () => (await s.order(id)).status === 'reserved', `order ${id} reserved`);
-  return id;
-}
+const connect = (url = srv.wsUrl) => connectWs(url);
+const reservedOrder = (token: string) => reservedOrderOf(s, token);
 
 async function pay(orderId: string, token: string) {
   const res = await h.json('POST', '/payment', { orderId, token: 'tok_visa' }, token);

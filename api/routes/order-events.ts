@@ -75,6 +75,7 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
                 await stream.write(': keep-alive\n\n');
               },
             },
+            safetyRecheckMs: live.safetyRecheckMs,
             onRead: (t) => live.countRead(t),
           });
         } catch (err) {

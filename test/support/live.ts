@@ -1,5 +1,7 @@
+import { expect } from 'bun:test';
 import { serveApi } from '../../api/serve';
 import type { Harness } from './harness';
+import type { shop } from './shop';
 
 /** The harness's app behind a real `Bun.serve` on a free port, as `bun run api` serves it. */
 export function serveHarness(h: Harness) {
@@ -78,4 +80,51 @@ export function followSse(res: Response) {
     }
   })();
   return { state, done, cancel: () => reader.cancel().catch(() => {}) };
+}
+
+/** A pay-later order, waiting in `reserved` (the test's workers run the reserve step). */
+export async function reservedOrder(s: ReturnType<typeof shop>, token: string): Promise<string> {
+  const p = await s.product(5);
+  const res = await s.place(token, p, 1, null);
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  await until(async () => (await s.order(id)).status === 'reserved', `order ${id} reserved`);
+  return id;
+}
+
+export type WsMessage = Record<string, unknown>;
+
+/** A real WebSocket client (Bun's, as a browser's) that records what it receives and how it closed. */
+export async function connectWs(url: string) {
+  const ws = new WebSocket(url);
+  const messages: WsMessage[] = [];
+  const state = { closed: undefined as { code: number; reason: string } | undefined };
+  ws.onmessage = (e) => messages.push(JSON.parse(String(e.data)) as WsMessage);
+  ws.onclose = (e) => {
+    state.closed = { code: e.code, reason: e.reason };
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error('websocket did not open'));
+  });
+  const client = {
+    ws,
+    messages,
+    state,
+    send: (m: unknown) => ws.send(JSON.stringify(m)),
+    /** Waits for a message matching `match` and returns it. */
+    async next(match: (m: WsMessage) => boolean, what: string, timeoutMs = 15_000): Promise<WsMessage> {
+      await until(() => messages.some(match), what, timeoutMs);
+      return messages.find(match) as WsMessage;
+    },
+    async auth(token: string) {
+      client.send({ type: 'auth', token });
+      await client.next((m) => m.type === 'authenticated', 'authenticated');
+    },
+    async close() {
+      ws.close();
+      await until(() => state.closed !== undefined, 'closed');
+    },
+  };
+  return client;
 }

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { cancelOrder } from '../domain/orders/compensate';
+import type { OrderContext } from '../domain/orders/context';
+import { createHarness, type Harness } from './support/harness';
+import { connectWs, followSse, reservedOrder as reservedOrderOf, serveHarness, until } from './support/live';
+import { shop } from './support/shop';
+import { startTestWorkers, type TestWorkers } from './support/workers';
+
+// Pub/sub is healthy but one change is never published (the publish was lost, e.g. a failover between
+// the commit and the PUBLISH): the slow safety re-read (LIVE_SAFETY_RECHECK_SECONDS) still finds it.
+const SAFETY_S = 3;
+
+let h: Harness;
+let w: TestWorkers;
+let srv: ReturnType<typeof serveHarness>;
+let s: ReturnType<typeof shop>;
+/** The order rules with publishing suppressed: changes commit in MySQL, nobody is told. */
+let silent: OrderContext;
+
+beforeAll(async () => {
+  h = await createHarness({ LIVE_SAFETY_RECHECK_SECONDS: String(SAFETY_S) });
+  s = shop(h, await h.signUp('admin'));
+  w = await startTestWorkers(h, { concurrency: 5, queues: ['reserve'] });
+  srv = serveHarness(h);
+  silent = { ...h.deps.orders, events: { committed: async () => {} } };
+});
+afterAll(async () => {
+  await srv?.stop();
+  await w?.stop();
+  await h.cleanup();
+});
+
+const reservedOrder = (token: string) => reservedOrderOf(s, token);
+const healthy = () => h.live.hub.status.connected && h.live.hub.status.pending === 0;
+/** The interval, with room for a slow machine. */
+const withinSafety = (SAFETY_S + 5) * 1000;
+
+test('an SSE stream whose final change was never published still ends, within the safety interval', async () => {
+  const user = await h.signUp();
+  const id = await reservedOrder(user.token);
+  const res = await fetch(`${srv.url}/orders/${id}/events`, {
+    headers: { authorization: `Bearer ${user.token}` },
+  });
+  expect(res.status).toBe(200);
+  const sse = followSse(res);
+  await until(() => sse.state.events.length === 1 && healthy(), 'the status event, subscribed');
+  const polls = h.live.reads.poll;
+  const safety = h.live.reads.safety;
+
+  await cancelOrder(silent, id);
+  await until(() => sse.state.ended, 'the stream to end', withinSafety);
+  expect(sse.state.error).toBeUndefined();
+  expect(
+    sse.state.events.filter((e) => e.event === 'change').map((e) => `${e.data.from}->${e.data.to}`),
+  ).toEqual(['reserved->cancelled']);
+  // Found by the safety re-read, not by a fallback poll (pub/sub never looked unhealthy).
+  expect(h.live.reads.safety).toBeGreaterThan(safety);
+  expect(h.live.reads.poll).toBe(polls);
+}, 60_000);
+
+test('a WebSocket subscription gets a change that was never published, within the safety interval', async () => {
+  const user = await h.signUp();
+  const id = await reservedOrder(user.token);
+  const ws = await connectWs(srv.wsUrl);
+  await ws.auth(user.token);
+  ws.send({ type: 'subscribe', orderId: id });
+  await ws.next((m) => m.type === 'status' && m.orderId === id, 'the status message');
+  await until(healthy, 'subscribed');
+
+  await cancelOrder(silent, id);
+  const change = await ws.next((m) => m.type === 'change' && m.orderId === id, 'the change', withinSafety);
+  expect(change).toMatchObject({ from: 'reserved', to: 'cancelled' });
+  await ws.close();
+}, 60_000);
+
+test('a quiet stream with pub/sub healthy reads the order no more often than the safety interval', async () => {
+  const user = await h.signUp();
+  const id = await reservedOrder(user.token);
+  await until(() => h.live.slots.open === 0, 'no stream left from earlier tests');
+  const stop = new AbortController();
+  const res = await fetch(`${srv.url}/orders/${id}/events`, {
+    headers: { authorization: `Bearer ${user.token}` },
+    signal: stop.signal,
+  });
+  const sse = followSse(res);
+  await until(() => sse.state.events.length === 1 && healthy(), 'the status event, subscribed');
+  const before = { ...h.live.reads };
+  const windowMs = SAFETY_S * 1000 * 3 + 1000;
+  await Bun.sleep(windowMs);
+  const reads = (Object.keys(before) as (keyof typeof before)[]).reduce(
+    (n, k) => n + h.live.reads[k] - before[k],
+    0,
+  );
+  // One read per interval at most (three, maybe four with the window's edges) and none of them a poll.
+  expect(reads).toBeLessThanOrEqual(Math.floor(windowMs / (SAFETY_S * 1000)) + 1);
+  expect(reads).toBeGreaterThanOrEqual(2);
+  expect(h.live.reads.safety - before.safety).toBe(reads);
+  expect(sse.state.ended).toBe(false);
+  stop.abort();
+  await until(() => h.live.slots.open === 0, 'its slot released');
+}, 60_000);
