@@ -14,7 +14,11 @@ export class RedisOrderEvents implements OrderEventSink {
     private readonly prefix: string,
   ) {}
 
-  async committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void> {
+  async committed(
+    events: OrderEvent[],
+    stockChangedFor: string[],
+    ordersChanged: string[] = [],
+  ): Promise<void> {
     // One round trip: the invalidations first (in pipeline order), then the news.
     const pipeline = this.redis.pipeline();
     // A new order (from: null) has nothing cached to invalidate.
@@ -22,7 +26,7 @@ export class RedisOrderEvents implements OrderEventSink {
       pipeline,
       this.prefix,
       'order',
-      new Set(events.filter((e) => e.from !== null).map((e) => e.orderId)),
+      new Set([...events.filter((e) => e.from !== null).map((e) => e.orderId), ...ordersChanged]),
     );
     bumpGenerations(pipeline, this.prefix, 'inventory', stockChangedFor);
     for (const e of events) {

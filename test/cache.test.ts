@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { applyScreening } from '../domain/fraud/screen';
+import { reserveOrder } from '../domain/orders/reserve';
 import { ReadThroughCache } from '../lib/cache';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
@@ -67,6 +69,32 @@ describe('read-through cache', () => {
     expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(200);
     expect((await s.order(id, user.token)).status).toBe('cancelled');
     expect(await stockRead()).toMatchObject({ available: 4, reserved: 0 });
+  });
+
+  test('a screening verdict without a status change makes the cached order stale: its risk shows at once', async () => {
+    const p = await s.product(5);
+    const placed = await s.place(user.token, p, 1, null);
+    expect(placed.status).toBe(202);
+    const { id } = (await placed.json()) as { id: string };
+    await reserveOrder(h.deps.orders, id);
+    const first = await s.order(id);
+    expect(first.status).toBe('reserved');
+    expect(first).not.toHaveProperty('risk');
+    expect(await cacheKeys('order')).toContain(`${h.prefix}:cache:order:${id}`);
+
+    // Screening approves it: the risk columns are written, the status stays `reserved`.
+    const verdict = await applyScreening(h.deps.orders, id, {
+      score: 0.05,
+      decision: 'approve',
+      reasons: ['new_account'],
+      model: 'test@0',
+    });
+    expect(verdict).toBeNull();
+    const second = await s.order(id);
+    expect(second.status).toBe('reserved');
+    expect(second).toMatchObject({
+      risk: { score: 0.05, decision: 'approve', reasons: ['new_account'], model: 'test@0' },
+    });
   });
 
   test('concurrent misses load once (no stampede)', async () => {

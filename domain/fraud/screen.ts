@@ -154,6 +154,8 @@ export async function applyScreening(
       if (now?.status !== 'reserved')
         return { status: now?.status ?? 'failed', changed: false, messages: [] };
     }
+    // No transition, but the order's risk changed: its cached reads go stale (no event is published).
+    await ctx.events.committed([], [], [orderId]);
     ctx.screening.observe?.(a);
     return null;
   }

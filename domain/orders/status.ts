@@ -42,5 +42,6 @@ export interface OrderEvent {
  * committed change (implementations swallow their own errors).
  */
 export interface OrderEventSink {
-  committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void>;
+  /** `ordersChanged`: orders a write changed without a transition (a risk verdict), whose reads go stale too. */
+  committed(events: OrderEvent[], stockChangedFor: string[], ordersChanged?: string[]): Promise<void>;
 }
