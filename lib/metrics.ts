@@ -56,6 +56,7 @@ export class Metrics {
   readonly jobDuration: Histogram<'queue' | 'job' | 'outcome'>;
   readonly riskDecisions: Counter<'decision'>;
   readonly riskScore: Histogram;
+  readonly reviewOutcomes: Counter<'decision'>;
   private readonly reviewQueueLength: Gauge;
   private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
@@ -128,6 +129,13 @@ export class Metrics {
     });
     // Every outcome is exported from the start, so a rate over it never starts from a missing series.
     for (const decision of ['approve', 'review', 'reject']) this.riskDecisions.inc({ decision }, 0);
+    this.reviewOutcomes = new Counter({
+      name: 'fraud_reviews_total',
+      help: "Orders held for review that were decided here: an admin's approve or reject (API), or expired unreviewed (reconciler)",
+      labelNames: ['decision'],
+      registers,
+    });
+    for (const decision of ['approve', 'reject', 'expired']) this.reviewOutcomes.inc({ decision }, 0);
     this.riskScore = new Histogram({
       name: 'fraud_score',
       help: "Fraud screening scores (0-1, the model's probability of fraud) of the orders screened here",
@@ -171,6 +179,11 @@ export class Metrics {
   observeRisk(a: { decision: string; score: number }): void {
     this.riskDecisions.inc({ decision: a.decision });
     this.riskScore.observe(a.score);
+  }
+
+  /** A review ended: decided by an admin, or expired (REVIEW_TTL_SECONDS) without a decision. */
+  reviewEnded(decision: 'approve' | 'reject' | 'expired'): void {
+    this.reviewOutcomes.inc({ decision });
   }
 
   cacheHit(cache: string): void {

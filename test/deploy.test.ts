@@ -257,6 +257,32 @@ describe("BullMQ 6's wait key, as KEDA reads it", () => {
 });
 
 describe('deploy/grafana', () => {
+  test('panel ids are unique and no two panels overlap on the grid', async () => {
+    const dashboard = (await Bun.file(join(repoRoot, 'deploy/grafana/orderflow-dashboard.json')).json()) as {
+      panels: { id: number; title: string; gridPos: { x: number; y: number; w: number; h: number } }[];
+    };
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const overlaps: string[] = [];
+    dashboard.panels.forEach((a, i) => {
+      for (const b of dashboard.panels.slice(i + 1)) {
+        const [p, q] = [a.gridPos, b.gridPos];
+        if (p.x < q.x + q.w && q.x < p.x + p.w && p.y < q.y + q.h && q.y < p.y + p.h)
+          overlaps.push(`${a.title} / ${b.title}`);
+      }
+    });
+    expect(overlaps).toEqual([]);
+    // Every fraud metric the app exports has a panel.
+    const text = JSON.stringify(dashboard);
+    for (const m of [
+      'fraud_decisions_total',
+      'fraud_reviews_total',
+      'fraud_score_bucket',
+      'fraud_review_queue_length',
+    ])
+      expect(text).toContain(m);
+  });
+
   test('every dashboard query parses as PromQL (promtool check rules)', async () => {
     const dashboard = await Bun.file(join(repoRoot, 'deploy/grafana/orderflow-dashboard.json')).text();
     const exprs = [

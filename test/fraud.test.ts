@@ -279,6 +279,33 @@ describe('the review queue', () => {
     await nothingWaitingForChildren();
   }, 60_000);
 
+  test('metrics: review outcomes are counted by decision (approve, reject, expired)', async () => {
+    const reviews = async () => {
+      const text = await (await h.app.request('/metrics')).text();
+      const of = (d: string) =>
+        Number(text.match(new RegExp(`^fraud_reviews_total\\{decision="${d}"\\} (\\d+)`, 'm'))?.[1]);
+      return { approve: of('approve'), reject: of('reject'), expired: of('expired') };
+    };
+    const before = await reviews();
+    expect(before.approve).toBeGreaterThanOrEqual(0);
+    const [a, b, c] = [await inReview(1), await inReview(1), await inReview(1)];
+    expect((await review(a.id, 'approve')).status).toBe(200);
+    expect((await review(b.id, 'reject')).status).toBe(200);
+    // A decision that comes too late (409) is not an outcome.
+    expect((await review(b.id, 'approve')).status).toBe(409);
+    // c has waited past the review window (its clock moved back rather than the test waiting).
+    await h.pool.query('UPDATE orders SET updated_at = NOW(3) - INTERVAL 1 HOUR WHERE id = ?', [c.id]);
+    const impatient = { ...w.deps, config: { ...w.deps.config, REVIEW_TTL_SECONDS: 60 } };
+    await reconcile(impatient);
+    expect((await order(c.id)).failureReason).toBe('review_expired');
+    const after = await reviews();
+    expect({
+      approve: after.approve - before.approve,
+      reject: after.reject - before.reject,
+      expired: after.expired - before.expired,
+    }).toEqual({ approve: 1, reject: 1, expired: 1 });
+  }, 60_000);
+
   test('the owner may cancel an order in review; nothing is charged', async () => {
     const { user, p, id } = await inReview(1);
     const body = await expectJson<RiskOrder>(

@@ -31,6 +31,7 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   // Orders nobody reviewed in time (REVIEW_TTL_SECONDS) are cancelled, their stock released.
   for (const { orderId, messages } of await expireReviews(deps.orders, deps.config.REVIEW_TTL_SECONDS)) {
     report.expired++;
+    deps.metrics?.reviewEnded('expired');
     for (const id of messages) await deps.queues.send(id, orderId);
   }
   const olderThan = new Date(Date.now() - deps.config.RECONCILE_AFTER_SECONDS * 1000);

@@ -121,6 +121,7 @@ export function orderRoutes(deps: AppDeps) {
       const { decision } = c.req.valid('json');
       c.set('orderId', id);
       const decided = await decideReview(deps.orders, id, decision);
+      deps.metrics?.reviewEnded(decision);
       try {
         if (decision === 'approve') await deps.queues.resumeAfterReview(id, c.get('requestId'));
         // A rejection wrote its notice with the transition (the outbox); the queue only delivers it.
