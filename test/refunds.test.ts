@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chargeOrder } from '../domain/orders/charge';
 import { cancelOrder } from '../domain/orders/compensate';
 import { refundIfCharged } from '../domain/orders/refund';
-import { GatewayUnavailableError, type PaymentGateway, refundKey } from '../domain/payments/gateway';
+import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { createLogger } from '../lib/logger';
 import type { QueueName } from '../queues/contract';
 import { buildWorkerDeps } from '../workers/deps';
 import { reconcile } from '../workers/reconcile';
+import { HeldRefundGateway, LateChargeGateway } from './support/faults';
 import { createHarness, type Harness } from './support/harness';
-import { CountingGateway, HeldRefundGateway, LateChargeGateway } from './support/money';
 import { shop } from './support/shop';
+import { CountingGateway } from './support/stand-ins';
 import { eventually, startTestWorkers } from './support/workers';
 
 // Refunds are network calls made after the order's transaction commits, recorded by compare-and-set,
@@ -89,7 +90,7 @@ async function ledger(orderId: string) {
   return { charges: Number(row?.charges ?? 0), refunds: Number(row?.refunds ?? 0) };
 }
 
-const refundCalls = (orderId: string) => gateway.refunds.get(refundKey(orderId)) ?? 0;
+const refundCalls = (orderId: string) => gateway.refundCalls(orderId);
 
 describe('refunds outside the order transaction', () => {
   test('2 × pool size concurrent cancels of paid orders all finish, each refunded exactly once', async () => {
@@ -105,7 +106,7 @@ describe('refunds outside the order transaction', () => {
     expect(answers.map((r) => r.status)).toEqual(ids.map(() => 200));
     expect(await statuses(ids)).toEqual(ids.map(() => 'cancelled'));
     // The refunds really overlapped (the window in which the old code jammed was open).
-    expect(gateway.maxInFlight).toBeGreaterThan(1);
+    expect(gateway.maxRefundsInFlight).toBeGreaterThan(1);
     // One refund call per order at the port, and the processor holds one charge and one refund each.
     expect(ids.map(refundCalls)).toEqual(ids.map(() => 1));
     const money = await Promise.all(ids.map(ledger));

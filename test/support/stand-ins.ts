@@ -47,6 +47,9 @@ export class CountingGateway implements PaymentGateway {
   readonly charges = new Map<string, number>();
   /** Refund calls per charge idempotency key. */
   readonly refunds = new Map<string, number>();
+  /** Refund calls in progress right now, and the most seen at once (do refunds overlap?). */
+  refundsInFlight = 0;
+  maxRefundsInFlight = 0;
   private readonly gates = new Map<string, Gate>();
 
   constructor(private readonly inner: PaymentGateway) {}
@@ -97,10 +100,15 @@ export class CountingGateway implements PaymentGateway {
     return result;
   }
 
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
+  async refund(req: RefundRequest): Promise<{ ref: string } | null> {
     const key = req.chargeIdempotencyKey;
     this.refunds.set(key, (this.refunds.get(key) ?? 0) + 1);
-    return this.inner.refund(req);
+    this.maxRefundsInFlight = Math.max(this.maxRefundsInFlight, ++this.refundsInFlight);
+    try {
+      return await this.inner.refund(req);
+    } finally {
+      this.refundsInFlight--;
+    }
   }
 
   transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
