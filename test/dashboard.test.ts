@@ -2,13 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './support/browser';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { eventually, startTestWorkers } from './support/workers';
 
 const PASSWORD = 'correct horse battery';
-const CHROMIUM = '/usr/bin/chromium';
 // The README's picture is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/dashboard.test.ts);
 // an ordinary run writes to a temporary file, so testing leaves the work tree as it was.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
@@ -189,8 +188,6 @@ describe('GET /system/workers', () => {
 
 describe('the board in a real browser', () => {
   test('headless Chromium signs in with Basic credentials and shows the queues', async () => {
-    expect(existsSync(CHROMIUM)).toBe(true); // installed by .ci/system-deps
-
     // Some history for the picture: orders that went through, then a few waiting for workers.
     const s = shop(h, admin);
     const product = await s.product(100);
@@ -214,18 +211,7 @@ describe('the board in a real browser', () => {
 
     const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: h.app.fetch });
     const origin = `http://127.0.0.1:${server.port}`;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({
         httpCredentials: { username: admin.email, password: PASSWORD, origin },

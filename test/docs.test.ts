@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { DOCS_BUNDLE_PATH } from '../api/docs';
+import { launchChromium } from './support/browser';
 import { createHarness, type Harness } from './support/harness';
 
-const CHROMIUM = '/usr/bin/chromium';
 // The README's picture is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/docs.test.ts);
 // an ordinary run writes to a temporary file, so testing leaves the work tree as it was.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
@@ -60,21 +59,9 @@ describe('/docs needs nothing from outside the app', () => {
   });
 
   test('headless Chromium with every outside request refused shows the operations', async () => {
-    expect(existsSync(CHROMIUM)).toBe(true); // installed by .ci/system-deps
     const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: h.app.fetch });
     const origin = `http://127.0.0.1:${server.port}`;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     const refused: string[] = [];
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

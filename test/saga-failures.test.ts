@@ -87,6 +87,17 @@ const summary = (m: Map<string, string>) => {
   return counts;
 };
 
+/** Waits until the order is final, then reads it (with its timeline) through the API as its owner. */
+async function finalOrder(h: Harness, a: Actors, id: string) {
+  await eventually(
+    () => statuses(h, [id]),
+    (m) => finalStatuses.has(m.get(id) ?? ''),
+    30_000,
+  );
+  const res = await h.json('GET', `/orders/${id}`, undefined, a.user.token);
+  return (await res.json()) as { status: string; failureReason?: string; events: { to: string }[] };
+}
+
 async function stockOf(h: Harness, productId: string) {
   const [row] = await rows<{ available: number; reserved: number }>(
     h,
@@ -245,18 +256,9 @@ describe('a step that keeps failing', () => {
   test('a step that keeps failing ends the order failed, stock released, nothing left in waiting-children', async () => {
     const p = await newProduct(h, a, 10);
     const id = await placeOrder(h, a, p, 4);
-    const done = await eventually(
-      () => statuses(h, [id]),
-      (m) => finalStatuses.has(m.get(id) ?? ''),
-      30_000,
-    );
-    expect(done.get(id)).toBe('failed');
+    const order = await finalOrder(h, a, id);
+    expect(order.status).toBe('failed');
     expect(gateway.calls).toBe(3);
-    const order = (await (await h.json('GET', `/orders/${id}`, undefined, a.user.token)).json()) as {
-      status: string;
-      failureReason?: string;
-      events: { to: string }[];
-    };
     expect(order.failureReason).toBe('charge_failed');
     expect(order.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'failed']);
     expect(await stockOf(h, p)).toEqual({ available: 10, reserved: 0 });
@@ -376,16 +378,8 @@ describe('reserve and notify running out of attempts', () => {
   test('reserve keeps failing: the order ends failed, nothing held, never charged, customer told', async () => {
     const p = await newProduct(h, a, 10);
     const id = await withFault('reserved', 3, p);
-    const done = await eventually(
-      () => statuses(h, [id]),
-      (m) => finalStatuses.has(m.get(id) ?? ''),
-      30_000,
-    );
-    expect(done.get(id)).toBe('failed');
-    const order = (await (await h.json('GET', `/orders/${id}`, undefined, a.user.token)).json()) as {
-      failureReason?: string;
-      events: { to: string }[];
-    };
+    const order = await finalOrder(h, a, id);
+    expect(order.status).toBe('failed');
     expect(order.failureReason).toBe('reserve_failed');
     expect(order.events.map((e) => e.to)).toEqual(['pending', 'failed']);
     expect(await stockOf(h, p)).toEqual({ available: 10, reserved: 0 });
@@ -405,16 +399,8 @@ describe('reserve and notify running out of attempts', () => {
   test('notify keeps failing: the paid order ends failed, refunded, stock released, customer told', async () => {
     const p = await newProduct(h, a, 10, 700);
     const id = await withFault('completed', 2, p);
-    const done = await eventually(
-      () => statuses(h, [id]),
-      (m) => finalStatuses.has(m.get(id) ?? ''),
-      30_000,
-    );
-    expect(done.get(id)).toBe('failed');
-    const order = (await (await h.json('GET', `/orders/${id}`, undefined, a.user.token)).json()) as {
-      failureReason?: string;
-      events: { to: string }[];
-    };
+    const order = await finalOrder(h, a, id);
+    expect(order.status).toBe('failed');
     expect(order.failureReason).toBe('notify_failed');
     expect(order.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'failed']);
     expect(await stockOf(h, p)).toEqual({ available: 10, reserved: 0 });
