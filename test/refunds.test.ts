@@ -92,6 +92,25 @@ async function ledger(orderId: string) {
 
 const refundCalls = (orderId: string) => gateway.refundCalls(orderId);
 
+/** The reconciler as the maintenance worker runs it, through the counting gateway. */
+const reconcilerDeps = (config: Partial<Harness['config']> = {}) =>
+  buildWorkerDeps({ ...h.config, ...config }, { db: h.db, redis: h.redis }, createLogger('silent'), {
+    gateway,
+    queues: h.deps.queues,
+  });
+
+/** Runs reconciler passes until the order's payment is refunded. */
+async function reconcileUntilRefunded(deps: ReturnType<typeof reconcilerDeps>, id: string) {
+  await eventually(
+    async () => {
+      await reconcile(deps);
+      return paymentRow(id);
+    },
+    (x) => x?.status === 'refunded',
+    20_000,
+  );
+}
+
 describe('refunds outside the order transaction', () => {
   test('2 × pool size concurrent cancels of paid orders all finish, each refunded exactly once', async () => {
     const n = 2 * h.config.DATABASE_POOL_SIZE;
@@ -167,18 +186,8 @@ describe('refunds outside the order transaction', () => {
     expect(await paymentRow(id)).toMatchObject({ status: 'succeeded' });
     expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
 
-    const deps = buildWorkerDeps(h.config, { db: h.db, redis: h.redis }, createLogger('silent'), {
-      gateway,
-      queues: h.deps.queues,
-    });
-    await eventually(
-      async () => {
-        await reconcile(deps);
-        return paymentRow(id);
-      },
-      (x) => x?.status === 'refunded',
-      20_000,
-    );
+    const deps = reconcilerDeps();
+    await reconcileUntilRefunded(deps, id);
     // Settled once: later passes leave a refunded payment alone.
     await Bun.sleep(1100);
     await reconcile(deps);
@@ -207,18 +216,8 @@ describe('a charge that lands after "not charged"', () => {
     await late.land();
     expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
 
-    const deps = buildWorkerDeps(h.config, { db: h.db, redis: h.redis }, createLogger('silent'), {
-      gateway,
-      queues: h.deps.queues,
-    });
-    await eventually(
-      async () => {
-        await reconcile(deps);
-        return paymentRow(id);
-      },
-      (x) => x?.status === 'refunded',
-      20_000,
-    );
+    const deps = reconcilerDeps();
+    await reconcileUntilRefunded(deps, id);
     expect(await ledger(id)).toEqual({ charges: 1, refunds: 1 });
     // Asked once at the cancel ("not charged"), then again by the reconciler, which found the charge.
     expect(refundCalls(id)).toBeGreaterThanOrEqual(2);
@@ -227,12 +226,7 @@ describe('a charge that lands after "not charged"', () => {
 
   test('past the window the reconciler stops asking', async () => {
     const { id } = await chargeInLimbo();
-    const deps = buildWorkerDeps(
-      { ...h.config, LATE_CHARGE_WINDOW_SECONDS: 0 },
-      { db: h.db, redis: h.redis },
-      createLogger('silent'),
-      { gateway, queues: h.deps.queues },
-    );
+    const deps = reconcilerDeps({ LATE_CHARGE_WINDOW_SECONDS: 0 });
     const before = refundCalls(id);
     await Bun.sleep(1100); // older than RECONCILE_AFTER_SECONDS, so only the window keeps it out
     await reconcile(deps);
