@@ -1,30 +1,35 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { tokenSettings } from '../api/deps';
 import { issueTokenPair } from '../domain/auth/tokens';
-import { createHarness, type Harness } from './support/harness';
-import { followSse, reservedOrder as reservedOrderOf, serveHarness, until } from './support/live';
-import { shop } from './support/shop';
-import { startTestWorkers, type TestWorkers } from './support/workers';
+import type { Harness } from './support/harness';
+import {
+  followSse,
+  type LiveStack,
+  reservedOrder as reservedOrderOf,
+  type serveHarness,
+  startLiveStack,
+  until,
+} from './support/live';
+import type { shop } from './support/shop';
 
 // An order's SSE stream re-checks its token at every heartbeat, as a WebSocket does: a logout (one
 // login or all of them) or the token's expiry ends it within about a heartbeat.
 const HEARTBEAT_S = 1;
 
 let h: Harness;
-let w: TestWorkers;
+let stack: LiveStack;
 let srv: ReturnType<typeof serveHarness>;
 let s: ReturnType<typeof shop>;
 
 beforeAll(async () => {
-  h = await createHarness({ LIVE_HEARTBEAT_SECONDS: String(HEARTBEAT_S), LIVE_MAX_PER_USER: '5' });
-  s = shop(h, await h.signUp('admin'));
-  w = await startTestWorkers(h, { concurrency: 5, queues: ['reserve'] });
-  srv = serveHarness(h);
+  stack = await startLiveStack(
+    { LIVE_HEARTBEAT_SECONDS: String(HEARTBEAT_S), LIVE_MAX_PER_USER: '5' },
+    { queues: ['reserve'] },
+  );
+  ({ h, s, srv } = stack);
 });
 afterAll(async () => {
-  await srv?.stop();
-  await w?.stop();
-  await h.cleanup();
+  await stack?.stop();
 });
 
 const reservedOrder = (token: string) => reservedOrderOf(s, token);

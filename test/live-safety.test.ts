@@ -1,33 +1,36 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
-import { createHarness, type Harness } from './support/harness';
-import { connectWs, followSse, reservedOrder as reservedOrderOf, serveHarness, until } from './support/live';
-import { shop } from './support/shop';
-import { startTestWorkers, type TestWorkers } from './support/workers';
+import type { Harness } from './support/harness';
+import {
+  connectWs,
+  followSse,
+  type LiveStack,
+  reservedOrder as reservedOrderOf,
+  type serveHarness,
+  startLiveStack,
+  until,
+} from './support/live';
+import type { shop } from './support/shop';
 
 // Pub/sub is healthy but one change is never published (the publish was lost, e.g. a failover between
 // the commit and the PUBLISH): the slow safety re-read (LIVE_SAFETY_RECHECK_SECONDS) still finds it.
 const SAFETY_S = 3;
 
 let h: Harness;
-let w: TestWorkers;
+let stack: LiveStack;
 let srv: ReturnType<typeof serveHarness>;
 let s: ReturnType<typeof shop>;
 /** The order rules with publishing suppressed: changes commit in MySQL, nobody is told. */
 let silent: OrderContext;
 
 beforeAll(async () => {
-  h = await createHarness({ LIVE_SAFETY_RECHECK_SECONDS: String(SAFETY_S) });
-  s = shop(h, await h.signUp('admin'));
-  w = await startTestWorkers(h, { concurrency: 5, queues: ['reserve'] });
-  srv = serveHarness(h);
+  stack = await startLiveStack({ LIVE_SAFETY_RECHECK_SECONDS: String(SAFETY_S) }, { queues: ['reserve'] });
+  ({ h, s, srv } = stack);
   silent = { ...h.deps.orders, events: { committed: async () => {} } };
 });
 afterAll(async () => {
-  await srv?.stop();
-  await w?.stop();
-  await h.cleanup();
+  await stack?.stop();
 });
 
 const reservedOrder = (token: string) => reservedOrderOf(s, token);

@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { POLL_MS } from '../api/live-follow';
 import { ConfigError, loadConfig } from '../lib/config';
-import { createHarness, type Harness } from './support/harness';
-import { followSse, reservedOrder as reservedOrderOf, serveHarness, until } from './support/live';
-import { shop } from './support/shop';
-import { startTestWorkers, type TestWorkers } from './support/workers';
+import type { Harness } from './support/harness';
+import {
+  followSse,
+  type LiveStack,
+  reservedOrder as reservedOrderOf,
+  serveHarness,
+  startLiveStack,
+  until,
+} from './support/live';
+import type { shop } from './support/shop';
 
 // A heartbeat above Bun's default idle timeout (10 s) and an idle timeout of 30 s: a server started
 // without `idleTimeout` cuts a quiet stream after 10 s, one without heartbeats after 30 s.
@@ -12,27 +18,21 @@ const IDLE_S = 30;
 const HEARTBEAT_S = 12;
 
 let h: Harness;
-let w: TestWorkers;
+let stack: LiveStack;
 let srv: ReturnType<typeof serveHarness>;
-let admin: { token: string };
 let s: ReturnType<typeof shop>;
 
 beforeAll(async () => {
-  h = await createHarness({
+  stack = await startLiveStack({
     HTTP_IDLE_TIMEOUT_SECONDS: String(IDLE_S),
     LIVE_HEARTBEAT_SECONDS: String(HEARTBEAT_S),
     LIVE_MAX_PER_USER: '2',
     LIVE_MAX_PER_PROCESS: '3',
   });
-  admin = await h.signUp('admin');
-  s = shop(h, admin);
-  w = await startTestWorkers(h, { concurrency: 5 });
-  srv = serveHarness(h);
+  ({ h, s, srv } = stack);
 });
 afterAll(async () => {
-  await srv?.stop();
-  await w?.stop();
-  await h.cleanup();
+  await stack?.stop();
 });
 
 const reservedOrder = (token: string) => reservedOrderOf(s, token);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { createHarness, type Harness } from './support/harness';
+import { parseSseBlock, type SseEvent } from './support/live';
 import { shop } from './support/shop';
 import { startTestWorkers, type TestWorkers } from './support/workers';
 
@@ -20,30 +21,13 @@ afterAll(async () => {
   await h.cleanup();
 });
 
-interface SseEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
-
 /** Reads a whole SSE response (it ends when the server closes the stream). */
 async function readEvents(res: Response): Promise<SseEvent[]> {
   const text = await res.text();
   return text
     .split('\n\n')
     .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const lines = block.split('\n');
-      const event =
-        lines
-          .find((l) => l.startsWith('event:'))
-          ?.slice(6)
-          .trim() ?? 'message';
-      const data = lines
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim())
-        .join('\n');
-      return { event, data: JSON.parse(data) as Record<string, unknown> };
-    });
+    .map(parseSseBlock);
 }
 
 test('the event stream follows an order from pending to completed, then closes', async () => {

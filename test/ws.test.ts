@@ -6,29 +6,30 @@ import { tokenSettings } from '../api/deps';
 import { serveApi } from '../api/serve';
 import { createLogger } from '../lib/logger';
 import { orderEventsChannel } from '../queues/order-events';
-import { createHarness, type Harness } from './support/harness';
+import type { Harness } from './support/harness';
 import {
   connectWs,
+  type LiveStack,
   reservedOrder as reservedOrderOf,
-  serveHarness,
+  type serveHarness,
+  startLiveStack,
   until,
   type WsMessage,
 } from './support/live';
-import { shop } from './support/shop';
-import { startTestWorkers, type TestWorkers } from './support/workers';
+import type { shop } from './support/shop';
 
 // As in live-sse.test.ts: a server without its idle timeout (Bun's 10 s) or without pings (30 s
 // here) closes a quiet socket within the 35 s the quiet test waits.
 const IDLE_S = 30;
 
 let h: Harness;
-let w: TestWorkers;
+let stack: LiveStack;
 let srv: ReturnType<typeof serveHarness>;
 let admin: { id: string; token: string };
 let s: ReturnType<typeof shop>;
 
 beforeAll(async () => {
-  h = await createHarness({
+  stack = await startLiveStack({
     HTTP_IDLE_TIMEOUT_SECONDS: String(IDLE_S),
     LIVE_HEARTBEAT_SECONDS: '12',
     LIVE_MAX_PER_USER: '2',
@@ -39,15 +40,10 @@ beforeAll(async () => {
     // The caps test holds four pay-later orders of one user.
     MAX_UNPAID_ORDERS: '10',
   });
-  admin = await h.signUp('admin');
-  s = shop(h, admin);
-  w = await startTestWorkers(h, { concurrency: 5 });
-  srv = serveHarness(h);
+  ({ h, s, srv, admin } = stack);
 });
 afterAll(async () => {
-  await srv?.stop();
-  await w?.stop();
-  await h.cleanup();
+  await stack?.stop();
 });
 
 type Message = WsMessage;

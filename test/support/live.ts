@@ -1,7 +1,8 @@
 import { expect } from 'bun:test';
 import { serveApi } from '../../api/serve';
-import type { Harness } from './harness';
-import type { shop } from './shop';
+import { createHarness, type Harness } from './harness';
+import { shop } from './shop';
+import { startTestWorkers } from './workers';
 
 /** The harness's app behind a real `Bun.serve` on a free port, as `bun run api` serves it. */
 export function serveHarness(h: Harness) {
@@ -18,6 +19,34 @@ export function serveHarness(h: Harness) {
   };
 }
 
+/**
+ * What a live-tracking test runs against: a harness with these settings, an admin and the shop
+ * helpers, workers in the test process, and the app behind a real server (for SSE and WebSocket).
+ */
+export async function startLiveStack(
+  env: Record<string, string>,
+  workers: Parameters<typeof startTestWorkers>[1] = {},
+) {
+  const h = await createHarness(env);
+  const admin = await h.signUp('admin');
+  const s = shop(h, admin);
+  const w = await startTestWorkers(h, { concurrency: 5, ...workers });
+  const srv = serveHarness(h);
+  return {
+    h,
+    admin,
+    s,
+    srv,
+    async stop() {
+      await srv.stop();
+      await w.stop();
+      await h.cleanup();
+    },
+  };
+}
+
+export type LiveStack = Awaited<ReturnType<typeof startLiveStack>>;
+
 /** Polls `check` until it is true (a slow, shared machine: never a fixed sleep). */
 export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
@@ -30,6 +59,21 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
 export interface SseEvent {
   event: string;
   data: Record<string, unknown>;
+}
+
+/** One SSE event block (lines up to a blank line): its `event:` name and its `data:` as JSON. */
+export function parseSseBlock(block: string): SseEvent {
+  const lines = block.split('\n');
+  const event =
+    lines
+      .find((l) => l.startsWith('event:'))
+      ?.slice(6)
+      .trim() ?? 'message';
+  const data = lines
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trim())
+    .join('\n');
+  return { event, data: JSON.parse(data) as Record<string, unknown> };
 }
 
 /**
@@ -56,20 +100,8 @@ export function followSse(res: Response) {
         while (cut >= 0) {
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
-          const lines = block.split('\n');
-          if (lines.every((l) => l.startsWith(':'))) state.comments++;
-          else {
-            const event =
-              lines
-                .find((l) => l.startsWith('event:'))
-                ?.slice(6)
-                .trim() ?? 'message';
-            const data = lines
-              .filter((l) => l.startsWith('data:'))
-              .map((l) => l.slice(5).trim())
-              .join('\n');
-            state.events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-          }
+          if (block.split('\n').every((l) => l.startsWith(':'))) state.comments++;
+          else state.events.push(parseSseBlock(block));
           cut = buffer.indexOf('\n\n');
         }
       }
