@@ -87,6 +87,16 @@ const summary = (m: Map<string, string>) => {
   return counts;
 };
 
+/** The states of an order's three saga jobs. */
+async function jobStates(h: Harness, id: string) {
+  const q = h.deps.queues.queues;
+  return {
+    reserve: await q.reserve.getJobState(jobIds.reserve(id)),
+    charge: await q.charge.getJobState(jobIds.charge(id)),
+    notify: await q.notify.getJobState(jobIds.notify(id)),
+  };
+}
+
 /** Waits until the order is final, then reads it (with its timeline) through the API as its owner. */
 async function finalOrder(h: Harness, a: Actors, id: string) {
   await eventually(
@@ -278,11 +288,7 @@ describe('a step that keeps failing', () => {
 
     const q = h.deps.queues.queues;
     const jobs = await eventually(
-      async () => ({
-        reserve: await q.reserve.getJobState(jobIds.reserve(id)),
-        charge: await q.charge.getJobState(jobIds.charge(id)),
-        notify: await q.notify.getJobState(jobIds.notify(id)),
-      }),
+      () => jobStates(h, id),
       (s) => s.notify === 'completed',
       20_000,
     );
@@ -349,11 +355,7 @@ describe('reserve and notify running out of attempts', () => {
   async function expectNothingHanging(id: string) {
     const q = h.deps.queues.queues;
     const jobs = await eventually(
-      async () => ({
-        reserve: await q.reserve.getJobState(jobIds.reserve(id)),
-        charge: await q.charge.getJobState(jobIds.charge(id)),
-        notify: await q.notify.getJobState(jobIds.notify(id)),
-      }),
+      () => jobStates(h, id),
       (st) => ['completed', 'failed'].includes(st.notify),
       20_000,
     );
