@@ -4,7 +4,11 @@ import { createApp } from '../api/app';
 import { tokenSettings } from '../api/deps';
 import { refreshTokens } from '../db/schema';
 import { purgeDeadTokens } from '../domain/auth/tokens';
-import { configurePasswordHashing, defaultHashConcurrency } from '../domain/users/passwords';
+import {
+  configurePasswordHashing,
+  defaultHashConcurrency,
+  passwordHashingLoad,
+} from '../domain/users/passwords';
 import { ensureAdmin } from '../domain/users/users';
 import { newId } from '../lib/ids';
 import { Semaphore, SemaphoreFullError } from '../lib/semaphore';
@@ -373,6 +377,50 @@ describe('argon2 runs under a per-process cap', () => {
     // Reached (the burst did overlap) and never passed.
     expect(peak).toBe(HASH_CONCURRENCY);
   });
+
+  test('through HTTP: with every hash slot busy and the queue full, login and register answer 503 at once and change nothing', async () => {
+    const user = await newAccount();
+    const login = () => h.json('POST', '/auth/login', { email: user.email, password: PASSWORD });
+    // The first sign-in of a process also hashes a dummy password (for unknown emails): done here, so
+    // that the semaphore below holds logins only.
+    expect((await login()).status).toBe(200);
+    const gate = Promise.withResolvers<void>();
+    // Every verification waits at the gate, so the logins pile up in the semaphore; once let go it
+    // answers at once (the password is right: 258 real argon2 runs would only slow the test down).
+    const spy = spyOn(Bun.password, 'verify').mockImplementation(async () => {
+      await gate.promise;
+      return true;
+    });
+    let held: Promise<Response[]> | undefined;
+    try {
+      // The cap's slots and its whole queue (256 waiting, lib's fixed bound).
+      const capacity = HASH_CONCURRENCY + 256;
+      held = Promise.all(Array.from({ length: capacity }, login));
+      await eventually(
+        async () => passwordHashingLoad(),
+        (load) => load.running === HASH_CONCURRENCY && load.waiting === 256,
+        30_000,
+      );
+      const refused = await expectProblem(await login(), 503);
+      expect(refused.detail).toContain('password hashing');
+      const email = `busy_${crypto.randomUUID().slice(0, 8)}@example.test`;
+      await expectProblem(
+        await h.json('POST', '/auth/register', { email, password: PASSWORD, name: 'Busy' }),
+        503,
+      );
+      const [rows] = await h.pool.query('SELECT COUNT(*) AS n FROM users WHERE email = ?', [email]);
+      expect(Number((rows as { n: number }[])[0]?.n)).toBe(0);
+    } finally {
+      gate.resolve();
+      const answers = await held;
+      spy.mockRestore();
+      // Those that were let in all get their answer once the hashes run.
+      const counts: Record<number, number> = {};
+      for (const r of answers ?? []) counts[r.status] = (counts[r.status] ?? 0) + 1;
+      expect(counts).toEqual({ 200: HASH_CONCURRENCY + 256 });
+    }
+    expect(passwordHashingLoad()).toEqual({ running: 0, waiting: 0 });
+  }, 120_000);
 
   test('past its queue the semaphore refuses at once instead of queueing without end', async () => {
     const s = new Semaphore(1, 2, 'test');
