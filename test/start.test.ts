@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { Redis } from 'ioredis';
 import { dropDatabase } from '../db/migrate';
 import { uniqueSuffix } from './support/harness';
+import { freePort } from './support/processes';
 
 // `bun run start` as a user runs it: the real script, on a free port, with its own database, its own
 // prefix and a Redis of its own (started here on a free port), so every key it writes can be seen.
@@ -18,14 +19,6 @@ let redis: Redis;
 let redisUrl: string;
 let app: ReturnType<typeof Bun.spawn> | undefined;
 let stderr = '';
-
-async function freePort(): Promise<number> {
-  const probe = Bun.serve({ port: 0, fetch: () => new Response('') });
-  const port = probe.port;
-  await probe.stop(true);
-  if (port === undefined) throw new Error('no free port');
-  return port;
-}
 
 beforeAll(async () => {
   const port = await freePort();

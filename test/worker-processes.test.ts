@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { RowDataPacket } from 'mysql2';
 import { killProcess, spawnWorkerProcess, type WorkerProcess } from './support/faults';
 import { createHarness, type Harness } from './support/harness';
+import { freePort } from './support/processes';
 import { shop } from './support/shop';
 import { eventually } from './support/workers';
 
@@ -114,3 +115,36 @@ test('two worker processes on the same queues: every order is carried out once, 
   for (const c of children) c.proc.kill('SIGTERM');
   expect(await Promise.all(children.map((c) => c.proc.exited))).toEqual([0, 0]);
 }, 120_000);
+
+test('a worker run alone serves /metrics on WORKER_METRICS_PORT, only to a Bearer METRICS_TOKEN', async () => {
+  const port = await freePort();
+  const token = 'worker-metrics-token-0123';
+  const child = spawnWorkerProcess(h, { WORKER_METRICS_PORT: String(port), METRICS_TOKEN: token }, [
+    '--concurrency',
+    '1',
+  ]);
+  children.push(child);
+  const url = `http://127.0.0.1:${port}/metrics`;
+  const scrape = (authorization?: string) =>
+    fetch(url, authorization ? { headers: { authorization } } : {}).catch(() => undefined);
+  // Up once it answers at all (a real process: it connects to MySQL and Redis first).
+  const anonymous = await eventually(
+    async () => {
+      if (child.proc.exitCode !== null) throw new Error(`the worker exited:\n${child.output()}`);
+      return scrape();
+    },
+    (res) => res !== undefined,
+    30_000,
+  );
+  expect(anonymous?.status).toBe(401);
+  expect(anonymous?.headers.get('www-authenticate')).toContain('Bearer');
+  expect((await scrape(`Bearer ${token}-not`))?.status).toBe(401);
+  expect((await scrape(token))?.status).toBe(401);
+  const ok = await scrape(`Bearer ${token}`);
+  expect(ok?.status).toBe(200);
+  expect(ok?.headers.get('content-type')).toContain('text/plain');
+  const text = (await ok?.text()) ?? '';
+  // The worker's own series: its jobs and its screening, and the shared scan of the orders.
+  for (const name of ['job_processing_seconds', 'fraud_decisions_total', 'orders_by_status'])
+    expect(text).toContain(`# TYPE ${name}`);
+}, 60_000);

@@ -2,6 +2,15 @@ import type { Subprocess } from 'bun';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
+/** A port nothing listens on right now (for a process the test spawns, which must be given one). */
+export async function freePort(): Promise<number> {
+  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('') });
+  const port = probe.port;
+  await probe.stop(true);
+  if (port === undefined) throw new Error('no free port');
+  return port;
+}
+
 export interface LogLine {
   msg?: string;
   process?: string;
