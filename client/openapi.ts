@@ -1798,7 +1798,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status. A quiet stream gets a comment line (`: keep-alive`) every `LIVE_HEARTBEAT_SECONDS`. */
+                /** @description First `event: status` with `{status, at}`, then `event: change` with `{from, to, at, reason?}` per change; closes after a final status. A quiet stream gets a comment line (`: keep-alive`) every `LIVE_HEARTBEAT_SECONDS`; at each, the token is checked again, and the stream closes once it has expired or its login was ended (logout). */
                 200: {
                     headers: {
                         [name: string]: unknown;
