@@ -53,6 +53,8 @@ beforeAll(async () => {
     RISK_REJECT_AT: '0.9',
     JOB_BACKOFF_MS: '50',
     EMAIL_RATE_MAX: '1000',
+    // Two tests scrape /metrics: each counts the review queue afresh (no count reused between them).
+    METRICS_ORDERS_CACHE_SECONDS: '0',
   });
   gateway = new CountingGateway(createGateway(h.config, h.db));
   w = await startTestWorkers(h, { gateway, metrics: h.deps.metrics });
