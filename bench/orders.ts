@@ -158,16 +158,21 @@ try {
   })();
   // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop.
   const profile = option('profile');
+  // --smol: the API and workers run with Bun's smaller, more often collected heap (`bun --smol`).
+  const smol = flag('smol') ? ['--smol'] : [];
   const bunArgs = (script: string, name: string) =>
     profile
       ? [
           'bun',
+          ...smol,
           '--cpu-prof-md',
           `--cpu-prof-dir=${profile}`,
           `--cpu-prof-name=${name}-${Date.now()}.md`,
           script,
         ]
-      : ['bun', 'run', name];
+      : smol.length
+        ? ['bun', ...smol, script]
+        : ['bun', 'run', name];
   const url = `http://127.0.0.1:${port}`;
   const waitReady = async () => {
     for (let i = 0; ; i++) {
