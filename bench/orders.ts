@@ -220,6 +220,7 @@ try {
   let acceptedSoFar = 0;
   const runs: RunReport[] = [];
   const rss = { api: 0, worker: 0 };
+  const rssAtStart = { api: 0, worker: 0 };
 
   const stacks = single
     ? PROCESS_COUNTS.map((n) => ({ api: 1, workers: n, supervised: false }))
@@ -260,6 +261,10 @@ try {
         workers: tree.filter((p) => p.cmd.includes('workers/main.ts')).map((p) => p.pid),
       };
     };
+    // What a process holds before any order (its code and connections), to set beside the peak.
+    await Bun.sleep(1000);
+    if (rssAtStart.api === 0) rssAtStart.api = peakRssMb(pids().api, 'VmRSS');
+    rssAtStart.worker = Math.max(rssAtStart.worker, peakRssMb(pids().workers, 'VmRSS'));
     const tag = stack.supervised ? `${stack.api}a×${stack.workers}w` : `×${processes}`;
 
     const measure = async (label: string, offeredRate: number | null, load: () => Promise<LoadResult>) => {
@@ -472,9 +477,11 @@ try {
     ceilings: { flow, flowAgain: flowAfter, flowUsedForRatios: ceiling, commit },
     runs,
     peakRssMb: rss,
+    rssAtStartMb: rssAtStart,
     invariants: 'held after every run',
   };
   printSummary(ceiling, commit.commitsPerSecond, runs, rss);
+  console.log(`RSS at start (before any order): API ${rssAtStart.api} MB, worker ${rssAtStart.worker} MB`);
   mkdirSync(`${root}bench/results`, { recursive: true });
   const file = `${root}bench/results/${results.date.slice(0, 10)}${results.label ? `-${results.label}` : ''}.json`;
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
