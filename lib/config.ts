@@ -168,7 +168,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const jwtSecret = c.JWT_SECRET ?? randomSecret();
   if (!c.JWT_SECRET && c.NODE_ENV !== 'test') {
-    console.warn('[config] JWT_SECRET is not set: using a random one; tokens die with this process.');
+    console.warn(
+      '[config] JWT_SECRET is not set: using a random one; tokens die when this process (or `bun run start`) stops.',
+    );
   }
   // Outside production a fixed development key keeps stored phones readable across restarts;
   // production refuses to start without PII_KEY (above).

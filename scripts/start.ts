@@ -18,7 +18,9 @@ if (config.API_PROCESSES + config.WORKER_PROCESSES === 0) {
 const port = config.PORT === 0 ? freePort() : config.PORT;
 const root = new URL('..', import.meta.url).pathname;
 const bun = process.execPath;
-const env = { ...process.env, PORT: String(port) };
+// Every API process must verify the tokens the others sign: without JWT_SECRET, the one random secret
+// the supervisor's config drew is handed to all children instead of each drawing its own.
+const env = { ...process.env, PORT: String(port), JWT_SECRET: config.jwtSecret };
 const children: ChildSpec[] = [];
 for (let i = 1; i <= config.API_PROCESSES; i++) {
   children.push({ name: `api-${i}`, cmd: [bun, 'run', `${root}api/server.ts`, '--name', `api-${i}`], env });

@@ -208,6 +208,69 @@ describe('the supervisor on its own', () => {
     expect(lines.filter((l) => l.msg === 'started crasher').length).toBe(started);
   });
 
+  test('without JWT_SECRET, a token signed by one API process is accepted by the others', async () => {
+    const h2 = await createHarness();
+    const port2 = freeTcpPort();
+    const url = (path: string) => `http://127.0.0.1:${port2}${path}`;
+    // As a newcomer runs it: development mode, no JWT_SECRET, two API processes on one port.
+    const sup = spawnBun(['run', 'scripts/start.ts'], {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      PORT: String(port2),
+      DATABASE_URL: h2.config.DATABASE_URL,
+      REDIS_URL: h2.config.REDIS_URL,
+      QUEUE_PREFIX: h2.prefix,
+      RATE_LIMITS: 'off',
+      API_PROCESSES: '2',
+      WORKER_PROCESSES: '0',
+      SHUTDOWN_GRACE_MS: '2000',
+    });
+    try {
+      await eventually(
+        () =>
+          fetch(url('/health/ready')).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        (s) => s === 200,
+        90_000,
+      );
+      const post = (path: string, body: unknown) =>
+        fetch(url(path), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', connection: 'close' },
+          body: JSON.stringify(body),
+        });
+      const email = `multi-${Date.now()}@example.com`;
+      const registered = await post('/auth/register', {
+        email,
+        password: 'correct horse battery',
+        name: 'M',
+      });
+      expect(registered.status).toBe(201);
+      const { id } = (await registered.json()) as { id: string };
+      const login = await post('/auth/login', { email, password: 'correct horse battery' });
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      // A new connection each time, so the kernel spreads them over both API processes.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(url(`/auth/user/${id}`), {
+            keepalive: false,
+            headers: { authorization: `Bearer ${accessToken}`, connection: 'close' },
+          }).then((r) => r.status),
+        ),
+      );
+      expect(answers).toEqual(Array.from({ length: 20 }, () => 200));
+    } finally {
+      sup.proc.kill('SIGTERM');
+      await sup.proc.exited;
+      for (const pid of sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []))) {
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+      }
+      await h2.cleanup();
+    }
+  });
+
   test('children stop themselves when the supervisor is SIGKILLed (no orphan keeps the port)', async () => {
     const h2 = await createHarness();
     const port2 = freeTcpPort();
