@@ -95,11 +95,11 @@ export function cpuMs(pids: number[]): number {
 }
 
 /** The largest peak resident set (VmHWM) among these processes, in MB. */
-export function peakRssMb(pids: number[]): number {
+export function peakRssMb(pids: number[], field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   let max = 0;
   for (const pid of pids) {
     try {
-      const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+      const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
       if (m) max = Math.max(max, Number(m[1]) / 1024);
     } catch {
       // gone

@@ -9,7 +9,7 @@
  * invariants are checked then (the process exits 1 if one breaks). Prints a table and writes
  * bench/results/<date>[-label].json. See bench/README.md for how to read it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
@@ -42,6 +42,16 @@ const QUICK = flag('quick');
 const LOAD_SECONDS = Number(option('seconds') ?? (QUICK ? 3 : 8));
 const CEILING_SECONDS = QUICK ? 3 : 5;
 const PROCESS_COUNTS = (option('processes') ?? '1,2').split(',').map(Number);
+// --supervisor 1x1,2x2: `bun run start` with API_PROCESSES x WORKER_PROCESSES instead of one API and
+// --processes workers (does a second process of either kind help on this machine?).
+const SUPERVISED = (option('supervisor') ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((pair) => {
+    const [a, w] = pair.split('x').map(Number);
+    if (!a || !w) throw new Error(`--supervisor wants APIxWORKERS pairs like 1x1,2x2, not ${pair}`);
+    return { api: a, workers: w };
+  });
 const WORKER_CONCURRENCY = Number(option('concurrency') ?? 50);
 const SATURATION_IN_FLIGHT = 64;
 const LOADS = QUICK ? [0.5, 1] : [0.25, 0.5, 1];
@@ -148,32 +158,57 @@ try {
   })();
   // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop.
   const profile = option('profile');
+  // --smol: the API and workers run with Bun's smaller, more often collected heap (`bun --smol`).
+  const smol = flag('smol') ? ['--smol'] : [];
   const bunArgs = (script: string, name: string) =>
     profile
       ? [
           'bun',
+          ...smol,
           '--cpu-prof-md',
           `--cpu-prof-dir=${profile}`,
           `--cpu-prof-name=${name}-${Date.now()}.md`,
           script,
         ]
-      : ['bun', 'run', name];
-  const api = Bun.spawn(bunArgs('api/server.ts', 'api'), {
-    cwd: root,
-    env: { ...env, PORT: String(port) },
-    stdout: 'ignore',
-    stderr: 'inherit',
-  });
-  spawned.add(api);
+      : smol.length
+        ? ['bun', ...smol, script]
+        : ['bun', 'run', name];
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${url}/health/ready`)
-      .then((r) => r.ok)
-      .catch(() => false);
-    if (ok) break;
-    if (i > 300) fail('the API did not become ready');
-    await Bun.sleep(100);
-  }
+  const waitReady = async () => {
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${url}/health/ready`)
+        .then((r) => r.ok)
+        .catch(() => false);
+      if (ok) break;
+      if (i > 300) fail('the API did not become ready');
+      await Bun.sleep(100);
+    }
+  };
+  const spawn = (
+    cmd: string[],
+    extra: Record<string, string> = {},
+    stdout: 'ignore' | 'inherit' = 'ignore',
+  ) => {
+    const p = Bun.spawn(cmd, { cwd: root, env: { ...env, ...extra }, stdout, stderr: 'inherit' });
+    spawned.add(p);
+    return p;
+  };
+  const stop = async (p: ReturnType<typeof Bun.spawn>) => {
+    p.kill('SIGTERM');
+    await p.exited;
+    spawned.delete(p);
+  };
+  // A supervised run's processes are the supervisor's children: told apart by their command line.
+  const cmdline = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const single =
+    SUPERVISED.length === 0 ? spawn(bunArgs('api/server.ts', 'api'), { PORT: String(port) }) : null;
+  if (single) await waitReady();
   const target: LoadTarget = { url, token: accessToken, productIds };
   const serverCpu = () => ({
     mysql: servers.pids.mysql ? cpuMs([servers.pids.mysql]) : 0,
@@ -185,22 +220,52 @@ try {
   let acceptedSoFar = 0;
   const runs: RunReport[] = [];
   const rss = { api: 0, worker: 0 };
+  const rssAtStart = { api: 0, worker: 0 };
 
-  for (const processes of PROCESS_COUNTS) {
-    const workers = Array.from({ length: processes }, () => {
-      // --worker-log warn shows the workers' warnings (JSON lines on stdout) while the bench runs.
-      const level = option('worker-log');
-      const w = Bun.spawn(bunArgs('workers/main.ts', 'worker'), {
-        cwd: root,
-        env: level ? { ...env, LOG_LEVEL: level } : env,
-        stdout: level ? 'inherit' : 'ignore',
-        stderr: 'inherit',
-      });
-      spawned.add(w);
-      return w;
-    });
+  const stacks = single
+    ? PROCESS_COUNTS.map((n) => ({ api: 1, workers: n, supervised: false }))
+    : SUPERVISED.map((c) => ({ ...c, supervised: true }));
+  for (const stack of stacks) {
+    const processes = stack.workers;
+    // --worker-log warn shows the workers' warnings (JSON lines on stdout) while the bench runs.
+    const level = option('worker-log');
+    const logEnv: Record<string, string> = level ? { LOG_LEVEL: level } : {};
+    const logOut = level ? 'inherit' : 'ignore';
+    const supervisor = stack.supervised
+      ? spawn(
+          ['bun', 'run', 'start'],
+          {
+            ...logEnv,
+            PORT: String(port),
+            API_PROCESSES: String(stack.api),
+            WORKER_PROCESSES: String(stack.workers),
+          },
+          logOut,
+        )
+      : null;
+    const workers = supervisor
+      ? []
+      : Array.from({ length: processes }, () => spawn(bunArgs('workers/main.ts', 'worker'), logEnv, logOut));
+    if (supervisor) await waitReady();
     while ((await notifyQueue.getWorkers()).length < processes) await Bun.sleep(100);
-    const pids = () => ({ api: processTree(api.pid), workers: workers.flatMap((w) => processTree(w.pid)) });
+    const pids = () => {
+      if (!supervisor) {
+        return {
+          api: single ? processTree(single.pid) : [],
+          workers: workers.flatMap((w) => processTree(w.pid)),
+        };
+      }
+      const tree = processTree(supervisor.pid).map((pid) => ({ pid, cmd: cmdline(pid) }));
+      return {
+        api: tree.filter((p) => p.cmd.includes('api/server.ts')).map((p) => p.pid),
+        workers: tree.filter((p) => p.cmd.includes('workers/main.ts')).map((p) => p.pid),
+      };
+    };
+    // What a process holds before any order (its code and connections), to set beside the peak.
+    await Bun.sleep(1000);
+    if (rssAtStart.api === 0) rssAtStart.api = peakRssMb(pids().api, 'VmRSS');
+    rssAtStart.worker = Math.max(rssAtStart.worker, peakRssMb(pids().workers, 'VmRSS'));
+    const tag = stack.supervised ? `${stack.api}a×${stack.workers}w` : `×${processes}`;
 
     const measure = async (label: string, offeredRate: number | null, load: () => Promise<LoadResult>) => {
       const before = {
@@ -232,6 +297,8 @@ try {
         if (Date.now() > drainDeadline) fail(`${label}: messages still queued after 120 s`);
         await Bun.sleep(100);
       }
+      const allSent = Date.now();
+      const notSent = await count(`SELECT COUNT(*) AS n FROM ${name}.notifications WHERE status <> 'sent'`);
       const p = pids();
       const after = {
         mysql: await mysqlCounters(admin),
@@ -286,6 +353,10 @@ try {
           p99: Math.round(percentile(toCompleted, 99)),
         },
         drainSeconds: round((allFinal - started) / 1000 - result.seconds, 1),
+        // The issue's "every order email sent within 10 s": from the last order's completion to the
+        // moment no message was left queued (polled every 100 ms), and how many are not `sent`.
+        emails: { sentAfterLastCompletionMs: Math.max(0, allSent - lastCompletion), notSent },
+        apiProcesses: stack.api,
         completedOverFlowCeiling: 0,
         costPerOrder: {
           sqlStatements: per(sql.Questions),
@@ -359,19 +430,18 @@ try {
         );
     };
 
-    console.log(`\n${processes} worker process(es), concurrency ${WORKER_CONCURRENCY} per queue each`);
-    const saturation = await measure(`saturation ×${processes}`, null, () =>
+    console.log(
+      `\n${stack.api} API and ${processes} worker process(es)${stack.supervised ? ' under `bun run start`' : ''}, concurrency ${WORKER_CONCURRENCY} per queue each`,
+    );
+    const saturation = await measure(`saturation ${tag}`, null, () =>
       closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS),
     );
     for (const share of LOADS) {
       const rate = Math.max(1, Math.round(saturation.completedPerSecond * share));
-      await measure(`${share * 100} % ×${processes}`, rate, () => openLoop(target, rate, LOAD_SECONDS));
+      await measure(`${share * 100} % ${tag}`, rate, () => openLoop(target, rate, LOAD_SECONDS));
     }
-    for (const w of workers) {
-      w.kill('SIGTERM');
-      await w.exited;
-      spawned.delete(w);
-    }
+    for (const w of workers) await stop(w);
+    if (supervisor) await stop(supervisor);
   }
 
   console.log(`\nmeasuring the bare flow again (${CEILING_SECONDS} s)…`);
@@ -407,9 +477,11 @@ try {
     ceilings: { flow, flowAgain: flowAfter, flowUsedForRatios: ceiling, commit },
     runs,
     peakRssMb: rss,
+    rssAtStartMb: rssAtStart,
     invariants: 'held after every run',
   };
   printSummary(ceiling, commit.commitsPerSecond, runs, rss);
+  console.log(`RSS at start (before any order): API ${rssAtStart.api} MB, worker ${rssAtStart.worker} MB`);
   mkdirSync(`${root}bench/results`, { recursive: true });
   const file = `${root}bench/results/${results.date.slice(0, 10)}${results.label ? `-${results.label}` : ''}.json`;
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -434,6 +506,8 @@ interface RunReport {
   postOrdersMs: { p50: number; p99: number };
   acceptedToCompletedMs: { p50: number; p99: number };
   drainSeconds: number;
+  emails: { sentAfterLastCompletionMs: number; notSent: number };
+  apiProcesses: number;
   completedOverFlowCeiling: number;
   costPerOrder: Record<string, number>;
   mysql: MysqlCounters;
@@ -447,6 +521,9 @@ function printRun(r: RunReport) {
   );
   console.log(
     `  ${''.padEnd(16)} per order: ${c.sqlStatements} SQL, ${c.commits} COMMIT, ${c.handlerCommits} handler commits, ${c.dataFsyncs} fsyncs, ${c.logWrites} log writes, ${c.redisCommands} Redis (${c.redisOverBareFlow}× bare), API ${c.apiCpuMsPerAccepted} ms CPU, workers ${c.workerCpuMsPerCompleted} ms CPU, MariaDB ${c.mariadbCpuMsPerCompleted} ms, Redis ${c.redisCpuMsPerCompleted} ms`,
+  );
+  console.log(
+    `  ${''.padEnd(16)} emails: every message sent ${r.emails.sentAfterLastCompletionMs} ms after the last of ${r.completed} orders completed (${r.emails.notSent} not sent)`,
   );
 }
 

@@ -55,6 +55,9 @@ const schema = z.object({
   // Fraud screening: how long an order waits in `review` for an admin, and the score thresholds (0–1;
   // above 1 a decision is never taken by score, the test tokens still force theirs).
   REVIEW_TTL_SECONDS: int(1, 30 * 86_400).default(86_400),
+  // The operator's kill switch: `off` charges every order unscreened (no score, no counters, no verdict
+  // stored), e.g. while the model misbehaves or to measure what screening costs (bench/README.md).
+  FRAUD_SCREENING: bool.default(true),
   RISK_REVIEW_AT: z.coerce.number().min(0).max(10).default(0.6),
   RISK_REJECT_AT: z.coerce.number().min(0).max(10).default(0.9),
   RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),

@@ -70,6 +70,7 @@ export function createOrderContext(
     screening: {
       counters,
       model: committedModel(),
+      enabled: config.FRAUD_SCREENING,
       reviewAt: config.RISK_REVIEW_AT,
       rejectAt: config.RISK_REJECT_AT,
       ...(observeRisk ? { observe: observeRisk } : {}),

@@ -1,6 +1,11 @@
 import type { Job } from 'bullmq';
 import { BatchingEmailTransport } from '../domain/notifications/batching-email';
-import { markFailed, sendNotification, type Transports } from '../domain/notifications/notifications';
+import {
+  groupedNotificationStore,
+  markFailed,
+  sendNotification,
+  type Transports,
+} from '../domain/notifications/notifications';
 import { SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { delayIfCircuitOpen, isFinalAttempt } from './step';
@@ -14,11 +19,24 @@ export function deliverProcessor(deps: WorkerDeps) {
   const { email } = deps.transports;
   const express: Transports =
     email instanceof BatchingEmailTransport ? { ...deps.transports, email: email.express } : deps.transports;
+  // Order messages read and record their sends grouped (one statement per few milliseconds of
+  // messages instead of two per message); an admin's message keeps its own statements, so it never
+  // waits for a group to fill.
+  const grouped = groupedNotificationStore(deps.db, {
+    maxSize: deps.config.GROUP_COMMIT_MAX,
+    maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS,
+  });
   return async (job: Job, token?: string) => {
     const { notificationId, orderId } = SendJobData.parse(job.data);
     const transports = job.opts.priority ? deps.transports : express;
     try {
-      const status = await sendNotification(deps.db, deps.config.piiKey, transports, notificationId);
+      const status = await sendNotification(
+        deps.db,
+        deps.config.piiKey,
+        transports,
+        notificationId,
+        job.opts.priority ? grouped : undefined,
+      );
       deps.logger.info(
         { notificationId, orderId, status, attempt: job.attemptsMade + 1 },
         'message delivered',

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import { orderItems, orders, payments, type RiskDecision, users } from '../../db/schema';
 import { releaseStock } from '../inventory/stock';
@@ -7,7 +7,7 @@ import type { OrderContext } from '../orders/context';
 import { orderLines } from '../orders/lines';
 import type { StepOutcome } from '../orders/reserve';
 import { lockOrder, type TransitionLog, transition, withTransitions } from '../orders/transition';
-import type { RiskCounters } from './counters';
+import type { CounterSignals, RiskCounters } from './counters';
 import type { RiskModel } from './model';
 
 export interface RiskAssessment {
@@ -26,6 +26,8 @@ export interface Screening {
   /** Scores at or above these review or reject the order (RISK_REVIEW_AT, RISK_REJECT_AT). */
   reviewAt: number;
   rejectAt: number;
+  /** False (FRAUD_SCREENING=off, the operator's kill switch): every order is charged unscreened. */
+  enabled?: boolean;
   /** Told of every decision that took effect (metrics). */
   observe?: (a: RiskAssessment) => void;
 }
@@ -43,13 +45,17 @@ export interface ScreenableOrder {
   paymentToken: string | null;
 }
 
+/** What screening reads from SQL about an order: its units and its account's creation time. */
+export interface OrderFacts {
+  units: number;
+  accountCreated: Date | null;
+}
+
 /**
  * Scores an order: one SQL statement by keys (the order's units, the account's age), one Redis script
  * (counts the order, reads the user's windows), then the model, which takes microseconds.
  */
 export async function screenOrder(ctx: OrderContext, order: ScreenableOrder): Promise<RiskAssessment> {
-  const s = ctx.screening;
-  const token = order.paymentToken ?? '';
   const [facts] = await ctx.db
     .select({
       units: sql<string>`COALESCE(SUM(${orderItems.quantity}), 0)`,
@@ -59,24 +65,45 @@ export async function screenOrder(ctx: OrderContext, order: ScreenableOrder): Pr
     })
     .from(orderItems)
     .where(eq(orderItems.orderId, order.id));
-  const units = Number(facts?.units ?? 0);
-  const created = facts?.accountCreated ? new Date(facts.accountCreated) : null;
+  const f = orderFacts(facts?.units, facts?.accountCreated);
   const now = Date.now();
-  const counters = await s.counters.observeOrder({
-    userId: order.userId,
-    orderId: order.id,
-    token,
-    amountCents: order.totalCents,
-    units,
-    at: now,
-  });
+  const counters = await ctx.screening.counters.observeOrder(observed(order, f, now));
+  return assess(ctx.screening, order, f, counters, now);
+}
+
+/** The facts as a query returns them (a SUM as a string, a DATETIME as a Date or a string). */
+export function orderFacts(
+  units: string | number | null | undefined,
+  created: string | Date | null | undefined,
+) {
+  return { units: Number(units ?? 0), accountCreated: created ? new Date(created) : null };
+}
+
+const observed = (order: ScreenableOrder, f: OrderFacts, at: number) => ({
+  userId: order.userId,
+  orderId: order.id,
+  token: order.paymentToken ?? '',
+  amountCents: order.totalCents,
+  units: f.units,
+  at,
+});
+
+/** The model's verdict on an order from its facts and its user's counters (pure, microseconds). */
+function assess(
+  s: Screening,
+  order: ScreenableOrder,
+  f: OrderFacts,
+  counters: CounterSignals,
+  now: number,
+): RiskAssessment {
+  const token = order.paymentToken ?? '';
   const { score, reasons } = s.model.score({
     ...counters,
     amountCents: order.totalCents,
     priorAvgAmountCents: counters.priorOrders ? counters.priorCents / counters.priorOrders : 0,
     priorAvgUnits: counters.priorOrders ? counters.priorUnits / counters.priorOrders : 0,
-    accountAgeHours: created ? Math.max(0, now - created.getTime()) / 3_600_000 : 0,
-    units,
+    accountAgeHours: f.accountCreated ? Math.max(0, now - f.accountCreated.getTime()) / 3_600_000 : 0,
+    units: f.units,
   });
   const forced = forcedDecisions[token];
   const decision: RiskDecision =
@@ -192,7 +219,7 @@ export async function screenBeforeCharge(
   ctx: OrderContext,
   order: ScreenableOrder & { riskDecision: RiskDecision | null },
 ): Promise<Screened | null> {
-  if (order.riskDecision === 'approve') return null;
+  if (order.riskDecision === 'approve' || ctx.screening.enabled === false) return null;
   return applyScreening(ctx, order.id, await screenOrder(ctx, order));
 }
 
@@ -210,4 +237,103 @@ export async function screenPayment(
   if (outcome?.changed && (outcome.status === 'review' || outcome.status === 'rejected'))
     return { next: outcome.status, messages: outcome.messages };
   return { next: 'charge', messages: [] };
+}
+
+/** An order a charge batch screens, with the facts its first read fetched. */
+export type BatchScreenable = ScreenableOrder & { riskDecision: RiskDecision | null } & OrderFacts;
+
+/**
+ * `screenBeforeCharge` for a charge batch, with the same answers per order: null means "charge it",
+ * an outcome means it stops there, an error fails that order alone. The facts come with the batch's
+ * first read; the Redis counters go in one pipeline; the approvals (nearly every order) are stored
+ * with one compare-and-set UPDATE for the batch before any of them is charged; a review or a
+ * rejection goes through `applyScreening` as on the single-order path.
+ */
+export async function screenBeforeChargeMany(
+  ctx: OrderContext,
+  batch: BatchScreenable[],
+): Promise<Map<string, Screened | null | { error: unknown }>> {
+  const out = new Map<string, Screened | null | { error: unknown }>();
+  const off = ctx.screening.enabled === false;
+  const todo = batch.filter((o) => {
+    if (o.riskDecision === 'approve' || off) out.set(o.id, null);
+    return o.riskDecision !== 'approve' && !off;
+  });
+  if (todo.length === 0) return out;
+  const now = Date.now();
+  const counted = await ctx.screening.counters.observeOrders(todo.map((o) => observed(o, o, now)));
+  const approved: { id: string; a: RiskAssessment }[] = [];
+  const other: { id: string; a: RiskAssessment }[] = [];
+  todo.forEach((o, i) => {
+    const c = counted[i];
+    if (c?.status !== 'fulfilled') {
+      out.set(o.id, { error: c?.reason ?? new Error('no counters') });
+      return;
+    }
+    const a = assess(ctx.screening, o, o, c.value, now);
+    (a.decision === 'approve' ? approved : other).push({ id: o.id, a });
+  });
+  const applying = Promise.all(
+    other.map(({ id, a }) =>
+      applyScreening(ctx, id, a).then(
+        (r) => out.set(id, r),
+        (error: unknown) => out.set(id, { error }),
+      ),
+    ),
+  );
+  if (approved.length) {
+    try {
+      const stored = await storeApprovals(ctx, approved);
+      for (const { id } of approved) out.set(id, stored.get(id) ?? null);
+    } catch (error) {
+      for (const { id } of approved) out.set(id, { error });
+    }
+  }
+  await applying;
+  return out;
+}
+
+/**
+ * One UPDATE … CASE for the batch's approvals, a compare-and-set on `reserved` as applyScreening's.
+ * If a row did not take it (the order moved meanwhile), their statuses are read and the orders that
+ * left `reserved` are answered as they are; the rest go on.
+ */
+async function storeApprovals(ctx: OrderContext, approved: { id: string; a: RiskAssessment }[]) {
+  const out = new Map<string, Screened | null>();
+  const byKey = [...approved].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  const ids = byKey.map((x) => x.id);
+  const id = sql`${orders.id}`;
+  const cases = (pick: (a: RiskAssessment) => string | number | null) =>
+    sql`CASE ${id} ${sql.join(
+      byKey.map((x) => sql`WHEN ${x.id} THEN ${pick(x.a)}`),
+      sql` `,
+    )} END`;
+  const column = (c: { name: string }) => sql.identifier(c.name);
+  // Through the primary key, forced (as the batches' other updates): a scan would lock other rows.
+  const [res] = await ctx.db.execute(
+    sql`UPDATE ${orders} FORCE INDEX (PRIMARY) SET
+      ${column(orders.riskScore)} = ${cases((a) => riskColumns(a).riskScore)},
+      ${column(orders.riskDecision)} = 'approve',
+      ${column(orders.riskReasons)} = ${cases((a) => riskColumns(a).riskReasons)},
+      ${column(orders.riskModel)} = ${cases((a) => riskColumns(a).riskModel)}
+      WHERE ${and(inArray(orders.id, ids), eq(orders.status, 'reserved'))}`,
+  );
+  const moved = new Map<string, Screened['status']>();
+  if ((res as { affectedRows: number }).affectedRows !== ids.length) {
+    const now = await ctx.db
+      .select({ id: orders.id, status: orders.status })
+      .from(orders)
+      .where(inArray(orders.id, ids));
+    const found = new Map(now.map((r) => [r.id, r.status]));
+    for (const orderId of ids) {
+      const status = found.get(orderId) ?? 'failed';
+      if (status !== 'reserved') moved.set(orderId, status);
+    }
+  }
+  for (const { id: orderId, a } of approved) {
+    const status = moved.get(orderId);
+    if (status) out.set(orderId, { status, changed: false, messages: [] });
+    else ctx.screening.observe?.(a);
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
-import { and, eq, like, sql } from 'drizzle-orm';
+import { and, eq, inArray, like, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { notifications } from '../../db/schema';
+import { type BatcherOptions, MicroBatcher } from '../../lib/batcher';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
 import { getOrderRow } from '../orders/read';
@@ -189,6 +190,85 @@ export async function getNotification(
   };
 }
 
+type NotificationRow = typeof notifications.$inferSelect;
+
+/** How `sendNotification` reads a message and records its success: one statement each, or grouped. */
+export interface NotificationStore {
+  read(id: string): Promise<NotificationRow | undefined>;
+  /** Marks a still-queued message sent (a compare-and-set on `queued`), counting the try. */
+  recordSent(id: string, providerRef: string): Promise<void>;
+}
+
+/** One statement per read and per record. */
+export function directNotificationStore(db: Db): NotificationStore {
+  return {
+    async read(id) {
+      const [row] = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
+      return row;
+    },
+    async recordSent(id, providerRef) {
+      await db
+        .update(notifications)
+        .set({
+          status: 'sent',
+          attempts: sql`${notifications.attempts} + 1`,
+          providerRef,
+          lastError: null,
+          updatedAt: new Date(),
+        })
+        .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
+    },
+  };
+}
+
+/**
+ * The reads and the success records of the messages a worker sends at the same time, grouped (as the
+ * saga steps' group commit): the reads of a couple of milliseconds are one `SELECT … IN`, the
+ * successes one `UPDATE … CASE` (the same compare-and-set on `queued` per row). Each message still
+ * goes its own way between the two — its own provider call through the transport, its own failure
+ * record — so a slow or failing message never holds or fails its neighbours.
+ */
+export function groupedNotificationStore(db: Db, options: BatcherOptions): NotificationStore {
+  const reads = new MicroBatcher<string, NotificationRow | undefined>(async (ids) => {
+    const rows = await db.select().from(notifications).where(inArray(notifications.id, ids));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return new Map(ids.map((id) => [id, { ok: true as const, value: byId.get(id) }]));
+  }, options);
+  const refs = new Map<string, string>();
+  const sent = new MicroBatcher<string, void>(async (ids) => {
+    const now = new Date();
+    const id = sql`${notifications.id}`;
+    const sorted = [...ids].sort();
+    const ref = sql`CASE ${id} ${sql.join(
+      sorted.map((k) => sql`WHEN ${k} THEN ${refs.get(k) ?? null}`),
+      sql` `,
+    )} END`;
+    const column = (c: { name: string }) => sql.identifier(c.name);
+    try {
+      // Through the primary key, forced (as the saga batches' updates): a scan would lock other rows.
+      await db.execute(
+        sql`UPDATE ${notifications} FORCE INDEX (PRIMARY) SET
+          ${column(notifications.status)} = 'sent',
+          ${column(notifications.attempts)} = ${notifications.attempts} + 1,
+          ${column(notifications.providerRef)} = ${ref},
+          ${column(notifications.lastError)} = NULL,
+          ${column(notifications.updatedAt)} = ${now}
+          WHERE ${and(inArray(notifications.id, sorted), eq(notifications.status, 'queued'))}`,
+      );
+    } finally {
+      for (const k of ids) refs.delete(k);
+    }
+    return new Map(ids.map((k) => [k, { ok: true as const, value: undefined }]));
+  }, options);
+  return {
+    read: (id) => reads.submit(id),
+    recordSent: (id, providerRef) => {
+      refs.set(id, providerRef);
+      return sent.submit(id);
+    },
+  };
+}
+
 /**
  * Sends one queued message. A transient provider error propagates (the job retries it); a
  * permanent one marks the message failed. The notification id is the provider's idempotency key.
@@ -198,8 +278,9 @@ export async function sendNotification(
   piiKey: Uint8Array<ArrayBuffer>,
   transports: Transports,
   id: string,
+  store: NotificationStore = directNotificationStore(db),
 ): Promise<NotificationView['status'] | 'missing'> {
-  const [row] = await db.select().from(notifications).where(eq(notifications.id, id)).limit(1);
+  const row = await store.read(id);
   if (!row) return 'missing';
   if (row.status !== 'queued') return row.status;
   // Each try is counted with its outcome, in the one write that records it.
@@ -218,16 +299,7 @@ export async function sendNotification(
             text: row.body,
             idempotencyKey: id,
           });
-    await db
-      .update(notifications)
-      .set({
-        status: 'sent',
-        attempts,
-        providerRef: result.providerRef,
-        lastError: null,
-        updatedAt: new Date(),
-      })
-      .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
+    await store.recordSent(id, result.providerRef);
     return 'sent';
   } catch (err) {
     const message = ((err as Error).message ?? 'send failed').slice(0, 500);

@@ -1,10 +1,10 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
 import type { RiskDecision } from '../../db/schema';
-import { orders, payments } from '../../db/schema';
+import { orderItems, orders, payments, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
-import { screenBeforeCharge } from '../fraud/screen';
+import { type OrderFacts, orderFacts, screenBeforeChargeMany } from '../fraud/screen';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import {
@@ -28,7 +28,7 @@ type ChargeRow = {
   currency: string;
   paymentToken: string;
   riskDecision: RiskDecision | null;
-};
+} & OrderFacts;
 
 /**
  * `chargeOrder` for many orders (group commit), with the same guarantees: the payment rows exist
@@ -52,6 +52,11 @@ export async function chargeOrders(
       totalCents: orders.totalCents,
       currency: orders.currency,
       riskDecision: orders.riskDecision,
+      // What fraud screening needs, in the same read (one statement for the batch, not one per order).
+      units: sql<string>`(SELECT COALESCE(SUM(${orderItems.quantity}), 0) FROM ${orderItems} WHERE ${orderItems.orderId} = ${orders.id})`,
+      accountCreated: sql<
+        string | Date | null
+      >`(SELECT ${users.createdAt} FROM ${users} WHERE ${users.id} = ${orders.userId})`,
     })
     .from(orders)
     .where(inArray(orders.id, orderIds));
@@ -64,7 +69,12 @@ export async function chargeOrders(
     else if (row.status === 'cancelled' || row.status === 'failed') settle.push(id);
     else if (row.status !== 'reserved' || !row.paymentToken)
       out.set(id, { ok: true, value: { status: row.status, changed: false } });
-    else due.push({ ...row, paymentToken: row.paymentToken });
+    else
+      due.push({
+        ...row,
+        paymentToken: row.paymentToken,
+        ...orderFacts(row.units, row.accountCreated),
+      });
   }
   // Money may have been taken by an attempt that crashed before it could record it. These refunds
   // run beside the charges, not before them: the orders to charge must reach their payment row and
@@ -85,23 +95,18 @@ export async function chargeOrders(
 
 async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<string, Decided<StepOutcome>>) {
   if (candidates.length === 0) return;
-  // Fraud screening comes before any money is asked for, per order as on the single-order path: an
-  // order held for review or rejected goes no further (its screening recorded the decision).
-  const screened = await Promise.all(
-    candidates.map((o) =>
-      screenBeforeCharge(ctx, o).then(
-        (verdict) => {
-          if (verdict)
-            out.set(o.id, { ok: true, value: { status: verdict.status, changed: verdict.changed } });
-          return verdict ? null : o;
-        },
-        (error: unknown) => {
-          out.set(o.id, { ok: false, error });
-          return null;
-        },
-      ),
-    ),
-  );
+  // Fraud screening comes before any money is asked for, as on the single-order path: an order held
+  // for review or rejected goes no further (its screening recorded the decision). The batch's
+  // approvals are stored (one statement) before the payment rows are made.
+  const verdicts = await screenBeforeChargeMany(ctx, candidates);
+  const screened = candidates.map((o) => {
+    // Never charged unscreened: an order the screening did not answer fails its job (it retries).
+    const verdict = verdicts.has(o.id) ? (verdicts.get(o.id) ?? null) : { error: new Error('not screened') };
+    if (verdict === null) return o;
+    if ('error' in verdict) out.set(o.id, { ok: false, error: verdict.error });
+    else out.set(o.id, { ok: true, value: { status: verdict.status, changed: verdict.changed } });
+    return null;
+  });
   const approved = screened.filter((o): o is ChargeRow => o !== null);
   if (approved.length === 0) return;
   await ensurePaymentRows(ctx, approved);
