@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { applyScreening } from '../domain/fraud/screen';
+import { chargeOrders } from '../domain/orders/charge-many';
 import { reserveOrder } from '../domain/orders/reserve';
+import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';
 import { ReadThroughCache } from '../lib/cache';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
@@ -95,6 +97,29 @@ describe('read-through cache', () => {
     expect(second).toMatchObject({
       risk: { score: 0.05, decision: 'approve', reasons: ['new_account'], model: 'test@0' },
     });
+  });
+
+  test('the same through a charge batch: screening approves, the gateway is down, the cached order shows its risk', async () => {
+    const p = await s.product(5);
+    const placed = await s.place(user.token, p, 1);
+    expect(placed.status).toBe(202);
+    const { id } = (await placed.json()) as { id: string };
+    await reserveOrder(h.deps.orders, id);
+    expect(await s.order(id)).not.toHaveProperty('risk');
+    const real = h.deps.orders.gateway;
+    const down: PaymentGateway = {
+      name: 'down',
+      charge: async () => {
+        throw new GatewayUnavailableError('injected: the gateway is down');
+      },
+      refund: (req) => real.refund(req),
+      transactions: (key) => real.transactions(key),
+    };
+    const results = await chargeOrders({ ...h.deps.orders, gateway: down }, [id]);
+    expect(results.get(id)?.ok).toBe(false);
+    const after = await s.order(id);
+    expect(after.status).toBe('reserved');
+    expect(after).toMatchObject({ risk: { decision: 'approve' } });
   });
 
   test('concurrent misses load once (no stampede)', async () => {

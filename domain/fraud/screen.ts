@@ -335,5 +335,8 @@ async function storeApprovals(ctx: OrderContext, approved: { id: string; a: Risk
     if (status) out.set(orderId, { status, changed: false, messages: [] });
     else ctx.screening.observe?.(a);
   }
+  // No transition, but their risk changed: cached reads go stale (one pipeline for the batch).
+  const verdictsStored = ids.filter((orderId) => !moved.has(orderId));
+  await ctx.events.committed([], [], verdictsStored);
   return out;
 }
