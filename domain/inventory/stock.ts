@@ -27,23 +27,17 @@ export async function holdStock(tx: Tx, lines: Line[]): Promise<string | null> {
   return null;
 }
 
-/** Gives held units back to available. */
+/**
+ * Gives held units back to available. (Completing an order takes its held units off the books in
+ * the notify batch, domain/notifications/outcomes.ts, for one order as for many.)
+ */
 export async function releaseStock(tx: Tx, lines: Line[]): Promise<void> {
-  await moveReserved(tx, lines, true);
-}
-
-/** Removes held units for good: the order is complete and the goods are gone. */
-export async function consumeStock(tx: Tx, lines: Line[]): Promise<void> {
-  await moveReserved(tx, lines, false);
-}
-
-async function moveReserved(tx: Tx, lines: Line[], backToAvailable: boolean): Promise<void> {
   for (const line of inLockOrder(lines)) {
     const [res] = await tx
       .update(products)
       .set({
         reserved: sql`${products.reserved} - ${line.quantity}`,
-        ...(backToAvailable ? { available: sql`${products.available} + ${line.quantity}` } : {}),
+        available: sql`${products.available} + ${line.quantity}`,
         updatedAt: new Date(),
       })
       .where(and(eq(products.id, line.productId), gte(products.reserved, line.quantity)));
