@@ -4,8 +4,7 @@ import { notifications } from '../../db/schema';
 import { type BatcherOptions, MicroBatcher } from '../../lib/batcher';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
-import { getOrderRow } from '../orders/read';
-import { isFinal, type OrderStatus } from '../orders/status';
+import type { OrderStatus } from '../orders/status';
 import { CircuitOpenError } from '../resilience';
 import { decryptPii, encryptPii } from '../users/pii';
 import { getContact } from '../users/users';
@@ -83,19 +82,6 @@ export function outcomeText(status: OrderStatus, orderId: string, total: string,
         text: `We could not process order ${orderId}. Any payment has been refunded.`,
       };
   }
-}
-
-/**
- * Records the messages that tell a customer the order's final outcome: one per channel, deduplicated
- * by "<order>:<outcome>:<channel>" so any number of notify runs send each once. Returns the ids still
- * to send; none for an order parked in `review` (its flow ends there; the admin's decision starts the
- * next one); null when the order is not final yet.
- */
-export async function prepareOutcomeNotifications(db: Db, piiKey: Uint8Array<ArrayBuffer>, orderId: string) {
-  const order = await getOrderRow(db, orderId);
-  if (order.status === 'review') return [];
-  if (!isFinal(order.status)) return null;
-  return recordOutcomeMessages(db, piiKey, order);
 }
 
 /**

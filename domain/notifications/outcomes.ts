@@ -27,8 +27,8 @@ export interface Finished {
 /**
  * The notify step for many orders in one transaction (group commit): every `paid` order becomes
  * `completed` (its held units leave the books), and every final order gets its outcome messages
- * recorded (one per channel, deduplicated per order, outcome and channel, as
- * `prepareOutcomeNotifications` does) — the completion and the intent to tell the customer commit
+ * recorded (one per channel, deduplicated per order, outcome and channel, by `recordOutcomeMessages`)
+ * — the completion and the intent to tell the customer commit
  * together. Sending is left to the caller, after the commit.
  */
 export async function completeAndRecordOutcomes(
@@ -60,7 +60,7 @@ export async function completeAndRecordOutcomes(
       }
       const status: OrderStatus = order.status === 'paid' ? 'completed' : order.status;
       // Parked for fraud review: this flow ends here with nothing to say; the admin's decision starts
-      // the next one (as prepareOutcomeNotifications answers).
+      // the next one.
       if (status === 'review') {
         out.set(id, { ok: true, value: { status, completed: false, messages: [] } });
         continue;
