@@ -52,5 +52,5 @@ if (import.meta.main) {
   // `--name` is how the supervisor starts its children (scripts/start.ts).
   const api = await startApi(config, name ? { name, prepare: false, sharePort: true } : {});
   const stop = onShutdown(() => api.stop());
-  if (name) stopWhenOrphaned(stop);
+  if (name) stopWhenOrphaned(stop, config.SUPERVISOR_PID);
 }

@@ -109,6 +109,9 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
   // `bun run start` supervises this many API processes (sharing PORT) and worker processes. The cores
   // are split between the two: the API parses and answers, the workers drive the saga.
+  // Set by `bun run start` for its children (not an operator's setting): the supervisor they must
+  // outlive by nothing, even when it dies before their start-up is over.
+  SUPERVISOR_PID: int(1, 2 ** 31 - 1).optional(),
   API_PROCESSES: int(0, 256).default(() => Math.max(1, Math.floor(availableParallelism() / 2))),
   WORKER_PROCESSES: int(0, 256).default(() => Math.max(1, Math.ceil(availableParallelism() / 2))),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),

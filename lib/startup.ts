@@ -67,8 +67,11 @@ export function flagValue(argv: readonly string[], flag: string): string | undef
  * A supervised child (started with `--name`) ends with its supervisor: when the parent dies without
  * stopping it (SIGKILL), the child is re-parented and stops itself instead of holding the port.
  */
-export function stopWhenOrphaned(stop: () => Promise<void>): void {
-  const parent = process.ppid;
+export function stopWhenOrphaned(stop: () => Promise<void>, supervisorPid: number | undefined): void {
+  // The supervisor's pid comes from it (SUPERVISOR_PID), not from reading our parent now: a child's
+  // start-up takes seconds, and a supervisor killed meanwhile would leave us comparing against the
+  // process we were re-parented to, never noticing.
+  const parent = supervisorPid ?? process.ppid;
   const timer = setInterval(() => {
     if (process.ppid !== parent) {
       clearInterval(timer);

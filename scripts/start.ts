@@ -20,7 +20,12 @@ const root = new URL('..', import.meta.url).pathname;
 const bun = process.execPath;
 // Every API process must verify the tokens the others sign: without JWT_SECRET, the one random secret
 // the supervisor's config drew is handed to all children instead of each drawing its own.
-const env = { ...process.env, PORT: String(port), JWT_SECRET: config.jwtSecret };
+const env = {
+  ...process.env,
+  PORT: String(port),
+  JWT_SECRET: config.jwtSecret,
+  SUPERVISOR_PID: String(process.pid),
+};
 const children: ChildSpec[] = [];
 for (let i = 1; i <= config.API_PROCESSES; i++) {
   children.push({ name: `api-${i}`, cmd: [bun, 'run', `${root}api/server.ts`, '--name', `api-${i}`], env });

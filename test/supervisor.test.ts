@@ -271,51 +271,63 @@ describe('the supervisor on its own', () => {
     }
   });
 
-  test('children stop themselves when the supervisor is SIGKILLed (no orphan keeps the port)', async () => {
-    const h2 = await createHarness();
-    const port2 = freeTcpPort();
-    const sup = spawnBun(['run', 'scripts/start.ts'], {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      PORT: String(port2),
-      DATABASE_URL: h2.config.DATABASE_URL,
-      REDIS_URL: h2.config.REDIS_URL,
-      QUEUE_PREFIX: h2.prefix,
-      JWT_SECRET: h2.config.JWT_SECRET ?? '',
-      API_PROCESSES: '1',
-      WORKER_PROCESSES: '1',
-      SHUTDOWN_GRACE_MS: '2000',
-    });
-    try {
-      await eventually(
-        () =>
-          fetch(`http://127.0.0.1:${port2}/health/ready`).then(
+  // Killed once the API answers, and killed while the children are still starting (before they
+  // reach the code that watches their parent): neither leaves an orphan holding the port.
+  for (const moment of ['ready', 'starting'] as const) {
+    test(`children stop themselves when the supervisor is SIGKILLed (${moment}; no orphan keeps the port)`, async () => {
+      const h2 = await createHarness();
+      const port2 = freeTcpPort();
+      const sup = spawnBun(['run', 'scripts/start.ts'], {
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        PORT: String(port2),
+        DATABASE_URL: h2.config.DATABASE_URL,
+        REDIS_URL: h2.config.REDIS_URL,
+        QUEUE_PREFIX: h2.prefix,
+        JWT_SECRET: h2.config.JWT_SECRET ?? '',
+        API_PROCESSES: '1',
+        WORKER_PROCESSES: '1',
+        SHUTDOWN_GRACE_MS: '2000',
+      });
+      try {
+        if (moment === 'ready') {
+          await eventually(
+            () =>
+              fetch(`http://127.0.0.1:${port2}/health/ready`).then(
+                (r) => r.status,
+                () => 0,
+              ),
+            (s) => s === 200,
+            90_000,
+          );
+        } else {
+          await eventually(
+            async () => sup.lines.filter((l) => typeof l.childPid === 'number').length,
+            (n) => n === 2,
+            90_000,
+          );
+        }
+        const children = sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []));
+        expect(children.length).toBe(2);
+        sup.proc.kill('SIGKILL');
+        await eventually(
+          async () => children.filter(alive),
+          (left) => left.length === 0,
+          30_000,
+        );
+        expect(
+          await fetch(`http://127.0.0.1:${port2}/health/live`).then(
             (r) => r.status,
-            () => 0,
+            () => 'refused',
           ),
-        (s) => s === 200,
-        90_000,
-      );
-      const children = sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []));
-      expect(children.length).toBe(2);
-      sup.proc.kill('SIGKILL');
-      await eventually(
-        async () => children.filter(alive),
-        (left) => left.length === 0,
-        30_000,
-      );
-      expect(
-        await fetch(`http://127.0.0.1:${port2}/health/live`).then(
-          (r) => r.status,
-          () => 'refused',
-        ),
-      ).toBe('refused');
-    } finally {
-      sup.proc.kill('SIGKILL');
-      for (const pid of sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []))) {
-        if (alive(pid)) process.kill(pid, 'SIGKILL');
+        ).toBe('refused');
+      } finally {
+        sup.proc.kill('SIGKILL');
+        for (const pid of sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []))) {
+          if (alive(pid)) process.kill(pid, 'SIGKILL');
+        }
+        await h2.cleanup();
       }
-      await h2.cleanup();
-    }
-  });
+    });
+  }
 });

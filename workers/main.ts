@@ -132,5 +132,5 @@ if (import.meta.main) {
   }
   const proc = await runWorkerProcess(config, args);
   const stop = onShutdown(() => proc.stop());
-  if (args.name) stopWhenOrphaned(stop);
+  if (args.name) stopWhenOrphaned(stop, config.SUPERVISOR_PID);
 }
