@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { SignJWT } from 'jose';
 import type { RowDataPacket } from 'mysql2';
+import type { TokenPair } from '../domain/auth/tokens';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 
@@ -10,13 +11,6 @@ interface User {
   name: string;
   role: 'user' | 'admin';
   phone?: string;
-}
-
-interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: string;
-  expiresIn: number;
 }
 
 const PASSWORD = 'a long enough passphrase';

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { RedisRiskCounters } from '../domain/fraud/counters';
 import type { FeatureName, RiskSignals } from '../domain/fraud/features';
 import { loadCommittedModel } from '../domain/fraud/model';
-import { rocAuc, train } from '../domain/fraud/train';
+import { regularCustomer, rocAuc, train } from '../domain/fraud/train';
 import { loadConfig } from '../lib/config';
 import { createRedis, deletePrefixedKeys } from '../queues/connection';
 import { uniqueSuffix } from './support/harness';
@@ -26,18 +26,7 @@ describe('the fraud model', () => {
     expect(rocAuc([0.5, 0.5], [false, true])).toBe(0.5);
   });
 
-  const ordinary: RiskSignals = {
-    ordersLast10m: 1,
-    ordersLast24h: 1,
-    tokensLast24h: 1,
-    failedPaymentsLast24h: 0,
-    amountCents: 5200,
-    priorOrders: 6,
-    priorAvgAmountCents: 4800,
-    priorAvgUnits: 2,
-    accountAgeHours: 24 * 400,
-    units: 2,
-  };
+  const ordinary: RiskSignals = regularCustomer;
 
   test('each signal pushes the score the way its reason says', () => {
     const model = loadCommittedModel();

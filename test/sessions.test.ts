@@ -3,6 +3,7 @@ import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { createApp } from '../api/app';
 import { tokenSettings } from '../api/deps';
 import { refreshTokens } from '../db/schema';
+import type { TokenPair } from '../domain/auth/tokens';
 import { purgeDeadTokens } from '../domain/auth/tokens';
 import {
   configurePasswordHashing,
@@ -16,13 +17,6 @@ import { createRedis } from '../queues/connection';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 import { eventually } from './support/workers';
-
-interface TokenPair {
-  accessToken: string;
-  refreshToken: string;
-  tokenType: string;
-  expiresIn: number;
-}
 
 const PASSWORD = 'a long enough passphrase';
 const HASH_CONCURRENCY = 2;

@@ -103,6 +103,20 @@ function atThreshold(scores: number[], labels: boolean[], t: number) {
   };
 }
 
+/** A year-old account's usual order: the baseline the tests move one signal away from. */
+export const regularCustomer: RiskSignals = {
+  ordersLast10m: 1,
+  ordersLast24h: 1,
+  tokensLast24h: 1,
+  failedPaymentsLast24h: 0,
+  amountCents: 5200,
+  priorOrders: 6,
+  priorAvgAmountCents: 4800,
+  priorAvgUnits: 2,
+  accountAgeHours: 24 * 400,
+  units: 2,
+};
+
 /** Orders a reader can picture, with the score and reasons the trained model gives them. */
 const examples: { label: string; signals: RiskSignals }[] = [
   {
@@ -120,21 +134,7 @@ const examples: { label: string; signals: RiskSignals }[] = [
       units: 3,
     },
   },
-  {
-    label: 'a regular customer, usual basket',
-    signals: {
-      ordersLast10m: 1,
-      ordersLast24h: 1,
-      tokensLast24h: 1,
-      failedPaymentsLast24h: 0,
-      amountCents: 5200,
-      priorOrders: 6,
-      priorAvgAmountCents: 4800,
-      priorAvgUnits: 2,
-      accountAgeHours: 24 * 400,
-      units: 2,
-    },
-  },
+  { label: 'a regular customer, usual basket', signals: regularCustomer },
   {
     label: 'card testing: 6th order in 10 minutes, 5 cards, 3 declines',
     signals: {
