@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { Scalar } from '@scalar/hono-api-reference';
+import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './context';
 
 /** The document's head; `scripts/client-generate.ts` builds the same document from it. */
@@ -33,7 +33,28 @@ const scalarVersion = (await Bun.file(join(scalarRoot, 'package.json')).json()) 
 const bundleFile = join(scalarRoot, 'dist', 'browser', 'standalone.js');
 export const DOCS_BUNDLE_PATH = `/docs/assets/api-reference-${scalarVersion.version}.js`;
 
-/** `GET /docs` (the browsable reference) and the script it loads; both outside the API description. */
+/** The reference page's settings: everything from the app itself, nothing from outside. */
+const pageOptions = {
+  url: '/openapi.json',
+  pageTitle: 'Orderflow API',
+  // `cdn` makes the page load this one self-contained script instead of the CDN's ES modules.
+  cdn: DOCS_BUNDLE_PATH,
+  operationTitleSource: 'summary',
+  defaultOpenAllTags: true,
+  // Nothing else from outside either: no web fonts, no telemetry, none of the hosted services
+  // (AI agent, MCP, SDK generation, the toolbar's deploy and share).
+  withDefaultFonts: false,
+  telemetry: false,
+  agent: { disabled: true },
+  mcp: { disabled: true },
+  showDeveloperTools: 'never',
+} as const;
+
+/**
+ * `GET /docs` (the browsable reference) and the script it loads; both outside the API description.
+ * Scalar's page renderer is loaded on the first `GET /docs`, not at start: few requests ever ask for
+ * it, and every API process would hold its modules in memory (bench/README.md, "Round 3: memory").
+ */
 export function mountDocs(app: OpenAPIHono<AppEnv>): void {
   app.get(DOCS_BUNDLE_PATH, () => {
     return new Response(Bun.file(bundleFile), {
@@ -43,22 +64,13 @@ export function mountDocs(app: OpenAPIHono<AppEnv>): void {
       },
     });
   });
-  app.get(
-    '/docs',
-    Scalar({
-      url: '/openapi.json',
-      pageTitle: 'Orderflow API',
-      // `cdn` makes the page load this one self-contained script instead of the CDN's ES modules.
-      cdn: DOCS_BUNDLE_PATH,
-      operationTitleSource: 'summary',
-      defaultOpenAllTags: true,
-      // Nothing else from outside either: no web fonts, no telemetry, none of the hosted services
-      // (AI agent, MCP, SDK generation, the toolbar's deploy and share).
-      withDefaultFonts: false,
-      telemetry: false,
-      agent: { disabled: true },
-      mcp: { disabled: true },
-      showDeveloperTools: 'never',
-    }),
-  );
+  let page: Promise<MiddlewareHandler> | undefined;
+  app.get('/docs', async (c, next) => {
+    page ??= import('@scalar/hono-api-reference').then(({ Scalar }) => Scalar(pageOptions));
+    // A failed load is tried again by the next request rather than remembered.
+    page.catch(() => {
+      page = undefined;
+    });
+    return (await page)(c, next);
+  });
 }

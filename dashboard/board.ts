@@ -1,10 +1,4 @@
-import { dirname, join } from 'node:path';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import type { IServerAdapter } from '@bull-board/api/typings/app';
-import { HonoAdapter } from '@bull-board/hono';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { serveStatic } from 'hono/bun';
 import type { AppEnv } from '../api/context';
 import type { AppDeps } from '../api/deps';
 import { clientIp, limiterWarning } from '../api/middleware/rate-limit';
@@ -22,19 +16,6 @@ const CACHE_TTL_MS = 30_000;
 const CACHE_MAX_ENTRIES = 256;
 
 const challenge = { 'www-authenticate': `Basic realm="${DASHBOARD_REALM}", charset="UTF-8"` };
-
-/**
- * The UI package's directory, resolved from this file rather than from the working directory:
- * the board's page, scripts and styles are served from it whatever `cwd` the process started in.
- */
-const uiBasePath = dirname(Bun.resolveSync('@bull-board/ui/package.json', import.meta.dir));
-const uiStaticRoot = join(uiBasePath, 'dist', 'static');
-
-/**
- * `hono/bun`'s serveStatic with an absolute root. The Hono adapter would pass a root relative to
- * `process.cwd()` as it was when the board was built; this one stays right if the cwd changes later.
- */
-const staticFiles: typeof serveStatic = (options) => serveStatic({ ...options, root: uiStaticRoot });
 
 type GuardDeps = Pick<AppDeps, 'db' | 'config' | 'redis' | 'logger'>;
 
@@ -134,30 +115,37 @@ export function basicAdminGuard(deps: GuardDeps): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** Marks the answer of a path the board has no route for: the API's own 404 answers it instead. */
+const UNMATCHED = 'x-orderflow-board-unmatched';
+
 /**
- * Bull Board over every queue of the order platform, retries and job inspection enabled,
- * behind the Basic admin guard. Mount it at {@link DASHBOARD_PATH}; its errors go through the
- * parent app's problem+json handler.
+ * Bull Board over every queue of the order platform, retries and job inspection enabled, behind the
+ * Basic admin guard. Mount it at {@link DASHBOARD_PATH}; its errors go through the parent app's
+ * problem+json handler.
+ *
+ * The board (Bull Board's packages, its adapters over every queue) is loaded on the first request that
+ * passes the guard, not at start: most API processes never serve it, and its module graph is several
+ * MB of every process's resident memory (bench/README.md, "Round 3: memory").
  */
 export function dashboardRoutes(deps: GuardDeps & Pick<AppDeps, 'queues'>): Hono<AppEnv> {
-  const serverAdapter = new HonoAdapter(staticFiles).setBasePath(DASHBOARD_PATH);
-  createBullBoard({
-    // Every partition's queues. The board keys queues by name, and each name exists once per
-    // partition: with several, a name is shown as `p<partition>.<queue>`, grouped by partition.
-    queues: deps.queues.all().map(
-      ({ queue, partition }) =>
-        new BullMQAdapter(queue, {
-          readOnlyMode: false,
-          allowRetries: true,
-          ...(deps.queues.partitions > 1 ? { prefix: `p${partition}.`, delimiter: '.' } : {}),
-        }),
-    ),
-    // @bull-board/hono 9.10.1 (the newest) types itself against its own nested copy of @bull-board/api
-    // 9.10.1; the interface is the same, only the private fields of the two copies differ. At run time
-    // the adapter only routes: every handler and the UI come from the top-level 9.10.2 packages.
-    serverAdapter: serverAdapter as unknown as IServerAdapter,
-    options: { uiBasePath, uiConfig: { boardTitle: 'Orderflow queues' } },
-  });
+  let ui: Promise<Hono> | undefined;
+  const loadUi = () => {
+    ui ??= import('./ui').then(({ boardUi }) => {
+      const app = new Hono();
+      app.route(DASHBOARD_PATH, boardUi(deps, DASHBOARD_PATH));
+      // Errors reach the API's problem+json handler, as they did when the board was mounted directly.
+      app.onError((err) => {
+        throw err;
+      });
+      app.notFound((c) => c.body(null, 404, { [UNMATCHED]: '1' }));
+      return app;
+    });
+    // A failed load is tried again by the next request rather than remembered.
+    ui.catch(() => {
+      ui = undefined;
+    });
+    return ui;
+  };
 
   const board = new Hono<AppEnv>();
   board.use('*', basicAdminGuard(deps));
@@ -170,7 +158,11 @@ export function dashboardRoutes(deps: GuardDeps & Pick<AppDeps, 'queues'>): Hono
       c.header('cache-control', 'private, no-store');
     }
   });
-  board.route('/', serverAdapter.registerPlugin());
+  board.all('*', async (c, next) => {
+    const res = await (await loadUi()).fetch(c.req.raw, c.env);
+    if (res.headers.has(UNMATCHED)) return next();
+    return res;
+  });
   return board;
 }
 

@@ -143,6 +143,22 @@ describe('/admin/queues guard (HTTP Basic, admins only)', () => {
     expect(body.queues.every((q) => q.readOnlyMode === false)).toBe(true);
   });
 
+  test("a path the board does not serve gets the API's own 404; a retry on an unknown job the board's answer", async () => {
+    const missing = await h.app.request('/admin/queues/no/such/page', { headers: asAdmin() });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toContain('application/problem+json');
+    expect(missing.headers.get('cache-control')).toBe('private, no-store');
+    // Any method reaches the board's own API, which answers for itself (its JSON, not a problem).
+    const retry = await h.app.request('/admin/queues/api/queues/reserve/no-such-job/retry', {
+      method: 'PUT',
+      headers: { ...asAdmin(), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(retry.status).toBe(404);
+    expect(retry.headers.get('content-type')).toContain('application/json');
+    expect(await retry.json()).toEqual({ error: { key: 'ERRORS.JOB_NOT_FOUND' } });
+  });
+
   test("the board's API refuses anonymous callers", async () => {
     const res = await h.app.request('/admin/queues/api/queues');
     expect(res.status).toBe(401);
