@@ -135,6 +135,11 @@ const schema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_AUTH_TIMEOUT_SECONDS: int(1, 300).default(10),
   WS_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // How much the JavaScript heap may allocate between two collections, as a multiple of what the last
+  // collection kept (JSC's `heapGrowthMaxIncrease`; JSC's own default, 2, lets it triple). Lower keeps
+  // resident memory down for a little more collector CPU (bench/README.md, "Round 3: memory"). JSC reads
+  // it once, when the process starts: lib/js-heap.ts hands it over.
+  JS_HEAP_GROWTH: z.coerce.number().min(0.05).max(2).default(0.25),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,6 +1,7 @@
 import { migrateDatabase } from '../db/migrate';
 import { ensureAdmin } from '../domain/users/users';
 import { type Config, ConfigError, loadConfig } from './config';
+import { applyHeapGrowth } from './js-heap';
 import type { Logger } from './logger';
 import { checkServices, openResources } from './resources';
 import { RedisFamilyRevocations } from './token-revocations';
@@ -20,6 +21,8 @@ export async function preflight(): Promise<Config> {
     }
     throw err;
   }
+  // Before anything connects: a process started without its heap growth starts over with it.
+  applyHeapGrowth(config.JS_HEAP_GROWTH);
   const problem = await checkServices(config);
   if (problem) {
     console.error(`Orderflow cannot start.\n\n${problem}`);

@@ -1,0 +1,99 @@
+import { describe, expect, test } from 'bun:test';
+import { applyHeapGrowth, HEAP_GROWTH_VARIABLE } from '../lib/js-heap';
+
+const root = new URL('..', import.meta.url).pathname;
+
+/** Runs `code` in a fresh `bun -e` process from the repository root; its stdout, stderr and pid. */
+async function bunEval(code: string, env: Record<string, string> = {}) {
+  const proc = Bun.spawn([process.execPath, '-e', code], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      LOG_LEVEL: 'silent',
+      ...env,
+    },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [stdout, stderr, code_] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  return { stdout, stderr, exitCode: code_, pid: proc.pid };
+}
+
+/** The node_modules packages and repository files a fresh process holds after importing `modules`. */
+async function moduleGraph(modules: string[]) {
+  const imports = modules.map((m) => `await import(${JSON.stringify(`${root}${m}`)});`).join(' ');
+  const run = await bunEval(`${imports} console.log(JSON.stringify(Object.keys(require.cache)));`);
+  expect(run.stderr).toBe('');
+  const files = JSON.parse(run.stdout) as string[];
+  const packages = new Set(
+    files.flatMap((f) => {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f);
+      return m?.[1] ? [m[1]] : [];
+    }),
+  );
+  return {
+    packages,
+    files: files.filter((f) => !f.includes('node_modules')).map((f) => f.slice(root.length)),
+  };
+}
+
+describe('what a process loads at start', () => {
+  test('the API loads the queue dashboard and the docs page only when first asked for them', async () => {
+    const { packages } = await moduleGraph(['api/server.ts']);
+    expect(packages.has('hono')).toBe(true);
+    for (const lazy of [
+      '@bull-board/api',
+      '@bull-board/hono',
+      '@bull-board/ui',
+      '@scalar/hono-api-reference',
+    ]) {
+      expect(packages.has(lazy), lazy).toBe(false);
+    }
+  });
+
+  test('a worker loads none of the HTTP edge', async () => {
+    const { packages, files } = await moduleGraph(['workers/main.ts']);
+    expect(packages.has('bullmq')).toBe(true);
+    for (const apiOnly of ['hono', '@hono/zod-openapi', '@bull-board/api', '@scalar/hono-api-reference']) {
+      expect(packages.has(apiOnly), apiOnly).toBe(false);
+    }
+    expect(files.filter((f) => f.startsWith('api/') || f.startsWith('dashboard/'))).toEqual([]);
+  });
+});
+
+describe('JS_HEAP_GROWTH', () => {
+  test('a process started without it replaces itself with one that runs with it', () => {
+    const calls: { file: string; args: string[]; env: Record<string, string | undefined> }[] = [];
+    const exec = (file: string, args: string[], env: Record<string, string | undefined>) => {
+      calls.push({ file, args, env });
+    };
+    expect(applyHeapGrowth(0.25, { KEEP: 'me' }, exec)).toBe(false);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.file).toBe(process.execPath);
+    expect(calls[0]?.args).toEqual([process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
+    expect(calls[0]?.env).toEqual({ KEEP: 'me', [HEAP_GROWTH_VARIABLE]: '0.25' });
+
+    // Once it runs with the option (or an operator's own), or asks for JSC's default: nothing to do.
+    expect(applyHeapGrowth(0.25, { [HEAP_GROWTH_VARIABLE]: '0.25' }, exec)).toBe(true);
+    expect(applyHeapGrowth(0.25, { [HEAP_GROWTH_VARIABLE]: '1' }, exec)).toBe(true);
+    expect(applyHeapGrowth(2, {}, exec)).toBe(true);
+    expect(calls).toHaveLength(1);
+  });
+
+  test('start-up hands it to JavaScriptCore: same process, the option set before the VM starts', async () => {
+    // BUN_JSC_dumpOptions=1 makes the runtime print the options it started with, at every start.
+    const run = await bunEval(
+      `import { preflight } from './lib/startup'; await preflight();
+       console.log(JSON.stringify({ pid: process.pid, growth: process.env.${HEAP_GROWTH_VARIABLE} }));`,
+      { BUN_JSC_dumpOptions: '1', JS_HEAP_GROWTH: '0.3' },
+    );
+    expect(run.exitCode).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ pid: run.pid, growth: '0.3' });
+    expect(run.stderr).toMatch(/^\s*heapGrowthMaxIncrease=0\.3\b/m);
+  });
+});
