@@ -22,6 +22,9 @@ export class PoolExhaustedError extends Error {
   }
 }
 
+/** Prepared statements kept per connection (see createPool). */
+export const PREPARED_STATEMENT_CACHE = 32;
+
 const defaultLimits: PoolLimits = { acquireTimeoutMs: 10_000, queueLimit: 1000 };
 
 export function createPool(url: string, connectionLimit: number, limits = defaultLimits): mysql.Pool {
@@ -37,6 +40,11 @@ export function createPool(url: string, connectionLimit: number, limits = defaul
     connectTimeout: 5000,
     supportBigNumbers: true,
     bigNumberStrings: false,
+    // drizzle sends every statement as text (`query`), none prepared, so mysql2's per-connection cache
+    // of prepared statements stays empty. Its LRU allocates room for `max` entries up front: at
+    // mysql2's default (16,000) that is 0.5 MB of JavaScript heap per connection, ~10 MB for a full
+    // pool of 20 (bench/README.md, "Round 3: memory"). A statement prepared some day still works.
+    maxPreparedStatements: PREPARED_STATEMENT_CACHE,
   });
   boundAcquire(pool, limits.acquireTimeoutMs);
   return pool;

@@ -1,5 +1,8 @@
+import { heapStats } from 'bun:jsc';
 import { describe, expect, test } from 'bun:test';
+import { createPool } from '../db/client';
 import { applyHeapGrowth, HEAP_GROWTH_VARIABLE } from '../lib/js-heap';
+import { testConfig } from './support/harness';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -95,5 +98,37 @@ describe('JS_HEAP_GROWTH', () => {
     expect(run.exitCode).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ pid: run.pid, growth: '0.3' });
     expect(run.stderr).toMatch(/^\s*heapGrowthMaxIncrease=0\.3\b/m);
+  });
+});
+
+describe('a MySQL connection', () => {
+  test('holds no room for thousands of prepared statements (mysql2 reserves it per connection)', async () => {
+    // The server, not a database: nothing is created or read.
+    const server = testConfig('memory').DATABASE_URL.replace(/\/[^/]*$/, '/');
+    const size = 20;
+    const pool = createPool(server, size);
+    const use = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, async () => {
+          const c = await pool.getConnection();
+          await c.query('SELECT SLEEP(0.02)');
+          c.release();
+        }),
+      );
+    const heap = () => {
+      Bun.gc(true);
+      return heapStats().heapSize;
+    };
+    try {
+      await use(1);
+      await use(1); // one connection open, its code paths run
+      const one = heap();
+      await use(size);
+      const perConnection = (heap() - one) / (size - 1);
+      // mysql2's default cache (16,000 entries) reserved 0.5 MB of heap per connection.
+      expect(perConnection).toBeLessThan(100 * 1024);
+    } finally {
+      await pool.end().catch(() => {});
+    }
   });
 });
