@@ -30,7 +30,11 @@ export class ReadThroughCache {
     private readonly stats: CacheStats = noStats,
   ) {}
 
-  async get<T>(kind: string, id: string, load: () => Promise<T>): Promise<T> {
+  /**
+   * `keep`: whether a loaded value may be stored. A kind whose values change often without being worth
+   * an invalidation each time (an order during its saga) stores only the values that no longer change.
+   */
+  async get<T>(kind: string, id: string, load: () => Promise<T>, keep?: (value: T) => boolean): Promise<T> {
     const key = this.valueKey(kind, id);
     let cached: [string | null, string | null];
     try {
@@ -52,6 +56,7 @@ export class ReadThroughCache {
     if (shared) return shared as Promise<T>;
     const loading = (async () => {
       const value = await load();
+      if (keep && !keep(value)) return value;
       const entry: Entry<T> = { gen: current, value };
       await this.redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch(() => {});
       return value;
