@@ -15,7 +15,7 @@ interface Entry<T> {
 
 /**
  * Read-through cache in Redis with generation-checked entries. A write bumps the key's generation
- * (INCR) after it commits; an entry is served only while its generation is current. So a reader that
+ * (a fresh token) after it commits; an entry is served only while its generation is current. So a reader that
  * loaded the old row just before a write can store it, but nobody will read it: a read after a write
  * never shows the old value. Concurrent misses in one process share one load (no stampede); the TTL
  * bounds how long anything lives if an invalidation is lost with Redis.
@@ -46,7 +46,8 @@ export class ReadThroughCache {
     const current = gen ?? '0';
     if (raw) {
       const entry = JSON.parse(raw) as Entry<T>;
-      if (entry.gen === current) {
+      // `keep` again on a hit: an entry stored before this kind kept less (another release) is not served.
+      if (entry.gen === current && (!keep || keep(entry.value))) {
         this.stats.hit(kind);
         return entry.value;
       }
