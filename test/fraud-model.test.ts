@@ -125,6 +125,25 @@ describe('per-user counters in Redis', () => {
     expect(await ttl('orders')).toBeGreaterThan(24 * 3_600_000);
   });
 
+  test('failed payments are counted from the set only while the last one is less than a day old', async () => {
+    const user = { token: 'tok_f', amountCents: 100, units: 1 };
+    // A decline recorded before the user had a history (or by a release that kept no mark): counted.
+    await counters.recordFailedPayment('usr_fail', 'x1', at);
+    expect(await redis.exists(keyOf('usr_fail', 'history'))).toBe(0);
+    const first = await counters.observeOrder({ ...user, userId: 'usr_fail', orderId: 'x2', at: at + 1 });
+    expect(first.failedPaymentsLast24h).toBe(1);
+    // From now on the history holds the last failure's time, and each decline moves it.
+    await counters.recordFailedPayment('usr_fail', 'x2', at + 2);
+    expect(await redis.hget(keyOf('usr_fail', 'history'), 'fat')).toBe(String(at + 2));
+    const second = await counters.observeOrder({ ...user, userId: 'usr_fail', orderId: 'x3', at: at + 3 });
+    expect(second.failedPaymentsLast24h).toBe(2);
+    // A user with a history and no failure: nothing to count.
+    await counters.observeOrder({ ...user, userId: 'usr_clean', orderId: 'c1', at });
+    expect(await redis.hget(keyOf('usr_clean', 'history'), 'fat')).toBe('0');
+    const clean = await counters.observeOrder({ ...user, userId: 'usr_clean', orderId: 'c2', at: at + 1 });
+    expect(clean.failedPaymentsLast24h).toBe(0);
+  });
+
   test('a flood of orders and tokens is bounded: the newest 2,000 of each count, the set stays under 2,200 of each', async () => {
     const flood = Array.from({ length: 2300 }, (_, i) => ({
       userId: 'usr_flood',

@@ -52,30 +52,28 @@ const WINDOWS_SPARE_MS = 60 * MINUTE;
 const HISTORY_SPARE_MS = DAY;
 
 /**
- * One Lua script per screening: trims the 24-hour windows, adds the order (ZADD NX: a retried
- * screening counts it once, and its history is added once), and returns every counter. Exact sliding
- * windows in one sorted set per user: an order scored by its time, a token (its hash, never the token)
- * by minus the time it was last used, so that what left the day lies between -day and +day and one
- * ZREMRANGEBYSCORE trims both. It runs 9 commands (INFO counts each; 13 before, 20 before that).
+ * One Lua script per screening: adds the order (ZADD NX: a retried screening counts it once, and its
+ * history is added once) and returns every counter. Exact sliding windows in one sorted set per user:
+ * an order scored by its time, a token (its hash, never the token) by minus the time it was last
+ * used, so the day's orders are the scores from +day up, its tokens those from -day down, and what
+ * left the day lies between. Counted with ZCOUNT, so what left the day is only trimmed for memory:
+ * when the expiry is renewed (hourly per active user) or the bound is reached. The failed payments
+ * are counted only when the history says one happened in the last day (`fat`, set by
+ * recordFailedPayment). It runs 7 commands for most orders (INFO counts each; 13 before, 20 before
+ * that): two ZADD, three ZCOUNT, HMGET, HSET.
  */
 const OBSERVE = `
 local now = tonumber(ARGV[1])
 local dayMs = tonumber(ARGV[6])
 local day = now - dayMs
 local max = tonumber(ARGV[9])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. -day, '(' .. day)
+local slack = tonumber(ARGV[10])
 local added = redis.call('ZADD', KEYS[1], 'NX', now, ARGV[2])
 local tokenAdded = redis.call('ZADD', KEYS[1], -now, ARGV[3])
 local orders = redis.call('ZCOUNT', KEYS[1], day, '+inf')
 local tokens = redis.call('ZCOUNT', KEYS[1], '-inf', -day)
 local recent = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[7]), '+inf')
--- The bound: the newest MAX of each kind stay, trimmed once SLACK over it (orders rank above tokens,
--- so they go first; the newest token has the lowest score).
-if orders > max + tonumber(ARGV[10]) then
-  redis.call('ZREMRANGEBYRANK', KEYS[1], tokens, tokens + orders - max - 1)
-end
-if tokens > max + tonumber(ARGV[10]) then redis.call('ZREMRANGEBYRANK', KEYS[1], max, tokens - 1) end
-local h = redis.call('HMGET', KEYS[3], 'n', 'cents', 'units', 'wexp', 'hexp')
+local h = redis.call('HMGET', KEYS[3], 'n', 'cents', 'units', 'wexp', 'hexp', 'fat')
 local n, cents, units = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
 local set = {}
 if added == 1 then
@@ -88,7 +86,15 @@ else
 end
 -- The windows live a day after the newest entry: renewed when the key is new (all it holds is what
 -- was just added) or its recorded expiry is less than a day away.
-if orders + tokens == added + tokenAdded or tonumber(h[4] or '0') < now + dayMs then
+local renewWindows = orders + tokens == added + tokenAdded or tonumber(h[4] or '0') < now + dayMs
+if renewWindows or orders > max + slack or tokens > max + slack then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. -day, '(' .. day)
+  -- Now the tokens hold the lowest ranks (the newest first), the orders the ones above (the oldest
+  -- first): the bound keeps the newest MAX of each, trimmed once SLACK over it.
+  if orders > max + slack then redis.call('ZREMRANGEBYRANK', KEYS[1], tokens, tokens + orders - max - 1) end
+  if tokens > max + slack then redis.call('ZREMRANGEBYRANK', KEYS[1], max, tokens - 1) end
+end
+if renewWindows then
   local ttl = dayMs + tonumber(ARGV[11])
   redis.call('PEXPIRE', KEYS[1], ttl)
   set[#set + 1] = 'wexp'
@@ -100,23 +106,38 @@ if renewHistory then
   set[#set + 1] = 'hexp'
   set[#set + 1] = now + historyTtl + tonumber(ARGV[12])
 end
+-- The last failure's time: none within the day means none to count. Not recorded yet (a new
+-- history, or failures recorded before it was kept): counted, and marked from now on.
+local failed = 0
+if not h[6] or tonumber(h[6]) >= day then failed = redis.call('ZCOUNT', KEYS[2], day, '+inf') end
+if not h[6] then
+  set[#set + 1] = 'fat'
+  set[#set + 1] = failed > 0 and now or 0
+end
 if #set > 0 then redis.call('HSET', KEYS[3], unpack(set)) end
 if renewHistory then redis.call('PEXPIRE', KEYS[3], historyTtl + tonumber(ARGV[12])) end
--- The failed payments of the last day are counted, not trimmed: recordFailedPayment trims that key
--- and sets its expiry (a day after the newest failure, when none of its entries counts any more).
 return {
   math.min(recent, max),
   math.min(orders, max),
   math.min(tokens, max),
-  redis.call('ZCOUNT', KEYS[2], day, '+inf'),
+  failed,
   math.max(n, 0), math.max(cents, 0), math.max(units, 0)
 }`;
 
+/**
+ * A declined payment: into the user's failed set (trimmed to the day, bounded, expiring a day after
+ * the newest), and its time into the history (when there is one; else screening counts the set).
+ */
 const FAILED = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(ARGV[1]) - tonumber(ARGV[3])))
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local at = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (at - tonumber(ARGV[3])))
+redis.call('ZADD', KEYS[1], at, ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local last = redis.call('HGET', KEYS[2], 'fat')
+  if not last or tonumber(last) < at then redis.call('HSET', KEYS[2], 'fat', at) end
+end
 return 1`;
 
 interface Script {
@@ -204,7 +225,16 @@ export class RedisRiskCounters implements RiskCounters {
   }
 
   async recordFailedPayment(userId: string, orderId: string, at: number): Promise<void> {
-    await this.run(failedScript, 1, this.key(userId, 'failed'), at, orderId, DAY, MAX_MEMBERS);
+    await this.run(
+      failedScript,
+      2,
+      this.key(userId, 'failed'),
+      this.key(userId, 'history'),
+      at,
+      orderId,
+      DAY,
+      MAX_MEMBERS,
+    );
   }
 
   /** EVALSHA, and the script's text only when this Redis has not seen it yet (or lost it). */
