@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Transports } from '../domain/notifications/notifications';
 import {
   type EmailMessage,
+  PermanentSendError,
   type SendResult,
   type SmsMessage,
   TransientSendError,
@@ -27,13 +28,17 @@ class Provider implements Transports {
   readonly calls = new Map<string, number>();
   /** Messages whose next call fails with a transient error (then succeeds). */
   readonly flaky = new Set<string>();
+  /** Messages the provider refuses for good, and messages it never answers but with a 503. */
+  readonly refused = new Set<string>();
+  readonly down = new Set<string>();
   readonly email = { name: 'stand-in', send: (m: EmailMessage) => this.send(m) };
   readonly sms = { name: 'stand-in', send: (m: SmsMessage) => this.send(m) };
 
   private async send(msg: EmailMessage | SmsMessage): Promise<SendResult> {
     const key = msg.idempotencyKey;
     this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
-    if (this.flaky.delete(key)) throw new TransientSendError('provider answered 503');
+    if (this.flaky.delete(key) || this.down.has(key)) throw new TransientSendError('provider answered 503');
+    if (this.refused.has(key)) throw new PermanentSendError('provider refused the address');
     return { providerRef: `ref_${key}_${this.calls.get(key)}` };
   }
 
@@ -112,12 +117,12 @@ async function deliverJobs(sendJob: string, messages: string[]) {
   return { batch: await q.getJobState(sendJob), own: own.filter((st) => st !== 'unknown').length };
 }
 
-async function deliverUntilSent(orders: string[]) {
+async function deliverUntilSent(orders: string[], done = (status: string) => status === 'sent') {
   const w = await startTestWorkers(h, { queues: ['deliver'], transports: provider });
   try {
     return await eventually(
       () => messagesOf(orders),
-      (rows) => rows.every((r) => r.status === 'sent'),
+      (rows) => rows.every((r) => done(r.status)),
     );
   } finally {
     await w.stop();
@@ -154,6 +159,23 @@ describe('one deliver job per notify batch', () => {
     // job skipped what its first try had sent.
     expect(provider.callsOf(messages)).toEqual(messages.map((id) => (flaky.includes(id) ? 2 : 1)));
     expect(rows.map((r) => r.attempts)).toEqual(messages.map((id) => (flaky.includes(id) ? 2 : 1)));
+  });
+
+  test('a permanent refusal fails that message alone; one the provider never takes is failed after the last attempt', async () => {
+    const { orders, messages, sendJob } = await notifiedBatch(3);
+    const [refused, down] = messages as [string, string];
+    provider.refused.add(refused);
+    provider.down.add(down);
+    const rows = await deliverUntilSent(orders, (status) => status !== 'queued');
+    const by = new Map(rows.map((r) => [r.id, r]));
+    expect(by.get(refused)).toMatchObject({ status: 'failed', attempts: 1 });
+    // JOB_ATTEMPTS (4) tries, then the job's last attempt fails what is still queued.
+    expect(by.get(down)).toMatchObject({ status: 'failed', attempts: 4 });
+    const others = messages.filter((id) => id !== refused && id !== down);
+    expect(others.map((id) => by.get(id)?.status)).toEqual(others.map(() => 'sent'));
+    expect(provider.callsOf(others)).toEqual(others.map(() => 1));
+    expect(provider.callsOf([refused, down])).toEqual([1, 4]);
+    expect(await h.deps.queues.queues.deliver.getJobState(sendJob)).toBe('failed');
   });
 
   test('the reconciler does not re-send messages whose batch job still waits (a backlog, workers paused)', async () => {
