@@ -117,7 +117,10 @@ async function deliverJobs(sendJob: string, messages: string[]) {
   return { batch: await q.getJobState(sendJob), own: own.filter((st) => st !== 'unknown').length };
 }
 
-async function deliverUntilSent(orders: string[], done = (status: string) => status === 'sent') {
+async function deliverUntilSent(
+  orders: string[],
+  done: (status: string) => boolean = (status) => status === 'sent',
+) {
   const w = await startTestWorkers(h, { queues: ['deliver'], transports: provider });
   try {
     return await eventually(
