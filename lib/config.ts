@@ -136,9 +136,10 @@ const schema = z.object({
   WS_AUTH_TIMEOUT_SECONDS: int(1, 300).default(10),
   WS_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   // How much the JavaScript heap may allocate between two collections, as a multiple of what the last
-  // collection kept (JSC's `heapGrowthMaxIncrease`; JSC's own default, 2, lets it triple). Lower keeps
-  // resident memory down for a little more collector CPU (bench/README.md, "Round 3: memory"). JSC reads
-  // it once, when the process starts: lib/js-heap.ts hands it over.
+  // collection kept (JSC's `heapGrowthMaxIncrease`; JSC's own, 2, lets it triple). Lower keeps resident
+  // memory down for some collector CPU (bench/README.md, "Round 3: memory"). JSC reads it once, when
+  // the process starts: lib/js-heap.ts hands it over, with the eden ratio that keeps young collections
+  // the rule. 2 leaves JSC's defaults alone.
   JS_HEAP_GROWTH: z.coerce.number().min(0.05).max(2).default(0.25),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

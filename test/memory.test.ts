@@ -1,7 +1,7 @@
 import { heapStats } from 'bun:jsc';
 import { describe, expect, test } from 'bun:test';
 import { createPool } from '../db/client';
-import { applyHeapGrowth, HEAP_GROWTH_VARIABLE } from '../lib/js-heap';
+import { applyHeapGrowth, EDEN_RATIO_VARIABLE, HEAP_GROWTH_VARIABLE, heapOptions } from '../lib/js-heap';
 import { testConfig } from './support/harness';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -79,13 +79,26 @@ describe('JS_HEAP_GROWTH', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]?.file).toBe(process.execPath);
     expect(calls[0]?.args).toEqual([process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
-    expect(calls[0]?.env).toEqual({ KEEP: 'me', [HEAP_GROWTH_VARIABLE]: '0.25' });
+    expect(calls[0]?.env).toEqual({
+      KEEP: 'me',
+      [HEAP_GROWTH_VARIABLE]: '0.25',
+      [EDEN_RATIO_VARIABLE]: '0.15',
+    });
 
     // Once it runs with the option (or an operator's own), or asks for JSC's default: nothing to do.
     expect(applyHeapGrowth(0.25, { [HEAP_GROWTH_VARIABLE]: '0.25' }, exec)).toBe(true);
     expect(applyHeapGrowth(0.25, { [HEAP_GROWTH_VARIABLE]: '1' }, exec)).toBe(true);
     expect(applyHeapGrowth(2, {}, exec)).toBe(true);
     expect(calls).toHaveLength(1);
+  });
+
+  test('young collections stay the rule: the eden ratio is under the allowance after a full collection', () => {
+    expect(heapOptions(0.25)[EDEN_RATIO_VARIABLE]).toBe('0.15');
+    // Right after a full collection the allowance is g / (1 + g) of the limit: at or above it, every
+    // collection would be a full one.
+    for (const g of [0.05, 0.25, 0.5, 1, 2]) {
+      expect(Number(heapOptions(g)[EDEN_RATIO_VARIABLE])).toBeLessThan(g / (1 + g));
+    }
   });
 
   test('start-up hands it to JavaScriptCore: same process, the option set before the VM starts', async () => {
@@ -98,6 +111,7 @@ describe('JS_HEAP_GROWTH', () => {
     expect(run.exitCode).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ pid: run.pid, growth: '0.3' });
     expect(run.stderr).toMatch(/^\s*heapGrowthMaxIncrease=0\.3\b/m);
+    expect(run.stderr).toMatch(/^\s*minEdenToOldGenerationRatio=0\.1731\b/m);
   });
 });
 
