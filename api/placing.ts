@@ -35,7 +35,13 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
   const batcher = new MicroBatcher<PlaceRequest, Placed>(
     withFallback(
       async (requests) => {
-        const results = await placeOrders(deps.db, deps.orders.events, requests, limits);
+        const results = await placeOrders(
+          deps.db,
+          deps.orders.events,
+          requests,
+          limits,
+          deps.writeTransaction,
+        );
         await start(
           requests.flatMap((request, i) => {
             const r = results[i];
