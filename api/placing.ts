@@ -60,7 +60,11 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
       (err, size) =>
         deps.logger.warn({ err, size }, 'placing a batch of orders failed as a whole; one by one'),
     ),
-    { maxSize: deps.config.GROUP_COMMIT_MAX, maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS },
+    {
+      maxSize: deps.config.GROUP_COMMIT_MAX,
+      maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS,
+      startWhenIdle: true,
+    },
   );
   return (request) => batcher.submit(request);
 }
