@@ -12,10 +12,11 @@ export interface BatcherOptions {
   maxSize: number;
   maxWaitMs: number;
   /**
-   * While no batch of this batcher is running, run what waits at the end of the current event-loop
-   * turn instead of `maxWaitMs` later (what arrived in the same turn still goes together). For a
-   * caller who waits for the answer (`POST /orders`): at low load a lone request no longer waits
-   * for company that is not coming; under load, batches are running and the wait applies as before.
+   * A request after a quiet spell starts its batch at the end of the current event-loop turn
+   * instead of `maxWaitMs` later: when no batch is running and nothing arrived in the last
+   * `maxWaitMs`, company is not coming (what arrives in the same turn still goes along). While
+   * requests keep coming, the wait applies as before, so batches still form under load. For callers
+   * who wait for the answer (`POST /orders`): at low load a lone request no longer waits for nothing.
    */
   startWhenIdle?: boolean;
 }
@@ -25,6 +26,7 @@ export class MicroBatcher<K, T> {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private running = 0;
+  private lastArrival = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** Runs a batch; must answer every key (a missing answer is reported as an error for that key). */
@@ -35,8 +37,11 @@ export class MicroBatcher<K, T> {
   submit(key: K): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ key, resolve, reject });
+      const now = performance.now();
+      const quiet = now - this.lastArrival >= this.options.maxWaitMs;
+      this.lastArrival = now;
       if (this.waiting.length >= this.options.maxSize) this.flush();
-      else if (this.options.startWhenIdle && this.running === 0) {
+      else if (this.options.startWhenIdle && (this.immediate || (quiet && this.running === 0))) {
         this.immediate ??= setImmediate(() => this.flush());
       } else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
     });

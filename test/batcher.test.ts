@@ -45,13 +45,30 @@ describe('MicroBatcher with startWhenIdle (POST /orders)', () => {
       'J',
       'K',
     ]);
+  });
 
-    // Idle again: the next lone item starts at once.
-    const l = b.submit('l');
+  test('after a quiet spell of maxWaitMs the next item starts at once; one that follows closely waits', async () => {
+    const calls: string[][] = [];
+    const b = new MicroBatcher<string, string>(
+      async (keys) => {
+        calls.push(keys);
+        return new Map<string, ItemResult<string>>(keys.map((k) => [k, { ok: true, value: k }]));
+      },
+      { maxSize: 10, maxWaitMs: 40, startWhenIdle: true },
+    );
+    expect(await b.submit('x')).toBe('x');
+    await Bun.sleep(60);
+    const y = b.submit('y');
     await nextTurn();
-    expect(calls.at(-1)).toEqual(['l']);
-    for (const release of held) release();
-    expect(await l).toBe('L');
+    expect(calls).toEqual([['x'], ['y']]);
+    await y;
+    // Nothing runs, but 'y' came less than maxWaitMs ago: requests are coming, wait for company.
+    const z = b.submit('z');
+    const z2 = b.submit('z2');
+    await nextTurn();
+    expect(calls).toHaveLength(2);
+    expect(await Promise.all([z, z2])).toEqual(['z', 'z2']);
+    expect(calls.at(-1)).toEqual(['z', 'z2']);
   });
 
   test('without it, a lone item waits maxWaitMs (the workers keep this)', async () => {
