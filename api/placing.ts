@@ -1,6 +1,6 @@
 import { type Placed, type PlaceOrderInput, placeOrder } from '../domain/orders/place';
 import { placeOrders } from '../domain/orders/place-many';
-import { MicroBatcher, withFallback } from '../lib/batcher';
+import { groupCommitOptions, MicroBatcher, withFallback } from '../lib/batcher';
 import type { AppDeps } from './deps';
 
 export interface PlaceRequest extends PlaceOrderInput {
@@ -54,7 +54,7 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
       (err, size) =>
         deps.logger.warn({ err, size }, 'placing a batch of orders failed as a whole; one by one'),
     ),
-    { maxSize: deps.config.GROUP_COMMIT_MAX, maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS },
+    groupCommitOptions(deps.config),
   );
   return (request) => batcher.submit(request);
 }

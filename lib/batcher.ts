@@ -2,20 +2,47 @@
  * Group commit inside one process. BullMQ hands a worker's processor up to `concurrency` jobs (and the
  * API serves many requests)
  * at once; each processor call submits its order here and awaits its own result. The batcher runs
- * the waiting orders together — one transaction, few statements — when `maxSize` are waiting or
- * `maxWaitMs` after the first arrived, whichever comes first. The batch function answers per item:
- * one order that cannot proceed (or throws) never fails its neighbours.
+ * the waiting orders together — one transaction, few statements — and the batch function answers per
+ * item: one order that cannot proceed (or throws) never fails its neighbours.
+ *
+ * When a batch runs is the flush policy:
+ * - `timer` (no `maxInFlight`): when `maxSize` are waiting or `maxWaitMs` after the first arrived,
+ *   however many batches are running.
+ * - `in-flight` (`maxInFlight` ≥ 1, the classic group commit): while fewer than `maxInFlight` batches
+ *   are running, what is waiting runs at once (on the next turn of the event loop, so jobs handed over
+ *   together go together) — at low load nothing waits for company that is not coming. Otherwise the
+ *   items gather while the running batches commit, and the next batch starts when one of them ends,
+ *   when `maxSize` are waiting, or `maxWaitMs` after the first arrived (so that one slow batch, a
+ *   gateway taking seconds, holds the next one no longer than that). Under load the batches grow by
+ *   themselves to what arrives during one batch.
  */
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface BatcherOptions {
   maxSize: number;
   maxWaitMs: number;
+  /** The in-flight policy (see above) with at most this many batches running before items wait. */
+  maxInFlight?: number;
+}
+
+/** The saga steps' and the API's group-commit policy, from the configuration. */
+export function groupCommitOptions(config: {
+  GROUP_COMMIT_MAX: number;
+  GROUP_COMMIT_WAIT_MS: number;
+  GROUP_COMMIT_IN_FLIGHT: number;
+}): BatcherOptions {
+  return {
+    maxSize: config.GROUP_COMMIT_MAX,
+    maxWaitMs: config.GROUP_COMMIT_WAIT_MS,
+    ...(config.GROUP_COMMIT_IN_FLIGHT > 0 ? { maxInFlight: config.GROUP_COMMIT_IN_FLIGHT } : {}),
+  };
 }
 
 export class MicroBatcher<K, T> {
   private waiting: { key: K; resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private soon: ReturnType<typeof setImmediate> | undefined;
+  private running = 0;
 
   constructor(
     /** Runs a batch; must answer every key (a missing answer is reported as an error for that key). */
@@ -27,13 +54,25 @@ export class MicroBatcher<K, T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ key, resolve, reject });
       if (this.waiting.length >= this.options.maxSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+      else this.schedule();
     });
+  }
+
+  /** Arms what will flush the items waiting now. */
+  private schedule(): void {
+    const limit = this.options.maxInFlight;
+    if (limit !== undefined && this.running < limit) {
+      this.soon ??= setImmediate(() => this.flush());
+      return;
+    }
+    this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
   }
 
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearImmediate(this.soon);
     this.timer = undefined;
+    this.soon = undefined;
     const batch = this.waiting;
     this.waiting = [];
     if (batch.length === 0) return;
@@ -48,20 +87,27 @@ export class MicroBatcher<K, T> {
         now.push(item);
       }
     }
-    if (this.waiting.length) this.timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
-    this.run(now.map((i) => i.key)).then(
-      (results) => {
-        for (const item of now) {
-          const r = results.get(item.key);
-          if (!r) item.reject(new Error('the batch gave no answer for this item'));
-          else if (r.ok) item.resolve(r.value);
-          else item.reject(r.error);
-        }
-      },
-      (err) => {
-        for (const item of now) item.reject(err);
-      },
-    );
+    this.running++;
+    if (this.waiting.length) this.schedule();
+    this.run(now.map((i) => i.key))
+      .then(
+        (results) => {
+          for (const item of now) {
+            const r = results.get(item.key);
+            if (!r) item.reject(new Error('the batch gave no answer for this item'));
+            else if (r.ok) item.resolve(r.value);
+            else item.reject(r.error);
+          }
+        },
+        (err) => {
+          for (const item of now) item.reject(err);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        // A batch ended: under the in-flight policy, what gathered meanwhile goes now.
+        if (this.options.maxInFlight !== undefined && this.waiting.length) this.flush();
+      });
   }
 }
 
