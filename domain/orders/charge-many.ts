@@ -21,7 +21,7 @@ import {
 } from './group';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve';
-import type { OrderEvent } from './status';
+import type { OrderEvent, OrderStatus } from './status';
 
 type ChargeRow = {
   id: string;
@@ -111,22 +111,25 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   });
   const approved = screened.filter((o): o is ChargeRow => o !== null);
   if (approved.length === 0) return;
-  await ensurePaymentRows(ctx, approved);
   // Charge only what is still reserved now that its payment row exists. A cancel that committed before
   // the row was there owed no refund (there was no payment to owe one for): charging it now would
   // take money that only a later refund gives back, after the order already looks final. A cancel
   // from here on finds the row and owes the refund; if it asks before the charge lands, the record
-  // below sees the order cancelled and refunds.
-  const still = await ctx.db
-    .select({ id: orders.id, status: orders.status })
-    .from(orders)
-    .where(
-      inArray(
-        orders.id,
-        approved.map((o) => o.id),
-      ),
-    );
-  const current = new Map(still.map((r) => [r.id, r.status]));
+  // below sees the order cancelled and refunds. The insert itself answers for the orders it finds
+  // reserved; only when it did not find them all are their statuses read.
+  const allReserved = await ensurePaymentRows(ctx, approved);
+  const still = allReserved
+    ? approved.map((o) => ({ id: o.id, status: 'reserved' as const }))
+    : await ctx.db
+        .select({ id: orders.id, status: orders.status })
+        .from(orders)
+        .where(
+          inArray(
+            orders.id,
+            approved.map((o) => o.id),
+          ),
+        );
+  const current = new Map<string, OrderStatus>(still.map((r) => [r.id, r.status]));
   for (const o of approved) {
     const status = current.get(o.id) ?? 'failed';
     if (status !== 'reserved') out.set(o.id, { ok: true, value: { status, changed: false } });
@@ -166,23 +169,40 @@ async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
   await refundIfCharged(ctx, orderId);
 }
 
-async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<void> {
+/**
+ * Makes the payment rows of the orders that are still `reserved`, and tells whether that was all of
+ * them. One `INSERT … SELECT` from their order rows: the select is a locking read (shared locks, held
+ * until the insert commits), so the status it sees is the latest, and a cancel that comes after it
+ * waits for the row and then finds it (and owes its refund). An order no longer reserved gets no row:
+ * nothing was charged and nothing will be. A row made by an earlier attempt stays as it is (the
+ * unique order_id and idempotency key), counted as found: mysql2 asks for found rows, so the count is
+ * the number of orders found reserved, and it equals the batch's size only when every one was.
+ */
+async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<boolean> {
   const now = new Date();
-  await ctx.db
-    .insert(payments)
-    .values(
-      due.map((o) => ({
-        id: newId('pay'),
-        orderId: o.id,
-        status: 'pending' as const,
-        amountCents: o.totalCents,
-        currency: o.currency,
-        idempotencyKey: chargeKey(o.id),
-        createdAt: now,
-        updatedAt: now,
-      })),
-    )
-    .onDuplicateKeyUpdate({ set: { orderId: sql`${payments.orderId}` } });
+  const o = sql`${orders.id}`;
+  const byOrder = (value: (row: ChargeRow) => string) =>
+    sql`CASE ${o} ${sql.join(
+      due.map((row) => sql`WHEN ${row.id} THEN ${value(row)}`),
+      sql` `,
+    )} END`;
+  const [res] = await ctx.db.execute(
+    sql`INSERT INTO ${payments} (${col(payments.id)}, ${col(payments.orderId)}, ${col(payments.status)},
+        ${col(payments.amountCents)}, ${col(payments.currency)}, ${col(payments.idempotencyKey)},
+        ${col(payments.createdAt)}, ${col(payments.updatedAt)})
+      SELECT ${byOrder(() => newId('pay'))}, ${orders.id}, 'pending', ${orders.totalCents}, ${orders.currency},
+        ${byOrder((row) => chargeKey(row.id))}, ${now}, ${now}
+      FROM ${orders} FORCE INDEX (PRIMARY)
+      WHERE ${and(
+        inArray(
+          orders.id,
+          due.map((row) => row.id),
+        ),
+        eq(orders.status, 'reserved'),
+      )}
+      ON DUPLICATE KEY UPDATE ${col(payments.orderId)} = ${payments.orderId}`,
+  );
+  return (res as { affectedRows: number }).affectedRows === due.length;
 }
 
 type Paid = { orderId: string; to: 'paid'; ref: string };
