@@ -20,6 +20,7 @@ export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown
 
 export interface BatcherOptions {
   maxSize: number;
+  /** The timer policy's wait after the first item; under the in-flight policy, the most it waits for a running batch. */
   maxWaitMs: number;
   /** The in-flight policy (see above) with at most this many batches running before items wait. */
   maxInFlight?: number;
@@ -30,11 +31,14 @@ export function groupCommitOptions(config: {
   GROUP_COMMIT_MAX: number;
   GROUP_COMMIT_WAIT_MS: number;
   GROUP_COMMIT_IN_FLIGHT: number;
+  GROUP_COMMIT_HOLD_MS: number;
 }): BatcherOptions {
+  if (config.GROUP_COMMIT_IN_FLIGHT === 0)
+    return { maxSize: config.GROUP_COMMIT_MAX, maxWaitMs: config.GROUP_COMMIT_WAIT_MS };
   return {
     maxSize: config.GROUP_COMMIT_MAX,
-    maxWaitMs: config.GROUP_COMMIT_WAIT_MS,
-    ...(config.GROUP_COMMIT_IN_FLIGHT > 0 ? { maxInFlight: config.GROUP_COMMIT_IN_FLIGHT } : {}),
+    maxWaitMs: config.GROUP_COMMIT_HOLD_MS,
+    maxInFlight: config.GROUP_COMMIT_IN_FLIGHT,
   };
 }
 

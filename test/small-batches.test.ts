@@ -88,7 +88,7 @@ describe('small batches keep the guarantees', () => {
     const [rows] = await h.pool.query('SELECT order_id, status FROM payments WHERE order_id IN (?)', [
       [kept, cancelled],
     ]);
-    expect(rows).toEqual([{ order_id: kept, status: 'succeeded' }]);
+    expect(rows as unknown[]).toEqual([{ order_id: kept, status: 'succeeded' }]);
     expect(await s.stock(p)).toEqual({ available: 9, reserved: 1 });
   });
 
