@@ -12,6 +12,7 @@ import { chargeOrders } from '../domain/orders/charge-many';
 import { reserveOrders } from '../domain/orders/reserve-many';
 import { createLogger } from '../lib/logger';
 import { createRedis } from '../queues/connection';
+import { jobIds } from '../queues/contract';
 import { createHarness } from '../test/support/harness';
 import { shop } from '../test/support/shop';
 import { buildWorkerDeps } from '../workers/deps';
@@ -57,7 +58,7 @@ try {
     for (const [step, run] of [
       ['reserve', () => reserveOrders(deps.orders, ids)],
       ['charge', () => chargeOrders(deps.orders, ids)],
-      ['notify', () => completeAndRecordOutcomes(deps.orders, ids)],
+      ['notify', () => completeAndRecordOutcomes(deps.orders, ids, jobIds.sendBatch())],
     ] as const) {
       statements.length = 0;
       counting = true;

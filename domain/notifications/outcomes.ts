@@ -20,7 +20,17 @@ export interface Finished {
   /** True when this run completed the order. */
   completed: boolean;
   /** The messages still to send; null when the order is not final yet (an earlier step is still ending it). */
-  messages: string[] | null;
+  messages: QueuedMessage[] | null;
+}
+
+/**
+ * A recorded message still to send, and the send batch it was recorded under: the one `deliver` job
+ * that sends it with the rest of its batch. Null when it was recorded elsewhere (a cancel, an expiry)
+ * and is sent by a job of its own. A replay keeps the batch the row was first written with.
+ */
+export interface QueuedMessage {
+  id: string;
+  sendJob: string | null;
 }
 
 /**
@@ -28,11 +38,13 @@ export interface Finished {
  * `completed` (its held units leave the books), and every final order gets its outcome messages
  * recorded (one per channel, deduplicated per order, outcome and channel, by `recordOutcomeMessages`)
  * — the completion and the intent to tell the customer commit
- * together. Sending is left to the caller, after the commit.
+ * together. The new messages are recorded under `sendJob`, the id the caller chose (before the
+ * transaction) for the one job that will send them; sending is left to the caller, after the commit.
  */
 export async function completeAndRecordOutcomes(
   ctx: OrderContext,
   orderIds: string[],
+  sendJob: string,
 ): Promise<Map<string, Decided<Finished>>> {
   const out = new Map<string, Decided<Finished>>();
   const products: string[] = [];
@@ -70,7 +82,7 @@ export async function completeAndRecordOutcomes(
       }
       final.push({ ...order, status });
     }
-    const messages = await recordOutcomes(tx, final, new Set(paid), now);
+    const messages = await recordOutcomes(tx, final, new Set(paid), now, sendJob);
     for (const order of final) {
       out.set(order.id, {
         ok: true,
@@ -91,7 +103,7 @@ const channels = ['email', 'sms'] as const;
 const dedupeKey = (orderId: string, status: string, channel: string) => `${orderId}:${status}:${channel}`;
 
 /**
- * Records the outcome messages of final orders; returns the ids still queued per order. `completedNow`
+ * Records the outcome messages of final orders; returns the messages still queued per order. `completedNow`
  * are the orders this transaction moved from paid to completed: their messages cannot exist yet (a
  * `completed` message is written only here, in the transaction that completes the order, and we hold
  * its row lock), so the ids inserted are the ids queued and need no read back. Only the other final
@@ -102,8 +114,9 @@ async function recordOutcomes(
   final: LockedWithLines[],
   completedNow: Set<string>,
   now: Date,
-): Promise<Map<string, string[]>> {
-  const result = new Map<string, string[]>();
+  sendJob: string,
+): Promise<Map<string, QueuedMessage[]>> {
+  const result = new Map<string, QueuedMessage[]>();
   if (final.length === 0) return result;
   const rows: (typeof notifications.$inferInsert)[] = [];
   for (const order of final) {
@@ -114,7 +127,14 @@ async function recordOutcomes(
       money(order.totalCents, order.currency),
       order.failureReason,
     );
-    const base = { orderId: order.id, status: 'queued' as const, body: text, createdAt: now, updatedAt: now };
+    const base = {
+      orderId: order.id,
+      status: 'queued' as const,
+      body: text,
+      sendJob,
+      createdAt: now,
+      updatedAt: now,
+    };
     rows.push({
       ...base,
       id: newId('ntf'),
@@ -136,7 +156,8 @@ async function recordOutcomes(
     }
   }
   if (rows.length === 0) return result;
-  // The unique dedupe key turns a second insert into a no-op.
+  // The unique dedupe key turns a second insert into a no-op: a message already recorded keeps its
+  // send batch (or none, when a cancel or an expiry recorded it), and is sent by that batch's job.
   await tx
     .insert(notifications)
     .values(rows)
@@ -144,20 +165,20 @@ async function recordOutcomes(
   for (const row of rows) {
     if (!row.orderId || !completedNow.has(row.orderId)) continue;
     const list = result.get(row.orderId) ?? [];
-    list.push(row.id);
+    list.push({ id: row.id, sendJob });
     result.set(row.orderId, list);
   }
   const earlier = final.filter((o) => !completedNow.has(o.id));
   if (earlier.length === 0) return result;
   const keys = earlier.flatMap((o) => channels.map((c) => dedupeKey(o.id, o.status, c)));
   const queued = await tx
-    .select({ id: notifications.id, orderId: notifications.orderId })
+    .select({ id: notifications.id, orderId: notifications.orderId, sendJob: notifications.sendJob })
     .from(notifications)
     .where(and(inArray(notifications.dedupeKey, keys), eq(notifications.status, 'queued')));
   for (const q of queued) {
     if (!q.orderId) continue;
     const list = result.get(q.orderId) ?? [];
-    list.push(q.id);
+    list.push({ id: q.id, sendJob: q.sendJob });
     result.set(q.orderId, list);
   }
   return result;
