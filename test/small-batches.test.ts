@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { SQL } from 'drizzle-orm';
+import { payments } from '../db/schema';
 import { chargeOrders } from '../domain/orders/charge-many';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
@@ -67,20 +69,25 @@ describe('small batches keep the guarantees', () => {
     const [kept, cancelled] = [await place(p), await place(p)];
     await reserveOrders(deps.orders, [kept, cancelled]);
     const gateway = new CountingGateway(createGateway(h.config, h.db));
-    // The approvals' cache invalidation is the last thing before the payment rows are made: the
-    // customer's cancel lands right there.
-    const ctx: OrderContext = {
-      ...deps.orders,
-      gateway,
-      events: {
-        async committed(events, stock, changed) {
-          if (changed?.includes(cancelled)) await cancelOrder({ ...deps.orders, gateway }, cancelled);
-          await deps.orders.events.committed(events, stock, changed);
-        },
+    // The customer's cancel commits just before the batch's payment rows are made (after the
+    // approvals were stored): the database handle runs it first when that statement comes.
+    const db = new Proxy(deps.orders.db, {
+      get(target, prop, receiver) {
+        if (prop !== 'execute') return Reflect.get(target, prop, receiver);
+        return async (query: SQL) => {
+          if (query.queryChunks[1] === payments && !cancelledFirst) {
+            cancelledFirst = true;
+            await cancelOrder({ ...deps.orders, gateway }, cancelled);
+          }
+          return target.execute(query);
+        };
       },
-    };
+    });
+    let cancelledFirst = false;
+    const ctx: OrderContext = { ...deps.orders, db, gateway };
 
     const out = await chargeOrders(ctx, [kept, cancelled]);
+    expect(cancelledFirst).toBe(true);
     expect(out.get(kept)).toEqual({ ok: true, value: { status: 'paid', changed: true } });
     expect(out.get(cancelled)).toEqual({ ok: true, value: { status: 'cancelled', changed: false } });
     expect(gateway.calls.get(kept)).toBe(1);
