@@ -6,15 +6,15 @@
  * item: one order that cannot proceed (or throws) never fails its neighbours.
  *
  * When a batch runs is the flush policy:
- * - `timer` (no `maxInFlight`): when `maxSize` are waiting or `maxWaitMs` after the first arrived,
- *   however many batches are running.
- * - `in-flight` (`maxInFlight` ≥ 1, the classic group commit): while fewer than `maxInFlight` batches
- *   are running, what is waiting runs at once (on the next turn of the event loop, so jobs handed over
- *   together go together) — at low load nothing waits for company that is not coming. Otherwise the
- *   items gather while the running batches commit, and the next batch starts when one of them ends,
- *   when `maxSize` are waiting, or `maxWaitMs` after the first arrived (so that one slow batch, a
- *   gateway taking seconds, holds the next one no longer than that). Under load the batches grow by
- *   themselves to what arrives during one batch.
+ * - `timer` (the default): when `maxSize` are waiting or `maxWaitMs` after the first arrived, however
+ *   many batches are running; with `startWhenIdle`, a request after a quiet spell goes at once.
+ * - `in-flight` (`maxInFlight` ≥ 1, the classic group commit; the saga steps): while fewer than
+ *   `maxInFlight` batches are running, what is waiting runs at once (on the next turn of the event
+ *   loop, so jobs handed over together go together) — at low load nothing waits for company that is
+ *   not coming. Otherwise the items gather while the running batches commit, and the next batch
+ *   starts when one of them ends, when `maxSize` are waiting, or `maxWaitMs` after the first arrived
+ *   (so that one slow batch, a gateway taking seconds, holds the next one no longer than that). Under
+ *   load the batches grow by themselves to what arrives during one batch.
  */
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -22,11 +22,19 @@ export interface BatcherOptions {
   maxSize: number;
   /** The timer policy's wait after the first item; under the in-flight policy, the most it waits for a running batch. */
   maxWaitMs: number;
+  /**
+   * Timer policy: a request after a quiet spell starts its batch at the end of the current event-loop
+   * turn instead of `maxWaitMs` later: when no batch is running and nothing arrived in the last
+   * `maxWaitMs`, company is not coming (what arrives in the same turn still goes along). While
+   * requests keep coming, the wait applies as before, so batches still form under load. For callers
+   * who wait for the answer (`POST /orders`): at low load a lone request no longer waits for nothing.
+   */
+  startWhenIdle?: boolean;
   /** The in-flight policy (see above) with at most this many batches running before items wait. */
   maxInFlight?: number;
 }
 
-/** The saga steps' and the API's group-commit policy, from the configuration. */
+/** The saga steps' group-commit policy, from the configuration. */
 export function groupCommitOptions(config: {
   GROUP_COMMIT_MAX: number;
   GROUP_COMMIT_WAIT_MS: number;
@@ -45,8 +53,9 @@ export function groupCommitOptions(config: {
 export class MicroBatcher<K, T> {
   private waiting: { key: K; resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private soon: ReturnType<typeof setImmediate> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
   private running = 0;
+  private lastArrival = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** Runs a batch; must answer every key (a missing answer is reported as an error for that key). */
@@ -57,26 +66,30 @@ export class MicroBatcher<K, T> {
   submit(key: K): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ key, resolve, reject });
+      const now = performance.now();
+      const quiet = now - this.lastArrival >= this.options.maxWaitMs;
+      this.lastArrival = now;
       if (this.waiting.length >= this.options.maxSize) this.flush();
-      else this.schedule();
+      else this.schedule(quiet);
     });
   }
 
   /** Arms what will flush the items waiting now. */
-  private schedule(): void {
-    const limit = this.options.maxInFlight;
-    if (limit !== undefined && this.running < limit) {
-      this.soon ??= setImmediate(() => this.flush());
-      return;
-    }
-    this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+  private schedule(quiet: boolean): void {
+    const { maxInFlight, startWhenIdle } = this.options;
+    const atOnce =
+      maxInFlight !== undefined
+        ? this.running < maxInFlight
+        : startWhenIdle === true && (this.immediate !== undefined || (quiet && this.running === 0));
+    if (atOnce) this.immediate ??= setImmediate(() => this.flush());
+    else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
   }
 
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
-    if (this.soon) clearImmediate(this.soon);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
-    this.soon = undefined;
+    this.immediate = undefined;
     const batch = this.waiting;
     this.waiting = [];
     if (batch.length === 0) return;
@@ -92,8 +105,9 @@ export class MicroBatcher<K, T> {
       }
     }
     this.running++;
-    if (this.waiting.length) this.schedule();
+    if (this.waiting.length) this.schedule(false);
     this.run(now.map((i) => i.key))
+      .finally(() => this.running--)
       .then(
         (results) => {
           for (const item of now) {
@@ -108,7 +122,6 @@ export class MicroBatcher<K, T> {
         },
       )
       .finally(() => {
-        this.running--;
         // A batch ended: under the in-flight policy, what gathered meanwhile goes now.
         if (this.options.maxInFlight !== undefined && this.waiting.length) this.flush();
       });

@@ -98,11 +98,12 @@ const schema = z.object({
   WORKER_METRICS_PORT: int(1, 65535).optional(),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
   // Group commit: a worker runs up to this many waiting jobs of one saga step (the API: of POST
-  // /orders) in one transaction (1 = one at a time). While fewer than GROUP_COMMIT_IN_FLIGHT batches
-  // of the step are running, a job's batch starts at once; otherwise jobs gather until a running batch
-  // ends, the batch is full, or GROUP_COMMIT_HOLD_MS after the first arrived (a bound for a slow
-  // batch). GROUP_COMMIT_IN_FLIGHT=0: a batch starts when full or GROUP_COMMIT_WAIT_MS after its first
-  // job, however many are running (the grouped reads and records of `deliver` always work this way).
+  // /orders) in one transaction (1 = one at a time). Saga steps: while fewer than
+  // GROUP_COMMIT_IN_FLIGHT batches of the step are running, a job's batch starts at once; otherwise jobs
+  // gather until a running batch ends, the batch is full, or GROUP_COMMIT_HOLD_MS after the first
+  // arrived (a bound for a slow batch). GROUP_COMMIT_IN_FLIGHT=0, and always for POST /orders (which
+  // starts at once after a quiet spell) and `deliver`'s grouped reads and records: a batch starts when
+  // full or GROUP_COMMIT_WAIT_MS after its first job, however many are running.
   GROUP_COMMIT_MAX: int(1, 1000).default(50),
   GROUP_COMMIT_WAIT_MS: int(0, 1000).default(2),
   GROUP_COMMIT_IN_FLIGHT: int(0, 1000).default(1),
