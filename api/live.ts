@@ -2,15 +2,16 @@ import { z } from 'zod';
 import { duplicateForSubscribe, type RedisClient } from '../queues/connection';
 import { orderEventsChannel } from '../queues/order-events';
 
-/** A change as the publisher sends it (queues/order-events.ts); the order's id is in the channel name. */
+/** A change as the publisher sends it (queues/order-events.ts): a message is an array of them. */
 const published = z.object({
+  orderId: z.string(),
   from: z.string().nullable(),
   to: z.string(),
   at: z.string(),
   reason: z.string().optional(),
 });
 
-export type PublishedChange = z.infer<typeof published> & { orderId: string };
+export type PublishedChange = z.infer<typeof published>;
 
 /** What one order's follower hears: a change was published, or the hub's health changed. */
 export type Wake = (why: 'event' | 'health') => void;
@@ -26,78 +27,79 @@ export interface Following {
   close(): void;
 }
 
-interface Channel {
-  wakes: Set<Wake>;
-  confirmed: boolean;
-  generation: number;
-  waiters: Set<() => void>;
-}
-
 /**
  * One Redis subscriber per API process, fanned out to every live follower (SSE streams and
- * WebSocket subscriptions): a follower costs a Set entry, not a connection.
+ * WebSocket subscriptions): a follower costs a Set entry, not a connection or a subscription.
  *
- * Per-order messages are only a wake-up call: a follower reads the timeline from MySQL, so it never
- * shows a change out of order or twice. Pub/sub keeps nothing, so the hub tells followers whether
- * they can rely on it: a channel is healthy once Redis confirmed its SUBSCRIBE on the current
- * connection. When the connection drops every channel turns unhealthy (followers poll MySQL), and
- * after the hub has subscribed them again on the new connection they turn healthy (followers read
- * once to catch up on what was published while nobody listened, then wait for wake-ups again).
- *
- * The "all orders" feed (admins over WebSocket) is one pattern subscription on the same channels,
- * taken only while someone listens; its messages carry the change itself.
+ * Every order's changes come on one shared channel, one message per committed batch; the hub
+ * subscribes to it while anyone in this process follows an order (or the "all orders" feed) and
+ * hands each change to its order's followers. A message is only a wake-up call for them: a follower
+ * reads the timeline from MySQL, so it never shows a change out of order or twice. Pub/sub keeps
+ * nothing, so the hub tells followers whether they can rely on it: healthy once Redis confirmed the
+ * SUBSCRIBE on the current connection. When the connection drops every follower turns unhealthy
+ * (followers poll MySQL), and after the hub has subscribed again on the new connection they turn
+ * healthy (followers read once to catch up on what was published while nobody listened, then wait
+ * for wake-ups again). The "all orders" feed (admins over WebSocket) gets the changes themselves.
  */
 export class OrderEventHub {
   private subscriber: RedisClient | undefined;
   private connected = false;
   /** Bumped on every disconnect: a SUBSCRIBE answered for an older connection confirms nothing. */
   private epoch = 0;
-  private readonly channels = new Map<string, Channel>();
+  /** Bumped on every SUBSCRIBE and UNSUBSCRIBE sent: only the answer to the latest one counts. */
+  private request = 0;
+  private subscription: 'none' | 'sent' | 'confirmed' = 'none';
+  /** Counts confirmed subscriptions: it changes when pub/sub may have missed messages. */
+  private confirmations = 0;
+  private readonly followers = new Map<string, Set<Wake>>();
+  private readonly waiters = new Set<() => void>();
   private readonly allListeners = new Set<(change: PublishedChange) => void>();
-  private patternConfirmed = false;
+  private readonly channel: string;
   private closed = false;
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly prefix: string,
-  ) {}
+    prefix: string,
+  ) {
+    this.channel = orderEventsChannel(prefix);
+  }
 
-  /** Follows one order's channel; `wake` is called on each published change and on health changes. */
+  /** Follows one order's changes; `wake` is called on each published change and on health changes. */
   follow(orderId: string, wake: Wake): Following {
-    const name = orderEventsChannel(this.prefix, orderId);
     this.ensureSubscriber();
-    let channel = this.channels.get(name);
-    if (!channel) {
-      channel = { wakes: new Set(), confirmed: false, generation: 0, waiters: new Set() };
-      this.channels.set(name, channel);
-      if (this.connected) this.subscribeChannels([name]);
+    let wakes = this.followers.get(orderId);
+    if (!wakes) {
+      wakes = new Set();
+      this.followers.set(orderId, wakes);
     }
-    channel.wakes.add(wake);
-    const ch = channel;
+    wakes.add(wake);
+    this.sync();
+    const mine = new Set<() => void>();
     let open = true;
     return {
-      healthy: () => open && this.connected && ch.confirmed,
-      generation: () => ch.generation,
+      healthy: () => open && this.live(),
+      generation: () => this.confirmations,
       ready: (ms) =>
         new Promise<void>((resolve) => {
-          if (this.connected && ch.confirmed) return resolve();
+          if (this.live()) return resolve();
           const done = () => {
             clearTimeout(timer);
-            ch.waiters.delete(done);
+            this.waiters.delete(done);
+            mine.delete(done);
             resolve();
           };
           const timer = setTimeout(done, ms);
-          ch.waiters.add(done);
+          this.waiters.add(done);
+          mine.add(done);
         }),
       close: () => {
         if (!open) return;
         open = false;
-        ch.wakes.delete(wake);
-        if (ch.wakes.size === 0 && this.channels.get(name) === ch) {
-          this.channels.delete(name);
-          for (const w of ch.waiters) w();
-          if (this.connected) this.subscriber?.unsubscribe(name).catch(() => {});
-        }
+        for (const done of [...mine]) done();
+        const set = this.followers.get(orderId);
+        set?.delete(wake);
+        if (set?.size === 0) this.followers.delete(orderId);
+        this.sync();
       },
     };
   }
@@ -106,22 +108,20 @@ export class OrderEventHub {
   followAll(listener: (change: PublishedChange) => void): () => void {
     this.ensureSubscriber();
     this.allListeners.add(listener);
-    if (this.allListeners.size === 1 && this.connected) this.subscribePattern();
+    this.sync();
     return () => {
-      if (!this.allListeners.delete(listener) || this.allListeners.size > 0) return;
-      this.patternConfirmed = false;
-      if (this.connected) this.subscriber?.punsubscribe(this.pattern()).catch(() => {});
+      if (!this.allListeners.delete(listener)) return;
+      this.sync();
     };
   }
 
-  /** For readiness and tests: is the subscriber connected and every channel confirmed? */
+  /** For readiness and tests: is the subscriber connected and the channel confirmed? */
   get status(): { connected: boolean; channels: number; pending: number; allFeed: boolean } {
-    const pending = [...this.channels.values()].filter((c) => !c.confirmed).length;
     return {
       connected: this.connected,
-      channels: this.channels.size,
-      pending,
-      allFeed: this.patternConfirmed,
+      channels: this.followers.size,
+      pending: this.live() ? 0 : this.followers.size,
+      allFeed: this.allListeners.size > 0 && this.live(),
     };
   }
 
@@ -135,16 +135,17 @@ export class OrderEventHub {
     this.subscriber?.disconnect();
     this.subscriber = undefined;
     this.connected = false;
-    for (const ch of this.channels.values()) for (const w of ch.wakes) w('health');
+    this.subscription = 'none';
+    this.wakeAll('health');
   }
 
-  private pattern(): string {
-    return orderEventsChannel(this.prefix, '*');
+  private live(): boolean {
+    return this.connected && this.subscription === 'confirmed';
   }
 
   private ensureSubscriber(): void {
     if (this.subscriber || this.closed) return;
-    // The hub re-subscribes itself after a reconnect, so that it knows when each channel is live
+    // The hub re-subscribes itself after a reconnect, so that it knows when the channel is live
     // again (ioredis's own resubscribe gives no answer to wait for).
     const sub = duplicateForSubscribe(this.redis, {
       enableOfflineQueue: false,
@@ -154,69 +155,73 @@ export class OrderEventHub {
     sub.on('error', () => {});
     sub.on('ready', () => this.onReady());
     sub.on('close', () => this.onLost());
-    sub.on('message', (channel: string) => {
-      for (const wake of this.channels.get(channel)?.wakes ?? []) wake('event');
-    });
-    sub.on('pmessage', (_pattern: string, channel: string, message: string) => {
-      const orderId = channel.slice(this.pattern().length - 1);
-      let parsed: z.infer<typeof published>;
-      try {
-        parsed = published.parse(JSON.parse(message));
-      } catch {
-        return;
-      }
-      for (const l of this.allListeners) l({ orderId, ...parsed });
-    });
+    sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     this.subscriber = sub;
+  }
+
+  private onMessage(channel: string, message: string): void {
+    if (channel !== this.channel || (this.followers.size === 0 && this.allListeners.size === 0)) return;
+    let changes: unknown;
+    try {
+      changes = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(changes)) return;
+    for (const change of changes) {
+      const orderId = (change as { orderId?: unknown } | null)?.orderId;
+      if (typeof orderId !== 'string') continue;
+      for (const wake of this.followers.get(orderId) ?? []) wake('event');
+      if (this.allListeners.size === 0) continue;
+      const parsed = published.safeParse(change);
+      if (parsed.success) for (const l of this.allListeners) l(parsed.data);
+    }
   }
 
   private onReady(): void {
     this.connected = true;
-    this.subscribeChannels([...this.channels.keys()]);
-    if (this.allListeners.size > 0) this.subscribePattern();
+    this.subscription = 'none';
+    this.sync();
   }
 
   private onLost(): void {
     if (!this.connected) return;
     this.connected = false;
     this.epoch++;
-    this.patternConfirmed = false;
-    for (const ch of this.channels.values()) {
-      ch.confirmed = false;
-      for (const w of ch.wakes) w('health');
+    this.subscription = 'none';
+    this.wakeAll('health');
+  }
+
+  /** Subscribes while anyone here listens, unsubscribes when nobody does. */
+  private sync(): void {
+    const sub = this.subscriber;
+    if (!sub || !this.connected) return;
+    const wanted = this.followers.size > 0 || this.allListeners.size > 0;
+    if (wanted && this.subscription === 'none') {
+      this.subscription = 'sent';
+      const request = ++this.request;
+      const epoch = this.epoch;
+      sub.subscribe(this.channel).then(
+        () => {
+          if (request !== this.request || epoch !== this.epoch) return;
+          this.subscription = 'confirmed';
+          this.confirmations++;
+          for (const w of [...this.waiters]) w();
+          this.wakeAll('health');
+        },
+        // Not confirmed: followers keep polling; the next follow (or connection) asks again.
+        () => {
+          if (request === this.request && epoch === this.epoch) this.subscription = 'none';
+        },
+      );
+    } else if (!wanted && this.subscription !== 'none') {
+      this.subscription = 'none';
+      this.request++;
+      sub.unsubscribe(this.channel).catch(() => {});
     }
   }
 
-  private subscribeChannels(names: string[]): void {
-    const sub = this.subscriber;
-    if (!sub || names.length === 0) return;
-    const epoch = this.epoch;
-    sub.subscribe(...names).then(
-      () => {
-        if (epoch !== this.epoch) return;
-        for (const name of names) {
-          const ch = this.channels.get(name);
-          if (!ch || ch.confirmed) continue;
-          ch.confirmed = true;
-          ch.generation++;
-          for (const w of ch.waiters) w();
-          for (const w of ch.wakes) w('health');
-        }
-      },
-      // Not confirmed: followers keep polling until the next connection subscribes again.
-      () => {},
-    );
-  }
-
-  private subscribePattern(): void {
-    const sub = this.subscriber;
-    if (!sub) return;
-    const epoch = this.epoch;
-    sub.psubscribe(this.pattern()).then(
-      () => {
-        if (epoch === this.epoch && this.allListeners.size > 0) this.patternConfirmed = true;
-      },
-      () => {},
-    );
+  private wakeAll(why: 'health'): void {
+    for (const wakes of this.followers.values()) for (const w of wakes) w(why);
   }
 }

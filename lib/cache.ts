@@ -15,7 +15,7 @@ interface Entry<T> {
 
 /**
  * Read-through cache in Redis with generation-checked entries. A write bumps the key's generation
- * (INCR) after it commits; an entry is served only while its generation is current. So a reader that
+ * (a fresh token) after it commits; an entry is served only while its generation is current. So a reader that
  * loaded the old row just before a write can store it, but nobody will read it: a read after a write
  * never shows the old value. Concurrent misses in one process share one load (no stampede); the TTL
  * bounds how long anything lives if an invalidation is lost with Redis.
@@ -30,7 +30,11 @@ export class ReadThroughCache {
     private readonly stats: CacheStats = noStats,
   ) {}
 
-  async get<T>(kind: string, id: string, load: () => Promise<T>): Promise<T> {
+  /**
+   * `keep`: whether a loaded value may be stored. A kind whose values change often without being worth
+   * an invalidation each time (an order during its saga) stores only the values that no longer change.
+   */
+  async get<T>(kind: string, id: string, load: () => Promise<T>, keep?: (value: T) => boolean): Promise<T> {
     const key = this.valueKey(kind, id);
     let cached: [string | null, string | null];
     try {
@@ -42,7 +46,8 @@ export class ReadThroughCache {
     const current = gen ?? '0';
     if (raw) {
       const entry = JSON.parse(raw) as Entry<T>;
-      if (entry.gen === current) {
+      // `keep` again on a hit: an entry stored before this kind kept less (another release) is not served.
+      if (entry.gen === current && (!keep || keep(entry.value))) {
         this.stats.hit(kind);
         return entry.value;
       }
@@ -52,6 +57,7 @@ export class ReadThroughCache {
     if (shared) return shared as Promise<T>;
     const loading = (async () => {
       const value = await load();
+      if (keep && !keep(value)) return value;
       const entry: Entry<T> = { gen: current, value };
       await this.redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch(() => {});
       return value;

@@ -1,5 +1,6 @@
 import type { DefaultJobOptions } from 'bullmq';
 import { z } from 'zod';
+import { newId } from '../lib/ids';
 
 /**
  * One queue per step; `deliver` sends recorded messages through the providers, behind their rate
@@ -14,8 +15,13 @@ export const jobNames = {
   charge: 'charge',
   /** Tell the customer an order's final outcome (completing a paid order first). */
   outcome: 'outcome',
-  /** Send one recorded message (on `deliver`: customer outcomes, the admin notify API, re-sends). */
+  /** Send one recorded message (on `deliver`: outcomes of a cancel or an expiry, the admin notify API). */
   send: 'send',
+  /**
+   * Send every message a notify batch recorded (on `deliver`): one job per batch, its id the batch's
+   * `notifications.send_job`, no data (the job reads the batch's messages still queued).
+   */
+  sendBatch: 'send-batch',
   reconcile: 'reconcile',
 } as const;
 
@@ -60,6 +66,8 @@ export const jobIds = {
   notify: (orderId: string, round?: Round) => (round ? `${orderId}-notify-${round}` : `${orderId}-notify`),
   outcome: (orderId: string, status: string) => `${orderId}-notify-${status}`,
   send: (notificationId: string) => `${notificationId}-send`,
+  /** A new send batch's id, chosen before the transaction that records its messages (`snd_…`). */
+  sendBatch: () => newId('snd'),
 };
 
 export interface JobSettings {

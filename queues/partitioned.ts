@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from './connection';
 import type { JobSettings, QueueName } from './contract';
 import { partitionHas, partitionOf } from './partitions';
-import { OrderQueues } from './producer';
+import { OrderQueues, type OutgoingMessage } from './producer';
 
 /** One queue of one partition, with the labels /metrics gives its series. */
 export interface PartitionQueue {
@@ -95,13 +95,17 @@ export class PartitionedQueues {
     return this.first.send(notificationId, orderId);
   }
 
-  /** Many messages to the one `deliver` queue in one round trip (a notify batch's). */
-  sendMany(messages: { notificationId: string; orderId?: string }[]): Promise<void> {
+  /** Many messages to the one `deliver` queue in one round trip (a notify batch's: one job). */
+  sendMany(messages: OutgoingMessage[]): Promise<void> {
     return this.first.sendMany(messages);
   }
 
   resend(notificationId: string, orderId?: string): Promise<void> {
     return this.first.resend(notificationId, orderId);
+  }
+
+  resendBatch(sendJob: string): Promise<void> {
+    return this.first.resendBatch(sendJob);
   }
 
   hasLiveJobs(orderId: string): Promise<boolean> {

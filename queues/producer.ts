@@ -11,6 +11,13 @@ import {
 } from './contract';
 import { orderFlow, reserveOnly } from './flows';
 
+/** A recorded message to hand to `deliver`; `sendJob` is the send batch it was recorded under, if any. */
+export interface OutgoingMessage {
+  notificationId: string;
+  orderId?: string;
+  sendJob?: string | null;
+}
+
 const liveStates = new Set(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized']);
 
 /** The producer side of the queue contract: what the API and the reconciler add. */
@@ -91,12 +98,24 @@ export class OrderQueues {
     });
   }
 
-  /** Hands many recorded messages to `deliver` in one round trip (a notify batch's messages). */
-  async sendMany(messages: { notificationId: string; orderId?: string }[]): Promise<void> {
+  /**
+   * Hands recorded messages to `deliver` in one round trip: one job per send batch (a notify batch's
+   * messages, which share `sendJob`), and a job of its own for a message recorded without one. Job
+   * ids are the batch's or the message's, so adding the same ones again while they exist is a no-op
+   * (a notify retried after a crash between its commit and this add re-adds the same jobs).
+   */
+  async sendMany(messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     this.failFast();
-    await this.queues.deliver.addBulk(
-      messages.map(({ notificationId, orderId }) => ({
+    const batches = new Set<string>();
+    const jobs: Parameters<Queue['addBulk']>[0] = [];
+    for (const { notificationId, orderId, sendJob } of messages) {
+      if (sendJob) {
+        if (!batches.has(sendJob)) jobs.push(this.sendBatchJob(sendJob));
+        batches.add(sendJob);
+        continue;
+      }
+      jobs.push({
         name: jobNames.send,
         data: { notificationId, ...(orderId ? { orderId } : {}) },
         // As send(): an order's message waits behind admin messages (the express lane).
@@ -104,18 +123,46 @@ export class OrderQueues {
           jobId: jobIds.send(notificationId),
           ...(orderId ? { priority: ORDER_MESSAGE_PRIORITY } : {}),
         },
-      })),
-    );
+      });
+    }
+    await this.queues.deliver.addBulk(jobs);
+  }
+
+  /** A send batch's job: its messages are orders', so it waits behind admin messages too. */
+  private sendBatchJob(sendJob: string) {
+    return {
+      name: jobNames.sendBatch,
+      data: {},
+      opts: { jobId: sendJob, priority: ORDER_MESSAGE_PRIORITY },
+    };
   }
 
   /** Sends a recorded message again; a finished job with its id is removed first so the add is not a no-op. */
   async resend(notificationId: string, orderId?: string): Promise<void> {
     this.failFast();
     const id = jobIds.send(notificationId);
-    const state = await this.queues.deliver.getJobState(id);
-    if (liveStates.has(state)) return;
-    if (state !== 'unknown') await this.queues.deliver.remove(id);
+    if (!(await this.clearUnlessLive(id))) return;
     await this.send(notificationId, orderId);
+  }
+
+  /**
+   * Sends what is still queued of a send batch again, with the batch's own job (never a second job
+   * for its messages, so they cannot be sent by two jobs at once): nothing while that job is still
+   * going to run (waiting in a backlog, retrying); a finished one is removed first.
+   */
+  async resendBatch(sendJob: string): Promise<void> {
+    this.failFast();
+    if (!(await this.clearUnlessLive(sendJob))) return;
+    const { name, data, opts } = this.sendBatchJob(sendJob);
+    await this.queues.deliver.add(name, data, opts);
+  }
+
+  /** False when a `deliver` job with this id is still going to run; removes it when it has finished. */
+  private async clearUnlessLive(jobId: string): Promise<boolean> {
+    const state = await this.queues.deliver.getJobState(jobId);
+    if (liveStates.has(state)) return false;
+    if (state !== 'unknown') await this.queues.deliver.remove(jobId);
+    return true;
   }
 
   /** True when some job of this order's saga is still going to run. */

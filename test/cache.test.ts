@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { applyScreening } from '../domain/fraud/screen';
 import { chargeOrders } from '../domain/orders/charge-many';
 import { reserveOrder } from '../domain/orders/reserve';
+import { allowedTransitions, finalStatuses } from '../domain/orders/status';
 import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';
 import { ReadThroughCache } from '../lib/cache';
 import { createHarness, type Harness } from './support/harness';
@@ -52,6 +53,68 @@ describe('read-through cache', () => {
     expect((await read()).available).toBe(100);
   });
 
+  test('a live order is read from MySQL at every read; a final one is kept and served from the cache', async () => {
+    const p = await s.product(5);
+    const { id } = (await (await s.place(user.token, p, 1, null)).json()) as { id: string };
+    const key = `${h.prefix}:cache:order:${id}`;
+    expect((await s.order(id, user.token)).status).toBe('pending');
+    expect(await cacheKeys('order')).not.toContain(key);
+    await reserveOrder(h.deps.orders, id);
+    expect((await s.order(id, user.token)).status).toBe('reserved');
+    expect(await cacheKeys('order')).not.toContain(key);
+    expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(200);
+    const cancelled = await s.order(id, user.token);
+    expect(cancelled.status).toBe('cancelled');
+    expect(await cacheKeys('order')).toContain(key);
+    // Really served from the cache: a change behind its back (no real write ever changes a final
+    // order) is not seen.
+    await h.pool.query("UPDATE orders SET failure_reason = 'behind_its_back' WHERE id = ?", [id]);
+    expect(await s.order(id, user.token)).toEqual(cancelled);
+  });
+
+  test('a final status has no way out (the order cache keeps final orders without invalidating them)', () => {
+    for (const status of finalStatuses) expect(allowedTransitions[status]).toEqual([]);
+  });
+
+  test('a read after a review decision, a charge and a cancel with refund shows it at once', async () => {
+    const p = await s.product(10);
+    const review = async (id: string) => {
+      await reserveOrder(h.deps.orders, id);
+      const parked = await applyScreening(h.deps.orders, id, {
+        score: 0.6,
+        decision: 'review',
+        reasons: ['new_account'],
+        model: 'test@0',
+      });
+      expect(parked?.status).toBe('review');
+      expect(await s.order(id)).toMatchObject({ status: 'review', risk: { decision: 'review' } });
+    };
+    const placeUnpaid = async () =>
+      ((await (await s.place(user.token, p, 1, null)).json()) as { id: string }).id;
+
+    const rejected = await placeUnpaid();
+    await review(rejected);
+    const decide = (id: string, decision: string) =>
+      h.json('POST', `/orders/${id}/review`, { decision }, admin.token);
+    expect((await decide(rejected, 'reject')).status).toBe(200);
+    expect(await s.order(rejected)).toMatchObject({ status: 'rejected', failureReason: 'fraud_suspected' });
+
+    const approved = await placeUnpaid();
+    await review(approved);
+    expect((await decide(approved, 'approve')).status).toBe(200);
+    expect(await s.order(approved)).toMatchObject({ status: 'reserved', risk: { decision: 'approve' } });
+
+    const paid = ((await (await s.place(user.token, p, 1)).json()) as { id: string }).id;
+    await reserveOrder(h.deps.orders, paid);
+    expect((await s.order(paid)).status).toBe('reserved');
+    expect((await chargeOrders(h.deps.orders, [paid])).get(paid)?.ok).toBe(true);
+    expect((await s.order(paid)).status).toBe('paid');
+    // Cancelled after its charge: refunded, and the read shows it.
+    expect((await h.json('PUT', `/orders/${paid}/cancel`, undefined, user.token)).status).toBe(200);
+    expect((await s.order(paid)).status).toBe('cancelled');
+    expect((await s.payment(paid)).status).toBe('refunded');
+  });
+
   test('orders and stock: reads follow the saga and a cancel at once', async () => {
     const p = await s.product(4);
     const { id } = (await (await s.place(user.token, p, 2, null)).json()) as { id: string };
@@ -82,7 +145,8 @@ describe('read-through cache', () => {
     const first = await s.order(id);
     expect(first.status).toBe('reserved');
     expect(first).not.toHaveProperty('risk');
-    expect(await cacheKeys('order')).toContain(`${h.prefix}:cache:order:${id}`);
+    // A live order is not kept: the next read goes to MySQL, whatever changed.
+    expect(await cacheKeys('order')).not.toContain(`${h.prefix}:cache:order:${id}`);
 
     // Screening approves it: the risk columns are written, the status stays `reserved`.
     const verdict = await applyScreening(h.deps.orders, id, {

@@ -175,6 +175,49 @@ async function orderEmails(n: number, to: (i: number) => string): Promise<{ id: 
   return rows.map((r) => ({ id: r.id, to: r.to }));
 }
 
+/**
+ * Records `batches` × `perBatch` order emails as notify batches do (each batch's rows under one
+ * send batch) and hands them on through the producer: one `send-batch` job per batch.
+ */
+async function orderBatches(
+  batches: number,
+  perBatch: number,
+  to: (i: number) => string,
+): Promise<{ id: string; to: string }[]> {
+  const now = new Date();
+  const all: { id: string; to: string }[] = [];
+  for (let b = 0; b < batches; b++) {
+    const sendJob = newId('snd');
+    const rows = Array.from({ length: perBatch }, (_, i) => ({
+      id: newId('ntf'),
+      orderId: newId('ord'),
+      to: to(b * perBatch + i),
+    }));
+    await h.pool.query(
+      'INSERT INTO notifications (id, order_id, channel, recipient, subject, body, status, attempts, dedupe_key, send_job, created_at, updated_at) VALUES ?',
+      [
+        rows.map((r) => [
+          r.id,
+          r.orderId,
+          'email',
+          r.to,
+          `Order ${r.orderId} confirmed`,
+          'Thank you!',
+          'queued',
+          0,
+          `${r.orderId}:completed:email`,
+          sendJob,
+          now,
+          now,
+        ]),
+      ],
+    );
+    await h.deps.queues.sendMany(rows.map((r) => ({ notificationId: r.id, orderId: r.orderId, sendJob })));
+    all.push(...rows.map((r) => ({ id: r.id, to: r.to })));
+  }
+  return all;
+}
+
 async function statuses(ids: string[]) {
   const [rows] = await h.pool.query(
     'SELECT id, status, attempts, provider_ref AS providerRef, last_error AS lastError FROM notifications WHERE id IN (?)',
@@ -277,6 +320,50 @@ describe('order emails through the batch endpoint', () => {
         20_000,
       );
       expect(resend.limitedAt.length).toBeLessThanOrEqual(3);
+    } finally {
+      await w.stop();
+    }
+  }, 60_000);
+
+  test("an admin's email passes a backlog of 1,000 order emails handed on in 20 notify batches (one job each)", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const msgs = await orderBatches(20, 50, (i) => `nb${i}_${tag}@example.com`);
+    expect(await h.deps.queues.queues.deliver.getJobCountByTypes('prioritized', 'waiting')).toBe(20);
+    const w = await startDeliver();
+    try {
+      await eventually(
+        () => sentWith(`nb%_${tag}@example.com`),
+        (n) => n > 0,
+        10_000,
+      );
+      const to = `admin_nb_${tag}@example.com`;
+      const posted = Date.now();
+      const sentAtPost = resend.sentOrder.length;
+      const res = await h.json('POST', '/notify/email', { to, subject: 'Now', text: 'Urgent' }, admin.token);
+      const { id } = (await res.json()) as { id: string };
+      await eventually(
+        async () => (await statuses([id]))[0]?.status,
+        (s) => s === 'sent',
+        10_000,
+      );
+      const waited = Date.now() - posted;
+      const passedBy = resend.sentOrder.indexOf(to) - sentAtPost;
+      const stillWaiting = 1000 - (await sentWith(`nb%_${tag}@example.com`));
+      console.log(
+        `admin email behind batch jobs: sent ${waited} ms after it was posted; ${passedBy} order emails went out in between, ${stillWaiting} still waited`,
+      );
+      // As with a job per message: a job slot is free for it (the batch jobs hold 20 of them), and
+      // its message joins the next provider request ahead of every order email the process holds.
+      expect(waited).toBeLessThan(3000);
+      expect(passedBy).toBeLessThanOrEqual(300);
+      expect(stillWaiting).toBeGreaterThan(300);
+      await eventually(
+        () => sentWith(`nb%_${tag}@example.com`),
+        (n) => n === 1000,
+        20_000,
+      );
+      // Each order email reached the provider once.
+      for (const m of msgs) expect(resend.delivered.get(m.to)).toBe(1);
     } finally {
       await w.stop();
     }

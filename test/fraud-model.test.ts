@@ -102,6 +102,77 @@ describe('per-user counters in Redis', () => {
     });
   });
 
+  const keyOf = (userId: string, what: string) => `${prefix}:risk:{${userId}}:${what}`;
+
+  test('the counters expire on their own; an expiry is renewed when less than its span is left, or the key is new', async () => {
+    const user = { userId: 'usr_ttl', token: 'tok_t', amountCents: 100, units: 1 };
+    await counters.observeOrder({ ...user, orderId: 't1', at });
+    const ttl = async (what: string) => redis.pttl(keyOf('usr_ttl', what));
+    const wexp = async () => Number(await redis.hget(keyOf('usr_ttl', 'history'), 'wexp'));
+    expect(await ttl('orders')).toBeGreaterThan(24 * 3_600_000);
+    expect(await ttl('orders')).toBeLessThanOrEqual(25 * 3_600_000);
+    expect(await ttl('history')).toBeGreaterThan(180 * 24 * 3_600_000);
+    expect(await wexp()).toBe(at + 25 * 3_600_000);
+    // Half an hour later more than a day is left: no renewal. Two hours later, renewed.
+    await counters.observeOrder({ ...user, orderId: 't2', at: at + 1_800_000 });
+    expect(await wexp()).toBe(at + 25 * 3_600_000);
+    await counters.observeOrder({ ...user, orderId: 't3', at: at + 2 * 3_600_000 });
+    expect(await wexp()).toBe(at + 27 * 3_600_000);
+    // The windows key lost (nothing else to tell): the next screening makes it anew, with an expiry.
+    await redis.del(keyOf('usr_ttl', 'orders'));
+    const fresh = await counters.observeOrder({ ...user, orderId: 't4', at: at + 2 * 3_600_000 + 1 });
+    expect(fresh).toMatchObject({ ordersLast24h: 1, tokensLast24h: 1, priorOrders: 3 });
+    expect(await ttl('orders')).toBeGreaterThan(24 * 3_600_000);
+  });
+
+  test('failed payments are counted from the set only while the last one is less than a day old', async () => {
+    const user = { token: 'tok_f', amountCents: 100, units: 1 };
+    // A decline recorded before the user had a history (or by a release that kept no mark): counted.
+    await counters.recordFailedPayment('usr_fail', 'x1', at);
+    expect(await redis.exists(keyOf('usr_fail', 'history'))).toBe(0);
+    const first = await counters.observeOrder({ ...user, userId: 'usr_fail', orderId: 'x2', at: at + 1 });
+    expect(first.failedPaymentsLast24h).toBe(1);
+    // From now on the history holds the last failure's time, and each decline moves it.
+    await counters.recordFailedPayment('usr_fail', 'x2', at + 2);
+    expect(await redis.hget(keyOf('usr_fail', 'history'), 'fat')).toBe(String(at + 2));
+    const second = await counters.observeOrder({ ...user, userId: 'usr_fail', orderId: 'x3', at: at + 3 });
+    expect(second.failedPaymentsLast24h).toBe(2);
+    // A user with a history and no failure: nothing to count.
+    await counters.observeOrder({ ...user, userId: 'usr_clean', orderId: 'c1', at });
+    expect(await redis.hget(keyOf('usr_clean', 'history'), 'fat')).toBe('0');
+    const clean = await counters.observeOrder({ ...user, userId: 'usr_clean', orderId: 'c2', at: at + 1 });
+    expect(clean.failedPaymentsLast24h).toBe(0);
+  });
+
+  test('a flood of orders and tokens is bounded: the newest 2,000 of each count, the set stays under 2,200 of each', async () => {
+    const flood = Array.from({ length: 2300 }, (_, i) => ({
+      userId: 'usr_flood',
+      orderId: `f${i}`,
+      token: `tok_${i}`,
+      amountCents: 100,
+      units: 1,
+      at: at + i,
+    }));
+    let last: Awaited<ReturnType<typeof counters.observeOrder>> | undefined;
+    for (let i = 0; i < flood.length; i += 500) {
+      const results = await counters.observeOrders(flood.slice(i, i + 500));
+      const r = results.at(-1);
+      if (r?.status !== 'fulfilled') throw new Error('a screening failed');
+      last = r.value;
+    }
+    expect(last).toMatchObject({
+      ordersLast10m: 2000,
+      ordersLast24h: 2000,
+      tokensLast24h: 2000,
+      priorOrders: 2299,
+    });
+    const members = await redis.zcard(keyOf('usr_flood', 'orders'));
+    expect(members).toBeLessThanOrEqual(2 * 2200);
+    // The newest stayed: the last order and token are there, the first ones are gone.
+    expect(await redis.zscore(keyOf('usr_flood', 'orders'), 'f2299')).not.toBeNull();
+    expect(await redis.zscore(keyOf('usr_flood', 'orders'), 'f0')).toBeNull();
+  });
+
   test('failed payments count per order in the last day; older entries leave the windows', async () => {
     await counters.recordFailedPayment('usr_a', 'o2', at);
     await counters.recordFailedPayment('usr_a', 'o2', at);

@@ -242,10 +242,13 @@ describe('group commit of the saga steps', () => {
         'reserved→paid',
         'paid→completed',
       ]);
-      const [msgs] = await h.pool.query('SELECT id FROM notifications WHERE order_id = ?', [id]);
-      const ids = (msgs as { id: string }[]).map((m) => m.id);
-      expect(ids.length).toBe(1);
-      expect(await deps.queues.queues.deliver.getJobState(jobIds.send(ids[0] as string))).not.toBe('unknown');
+      const [msgs] = await h.pool.query('SELECT send_job AS sendJob FROM notifications WHERE order_id = ?', [
+        id,
+      ]);
+      const jobs = (msgs as { sendJob: string }[]).map((m) => m.sendJob);
+      expect(jobs.length).toBe(1);
+      // The message is handed on with its batch: the one send job of the batch it was recorded in.
+      expect(await deps.queues.queues.deliver.getJobState(jobs[0] as string)).not.toBe('unknown');
     }
     const [none] = await h.pool.query('SELECT id FROM notifications WHERE order_id = ?', [b]);
     expect(none).toEqual([]);

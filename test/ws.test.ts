@@ -5,7 +5,7 @@ import { assembleApi } from '../api/assemble';
 import { tokenSettings } from '../api/deps';
 import { serveApi } from '../api/serve';
 import { createLogger } from '../lib/logger';
-import { orderEventsChannel } from '../queues/order-events';
+import { encodeChanges, orderEventsChannel } from '../queues/order-events';
 import type { Harness } from './support/harness';
 import {
   connectWs,
@@ -306,19 +306,22 @@ test('a client that stops reading is dropped, not buffered without bound; a read
 
   // Far more than the kernel's socket buffers hold (a few MB on loopback) goes out on the feed.
   const orderId = 'ord_flood';
-  const payload = JSON.stringify({
-    from: 'paid',
-    to: 'completed',
-    at: new Date().toISOString(),
-    reason: 'x'.repeat(4000),
-  });
+  const payload = encodeChanges([
+    {
+      orderId,
+      from: 'paid',
+      to: 'completed',
+      at: new Date().toISOString(),
+      reason: 'x'.repeat(4000),
+    },
+  ]);
   const publisher = h.redis;
   let published = 0;
   const flood = Date.now();
   // 20 MB at most: the kernel holds a few, so a server that buffers without bound keeps the client.
   while (h.live.slots.open === 2 && published < 5000) {
     const pipeline = publisher.pipeline();
-    for (let i = 0; i < 100; i++) pipeline.publish(orderEventsChannel(h.prefix, orderId), payload);
+    for (let i = 0; i < 100; i++) pipeline.publish(orderEventsChannel(h.prefix), payload);
     await pipeline.exec();
     published += 100;
     await Bun.sleep(50);

@@ -6,14 +6,17 @@ import {
   sendNotification,
   type Transports,
 } from '../domain/notifications/notifications';
-import { SendJobData } from '../queues/contract';
+import { markBatchFailed, sendBatch } from '../domain/notifications/send-batch';
+import { jobNames, SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { delayIfCircuitOpen, isFinalAttempt } from './step';
 
 /**
- * Sends one recorded message through its provider and records its answer. The email transport batches
- * the messages of concurrent jobs into few provider requests under the provider's rate; a job without a
- * priority (an admin's message, not an order's) takes the express lane and joins the next request.
+ * Sends recorded messages through their providers and records their answers: a `send-batch` job all
+ * the messages of one notify batch, a `send` job one message (an admin's, a cancel's or an expiry's,
+ * an older release's). The email transport puts the messages of concurrent sends into few provider
+ * requests under the provider's rate; a job without a priority (an admin's message, not an order's)
+ * takes the express lane and joins the next request.
  */
 export function deliverProcessor(deps: WorkerDeps) {
   const { email } = deps.transports;
@@ -26,7 +29,9 @@ export function deliverProcessor(deps: WorkerDeps) {
     maxSize: deps.config.GROUP_COMMIT_MAX,
     maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS,
   });
+  const batch = batchProcessor(deps);
   return async (job: Job, token?: string) => {
+    if (job.name === jobNames.sendBatch) return batch(job, token);
     const { notificationId, orderId } = SendJobData.parse(job.data);
     const transports = job.opts.priority ? deps.transports : express;
     try {
@@ -46,6 +51,37 @@ export function deliverProcessor(deps: WorkerDeps) {
       await delayIfCircuitOpen(job, token, err);
       if (isFinalAttempt(job, err as Error))
         await markFailed(deps.db, notificationId, (err as Error).message);
+      throw err;
+    }
+  };
+}
+
+/**
+ * A notify batch's messages, one job: each message still keeps its own status. A message is marked
+ * `sent` only while `queued` and after its provider answered; a permanent refusal fails that message
+ * alone; a transient error of any message makes the job retry, and the retry reads only the messages
+ * still queued (those already sent are not sent again). The last attempt fails those still queued.
+ */
+function batchProcessor(deps: WorkerDeps) {
+  return async (job: Job, token?: string) => {
+    const sendJob = job.id;
+    if (!sendJob) throw new Error('a send-batch job has no id');
+    try {
+      const { messages, retry } = await sendBatch(deps.db, deps.config.piiKey, deps.transports, sendJob);
+      if (deps.logger.isLevelEnabled('info')) {
+        const attempt = job.attemptsMade + 1;
+        for (const { id, orderId, status } of messages) {
+          const line = { notificationId: id, orderId, sendJob, status, attempt };
+          if (status === 'queued') deps.logger.info(line, 'message not delivered yet; its batch retries');
+          else deps.logger.info(line, 'message delivered');
+        }
+      }
+      if (retry) throw retry;
+      const sent = messages.filter((m) => m.status === 'sent').length;
+      return { sent, failed: messages.length - sent, changed: messages.length > 0 };
+    } catch (err) {
+      await delayIfCircuitOpen(job, token, err);
+      if (isFinalAttempt(job, err as Error)) await markBatchFailed(deps.db, sendJob, (err as Error).message);
       throw err;
     }
   };

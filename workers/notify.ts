@@ -1,4 +1,5 @@
 import { completeAndRecordOutcomes, type Finished } from '../domain/notifications/outcomes';
+import { jobIds } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { stepBatcher } from './group';
 import { orderStep } from './step';
@@ -8,9 +9,13 @@ class NotFinalYet extends Error {}
 /**
  * The saga's last step: complete a paid order, then record the messages that tell the customer
  * whatever the final outcome is, and hand them to the `deliver` queue (which keeps to the
- * providers' rate limit). Runs again safely: completing is a compare-and-set, messages are
- * deduplicated per order and outcome, and send jobs have the message's id. A batch completes its
- * orders and records their messages in one transaction, then adds all their send jobs at once.
+ * providers' rate limit). A batch completes its orders and records their messages in one
+ * transaction, under one send batch, then adds the one `deliver` job that sends them all.
+ *
+ * Runs again safely: completing is a compare-and-set, messages are deduplicated per order and
+ * outcome and keep the send batch they were first recorded under, and that batch's job id is the
+ * batch's: a retry after a crash between the commit and the add re-adds the same job (a no-op while
+ * it exists). Should the add fail (Redis away), the rows are there: the reconciler re-adds the job.
  */
 export function notifyProcessor(deps: WorkerDeps) {
   const batcher = notifyBatcher(deps);
@@ -22,15 +27,18 @@ export function notifyProcessor(deps: WorkerDeps) {
   });
 }
 
-/** Completes and records the outcomes of a batch in one transaction, then adds all its send jobs at once. */
+/** Completes and records the outcomes of a batch in one transaction, then adds its one send job. */
 export function notifyBatcher(deps: WorkerDeps) {
   return stepBatcher(
     deps,
     'notify',
     async (ids) => {
-      const results = await completeAndRecordOutcomes(deps.orders, ids);
+      // Chosen before the transaction, so that the rows name the job that the add after it creates.
+      const results = await completeAndRecordOutcomes(deps.orders, ids, jobIds.sendBatch());
       const messages = [...results].flatMap(([orderId, r]) =>
-        r.ok ? (r.value.messages ?? []).map((notificationId) => ({ notificationId, orderId })) : [],
+        r.ok
+          ? (r.value.messages ?? []).map(({ id, sendJob }) => ({ notificationId: id, orderId, sendJob }))
+          : [],
       );
       await deps.queues.sendMany(messages);
       return results;
@@ -44,10 +52,12 @@ export function notifyBatcher(deps: WorkerDeps) {
  * the customer's messages commit in one transaction here too: a completed order always has them.
  */
 async function notifyOne(deps: WorkerDeps, orderId: string): Promise<Finished> {
-  const result = (await completeAndRecordOutcomes(deps.orders, [orderId])).get(orderId);
+  const result = (await completeAndRecordOutcomes(deps.orders, [orderId], jobIds.sendBatch())).get(orderId);
   if (!result) throw new Error(`notify: no result for order ${orderId}`);
   if (!result.ok) throw result.error;
   const { messages } = result.value;
-  if (messages) await deps.queues.sendMany(messages.map((notificationId) => ({ notificationId, orderId })));
+  if (messages) {
+    await deps.queues.sendMany(messages.map(({ id, sendJob }) => ({ notificationId: id, orderId, sendJob })));
+  }
   return result.value;
 }

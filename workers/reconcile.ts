@@ -58,9 +58,18 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
       deps.logger.warn({ err, orderId }, 'could not settle the refund of an ended order');
     }
   }
+  // A message recorded by a notify batch is only ever sent by its batch's job: that job is re-added
+  // (unless it is still going to run, e.g. waiting in a backlog), never a second job of the message's
+  // own, which could send it at the same time. One re-add per batch covers all its queued messages.
+  const batches = new Set<string>();
   for (const n of await findStaleNotifications(deps.db, olderThan)) {
     if (n.orderId && (await deps.queues.hasLiveJobs(n.orderId))) continue;
-    await deps.queues.resend(n.id, n.orderId ?? undefined);
+    if (n.sendJob) {
+      if (!batches.has(n.sendJob)) await deps.queues.resendBatch(n.sendJob);
+      batches.add(n.sendJob);
+    } else {
+      await deps.queues.resend(n.id, n.orderId ?? undefined);
+    }
     report.resent++;
   }
   report.purgedTokens = await purgeDeadTokens(deps.db, {

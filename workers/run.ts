@@ -51,7 +51,9 @@ export interface WorkerIdentity {
 
 /**
  * `deliver` jobs mostly wait for a provider request to carry them: two batches' worth in flight per
- * process fills every request while the next one is being collected. The provider's rate is kept by
+ * process fills every request while the next one is being collected (a `send-batch` job carries a
+ * notify batch's messages, so fewer of those fill it; slots left free keep an admin's `send` job from
+ * waiting for one). The provider's rate is kept by
  * the email transport (lib/wiring.ts), per request, not by a BullMQ limiter per job: a job limiter
  * would hold the queue to EMAIL_RATE_MAX messages a period however many fit in one request.
  */

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { decideReview } from '../../domain/fraud/review';
 import { cancelOrder } from '../../domain/orders/compensate';
 import { getOrderRow, getOrderView, listOrdersByStatus, listOrdersOfUser } from '../../domain/orders/read';
-import { orderStatuses } from '../../domain/orders/status';
+import { isFinal, orderStatuses } from '../../domain/orders/status';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
@@ -210,7 +210,15 @@ export function orderRoutes(deps: AppDeps) {
     async (c) => {
       const { id } = c.req.valid('param');
       c.set('orderId', id);
-      const order = await cache.get('order', id, () => getOrderView(deps.db, id));
+      // Only a final order is cached: it never changes again (no move leaves a final status, every
+      // write to an order is a compare-and-set on a live one), so no transition has to invalidate it;
+      // a live order changes within milliseconds during its saga and is read from MySQL.
+      const order = await cache.get(
+        'order',
+        id,
+        () => getOrderView(deps.db, id),
+        (o) => isFinal(o.status),
+      );
       assertSelfOrAdmin(c.get('principal'), order.userId);
       return c.json(order, 200);
     },

@@ -27,6 +27,10 @@ export const notifications = mysqlTable(
     dedupeKey: varchar('dedupe_key', { length: 120 }),
     providerRef: varchar('provider_ref', { length: 120 }),
     lastError: varchar('last_error', { length: 500 }),
+    // The id of the `deliver` job that sends this message with the rest of its notify batch (one job
+    // per batch); null for a message sent by a job of its own (`<id>-send`). Set when the row is
+    // written, never changed: the reconciler re-adds exactly this job when the message stays queued.
+    sendJob: varchar('send_job', { length: 40 }),
     createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
     updatedAt: datetime('updated_at', { mode: 'date', fsp: 3 }).notNull(),
   },
@@ -34,5 +38,6 @@ export const notifications = mysqlTable(
     uniqueIndex('notifications_dedupe_uq').on(t.dedupeKey),
     index('notifications_order_idx').on(t.orderId),
     index('notifications_status_idx').on(t.status, t.updatedAt),
+    index('notifications_send_job_idx').on(t.sendJob),
   ],
 );

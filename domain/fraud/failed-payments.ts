@@ -17,8 +17,8 @@ export class FailedPaymentSignals implements OrderEventSink {
     private readonly counters: RiskCounters,
   ) {}
 
-  async committed(events: OrderEvent[], stockChangedFor: string[], ordersChanged?: string[]): Promise<void> {
-    await this.inner.committed(events, stockChangedFor, ordersChanged);
+  async committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void> {
+    await this.inner.committed(events, stockChangedFor);
     const failed = events.filter((e) => e.to === 'payment_failed');
     if (failed.length === 0) return;
     try {

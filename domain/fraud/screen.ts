@@ -181,8 +181,7 @@ export async function applyScreening(
       if (now?.status !== 'reserved')
         return { status: now?.status ?? 'failed', changed: false, messages: [] };
     }
-    // No transition, but the order's risk changed: its cached reads go stale (no event is published).
-    await ctx.events.committed([], [], [orderId]);
+    // No transition and nothing to invalidate: a live order is never cached (api/routes/orders.ts).
     ctx.screening.observe?.(a);
     return null;
   }
@@ -335,8 +334,6 @@ async function storeApprovals(ctx: OrderContext, approved: { id: string; a: Risk
     if (status) out.set(orderId, { status, changed: false, messages: [] });
     else ctx.screening.observe?.(a);
   }
-  // No transition, but their risk changed: cached reads go stale (one pipeline for the batch).
-  const verdictsStored = ids.filter((orderId) => !moved.has(orderId));
-  await ctx.events.committed([], [], verdictsStored);
+  // No transition and nothing to invalidate: a live order is never cached (api/routes/orders.ts).
   return out;
 }

@@ -41,11 +41,12 @@ export class HandedBackError extends CircuitOpenError {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * The same port, one provider request for many messages. The jobs of the `deliver` queue each send
- * their own message and wait for their own answer (so retries, attempts and per-message status stay
- * per message); this transport collects the messages those jobs hand it at the same time and, each
- * time the provider's shared request rate allows one more request, sends up to `maxBatch` of them in
- * it. Under a backlog every request is full: at 2 requests a second that is 200 messages a second.
+ * The same port, one provider request for many messages. Each message handed to it (by a `send` job,
+ * or one of the many a `send-batch` job sends at once) waits for its own answer (so retries, attempts
+ * and status stay per message); this transport collects the messages handed to it at the same time
+ * and, each time the provider's shared request rate allows one more request, sends up to `maxBatch`
+ * of them in it. Under a backlog every request is full: at 2 requests a second that is 200 messages
+ * a second.
  *
  * Idempotency: a lone message goes out alone, under its own key (as before batching); a batch goes
  * under a key derived from its members' keys, so the same messages retried together are sent once.

@@ -8,7 +8,7 @@ import type { OrderStatus } from '../orders/status';
 import { CircuitOpenError } from '../resilience';
 import { decryptPii, encryptPii } from '../users/pii';
 import { getContact } from '../users/users';
-import { type EmailTransport, PermanentSendError, type SmsTransport } from './transports';
+import { type EmailTransport, PermanentSendError, type SendResult, type SmsTransport } from './transports';
 
 export interface Transports {
   email: EmailTransport;
@@ -176,7 +176,7 @@ export async function getNotification(
   };
 }
 
-type NotificationRow = typeof notifications.$inferSelect;
+export type NotificationRow = typeof notifications.$inferSelect;
 
 /** How `sendNotification` reads a message and records its success: one statement each, or grouped. */
 export interface NotificationStore {
@@ -222,25 +222,8 @@ export function groupedNotificationStore(db: Db, options: BatcherOptions): Notif
   }, options);
   const refs = new Map<string, string>();
   const sent = new MicroBatcher<string, void>(async (ids) => {
-    const now = new Date();
-    const id = sql`${notifications.id}`;
-    const sorted = [...ids].sort();
-    const ref = sql`CASE ${id} ${sql.join(
-      sorted.map((k) => sql`WHEN ${k} THEN ${refs.get(k) ?? null}`),
-      sql` `,
-    )} END`;
-    const column = (c: { name: string }) => sql.identifier(c.name);
     try {
-      // Through the primary key, forced (as the saga batches' updates): a scan would lock other rows.
-      await db.execute(
-        sql`UPDATE ${notifications} FORCE INDEX (PRIMARY) SET
-          ${column(notifications.status)} = 'sent',
-          ${column(notifications.attempts)} = ${notifications.attempts} + 1,
-          ${column(notifications.providerRef)} = ${ref},
-          ${column(notifications.lastError)} = NULL,
-          ${column(notifications.updatedAt)} = ${now}
-          WHERE ${and(inArray(notifications.id, sorted), eq(notifications.status, 'queued'))}`,
-      );
+      await recordSentMany(db, new Map(ids.map((k) => [k, refs.get(k) ?? ''])));
     } finally {
       for (const k of ids) refs.delete(k);
     }
@@ -253,6 +236,32 @@ export function groupedNotificationStore(db: Db, options: BatcherOptions): Notif
       return sent.submit(id);
     },
   };
+}
+
+/**
+ * Marks many still-queued messages sent in one `UPDATE … CASE` (each with its provider's reference),
+ * the same compare-and-set on `queued` per row as a single record, each try counted.
+ */
+export async function recordSentMany(db: Db, providerRefs: ReadonlyMap<string, string>): Promise<void> {
+  if (providerRefs.size === 0) return;
+  const now = new Date();
+  const id = sql`${notifications.id}`;
+  const sorted = [...providerRefs.keys()].sort();
+  const ref = sql`CASE ${id} ${sql.join(
+    sorted.map((k) => sql`WHEN ${k} THEN ${providerRefs.get(k) || null}`),
+    sql` `,
+  )} END`;
+  const column = (c: { name: string }) => sql.identifier(c.name);
+  // Through the primary key, forced (as the saga batches' updates): a scan would lock other rows.
+  await db.execute(
+    sql`UPDATE ${notifications} FORCE INDEX (PRIMARY) SET
+      ${column(notifications.status)} = 'sent',
+      ${column(notifications.attempts)} = ${notifications.attempts} + 1,
+      ${column(notifications.providerRef)} = ${ref},
+      ${column(notifications.lastError)} = NULL,
+      ${column(notifications.updatedAt)} = ${now}
+      WHERE ${and(inArray(notifications.id, sorted), eq(notifications.status, 'queued'))}`,
+  );
 }
 
 /**
@@ -269,41 +278,71 @@ export async function sendNotification(
   const row = await store.read(id);
   if (!row) return 'missing';
   if (row.status !== 'queued') return row.status;
-  // Each try is counted with its outcome, in the one write that records it.
-  const attempts = sql`${notifications.attempts} + 1`;
+  let result: SendResult;
   try {
-    const result =
-      row.channel === 'email'
-        ? await transports.email.send({
-            to: row.recipient,
-            subject: row.subject ?? '(no subject)',
-            text: row.body,
-            idempotencyKey: id,
-          })
-        : await transports.sms.send({
-            to: await decryptPii(piiKey, row.recipient),
-            text: row.body,
-            idempotencyKey: id,
-          });
-    await store.recordSent(id, result.providerRef);
-    return 'sent';
+    result = await callProvider(piiKey, transports, row);
   } catch (err) {
-    const message = ((err as Error).message ?? 'send failed').slice(0, 500);
-    // A circuit that is open refused the call before it reached the provider: not a try.
-    const tried = !(err instanceof CircuitOpenError);
-    const permanent = err instanceof PermanentSendError;
-    await db
-      .update(notifications)
-      .set({
-        ...(tried ? { attempts } : {}),
-        ...(permanent ? { status: 'failed' as const } : {}),
-        lastError: message,
-        updatedAt: new Date(),
-      })
-      .where(and(eq(notifications.id, id), eq(notifications.status, 'queued')));
-    if (permanent) return 'failed';
+    const failure = sendFailure(err);
+    await recordFailures(db, [id], failure);
+    if (failure.permanent) return 'failed';
     throw err;
   }
+  await store.recordSent(id, result.providerRef);
+  return 'sent';
+}
+
+/** Hands one message to its channel's provider, under the message's id as idempotency key. */
+export async function callProvider(
+  piiKey: Uint8Array<ArrayBuffer>,
+  transports: Transports,
+  row: NotificationRow,
+): Promise<SendResult> {
+  return row.channel === 'email'
+    ? transports.email.send({
+        to: row.recipient,
+        subject: row.subject ?? '(no subject)',
+        text: row.body,
+        idempotencyKey: row.id,
+      })
+    : transports.sms.send({
+        to: await decryptPii(piiKey, row.recipient),
+        text: row.body,
+        idempotencyKey: row.id,
+      });
+}
+
+/** What a failed provider call means for its message's row. */
+export interface SendFailure {
+  message: string;
+  /** False when an open circuit refused the call before it reached the provider: not a try. */
+  tried: boolean;
+  /** The provider refused the message for good: it is marked failed. */
+  permanent: boolean;
+}
+
+export function sendFailure(err: unknown): SendFailure {
+  return {
+    message: ((err as Error).message ?? 'send failed').slice(0, 500),
+    tried: !(err instanceof CircuitOpenError),
+    permanent: err instanceof PermanentSendError,
+  };
+}
+
+/**
+ * Records one failure on each of these still-queued messages (a compare-and-set on `queued`): the try
+ * counted (unless refused by an open circuit), the error kept, and a permanent one marks them failed.
+ */
+export async function recordFailures(db: Db, ids: string[], failure: SendFailure): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(notifications)
+    .set({
+      ...(failure.tried ? { attempts: sql`${notifications.attempts} + 1` } : {}),
+      ...(failure.permanent ? { status: 'failed' as const } : {}),
+      lastError: failure.message,
+      updatedAt: new Date(),
+    })
+    .where(and(inArray(notifications.id, ids), eq(notifications.status, 'queued')));
 }
 
 export async function markFailed(db: Db, id: string, message: string): Promise<void> {

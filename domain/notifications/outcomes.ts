@@ -21,7 +21,17 @@ export interface Finished {
   /** True when this run completed the order. */
   completed: boolean;
   /** The messages still to send; null when the order is not final yet (an earlier step is still ending it). */
-  messages: string[] | null;
+  messages: QueuedMessage[] | null;
+}
+
+/**
+ * A recorded message still to send, and the send batch it was recorded under: the one `deliver` job
+ * that sends it with the rest of its batch. Null when it was recorded elsewhere (a cancel, an expiry)
+ * and is sent by a job of its own. A replay keeps the batch the row was first written with.
+ */
+export interface QueuedMessage {
+  id: string;
+  sendJob: string | null;
 }
 
 /**
@@ -29,11 +39,13 @@ export interface Finished {
  * `completed` (its held units leave the books), and every final order gets its outcome messages
  * recorded (one per channel, deduplicated per order, outcome and channel, by `recordOutcomeMessages`)
  * — the completion and the intent to tell the customer commit
- * together. Sending is left to the caller, after the commit.
+ * together. The new messages are recorded under `sendJob`, the id the caller chose (before the
+ * transaction) for the one job that will send them; sending is left to the caller, after the commit.
  */
 export async function completeAndRecordOutcomes(
   ctx: OrderContext,
   orderIds: string[],
+  sendJob: string,
 ): Promise<Map<string, Decided<Finished>>> {
   const out = new Map<string, Decided<Finished>>();
   const products: string[] = [];
@@ -71,7 +83,7 @@ export async function completeAndRecordOutcomes(
       }
       final.push({ ...order, status });
     }
-    const messages = await recordOutcomes(tx, final, now);
+    const messages = await recordOutcomes(tx, final, now, sendJob);
     for (const order of final) {
       out.set(order.id, {
         ok: true,
@@ -91,9 +103,14 @@ export async function completeAndRecordOutcomes(
 const channels = ['email', 'sms'] as const;
 const dedupeKey = (orderId: string, status: string, channel: string) => `${orderId}:${status}:${channel}`;
 
-/** Records the outcome messages of final orders; returns the ids still queued per order. */
-async function recordOutcomes(tx: Tx, final: LockedOrder[], now: Date): Promise<Map<string, string[]>> {
-  const result = new Map<string, string[]>();
+/** Records the outcome messages of final orders; returns the messages still queued per order. */
+async function recordOutcomes(
+  tx: Tx,
+  final: LockedOrder[],
+  now: Date,
+  sendJob: string,
+): Promise<Map<string, QueuedMessage[]>> {
+  const result = new Map<string, QueuedMessage[]>();
   if (final.length === 0) return result;
   const contacts = await tx
     .select({ id: users.id, email: users.email, phoneEnc: users.phoneEnc })
@@ -110,7 +127,14 @@ async function recordOutcomes(tx: Tx, final: LockedOrder[], now: Date): Promise<
       money(order.totalCents, order.currency),
       order.failureReason,
     );
-    const base = { orderId: order.id, status: 'queued' as const, body: text, createdAt: now, updatedAt: now };
+    const base = {
+      orderId: order.id,
+      status: 'queued' as const,
+      body: text,
+      sendJob,
+      createdAt: now,
+      updatedAt: now,
+    };
     rows.push({
       ...base,
       id: newId('ntf'),
@@ -132,20 +156,21 @@ async function recordOutcomes(tx: Tx, final: LockedOrder[], now: Date): Promise<
     }
   }
   if (rows.length === 0) return result;
-  // The unique dedupe key turns a second insert into a no-op.
+  // The unique dedupe key turns a second insert into a no-op: a message already recorded keeps its
+  // send batch (or none, when a cancel or an expiry recorded it), and is sent by that batch's job.
   await tx
     .insert(notifications)
     .values(rows)
     .onDuplicateKeyUpdate({ set: { dedupeKey: sql`dedupe_key` } });
   const keys = final.flatMap((o) => channels.map((c) => dedupeKey(o.id, o.status, c)));
   const queued = await tx
-    .select({ id: notifications.id, orderId: notifications.orderId })
+    .select({ id: notifications.id, orderId: notifications.orderId, sendJob: notifications.sendJob })
     .from(notifications)
     .where(and(inArray(notifications.dedupeKey, keys), eq(notifications.status, 'queued')));
   for (const q of queued) {
     if (!q.orderId) continue;
     const list = result.get(q.orderId) ?? [];
-    list.push(q.id);
+    list.push({ id: q.id, sendJob: q.sendJob });
     result.set(q.orderId, list);
   }
   return result;

@@ -22,7 +22,7 @@ export async function findStuckOrders(db: Db, olderThan: Date, limit = 200) {
 
 export async function findStaleNotifications(db: Db, olderThan: Date, limit = 200) {
   return db
-    .select({ id: notifications.id, orderId: notifications.orderId })
+    .select({ id: notifications.id, orderId: notifications.orderId, sendJob: notifications.sendJob })
     .from(notifications)
     .where(and(eq(notifications.status, 'queued'), lt(notifications.updatedAt, olderThan)))
     .limit(limit);

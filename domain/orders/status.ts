@@ -12,7 +12,10 @@ export const finalStatuses: ReadonlySet<OrderStatus> = new Set([
 
 export const isFinal = (s: OrderStatus) => finalStatuses.has(s);
 
-/** The only moves the state machine allows; every transition is checked against this table. */
+/**
+ * The only moves the state machine allows; every transition is checked against this table. A final
+ * status has no way out: the order cache relies on it (it keeps final orders only, uninvalidated).
+ */
 export const allowedTransitions: Record<OrderStatus, readonly OrderStatus[]> = {
   pending: ['reserved', 'rejected', 'cancelled', 'failed'],
   // Screening before the charge may park the order for an admin (`review`) or reject it.
@@ -42,6 +45,5 @@ export interface OrderEvent {
  * committed change (implementations swallow their own errors).
  */
 export interface OrderEventSink {
-  /** `ordersChanged`: orders a write changed without a transition (a risk verdict), whose reads go stale too. */
-  committed(events: OrderEvent[], stockChangedFor: string[], ordersChanged?: string[]): Promise<void>;
+  committed(events: OrderEvent[], stockChangedFor: string[]): Promise<void>;
 }
