@@ -20,21 +20,9 @@ const retry = (times: number) => Math.min(times * 200, 2000);
  */
 function roleOptions(role: RedisRole): RedisOptions {
   return role === 'worker'
-    ? { maxRetriesPerRequest: null, enableReadyCheck: true, ...autoPipelining }
+    ? { maxRetriesPerRequest: null, enableReadyCheck: true }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 3000 };
 }
-
-/**
- * A worker process sends its commands from many jobs at once (every BullMQ worker of the process and
- * the app share one connection): the commands issued in one event-loop turn go out as one pipeline,
- * one socket write instead of one each. Order on the connection is kept. Blocking commands are sent on
- * their own: BullMQ's blocking connections are duplicates of this one (they inherit its options), and
- * a blocking command must not hold a pipeline (ioredis runs one at a time per connection).
- */
-const autoPipelining = {
-  enableAutoPipelining: true,
-  autoPipeliningIgnoredCommands: ['bzpopmin', 'bzpopmax', 'blpop', 'brpop', 'brpoplpush', 'blmove', 'xread'],
-} satisfies RedisOptions;
 
 export function createRedis(url: string, role: RedisRole, name = `orderflow-${role}`): Redis {
   return new Redis(url, {
@@ -60,18 +48,10 @@ export function clusterNodes(list: string): { host: string; port: number }[] {
  */
 export function connectRedis(target: RedisTarget, role: RedisRole, name = `orderflow-${role}`): RedisClient {
   if (!target.REDIS_CLUSTER_NODES) return createRedis(target.REDIS_URL, role, name);
-  const {
-    enableOfflineQueue = true,
-    enableAutoPipelining = false,
-    autoPipeliningIgnoredCommands = [],
-    retryStrategy: _perNode,
-    ...perNode
-  } = roleOptions(role);
+  const { enableOfflineQueue = true, retryStrategy: _perNode, ...perNode } = roleOptions(role);
   return new Cluster(clusterNodes(target.REDIS_CLUSTER_NODES), {
-    // Offline queue, retries and auto-pipelining are the cluster's own options; the rest apply to each node.
+    // Offline queue and retries are the cluster's own options; the rest apply to each node.
     enableOfflineQueue,
-    enableAutoPipelining,
-    autoPipeliningIgnoredCommands,
     enableReadyCheck: true,
     clusterRetryStrategy: retry,
     // A node that is down is retried a few times, then the command fails (producers) or waits (workers).
