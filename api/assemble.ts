@@ -1,3 +1,4 @@
+import { createPool, oneRoundTripWriter } from '../db/client';
 import { configurePasswordHashing } from '../domain/users/passwords';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -29,6 +30,17 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     logger,
     ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
   });
+  // A few connections that accept multi-statement queries, for the placing batches only (see
+  // oneRoundTripWriter): a batch holds one for one round trip.
+  const placingPool = createPool(
+    config.DATABASE_URL,
+    Math.max(2, Math.ceil(config.DATABASE_POOL_SIZE / 4)),
+    {
+      acquireTimeoutMs: config.DATABASE_POOL_ACQUIRE_TIMEOUT_MS,
+      queueLimit: config.DATABASE_POOL_QUEUE_LIMIT,
+    },
+    true,
+  );
   const deps: Required<AppDeps> = {
     config,
     logger,
@@ -38,6 +50,7 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
       metrics.observeRisk(a),
     ),
     metrics,
+    writeTransaction: oneRoundTripWriter(placingPool),
   };
   const live = new LiveTracking(resources.redis, config, deps.metrics);
   return {
@@ -48,6 +61,7 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     async close() {
       live.close();
       await queues.close();
+      await placingPool.end().catch(() => {});
       await resources.close();
     },
   };

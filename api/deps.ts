@@ -1,4 +1,4 @@
-import type { Db } from '../db/client';
+import type { Db, TransactionWriter } from '../db/client';
 import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
 import type { Config } from '../lib/config';
@@ -18,6 +18,11 @@ export interface AppDeps {
   queues: PartitionedQueues;
   /** This app's Prometheus registry; createApp makes one when absent (cache and breaker code may share it). */
   metrics?: Metrics;
+  /**
+   * `POST /orders`'s batch INSERTs in one round trip (db/client.ts `oneRoundTripWriter`, on a pool of
+   * its own); without it the batch uses drizzle's transaction on `db`.
+   */
+  writeTransaction?: TransactionWriter;
 }
 
 export function tokenSettings({ config, redis }: Pick<AppDeps, 'config' | 'redis'>): TokenSettings {

@@ -35,7 +35,13 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
   const batcher = new MicroBatcher<PlaceRequest, Placed>(
     withFallback(
       async (requests) => {
-        const results = await placeOrders(deps.db, deps.orders.events, requests, limits);
+        const results = await placeOrders(
+          deps.db,
+          deps.orders.events,
+          requests,
+          limits,
+          deps.writeTransaction,
+        );
         await start(
           requests.flatMap((request, i) => {
             const r = results[i];
@@ -54,7 +60,11 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
       (err, size) =>
         deps.logger.warn({ err, size }, 'placing a batch of orders failed as a whole; one by one'),
     ),
-    { maxSize: deps.config.GROUP_COMMIT_MAX, maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS },
+    {
+      maxSize: deps.config.GROUP_COMMIT_MAX,
+      maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS,
+      startWhenIdle: true,
+    },
   );
   return (request) => batcher.submit(request);
 }

@@ -24,10 +24,17 @@ export class PoolExhaustedError extends Error {
 
 const defaultLimits: PoolLimits = { acquireTimeoutMs: 10_000, queueLimit: 1000 };
 
-export function createPool(url: string, connectionLimit: number, limits = defaultLimits): mysql.Pool {
+export function createPool(
+  url: string,
+  connectionLimit: number,
+  limits = defaultLimits,
+  /** Only for {@link oneRoundTripWriter}'s own pool: every other query runs one statement. */
+  multipleStatements = false,
+): mysql.Pool {
   const pool = mysql.createPool({
     uri: url,
     connectionLimit,
+    multipleStatements,
     waitForConnections: true,
     queueLimit: limits.queueLimit,
     // Stored datetimes are UTC; without this mysql2 reads them in the process's zone.
@@ -94,6 +101,48 @@ function boundAcquire(pool: mysql.Pool, timeoutMs: number): void {
     acquire(once);
   };
   (core as unknown as { getConnection: typeof wrapped }).getConnection = wrapped;
+}
+
+/** A statement as drizzle builds it (`query.toSQL()`): SQL with `?` placeholders and its values. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** Runs statements in one transaction: all of them commit, or none (it throws). */
+export type TransactionWriter = (statements: Statement[]) => Promise<void>;
+
+/**
+ * A transaction in one round trip: `START TRANSACTION; …; COMMIT` sent as one multi-statement
+ * query on a pool opened with `multipleStatements` (used for nothing else). Each round trip to MySQL
+ * costs the API 150–220 µs of CPU on this VM; `POST /orders`'s batch of three INSERTs took five.
+ * When a statement fails, MySQL runs none after it (so no COMMIT) and the connection is left inside
+ * the transaction: it is rolled back before the connection goes back to the pool, or destroyed
+ * (which ends the transaction on the server) when even that fails. The values are escaped by mysql2
+ * exactly as for any other query with placeholders.
+ */
+export function oneRoundTripWriter(pool: mysql.Pool): TransactionWriter {
+  return async (statements) => {
+    if (statements.length === 0) return;
+    const text = ['START TRANSACTION', ...statements.map((s) => s.sql), 'COMMIT'].join(';\n');
+    const conn = await pool.getConnection();
+    let reusable = true;
+    try {
+      await conn.query(
+        text,
+        statements.flatMap((s) => s.params),
+      );
+    } catch (err) {
+      reusable = await conn.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      throw err;
+    } finally {
+      if (reusable) conn.release();
+      else conn.destroy();
+    }
+  };
 }
 
 export function createDb(pool: mysql.Pool) {

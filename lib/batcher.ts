@@ -11,11 +11,22 @@ export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown
 export interface BatcherOptions {
   maxSize: number;
   maxWaitMs: number;
+  /**
+   * A request after a quiet spell starts its batch at the end of the current event-loop turn
+   * instead of `maxWaitMs` later: when no batch is running and nothing arrived in the last
+   * `maxWaitMs`, company is not coming (what arrives in the same turn still goes along). While
+   * requests keep coming, the wait applies as before, so batches still form under load. For callers
+   * who wait for the answer (`POST /orders`): at low load a lone request no longer waits for nothing.
+   */
+  startWhenIdle?: boolean;
 }
 
 export class MicroBatcher<K, T> {
   private waiting: { key: K; resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private running = 0;
+  private lastArrival = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** Runs a batch; must answer every key (a missing answer is reported as an error for that key). */
@@ -26,14 +37,21 @@ export class MicroBatcher<K, T> {
   submit(key: K): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({ key, resolve, reject });
+      const now = performance.now();
+      const quiet = now - this.lastArrival >= this.options.maxWaitMs;
+      this.lastArrival = now;
       if (this.waiting.length >= this.options.maxSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+      else if (this.options.startWhenIdle && (this.immediate || (quiet && this.running === 0))) {
+        this.immediate ??= setImmediate(() => this.flush());
+      } else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
     });
   }
 
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     const batch = this.waiting;
     this.waiting = [];
     if (batch.length === 0) return;
@@ -49,19 +67,22 @@ export class MicroBatcher<K, T> {
       }
     }
     if (this.waiting.length) this.timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
-    this.run(now.map((i) => i.key)).then(
-      (results) => {
-        for (const item of now) {
-          const r = results.get(item.key);
-          if (!r) item.reject(new Error('the batch gave no answer for this item'));
-          else if (r.ok) item.resolve(r.value);
-          else item.reject(r.error);
-        }
-      },
-      (err) => {
-        for (const item of now) item.reject(err);
-      },
-    );
+    this.running++;
+    this.run(now.map((i) => i.key))
+      .finally(() => this.running--)
+      .then(
+        (results) => {
+          for (const item of now) {
+            const r = results.get(item.key);
+            if (!r) item.reject(new Error('the batch gave no answer for this item'));
+            else if (r.ok) item.resolve(r.value);
+            else item.reject(r.error);
+          }
+        },
+        (err) => {
+          for (const item of now) item.reject(err);
+        },
+      );
   }
 }
 
