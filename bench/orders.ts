@@ -1,5 +1,5 @@
 /**
- * `bun run bench [-- --quick] [--shared-servers] [--label NAME]`
+ * `bun run bench [-- --quick] [--shared-servers] [--label NAME] [--rates 150,300]`
  *
  * In one run on one machine: the engine's ceilings (the bare 3-step BullMQ flow with no-op
  * processors; MariaDB's durable-commit loop), then Orderflow end to end — the API and `bun run worker`
@@ -55,17 +55,13 @@ const SUPERVISED = (option('supervisor') ?? '')
 const WORKER_CONCURRENCY = Number(option('concurrency') ?? 50);
 const SATURATION_IN_FLIGHT = 64;
 const LOADS = QUICK ? [0.5, 1] : [0.25, 0.5, 1];
-// --rates 200,400: open loops at these offered rates (orders/s) after the saturation run, instead of
-// shares of its completed rate; two runs then compare their cost per order at the same load.
+// Fixed offered rates (`--rates 150,300`), measured after the shares: two runs (a before and an after)
+// then also compare at the same load, not only at shares of their own, different, saturation rates.
 const FIXED_RATES = (option('rates') ?? '')
   .split(',')
   .filter(Boolean)
-  .map((r) => {
-    const rate = Number(r);
-    if (!Number.isInteger(rate) || rate < 1)
-      throw new Error(`--rates wants whole orders/s like 200,400, not ${r}`);
-    return rate;
-  });
+  .map(Number)
+  .filter((r) => r > 0);
 const PRODUCTS = 8;
 const INITIAL_STOCK = 1_000_000;
 const root = new URL('..', import.meta.url).pathname;
@@ -447,14 +443,12 @@ try {
     const saturation = await measure(`saturation ${tag}`, null, () =>
       closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS),
     );
-    const loads = FIXED_RATES.length
-      ? FIXED_RATES.map((rate) => ({ label: `${rate}/s ${tag}`, rate }))
-      : LOADS.map((share) => ({
-          label: `${share * 100} % ${tag}`,
-          rate: Math.max(1, Math.round(saturation.completedPerSecond * share)),
-        }));
-    for (const { label, rate } of loads) {
-      await measure(label, rate, () => openLoop(target, rate, LOAD_SECONDS));
+    for (const share of LOADS) {
+      const rate = Math.max(1, Math.round(saturation.completedPerSecond * share));
+      await measure(`${share * 100} % ${tag}`, rate, () => openLoop(target, rate, LOAD_SECONDS));
+    }
+    for (const rate of FIXED_RATES) {
+      await measure(`${rate}/s ${tag}`, rate, () => openLoop(target, rate, LOAD_SECONDS));
     }
     for (const w of workers) await stop(w);
     if (supervisor) await stop(supervisor);

@@ -52,6 +52,11 @@ export function createPool(
     // mysql2's default (16,000) that is 0.5 MB of JavaScript heap per connection, ~10 MB for a full
     // pool of 20 (bench/README.md, "Round 3: memory"). A statement prepared some day still works.
     maxPreparedStatements: PREPARED_STATEMENT_CACHE,
+    // mysql2's promise API captures a stack trace for every statement, in case it fails: ~3 % of a
+    // worker's CPU under load. drizzle, which runs every statement of the app, throws its own error
+    // (DrizzleQueryError, with the caller's stack and mysql2's error as its cause); only a raw
+    // `pool.query` that fails loses the frames above the driver.
+    trace: false,
   });
   boundAcquire(pool, limits.acquireTimeoutMs);
   return pool;

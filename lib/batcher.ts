@@ -2,23 +2,52 @@
  * Group commit inside one process. BullMQ hands a worker's processor up to `concurrency` jobs (and the
  * API serves many requests)
  * at once; each processor call submits its order here and awaits its own result. The batcher runs
- * the waiting orders together — one transaction, few statements — when `maxSize` are waiting or
- * `maxWaitMs` after the first arrived, whichever comes first. The batch function answers per item:
- * one order that cannot proceed (or throws) never fails its neighbours.
+ * the waiting orders together — one transaction, few statements — and the batch function answers per
+ * item: one order that cannot proceed (or throws) never fails its neighbours.
+ *
+ * When a batch runs is the flush policy:
+ * - `timer` (the default): when `maxSize` are waiting or `maxWaitMs` after the first arrived, however
+ *   many batches are running; with `startWhenIdle`, a request after a quiet spell goes at once.
+ * - `in-flight` (`maxInFlight` ≥ 1, the classic group commit; the saga steps): while fewer than
+ *   `maxInFlight` batches are running, what is waiting runs at once (on the next turn of the event
+ *   loop, so jobs handed over together go together) — at low load nothing waits for company that is
+ *   not coming. Otherwise the items gather while the running batches commit, and the next batch
+ *   starts when one of them ends, when `maxSize` are waiting, or `maxWaitMs` after the first arrived
+ *   (so that one slow batch, a gateway taking seconds, holds the next one no longer than that). Under
+ *   load the batches grow by themselves to what arrives during one batch.
  */
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface BatcherOptions {
   maxSize: number;
+  /** The timer policy's wait after the first item; under the in-flight policy, the most it waits for a running batch. */
   maxWaitMs: number;
   /**
-   * A request after a quiet spell starts its batch at the end of the current event-loop turn
-   * instead of `maxWaitMs` later: when no batch is running and nothing arrived in the last
+   * Timer policy: a request after a quiet spell starts its batch at the end of the current event-loop
+   * turn instead of `maxWaitMs` later: when no batch is running and nothing arrived in the last
    * `maxWaitMs`, company is not coming (what arrives in the same turn still goes along). While
    * requests keep coming, the wait applies as before, so batches still form under load. For callers
    * who wait for the answer (`POST /orders`): at low load a lone request no longer waits for nothing.
    */
   startWhenIdle?: boolean;
+  /** The in-flight policy (see above) with at most this many batches running before items wait. */
+  maxInFlight?: number;
+}
+
+/** The saga steps' group-commit policy, from the configuration. */
+export function groupCommitOptions(config: {
+  GROUP_COMMIT_MAX: number;
+  GROUP_COMMIT_WAIT_MS: number;
+  GROUP_COMMIT_IN_FLIGHT: number;
+  GROUP_COMMIT_HOLD_MS: number;
+}): BatcherOptions {
+  if (config.GROUP_COMMIT_IN_FLIGHT === 0)
+    return { maxSize: config.GROUP_COMMIT_MAX, maxWaitMs: config.GROUP_COMMIT_WAIT_MS };
+  return {
+    maxSize: config.GROUP_COMMIT_MAX,
+    maxWaitMs: config.GROUP_COMMIT_HOLD_MS,
+    maxInFlight: config.GROUP_COMMIT_IN_FLIGHT,
+  };
 }
 
 export class MicroBatcher<K, T> {
@@ -41,16 +70,25 @@ export class MicroBatcher<K, T> {
       const quiet = now - this.lastArrival >= this.options.maxWaitMs;
       this.lastArrival = now;
       if (this.waiting.length >= this.options.maxSize) this.flush();
-      else if (this.options.startWhenIdle && (this.immediate || (quiet && this.running === 0))) {
-        this.immediate ??= setImmediate(() => this.flush());
-      } else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
+      else this.schedule(quiet);
     });
+  }
+
+  /** Arms what will flush the items waiting now. */
+  private schedule(quiet: boolean): void {
+    const { maxInFlight, startWhenIdle } = this.options;
+    const atOnce =
+      maxInFlight !== undefined
+        ? this.running < maxInFlight
+        : startWhenIdle === true && (this.immediate !== undefined || (quiet && this.running === 0));
+    if (atOnce) this.immediate ??= setImmediate(() => this.flush());
+    else this.timer ??= setTimeout(() => this.flush(), this.options.maxWaitMs);
   }
 
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
     if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
     this.immediate = undefined;
     const batch = this.waiting;
     this.waiting = [];
@@ -66,8 +104,8 @@ export class MicroBatcher<K, T> {
         now.push(item);
       }
     }
-    if (this.waiting.length) this.timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
     this.running++;
+    if (this.waiting.length) this.schedule(false);
     this.run(now.map((i) => i.key))
       .finally(() => this.running--)
       .then(
@@ -82,7 +120,11 @@ export class MicroBatcher<K, T> {
         (err) => {
           for (const item of now) item.reject(err);
         },
-      );
+      )
+      .finally(() => {
+        // A batch ended: under the in-flight policy, what gathered meanwhile goes now.
+        if (this.options.maxInFlight !== undefined && this.waiting.length) this.flush();
+      });
   }
 }
 

@@ -97,10 +97,17 @@ const schema = z.object({
   // A worker process run alone serves /metrics on this port (off when unset).
   WORKER_METRICS_PORT: int(1, 65535).optional(),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
-  // Group commit: a worker runs up to this many waiting jobs of one saga step in one transaction,
-  // flushing a batch when it is full or this many ms after its first job arrived (1 = one at a time).
+  // Group commit: a worker runs up to this many waiting jobs of one saga step (the API: of POST
+  // /orders) in one transaction (1 = one at a time). Saga steps: while fewer than
+  // GROUP_COMMIT_IN_FLIGHT batches of the step are running, a job's batch starts at once; otherwise jobs
+  // gather until a running batch ends, the batch is full, or GROUP_COMMIT_HOLD_MS after the first
+  // arrived (a bound for a slow batch). GROUP_COMMIT_IN_FLIGHT=0, and always for POST /orders (which
+  // starts at once after a quiet spell) and `deliver`'s grouped reads and records: a batch starts when
+  // full or GROUP_COMMIT_WAIT_MS after its first job, however many are running.
   GROUP_COMMIT_MAX: int(1, 1000).default(50),
   GROUP_COMMIT_WAIT_MS: int(0, 1000).default(2),
+  GROUP_COMMIT_IN_FLIGHT: int(0, 1000).default(1),
+  GROUP_COMMIT_HOLD_MS: int(0, 10_000).default(20),
   JOB_ATTEMPTS: int(1, 100).default(8),
   JOB_BACKOFF_MS: int(1, 600_000).default(1000),
   WORKER_LOCK_MS: int(1000, 600_000).default(30_000),

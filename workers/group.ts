@@ -1,5 +1,5 @@
 import type { ItemResult } from '../lib/batcher';
-import { MicroBatcher, withFallback } from '../lib/batcher';
+import { groupCommitOptions, MicroBatcher, withFallback } from '../lib/batcher';
 import type { WorkerDeps } from './deps';
 
 /**
@@ -20,6 +20,6 @@ export function stepBatcher<T>(
         `${step} batch failed as a whole; deciding its orders one by one`,
       ),
     ),
-    { maxSize: deps.config.GROUP_COMMIT_MAX, maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS },
+    groupCommitOptions(deps.config),
   );
 }

@@ -1,14 +1,13 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
-import { notifications, users } from '../../db/schema';
+import { notifications } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
 import type { OrderContext } from '../orders/context';
 import {
   type Decided,
-  type LockedOrder,
-  linesOf,
-  lockOrders,
+  type LockedWithLines,
+  lockOrdersWithLines,
   moveStockMany,
   transitionMany,
   unitsPerProduct,
@@ -50,10 +49,10 @@ export async function completeAndRecordOutcomes(
   const out = new Map<string, Decided<Finished>>();
   const products: string[] = [];
   const events = await ctx.db.transaction(async (tx) => {
-    const locked = await lockOrders(tx, orderIds);
+    // The orders, their lines and their customers' contacts: one statement.
+    const locked = await lockOrdersWithLines(tx, orderIds, true);
     const paid = orderIds.filter((id) => locked.get(id)?.status === 'paid');
-    const lines = await linesOf(tx, paid);
-    const consumed = unitsPerProduct(lines.values());
+    const consumed = unitsPerProduct(paid.map((id) => locked.get(id)?.lines ?? []));
     const now = new Date();
     await moveStockMany(tx, { consumed }, now);
     products.push(...consumed.keys());
@@ -63,7 +62,7 @@ export async function completeAndRecordOutcomes(
       paid.map((orderId) => ({ orderId, to: 'completed' as const })),
       now,
     );
-    const final: LockedOrder[] = [];
+    const final: LockedWithLines[] = [];
     for (const id of orderIds) {
       const order = locked.get(id);
       if (!order) {
@@ -83,7 +82,7 @@ export async function completeAndRecordOutcomes(
       }
       final.push({ ...order, status });
     }
-    const messages = await recordOutcomes(tx, final, now, sendJob);
+    const messages = await recordOutcomes(tx, final, new Set(paid), now, sendJob);
     for (const order of final) {
       out.set(order.id, {
         ok: true,
@@ -103,24 +102,25 @@ export async function completeAndRecordOutcomes(
 const channels = ['email', 'sms'] as const;
 const dedupeKey = (orderId: string, status: string, channel: string) => `${orderId}:${status}:${channel}`;
 
-/** Records the outcome messages of final orders; returns the messages still queued per order. */
+/**
+ * Records the outcome messages of final orders; returns the messages still queued per order. `completedNow`
+ * are the orders this transaction moved from paid to completed: their messages cannot exist yet (a
+ * `completed` message is written only here, in the transaction that completes the order, and we hold
+ * its row lock), so the ids inserted are the ids queued and need no read back. Only the other final
+ * orders (a retry, or a message written with an earlier transition) are read back.
+ */
 async function recordOutcomes(
   tx: Tx,
-  final: LockedOrder[],
+  final: LockedWithLines[],
+  completedNow: Set<string>,
   now: Date,
   sendJob: string,
 ): Promise<Map<string, QueuedMessage[]>> {
   const result = new Map<string, QueuedMessage[]>();
   if (final.length === 0) return result;
-  const contacts = await tx
-    .select({ id: users.id, email: users.email, phoneEnc: users.phoneEnc })
-    .from(users)
-    .where(inArray(users.id, [...new Set(final.map((o) => o.userId))]));
-  const byUser = new Map(contacts.map((c) => [c.id, c]));
   const rows: (typeof notifications.$inferInsert)[] = [];
   for (const order of final) {
-    const contact = byUser.get(order.userId);
-    if (!contact) continue;
+    if (order.email === null) continue;
     const { subject, text } = outcomeText(
       order.status,
       order.id,
@@ -139,17 +139,17 @@ async function recordOutcomes(
       ...base,
       id: newId('ntf'),
       channel: 'email',
-      recipient: contact.email,
+      recipient: order.email,
       subject,
       dedupeKey: dedupeKey(order.id, order.status, 'email'),
     });
     // The phone is stored encrypted with the same key the message's recipient is: copied as it is.
-    if (contact.phoneEnc) {
+    if (order.phoneEnc) {
       rows.push({
         ...base,
         id: newId('ntf'),
         channel: 'sms',
-        recipient: contact.phoneEnc,
+        recipient: order.phoneEnc,
         subject: null,
         dedupeKey: dedupeKey(order.id, order.status, 'sms'),
       });
@@ -162,7 +162,15 @@ async function recordOutcomes(
     .insert(notifications)
     .values(rows)
     .onDuplicateKeyUpdate({ set: { dedupeKey: sql`dedupe_key` } });
-  const keys = final.flatMap((o) => channels.map((c) => dedupeKey(o.id, o.status, c)));
+  for (const row of rows) {
+    if (!row.orderId || !completedNow.has(row.orderId)) continue;
+    const list = result.get(row.orderId) ?? [];
+    list.push({ id: row.id, sendJob });
+    result.set(row.orderId, list);
+  }
+  const earlier = final.filter((o) => !completedNow.has(o.id));
+  if (earlier.length === 0) return result;
+  const keys = earlier.flatMap((o) => channels.map((c) => dedupeKey(o.id, o.status, c)));
   const queued = await tx
     .select({ id: notifications.id, orderId: notifications.orderId, sendJob: notifications.sendJob })
     .from(notifications)

@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
+import type { Tx } from '../../db/client';
 import type { RiskDecision } from '../../db/schema';
 import { orderItems, orders, payments, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
@@ -9,6 +10,7 @@ import { type ChargeResult, chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import {
   byId,
+  CompareAndSetMissed,
   col,
   type Decided,
   linesOf,
@@ -19,7 +21,7 @@ import {
 } from './group';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve';
-import type { OrderEvent } from './status';
+import type { OrderEvent, OrderStatus } from './status';
 
 type ChargeRow = {
   id: string;
@@ -109,22 +111,25 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   });
   const approved = screened.filter((o): o is ChargeRow => o !== null);
   if (approved.length === 0) return;
-  await ensurePaymentRows(ctx, approved);
   // Charge only what is still reserved now that its payment row exists. A cancel that committed before
   // the row was there owed no refund (there was no payment to owe one for): charging it now would
   // take money that only a later refund gives back, after the order already looks final. A cancel
   // from here on finds the row and owes the refund; if it asks before the charge lands, the record
-  // below sees the order cancelled and refunds.
-  const still = await ctx.db
-    .select({ id: orders.id, status: orders.status })
-    .from(orders)
-    .where(
-      inArray(
-        orders.id,
-        approved.map((o) => o.id),
-      ),
-    );
-  const current = new Map(still.map((r) => [r.id, r.status]));
+  // below sees the order cancelled and refunds. The insert itself answers for the orders it finds
+  // reserved; only when it did not find them all are their statuses read.
+  const allReserved = await ensurePaymentRows(ctx, approved);
+  const still = allReserved
+    ? approved.map((o) => ({ id: o.id, status: 'reserved' as const }))
+    : await ctx.db
+        .select({ id: orders.id, status: orders.status })
+        .from(orders)
+        .where(
+          inArray(
+            orders.id,
+            approved.map((o) => o.id),
+          ),
+        );
+  const current = new Map<string, OrderStatus>(still.map((r) => [r.id, r.status]));
   for (const o of approved) {
     const status = current.get(o.id) ?? 'failed';
     if (status !== 'reserved') out.set(o.id, { ok: true, value: { status, changed: false } });
@@ -164,102 +169,154 @@ async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
   await refundIfCharged(ctx, orderId);
 }
 
-async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<void> {
+/**
+ * Makes the payment rows of the orders that are still `reserved`, and tells whether that was all of
+ * them. One `INSERT … SELECT` from their order rows: the select is a locking read (shared locks, held
+ * until the insert commits), so the status it sees is the latest, and a cancel that comes after it
+ * waits for the row and then finds it (and owes its refund). An order no longer reserved gets no row:
+ * nothing was charged and nothing will be. A row made by an earlier attempt stays as it is (the
+ * unique order_id and idempotency key), counted as found: mysql2 asks for found rows, so the count is
+ * the number of orders found reserved, and it equals the batch's size only when every one was.
+ */
+async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<boolean> {
   const now = new Date();
-  await ctx.db
-    .insert(payments)
-    .values(
-      due.map((o) => ({
-        id: newId('pay'),
-        orderId: o.id,
-        status: 'pending' as const,
-        amountCents: o.totalCents,
-        currency: o.currency,
-        idempotencyKey: chargeKey(o.id),
-        createdAt: now,
-        updatedAt: now,
-      })),
-    )
-    .onDuplicateKeyUpdate({ set: { orderId: sql`${payments.orderId}` } });
+  const o = sql`${orders.id}`;
+  const byOrder = (value: (row: ChargeRow) => string) =>
+    sql`CASE ${o} ${sql.join(
+      due.map((row) => sql`WHEN ${row.id} THEN ${value(row)}`),
+      sql` `,
+    )} END`;
+  const [res] = await ctx.db.execute(
+    sql`INSERT INTO ${payments} (${col(payments.id)}, ${col(payments.orderId)}, ${col(payments.status)},
+        ${col(payments.amountCents)}, ${col(payments.currency)}, ${col(payments.idempotencyKey)},
+        ${col(payments.createdAt)}, ${col(payments.updatedAt)})
+      SELECT ${byOrder(() => newId('pay'))}, ${orders.id}, 'pending', ${orders.totalCents}, ${orders.currency},
+        ${byOrder((row) => chargeKey(row.id))}, ${now}, ${now}
+      FROM ${orders} FORCE INDEX (PRIMARY)
+      WHERE ${and(
+        inArray(
+          orders.id,
+          due.map((row) => row.id),
+        ),
+        eq(orders.status, 'reserved'),
+      )}
+      ON DUPLICATE KEY UPDATE ${col(payments.orderId)} = ${payments.orderId}`,
+  );
+  return (res as { affectedRows: number }).affectedRows === due.length;
 }
 
-/** One transaction records every gateway answer whose order is still `reserved`. */
+type Paid = { orderId: string; to: 'paid'; ref: string };
+type Declined = { orderId: string; to: 'payment_failed'; reason: string };
+
+/**
+ * One transaction records every gateway answer whose order is still `reserved`. Nearly always every
+ * order of the batch still is: the compare-and-set itself (one UPDATE whose matched-row count must be
+ * the batch's size) tells, with no locking read before it. When an order moved meanwhile (a cancel
+ * landed during the charge), that transaction is rolled back whole and the batch is recorded again
+ * with the orders locked and read first, each decided on what it is now.
+ */
 async function record(
   ctx: OrderContext,
   answered: { order: ChargeRow; result: ChargeResult }[],
   out: Map<string, Decided<StepOutcome>>,
   toRefund: string[],
 ): Promise<{ events: OrderEvent[]; products: string[] }> {
+  const paid: Paid[] = [];
+  const declined: Declined[] = [];
+  for (const { order, result } of answered) {
+    if (result.outcome === 'succeeded') paid.push({ orderId: order.id, to: 'paid', ref: result.ref });
+    else declined.push({ orderId: order.id, to: 'payment_failed', reason: result.code });
+  }
+  try {
+    const written = await ctx.db.transaction((tx) => writeAnswers(tx, paid, declined, new Date()));
+    for (const p of paid) out.set(p.orderId, { ok: true, value: { status: 'paid', changed: true } });
+    for (const d of declined)
+      out.set(d.orderId, { ok: true, value: { status: 'payment_failed', changed: true } });
+    return written;
+  } catch (err) {
+    if (!(err instanceof CompareAndSetMissed)) throw err;
+  }
   return ctx.db.transaction(async (tx) => {
     const locked = await lockOrders(
       tx,
       answered.map((a) => a.order.id),
     );
-    const now = new Date();
-    const paid: { orderId: string; to: 'paid'; ref: string }[] = [];
-    const declined: { orderId: string; to: 'payment_failed'; reason: string }[] = [];
+    const still = (id: string) => locked.get(id)?.status === 'reserved';
     for (const { order, result } of answered) {
       const current = locked.get(order.id);
       if (current?.status !== 'reserved') {
         out.set(order.id, { ok: true, value: { status: current?.status ?? 'failed', changed: false } });
         if (result.outcome === 'succeeded' && current?.status !== 'paid' && current?.status !== 'completed')
           toRefund.push(order.id);
-        continue;
-      }
-      if (result.outcome === 'succeeded') {
-        paid.push({ orderId: order.id, to: 'paid', ref: result.ref });
+      } else if (result.outcome === 'succeeded') {
         out.set(order.id, { ok: true, value: { status: 'paid', changed: true } });
       } else {
-        declined.push({ orderId: order.id, to: 'payment_failed', reason: result.code });
         out.set(order.id, { ok: true, value: { status: 'payment_failed', changed: true } });
       }
     }
-    // A decline gives the held stock back in the same transaction.
-    const lines = await linesOf(
+    return writeAnswers(
       tx,
-      declined.map((d) => d.orderId),
+      paid.filter((p) => still(p.orderId)),
+      declined.filter((d) => still(d.orderId)),
+      new Date(),
     );
-    const released = unitsPerProduct(lines.values());
-    await moveStockMany(tx, { released }, now);
-    const events = await transitionMany(tx, 'reserved', [...paid, ...declined], now);
-    const settled = [...paid, ...declined].sort((a, b) => byId(a.orderId, b.orderId));
-    if (settled.length) {
-      const oid = sql`${payments.orderId}`;
-      // Each column changes only for the rows named; the others keep their value (ELSE column).
-      const cases = (entries: [string, string][], column: AnyMySqlColumn) =>
-        entries.length
-          ? sql`CASE ${oid} ${sql.join(
-              entries.map(([id, v]) => sql`WHEN ${id} THEN ${v}`),
-              sql` `,
-            )} ELSE ${column} END`
-          : sql`${column}`;
-      // Through its unique order_id index, forced: on a small table the optimizer would scan it and
-      // lock rows of other batches' payments too.
-      await tx.execute(
-        sql`UPDATE ${payments} FORCE INDEX (payments_order_uq) SET
-          ${col(payments.status)} = ${cases(
-            settled.map((s) => [s.orderId, s.to === 'paid' ? 'succeeded' : 'failed']),
-            payments.status,
-          )},
-          ${col(payments.gatewayRef)} = ${cases(
-            paid.map((p) => [p.orderId, p.ref]),
-            payments.gatewayRef,
-          )},
-          ${col(payments.failureCode)} = ${cases(
-            declined.map((d) => [d.orderId, d.reason]),
-            payments.failureCode,
-          )},
-          ${col(payments.updatedAt)} = ${now}
-          WHERE ${and(
-            inArray(
-              payments.orderId,
-              settled.map((s) => s.orderId),
-            ),
-            // A compare-and-set, as in chargeOrder: only a payment still waiting for this answer.
-            eq(payments.status, 'pending'),
-          )}`,
-      );
-    }
-    return { events, products: [...released.keys()] };
   });
+}
+
+/** The answers' writes: a decline gives its held stock back; every order moves; every payment settles. */
+async function writeAnswers(
+  tx: Tx,
+  paid: Paid[],
+  declined: Declined[],
+  now: Date,
+): Promise<{ events: OrderEvent[]; products: string[] }> {
+  // The orders first (the compare-and-set locks them, sorted by id), then the products: the same lock
+  // order as every other step.
+  const events = await transitionMany(tx, 'reserved', [...paid, ...declined], now);
+  // A decline gives the held stock back in the same transaction.
+  const lines = await linesOf(
+    tx,
+    declined.map((d) => d.orderId),
+  );
+  const released = unitsPerProduct(lines.values());
+  await moveStockMany(tx, { released }, now);
+  const settled = [...paid, ...declined].sort((a, b) => byId(a.orderId, b.orderId));
+  if (settled.length) {
+    const oid = sql`${payments.orderId}`;
+    // Each column changes only for the rows named; the others keep their value (ELSE column).
+    const cases = (entries: [string, string][], column: AnyMySqlColumn) =>
+      entries.length
+        ? sql`CASE ${oid} ${sql.join(
+            entries.map(([id, v]) => sql`WHEN ${id} THEN ${v}`),
+            sql` `,
+          )} ELSE ${column} END`
+        : sql`${column}`;
+    // Through its unique order_id index, forced: on a small table the optimizer would scan it and
+    // lock rows of other batches' payments too.
+    await tx.execute(
+      sql`UPDATE ${payments} FORCE INDEX (payments_order_uq) SET
+        ${col(payments.status)} = ${cases(
+          settled.map((s) => [s.orderId, s.to === 'paid' ? 'succeeded' : 'failed']),
+          payments.status,
+        )},
+        ${col(payments.gatewayRef)} = ${cases(
+          paid.map((p) => [p.orderId, p.ref]),
+          payments.gatewayRef,
+        )},
+        ${col(payments.failureCode)} = ${cases(
+          declined.map((d) => [d.orderId, d.reason]),
+          payments.failureCode,
+        )},
+        ${col(payments.updatedAt)} = ${now}
+        WHERE ${and(
+          inArray(
+            payments.orderId,
+            settled.map((s) => s.orderId),
+          ),
+          // A compare-and-set, as in chargeOrder: only a payment still waiting for this answer.
+          eq(payments.status, 'pending'),
+        )}`,
+    );
+  }
+  return { events, products: [...released.keys()] };
 }

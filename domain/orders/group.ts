@@ -7,7 +7,7 @@
 import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
 import type { Tx } from '../../db/client';
-import { orderEvents, orderItems, orders, products } from '../../db/schema';
+import { orderEvents, orderItems, orders, products, users } from '../../db/schema';
 import type { Line } from '../inventory/stock';
 import { allowedTransitions, type OrderEvent, type OrderStatus } from './status';
 
@@ -36,6 +36,58 @@ export async function lockOrders(tx: Tx, ids: string[]) {
 }
 
 export type LockedOrder = NonNullable<ReturnType<Awaited<ReturnType<typeof lockOrders>>['get']>>;
+
+/** A locked order with its lines (and its customer's contact if asked), as `lockOrdersWithLines` reads them. */
+export type LockedWithLines = LockedOrder & {
+  lines: Line[];
+  /** The customer's email and encrypted phone (null unless asked for, or when the user row is gone). */
+  email: string | null;
+  phoneEnc: string | null;
+};
+
+/**
+ * `lockOrders` and `linesOf` (and the customers' contacts) in one statement: a small batch pays its
+ * round trips per statement, not per row. The orders are locked as `lockOrders` locks them (sorted by
+ * id). The subqueries are plain consistent reads — a locking read does not lock a subquery's rows, so
+ * no order_items or users row or gap is locked — as the separate reads they replace were: an order's
+ * lines are written with the order and never change, and the contact read matches `recordOutcomes`'.
+ */
+export async function lockOrdersWithLines(
+  tx: Tx,
+  ids: string[],
+  withContact = false,
+): Promise<Map<string, LockedWithLines>> {
+  const contact = (column: AnyMySqlColumn) =>
+    withContact
+      ? sql<string | null>`(SELECT ${column} FROM ${users} WHERE ${users.id} = ${orders.userId})`
+      : sql<null>`NULL`;
+  const rows = await tx
+    .select({
+      id: orders.id,
+      userId: orders.userId,
+      status: orders.status,
+      paymentToken: orders.paymentToken,
+      totalCents: orders.totalCents,
+      currency: orders.currency,
+      failureReason: orders.failureReason,
+      lines: sql<unknown>`(SELECT JSON_ARRAYAGG(JSON_ARRAY(${orderItems.productId}, ${orderItems.quantity})) FROM ${orderItems} WHERE ${orderItems.orderId} = ${orders.id})`,
+      email: contact(users.email),
+      phoneEnc: contact(users.phoneEnc),
+    })
+    .from(orders)
+    .where(inArray(orders.id, [...ids].sort(byId)))
+    .orderBy(orders.id)
+    .for('update');
+  return new Map(rows.map((r) => [r.id, { ...r, lines: parseLines(r.lines) }]));
+}
+
+/** JSON_ARRAYAGG's `[[productId, quantity], …]` (a string from the driver, or null for no lines). */
+function parseLines(raw: unknown): Line[] {
+  if (raw === null || raw === undefined) return [];
+  // A malformed value (it never should be) throws: the batch then falls back to one order at a time.
+  const pairs = (typeof raw === 'string' ? JSON.parse(raw) : raw) as [string, number][];
+  return pairs.map(([productId, quantity]) => ({ productId, quantity: Number(quantity) }));
+}
 
 /** The lines of several orders in one read. */
 export async function linesOf(tx: Tx, orderIds: string[]): Promise<Map<string, Line[]>> {
@@ -83,12 +135,13 @@ const caseById = (column: SQL, byKey: Map<string, number | string | null>): SQL 
  * (reserve), `released` from reserved back to available (a decline), `consumed` out of reserved
  * (completion). The columns are unsigned: held stock that is not there makes the statement fail
  * rather than go negative, and the batch falls back to the single-order path, which names it.
+ * Returns the number of product rows matched.
  */
 export async function moveStockMany(
   tx: Tx,
   move: { held?: Map<string, number>; released?: Map<string, number>; consumed?: Map<string, number> },
   at: Date,
-): Promise<void> {
+): Promise<number> {
   const ids = [
     ...new Set([
       ...(move.held?.keys() ?? []),
@@ -96,7 +149,7 @@ export async function moveStockMany(
       ...(move.consumed?.keys() ?? []),
     ]),
   ].sort(byId);
-  if (ids.length === 0) return;
+  if (ids.length === 0) return 0;
   const delta = (pick: (id: string) => number) => new Map(ids.map((id) => [id, pick(id)]));
   const held = (id: string) => move.held?.get(id) ?? 0;
   const released = (id: string) => move.released?.get(id) ?? 0;
@@ -104,7 +157,7 @@ export async function moveStockMany(
   const id = sql`${products.id}`;
   // available + held - ... is written as "available - x" with x ≥ 0 or "+ x" so that an unsigned
   // column never sees a negative intermediate value it would refuse for the wrong reason.
-  await tx.execute(
+  const [res] = await tx.execute(
     sql`UPDATE ${products} FORCE INDEX (PRIMARY) SET
       ${col(products.available)} = ${products.available} + ${caseById(id, delta(released))} - ${caseById(id, delta(held))},
       ${col(products.reserved)} = ${products.reserved} + ${caseById(id, delta(held))} - ${caseById(
@@ -114,6 +167,8 @@ export async function moveStockMany(
       ${col(products.updatedAt)} = ${at}
       WHERE ${inArray(products.id, ids)}`,
   );
+  // mysql2 asks for found rows: the rows matched, whether or not a value changed.
+  return res.affectedRows;
 }
 
 export interface Change {
@@ -124,10 +179,16 @@ export interface Change {
   reservedUntil?: Date | null;
 }
 
+/** A batch's compare-and-set matched fewer orders than it named: one of them is not in `from` any more. */
+export class CompareAndSetMissed extends Error {
+  override name = 'CompareAndSetMissed';
+}
+
 /**
  * The compare-and-set of several orders that are all in `from`, with one timeline row each: one
- * UPDATE … CASE and one multi-row INSERT. The rows are locked by the caller, so every order must
- * still be in `from`; if one is not, the batch is wrong and nothing is written.
+ * UPDATE … CASE and one multi-row INSERT. Every order must still be in `from`: either the caller
+ * locked and checked the rows, or it lets the UPDATE's matched-row count tell; if one is not,
+ * `CompareAndSetMissed` is thrown before the timeline is written (the caller's transaction rolls back).
  */
 export async function transitionMany(
   tx: Tx,
@@ -159,7 +220,9 @@ export async function transitionMany(
       WHERE ${and(inArray(orders.id, ids), eq(orders.status, from))}`,
   );
   if (res.affectedRows !== changes.length) {
-    throw new Error(`compare-and-set moved ${res.affectedRows} of ${changes.length} locked ${from} orders`);
+    throw new CompareAndSetMissed(
+      `compare-and-set moved ${res.affectedRows} of ${changes.length} ${from} orders`,
+    );
   }
   await tx.insert(orderEvents).values(
     changes.map((c) => ({

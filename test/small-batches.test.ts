@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { SQL } from 'drizzle-orm';
+import { payments } from '../db/schema';
+import { chargeOrders } from '../domain/orders/charge-many';
+import { cancelOrder } from '../domain/orders/compensate';
+import type { OrderContext } from '../domain/orders/context';
+import { reserveOrders } from '../domain/orders/reserve-many';
+import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
+import { createLogger } from '../lib/logger';
+import { createGateway } from '../lib/wiring';
+import { createRedis } from '../queues/connection';
+import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
+import { createHarness, type Harness } from './support/harness';
+import { shop } from './support/shop';
+
+// The statements a small batch no longer makes must not take a guarantee with them: the charge batch's
+// payment rows answer for the orders still reserved (no re-read), and reserve holds a batch's stock
+// without reading it first.
+
+let h: Harness;
+let s: ReturnType<typeof shop>;
+let user: { id: string; token: string };
+let deps: WorkerDeps;
+const redis = createRedis(
+  process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  'worker',
+  'small-batches-test',
+);
+redis.on('error', () => {});
+
+beforeAll(async () => {
+  h = await createHarness();
+  s = shop(h, await h.signUp('admin'));
+  user = await h.signUp('user');
+  deps = buildWorkerDeps(h.config, { db: h.db, redis }, createLogger('silent'));
+});
+afterAll(async () => {
+  await deps.queues.close();
+  redis.disconnect();
+  await h.cleanup();
+});
+
+async function place(productId: string, quantity = 1): Promise<string> {
+  const res = await s.place(user.token, productId, quantity);
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+class CountingGateway implements PaymentGateway {
+  readonly name = 'counting';
+  readonly calls = new Map<string, number>();
+  constructor(private readonly inner: PaymentGateway) {}
+  charge(req: ChargeRequest): Promise<ChargeResult> {
+    const orderId = req.idempotencyKey.replace(/^chg_/, '');
+    this.calls.set(orderId, (this.calls.get(orderId) ?? 0) + 1);
+    return this.inner.charge(req);
+  }
+  refund(...args: Parameters<PaymentGateway['refund']>) {
+    return this.inner.refund(...args);
+  }
+  transactions(key: string) {
+    return this.inner.transactions(key);
+  }
+}
+
+describe('small batches keep the guarantees', () => {
+  test('charge: an order cancelled after its approval, before its payment row, is neither charged nor given a row; its neighbour is charged once', async () => {
+    const p = await s.product(10);
+    const [kept, cancelled] = [await place(p), await place(p)];
+    await reserveOrders(deps.orders, [kept, cancelled]);
+    const gateway = new CountingGateway(createGateway(h.config, h.db));
+    // The customer's cancel commits just before the batch's payment rows are made (after the
+    // approvals were stored): the database handle runs it first when that statement comes.
+    const db = new Proxy(deps.orders.db, {
+      get(target, prop, receiver) {
+        if (prop !== 'execute') return Reflect.get(target, prop, receiver);
+        return async (query: SQL) => {
+          if (query.queryChunks[1] === payments && !cancelledFirst) {
+            cancelledFirst = true;
+            await cancelOrder({ ...deps.orders, gateway }, cancelled);
+          }
+          return target.execute(query);
+        };
+      },
+    });
+    let cancelledFirst = false;
+    const ctx: OrderContext = { ...deps.orders, db, gateway };
+
+    const out = await chargeOrders(ctx, [kept, cancelled]);
+    expect(cancelledFirst).toBe(true);
+    expect(out.get(kept)).toEqual({ ok: true, value: { status: 'paid', changed: true } });
+    expect(out.get(cancelled)).toEqual({ ok: true, value: { status: 'cancelled', changed: false } });
+    expect(gateway.calls.get(kept)).toBe(1);
+    expect(gateway.calls.get(cancelled)).toBeUndefined();
+    const [rows] = await h.pool.query('SELECT order_id, status FROM payments WHERE order_id IN (?)', [
+      [kept, cancelled],
+    ]);
+    expect(rows as unknown[]).toEqual([{ order_id: kept, status: 'succeeded' }]);
+    expect(await s.stock(p)).toEqual({ available: 9, reserved: 1 });
+  });
+
+  test('charge: a retried batch finds its payment rows made and charges nobody twice', async () => {
+    const p = await s.product(10);
+    const ids = [await place(p), await place(p)];
+    await reserveOrders(deps.orders, ids);
+    const gateway = new CountingGateway(createGateway(h.config, h.db));
+    const ctx: OrderContext = { ...deps.orders, gateway };
+    // The first attempt made the rows and then died before the gateway was asked.
+    await h.pool.query(
+      `INSERT INTO payments (id, order_id, status, amount_cents, currency, idempotency_key, created_at, updated_at)
+       SELECT CONCAT('pay_', id), id, 'pending', total_cents, currency, CONCAT('chg_', id), NOW(3), NOW(3)
+       FROM orders WHERE id IN (?)`,
+      [ids],
+    );
+    const out = await chargeOrders(ctx, ids);
+    for (const id of ids) {
+      expect(out.get(id)).toEqual({ ok: true, value: { status: 'paid', changed: true } });
+      expect(gateway.calls.get(id)).toBe(1);
+    }
+    const [rows] = await h.pool.query('SELECT COUNT(*) AS n FROM payments WHERE order_id IN (?)', [ids]);
+    expect(Number((rows as { n: number }[])[0]?.n)).toBe(2);
+  });
+
+  test('reserve: a batch that fits holds exactly its units; one that does not is decided order by order', async () => {
+    const p = await s.product(5);
+    const fits = [await place(p, 2), await place(p, 3)];
+    const fitted = await reserveOrders(deps.orders, fits);
+    for (const id of fits)
+      expect(fitted.get(id)).toEqual({
+        ok: true,
+        value: { status: 'reserved', changed: true, messages: [] },
+      });
+    expect(await s.stock(p)).toEqual({ available: 0, reserved: 5 });
+
+    const q = await s.product(3);
+    const [first, tooMany, last] = [await place(q, 2), await place(q, 2), await place(q, 1)];
+    const out = await reserveOrders(deps.orders, [first, tooMany, last]);
+    expect(out.get(first)).toEqual({ ok: true, value: { status: 'reserved', changed: true, messages: [] } });
+    expect(out.get(tooMany)).toEqual({
+      ok: true,
+      value: { status: 'rejected', changed: true, messages: [expect.any(String)] },
+    });
+    expect(out.get(last)).toEqual({ ok: true, value: { status: 'reserved', changed: true, messages: [] } });
+    expect(await s.stock(q)).toEqual({ available: 0, reserved: 3 });
+  });
+});
