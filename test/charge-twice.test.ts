@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { chargeOrder } from '../domain/orders/charge';
+import { chargeOrders } from '../domain/orders/charge-many';
+import { cancelOrder } from '../domain/orders/compensate';
+import type { OrderContext } from '../domain/orders/context';
+import type { StepOutcome } from '../domain/orders/reserve';
+import { reserveOrders } from '../domain/orders/reserve-many';
+import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
+import type { MicroBatcher } from '../lib/batcher';
+import { createLogger } from '../lib/logger';
+import { createGateway } from '../lib/wiring';
+import { createRedis } from '../queues/connection';
+import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
+import { stepBatcher } from '../workers/group';
+import { createHarness, type Harness } from './support/harness';
+import { until } from './support/live';
+import { shop } from './support/shop';
+
+// The same order in two charge batches at once: a stalled job re-run while its first run is still
+// at the gateway, or two worker processes each holding a copy of the job. Both batches find the
+// order reserved and ask the gateway; the gateway's idempotency key makes that one charge, and the
+// compare-and-set records one `paid`. A cancel racing them ends with the money given back once.
+
+let h: Harness;
+let s: ReturnType<typeof shop>;
+let user: { id: string; token: string };
+let deps: WorkerDeps;
+const redis = createRedis(
+  process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  'worker',
+  'charge-twice-test',
+);
+redis.on('error', () => {});
+
+beforeAll(async () => {
+  h = await createHarness();
+  s = shop(h, await h.signUp('admin'));
+  user = await h.signUp('user');
+  deps = buildWorkerDeps(h.config, { db: h.db, redis }, createLogger('silent'));
+});
+afterAll(async () => {
+  await deps.queues.close();
+  redis.disconnect();
+  await h.cleanup();
+});
+
+/**
+ * One process's gateway client (the configured one, over the shared simulated processor's ledger):
+ * every charge call waits until the test releases it, and the keys it was called with are kept.
+ */
+class HeldGateway implements PaymentGateway {
+  readonly name = 'held';
+  /** Charge calls per order, counted as they arrive (before the hold). */
+  readonly calls = new Map<string, number>();
+  /** Every idempotency key a charge was asked with, per order. */
+  readonly keys = new Map<string, Set<string>>();
+  private gate: Promise<void>;
+  private open: () => void = () => {};
+  private readonly inner: PaymentGateway;
+  constructor() {
+    this.inner = createGateway(h.config, h.db);
+    this.gate = new Promise((resolve) => {
+      this.open = resolve;
+    });
+  }
+  release(): void {
+    this.open();
+  }
+  async charge(req: ChargeRequest): Promise<ChargeResult> {
+    const orderId = orderOf(req.idempotencyKey);
+    this.calls.set(orderId, (this.calls.get(orderId) ?? 0) + 1);
+    const keys = this.keys.get(orderId) ?? new Set();
+    keys.add(req.idempotencyKey);
+    this.keys.set(orderId, keys);
+    await this.gate;
+    return this.inner.charge(req);
+  }
+  refund(...args: Parameters<PaymentGateway['refund']>) {
+    return this.inner.refund(...args);
+  }
+  transactions(key: string) {
+    return this.inner.transactions(key);
+  }
+}
+
+/** The order a charge key names (`chg_<order id>`, possibly with more after it). */
+const orderOf = (key: string) => /^chg_(ord_[A-Za-z0-9]+)/.exec(key)?.[1] ?? key;
+
+/** A charge step of one worker process, wired as workers/charge.ts wires it: its own batcher and gateway. */
+function worker(kind: 'batch' | 'single', gateway: HeldGateway) {
+  const ctx: OrderContext = { ...deps.orders, gateway };
+  const batcher: MicroBatcher<string, StepOutcome> = stepBatcher(
+    deps,
+    'charge',
+    (ids) => chargeOrders(ctx, ids),
+    (id) => chargeOrder(ctx, id),
+  );
+  return {
+    ctx,
+    gateway,
+    // A batch process submits its orders to its batcher (they go as one batch); a process whose batch
+    // failed as a whole decides its orders one by one.
+    charge: (ids: string[]) =>
+      Promise.all(ids.map((id) => (kind === 'batch' ? batcher.submit(id) : chargeOrder(ctx, id)))),
+  };
+}
+
+async function place(productId: string): Promise<string> {
+  const res = await s.place(user.token, productId, 1);
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { id: string }).id;
+}
+
+async function timeline(id: string) {
+  const [rows] = await h.pool.query(
+    'SELECT from_status AS `from`, to_status AS `to` FROM order_events WHERE order_id = ? ORDER BY id',
+    [id],
+  );
+  return (rows as { from: string | null; to: string }[]).map((e) => `${e.from ?? '∅'}→${e.to}`);
+}
+
+/**
+ * The processor's ledger for one order: its succeeded charges and refunds, found through every key
+ * either process asked with (so a charge made under another key would count too).
+ */
+async function ledger(orderId: string, ...gateways: HeldGateway[]) {
+  const keys = [...new Set(gateways.flatMap((g) => [...(g.keys.get(orderId) ?? [])]))];
+  if (keys.length === 0) return [];
+  const [rows] = await h.pool.query(
+    "SELECT type FROM gateway_transactions WHERE outcome = 'succeeded' AND (idempotency_key IN (?) OR payment_ref IN (?))",
+    [keys, keys],
+  );
+  return (rows as { type: string }[]).map((r) => r.type).sort();
+}
+
+async function paymentStatus(orderId: string) {
+  const [rows] = await h.pool.query('SELECT status FROM payments WHERE order_id = ?', [orderId]);
+  return (rows as { status: string }[]).map((r) => r.status);
+}
+
+/** A product, an order shared by both processes, and one order of each process's own. */
+async function scene() {
+  const p = await s.product(10);
+  const shared = await place(p);
+  const onlyA = await place(p);
+  const onlyB = await place(p);
+  await reserveOrders(deps.orders, [shared, onlyA, onlyB]);
+  return { p, shared, onlyA, onlyB };
+}
+
+describe('the same order in two charge batches at once', () => {
+  for (const [kindA, kindB] of [
+    ['batch', 'batch'],
+    ['batch', 'single'],
+  ] as const) {
+    test(`${kindA} + ${kindB}: both reach the gateway, one charge, one paid transition`, async () => {
+      const { p, shared, onlyA, onlyB } = await scene();
+      const a = worker(kindA, new HeldGateway());
+      const b = worker(kindB, new HeldGateway());
+      const ranA = a.charge([shared, onlyA]);
+      const ranB = b.charge([shared, onlyB]);
+      // The window this test is about: both past their status check, both asking for the money.
+      await until(
+        () => a.gateway.calls.get(shared) === 1 && b.gateway.calls.get(shared) === 1,
+        'both processes at the gateway for the shared order',
+        5000,
+      );
+      a.gateway.release();
+      b.gateway.release();
+      const [outA, outB] = await Promise.all([ranA, ranB]);
+
+      // One of them recorded the payment; the other found it done.
+      expect([outA[0], outB[0]].map((o) => `${o?.status}:${o?.changed}`).sort()).toEqual([
+        'paid:false',
+        'paid:true',
+      ]);
+      expect(outA[1]).toEqual({ status: 'paid', changed: true });
+      expect(outB[1]).toEqual({ status: 'paid', changed: true });
+      expect(await ledger(shared, a.gateway, b.gateway)).toEqual(['charge']);
+      expect(await timeline(shared)).toEqual(['∅→pending', 'pending→reserved', 'reserved→paid']);
+      expect(await paymentStatus(shared)).toEqual(['succeeded']);
+      for (const own of [onlyA, onlyB]) {
+        expect(await ledger(own, a.gateway, b.gateway)).toEqual(['charge']);
+        expect(await timeline(own)).toEqual(['∅→pending', 'pending→reserved', 'reserved→paid']);
+      }
+      expect(await s.stock(p)).toEqual({ available: 7, reserved: 3 });
+    });
+  }
+
+  test('a cancel while both are at the gateway: cancelled, charged once, refunded once', async () => {
+    const { p, shared, onlyA, onlyB } = await scene();
+    const a = worker('batch', new HeldGateway());
+    const b = worker('batch', new HeldGateway());
+    const ranA = a.charge([shared, onlyA]);
+    const ranB = b.charge([shared, onlyB]);
+    await until(
+      () => a.gateway.calls.get(shared) === 1 && b.gateway.calls.get(shared) === 1,
+      'both processes at the gateway for the shared order',
+      5000,
+    );
+    // The customer cancels now: nothing is charged yet, so the cancel's own refund finds nothing.
+    const cancelled = await cancelOrder(a.ctx, shared);
+    expect(cancelled.status).toBe('cancelled');
+    a.gateway.release();
+    b.gateway.release();
+    const [outA, outB] = await Promise.all([ranA, ranB]);
+
+    expect(outA[0]).toEqual({ status: 'cancelled', changed: false });
+    expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
+    expect(await ledger(shared, a.gateway, b.gateway)).toEqual(['charge', 'refund']);
+    expect(await paymentStatus(shared)).toEqual(['refunded']);
+    expect(await timeline(shared)).toEqual(['∅→pending', 'pending→reserved', 'reserved→cancelled']);
+    for (const own of [onlyA, onlyB]) expect(await ledger(own, a.gateway, b.gateway)).toEqual(['charge']);
+    // The cancelled order's unit is back; the two paid ones hold theirs.
+    expect(await s.stock(p)).toEqual({ available: 8, reserved: 2 });
+  });
+
+  test('a cancel between the two answers: the first recorded paid, the cancel refunds, the second refunds nothing more', async () => {
+    const { p, shared, onlyA, onlyB } = await scene();
+    const a = worker('batch', new HeldGateway());
+    const b = worker('batch', new HeldGateway());
+    const ranA = a.charge([shared, onlyA]);
+    const ranB = b.charge([shared, onlyB]);
+    await until(
+      () => a.gateway.calls.get(shared) === 1 && b.gateway.calls.get(shared) === 1,
+      'both processes at the gateway for the shared order',
+      5000,
+    );
+    a.gateway.release();
+    const outA = await ranA;
+    expect(outA[0]).toEqual({ status: 'paid', changed: true });
+    // Paid and not yet completed: the customer cancels, and the cancel gives the money back.
+    const cancelled = await cancelOrder(a.ctx, shared);
+    expect(cancelled).toMatchObject({ status: 'cancelled', refund: 'refunded' });
+    b.gateway.release();
+    const outB = await ranB;
+
+    expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
+    expect(await ledger(shared, a.gateway, b.gateway)).toEqual(['charge', 'refund']);
+    expect(await paymentStatus(shared)).toEqual(['refunded']);
+    expect(await timeline(shared)).toEqual([
+      '∅→pending',
+      'pending→reserved',
+      'reserved→paid',
+      'paid→cancelled',
+    ]);
+    expect(await s.stock(p)).toEqual({ available: 8, reserved: 2 });
+  });
+});
