@@ -59,6 +59,37 @@ describe('verified access tokens are remembered, their revocation and expiry are
     await expectProblem(await meOn(h.app, id, pair.accessToken), 401);
   });
 
+  test('a replayed refresh token revokes its login: the access token both instances cached is refused at once on both', async () => {
+    const { id, pair } = await signedIn();
+    // Both instances have verified (and so cached) the access token.
+    expect((await meOn(h.app, id, pair.accessToken)).status).toBe(200);
+    expect((await meOn(other, id, pair.accessToken)).status).toBe(200);
+
+    // A rotation on one instance: the old refresh token is spent, the login goes on.
+    const rotated = await expectJson<TokenPair>(
+      await other.request('/auth/refresh', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken: pair.refreshToken }),
+      }),
+      200,
+    );
+    expect((await meOn(h.app, id, pair.accessToken)).status).toBe(200);
+    expect((await meOn(other, id, rotated.accessToken)).status).toBe(200);
+
+    // The spent token presented again (it leaked): reuse detection ends the whole login.
+    await expectProblem(await h.json('POST', '/auth/refresh', { refreshToken: pair.refreshToken }), 401);
+    // No wait, on either instance: the cached first token and the rotation's token are both refused.
+    for (const app of [other, h.app]) {
+      for (const token of [pair.accessToken, rotated.accessToken]) {
+        const body = await expectProblem(await meOn(app, id, token), 401);
+        expect(body.detail).toContain('revoked');
+      }
+    }
+    // And the rotation's refresh token is dead with its family.
+    await expectProblem(await h.json('POST', '/auth/refresh', { refreshToken: rotated.refreshToken }), 401);
+  });
+
   test('logout-all on one instance ends a cached token on the other at once', async () => {
     const { id, pair } = await signedIn();
     expect((await meOn(other, id, pair.accessToken)).status).toBe(200);
