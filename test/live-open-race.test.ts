@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { RedisClient } from '../queues/connection';
 import { createHarness, type Harness } from './support/harness';
-import { connectWs, followSse, serveHarness, type SseEvent, until, type WsMessage } from './support/live';
+import { connectWs, followSse, type SseEvent, serveHarness, until, type WsMessage } from './support/live';
 import { shop } from './support/shop';
 
 // A follower's first read comes only once the hub's subscription is confirmed (api/live-follow.ts):
@@ -53,7 +53,9 @@ function lastSseStatus(events: SseEvent[]): unknown {
 
 /** The last status a WebSocket subscription told for one order. */
 function lastWsStatus(messages: WsMessage[], id: string): unknown {
-  const last = messages.filter((m) => m.orderId === id && (m.type === 'status' || m.type === 'change')).at(-1);
+  const last = messages
+    .filter((m) => m.orderId === id && (m.type === 'status' || m.type === 'change'))
+    .at(-1);
   return last?.type === 'change' ? last.to : last?.status;
 }
 
