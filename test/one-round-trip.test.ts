@@ -49,4 +49,33 @@ describe('oneRoundTripWriter', () => {
     await write([insert(20)]);
     expect(await ids()).toEqual([1, 2, 20]);
   });
+
+  test('a connection killed mid-batch: nothing of the batch commits, and the pool never hands the dead connection out', async () => {
+    const write = oneRoundTripWriter(pool);
+    const marker = `killed_mid_batch_${Date.now()}`;
+    const sleeping = { sql: `SELECT SLEEP(5) AS ${marker}`, params: [] };
+    const pending = write([insert(30), sleeping, insert(31)]);
+    // The server-side thread running the batch, once it sits in the statement between the INSERTs.
+    let id: number | undefined;
+    for (let i = 0; i < 100 && id === undefined; i++) {
+      const [rows] = await h.pool.query<RowDataPacket[]>(
+        'SELECT ID, INFO FROM information_schema.PROCESSLIST WHERE INFO LIKE ?',
+        [`%${marker}%`],
+      );
+      id = rows.find((r) => !String(r.INFO ?? '').includes('PROCESSLIST'))?.ID;
+      if (id === undefined) await Bun.sleep(20);
+    }
+    expect(id).toBeDefined();
+    await h.pool.query(`KILL CONNECTION ${Number(id)}`);
+    const err = await pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(/Connection lost/);
+    expect(await ids()).not.toContain(30);
+    expect(await ids()).not.toContain(31);
+    // The pool's only connection died: the next batch gets a new one, outside any transaction.
+    await write([insert(40)]);
+    expect(await ids()).toContain(40);
+  });
 });
