@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
+import { caseWhen, marks, write } from '../../db/raw';
 import { orderItems, orders, payments, type RiskDecision, users } from '../../db/schema';
 import { releaseStock } from '../inventory/stock';
 import { type OutcomeOrder, recordOutcomeMessages } from '../notifications/notifications';
@@ -301,24 +302,27 @@ async function storeApprovals(ctx: OrderContext, approved: { id: string; a: Risk
   const out = new Map<string, Screened | null>();
   const byKey = [...approved].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   const ids = byKey.map((x) => x.id);
-  const id = sql`${orders.id}`;
+  const params: unknown[] = [];
   const cases = (pick: (a: RiskAssessment) => string | number | null) =>
-    sql`CASE ${id} ${sql.join(
-      byKey.map((x) => sql`WHEN ${x.id} THEN ${pick(x.a)}`),
-      sql` `,
-    )} END`;
-  const column = (c: { name: string }) => sql.identifier(c.name);
+    caseWhen(
+      '`orders`.`id`',
+      byKey.map((x) => [x.id, pick(x.a)] as const),
+      params,
+    );
+  const score = cases((a) => riskColumns(a).riskScore);
+  const reasons = cases((a) => riskColumns(a).riskReasons);
+  const model = cases((a) => riskColumns(a).riskModel);
+  params.push(...ids);
   // Through the primary key, forced (as the batches' other updates): a scan would lock other rows.
-  const [res] = await ctx.db.execute(
-    sql`UPDATE ${orders} FORCE INDEX (PRIMARY) SET
-      ${column(orders.riskScore)} = ${cases((a) => riskColumns(a).riskScore)},
-      ${column(orders.riskDecision)} = 'approve',
-      ${column(orders.riskReasons)} = ${cases((a) => riskColumns(a).riskReasons)},
-      ${column(orders.riskModel)} = ${cases((a) => riskColumns(a).riskModel)}
-      WHERE ${and(inArray(orders.id, ids), eq(orders.status, 'reserved'))}`,
+  const res = await write(
+    ctx.db,
+    `UPDATE \`orders\` FORCE INDEX (PRIMARY) SET \`risk_score\` = ${score}, \`risk_decision\` = 'approve', ` +
+      `\`risk_reasons\` = ${reasons}, \`risk_model\` = ${model} ` +
+      `WHERE (\`orders\`.\`id\` IN (${marks(ids.length)}) AND \`orders\`.\`status\` = 'reserved')`,
+    params,
   );
   const moved = new Map<string, Screened['status']>();
-  if ((res as { affectedRows: number }).affectedRows !== ids.length) {
+  if (res.affectedRows !== ids.length) {
     const now = await ctx.db
       .select({ id: orders.id, status: orders.status })
       .from(orders)

@@ -1,5 +1,6 @@
 import { and, eq, inArray, like, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
+import { caseWhen, marks, write } from '../../db/raw';
 import { notifications } from '../../db/schema';
 import { type BatcherOptions, MicroBatcher } from '../../lib/batcher';
 import { newId } from '../../lib/ids';
@@ -245,22 +246,21 @@ export function groupedNotificationStore(db: Db, options: BatcherOptions): Notif
 export async function recordSentMany(db: Db, providerRefs: ReadonlyMap<string, string>): Promise<void> {
   if (providerRefs.size === 0) return;
   const now = new Date();
-  const id = sql`${notifications.id}`;
   const sorted = [...providerRefs.keys()].sort();
-  const ref = sql`CASE ${id} ${sql.join(
-    sorted.map((k) => sql`WHEN ${k} THEN ${providerRefs.get(k) || null}`),
-    sql` `,
-  )} END`;
-  const column = (c: { name: string }) => sql.identifier(c.name);
+  const params: unknown[] = [];
+  const ref = caseWhen(
+    '`notifications`.`id`',
+    sorted.map((k) => [k, providerRefs.get(k) || null] as const),
+    params,
+  );
+  params.push(now, ...sorted);
   // Through the primary key, forced (as the saga batches' updates): a scan would lock other rows.
-  await db.execute(
-    sql`UPDATE ${notifications} FORCE INDEX (PRIMARY) SET
-      ${column(notifications.status)} = 'sent',
-      ${column(notifications.attempts)} = ${notifications.attempts} + 1,
-      ${column(notifications.providerRef)} = ${ref},
-      ${column(notifications.lastError)} = NULL,
-      ${column(notifications.updatedAt)} = ${now}
-      WHERE ${and(inArray(notifications.id, sorted), eq(notifications.status, 'queued'))}`,
+  await write(
+    db,
+    `UPDATE \`notifications\` FORCE INDEX (PRIMARY) SET \`status\` = 'sent', ` +
+      `\`attempts\` = \`notifications\`.\`attempts\` + 1, \`provider_ref\` = ${ref}, \`last_error\` = NULL, ` +
+      `\`updated_at\` = ? WHERE (\`notifications\`.\`id\` IN (${marks(sorted.length)}) AND \`notifications\`.\`status\` = 'queued')`,
+    params,
   );
 }
 

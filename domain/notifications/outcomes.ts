@@ -1,5 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
+import { valueRows, write } from '../../db/raw';
 import { notifications } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
@@ -100,6 +101,11 @@ export async function completeAndRecordOutcomes(
 }
 
 const channels = ['email', 'sms'] as const;
+
+/** Every column of a notification row, as drizzle's insert named them (attempts 0, no ref, no error). */
+const NOTIFICATION_INSERT_COLUMNS =
+  '`id`, `order_id`, `channel`, `recipient`, `subject`, `body`, `status`, `attempts`, `dedupe_key`, ' +
+  '`provider_ref`, `last_error`, `send_job`, `created_at`, `updated_at`';
 const dedupeKey = (orderId: string, status: string, channel: string) => `${orderId}:${status}:${channel}`;
 
 /**
@@ -158,10 +164,31 @@ async function recordOutcomes(
   if (rows.length === 0) return result;
   // The unique dedupe key turns a second insert into a no-op: a message already recorded keeps its
   // send batch (or none, when a cancel or an expiry recorded it), and is sent by that batch's job.
-  await tx
-    .insert(notifications)
-    .values(rows)
-    .onDuplicateKeyUpdate({ set: { dedupeKey: sql`dedupe_key` } });
+  // Lower case, as drizzle's insert wrote it: the error a failed write throws names the statement.
+  const params: unknown[] = [];
+  for (const r of rows)
+    params.push(
+      r.id,
+      r.orderId,
+      r.channel,
+      r.recipient,
+      r.subject,
+      r.body,
+      r.status,
+      0,
+      r.dedupeKey,
+      null,
+      null,
+      r.sendJob,
+      r.createdAt,
+      r.updatedAt,
+    );
+  await write(
+    tx,
+    `insert into \`notifications\` (${NOTIFICATION_INSERT_COLUMNS}) values ${valueRows(rows.length, 14)} ` +
+      'on duplicate key update `dedupe_key` = dedupe_key',
+    params,
+  );
   for (const row of rows) {
     if (!row.orderId || !completedNow.has(row.orderId)) continue;
     const list = result.get(row.orderId) ?? [];

@@ -1,5 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
+import { select } from '../../db/raw';
 import { notifications } from '../../db/schema';
 import { CircuitOpenError } from '../resilience';
 import {
@@ -23,6 +24,13 @@ export interface BatchDelivery {
   retry?: Error;
 }
 
+/** A send batch's messages still queued, every column under `NotificationRow`'s names. */
+const READ_BATCH =
+  'SELECT `id`, `order_id` AS `orderId`, `channel`, `recipient`, `subject`, `body`, `status`, `attempts`, ' +
+  '`dedupe_key` AS `dedupeKey`, `provider_ref` AS `providerRef`, `last_error` AS `lastError`, ' +
+  '`send_job` AS `sendJob`, `created_at` AS `createdAt`, `updated_at` AS `updatedAt` ' +
+  "FROM `notifications` WHERE (`notifications`.`send_job` = ? AND `notifications`.`status` = 'queued')";
+
 /**
  * Sends every message recorded under one send batch (`notifications.send_job`) that is still queued:
  * one read, every provider call at once (the email transport puts them into few provider requests),
@@ -36,10 +44,7 @@ export async function sendBatch(
   transports: Transports,
   sendJob: string,
 ): Promise<BatchDelivery> {
-  const rows = await db
-    .select()
-    .from(notifications)
-    .where(and(eq(notifications.sendJob, sendJob), eq(notifications.status, 'queued')));
+  const rows = await select<NotificationRow>(db, READ_BATCH, [sendJob]);
   const answers = await Promise.allSettled(rows.map((row) => callProvider(piiKey, transports, row)));
   const sent = new Map<string, string>();
   // Failures with the same error (a request that failed as a whole) are recorded with one statement.

@@ -4,10 +4,8 @@
  * so batches, single steps and cancels can wait for each other but never deadlock. Decisions are
  * made in memory on the locked rows; the writes are one statement per table for the whole batch.
  */
-import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
 import type { Tx } from '../../db/client';
-import { orderEvents, orderItems, orders, products, users } from '../../db/schema';
+import { caseWhen, marks, select, valueRows, write } from '../../db/raw';
 import type { Line } from '../inventory/stock';
 import { allowedTransitions, type OrderEvent, type OrderStatus } from './status';
 
@@ -16,26 +14,33 @@ export type Decided<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The order columns a batch decides on, under the names `LockedOrder` has. */
+const ORDER_COLUMNS =
+  '`orders`.`id` AS `id`, `orders`.`user_id` AS `userId`, `orders`.`status` AS `status`, ' +
+  '`orders`.`payment_token` AS `paymentToken`, `orders`.`total_cents` AS `totalCents`, ' +
+  '`orders`.`currency` AS `currency`, `orders`.`failure_reason` AS `failureReason`';
+
 /** Locks the orders (sorted by id) and returns them by id; an id with no row is absent. */
 export async function lockOrders(tx: Tx, ids: string[]) {
-  const rows = await tx
-    .select({
-      id: orders.id,
-      userId: orders.userId,
-      status: orders.status,
-      paymentToken: orders.paymentToken,
-      totalCents: orders.totalCents,
-      currency: orders.currency,
-      failureReason: orders.failureReason,
-    })
-    .from(orders)
-    .where(inArray(orders.id, [...ids].sort(byId)))
-    .orderBy(orders.id)
-    .for('update');
+  const sorted = [...ids].sort(byId);
+  const rows = await select<LockedOrder>(
+    tx,
+    `SELECT ${ORDER_COLUMNS} FROM \`orders\` WHERE \`orders\`.\`id\` IN (${marks(sorted.length)}) ORDER BY \`orders\`.\`id\` FOR UPDATE`,
+    sorted,
+  );
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-export type LockedOrder = NonNullable<ReturnType<Awaited<ReturnType<typeof lockOrders>>['get']>>;
+/** An order as a batch locks and reads it. */
+export interface LockedOrder {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  paymentToken: string | null;
+  totalCents: number;
+  currency: string;
+  failureReason: string | null;
+}
 
 /** A locked order with its lines (and its customer's contact if asked), as `lockOrdersWithLines` reads them. */
 export type LockedWithLines = LockedOrder & {
@@ -57,29 +62,27 @@ export async function lockOrdersWithLines(
   ids: string[],
   withContact = false,
 ): Promise<Map<string, LockedWithLines>> {
-  const contact = (column: AnyMySqlColumn) =>
-    withContact
-      ? sql<string | null>`(SELECT ${column} FROM ${users} WHERE ${users.id} = ${orders.userId})`
-      : sql<null>`NULL`;
-  const rows = await tx
-    .select({
-      id: orders.id,
-      userId: orders.userId,
-      status: orders.status,
-      paymentToken: orders.paymentToken,
-      totalCents: orders.totalCents,
-      currency: orders.currency,
-      failureReason: orders.failureReason,
-      lines: sql<unknown>`(SELECT JSON_ARRAYAGG(JSON_ARRAY(${orderItems.productId}, ${orderItems.quantity})) FROM ${orderItems} WHERE ${orderItems.orderId} = ${orders.id})`,
-      email: contact(users.email),
-      phoneEnc: contact(users.phoneEnc),
-    })
-    .from(orders)
-    .where(inArray(orders.id, [...ids].sort(byId)))
-    .orderBy(orders.id)
-    .for('update');
+  const sorted = [...ids].sort(byId);
+  const rows = await select<LockedOrder & { lines: unknown; email: string | null; phoneEnc: string | null }>(
+    tx,
+    withContact ? lockWithContact(sorted.length) : lockWithoutContact(sorted.length),
+    sorted,
+  );
   return new Map(rows.map((r) => [r.id, { ...r, lines: parseLines(r.lines) }]));
 }
+
+const LINES_OF_ORDER =
+  '(SELECT JSON_ARRAYAGG(JSON_ARRAY(`order_items`.`product_id`, `order_items`.`quantity`)) ' +
+  'FROM `order_items` WHERE `order_items`.`order_id` = `orders`.`id`) AS `lines`';
+const contactOf = (column: string, alias: string) =>
+  `(SELECT \`users\`.\`${column}\` FROM \`users\` WHERE \`users\`.\`id\` = \`orders\`.\`user_id\`) AS \`${alias}\``;
+const lockWithLines = (contact: string) => (n: number) =>
+  `SELECT ${ORDER_COLUMNS}, ${LINES_OF_ORDER}, ${contact} FROM \`orders\` ` +
+  `WHERE \`orders\`.\`id\` IN (${marks(n)}) ORDER BY \`orders\`.\`id\` FOR UPDATE`;
+const lockWithContact = lockWithLines(
+  `${contactOf('email', 'email')}, ${contactOf('phone_enc', 'phoneEnc')}`,
+);
+const lockWithoutContact = lockWithLines('NULL AS `email`, NULL AS `phoneEnc`');
 
 /** JSON_ARRAYAGG's `[[productId, quantity], …]` (a string from the driver, or null for no lines). */
 function parseLines(raw: unknown): Line[] {
@@ -93,10 +96,12 @@ function parseLines(raw: unknown): Line[] {
 export async function linesOf(tx: Tx, orderIds: string[]): Promise<Map<string, Line[]>> {
   const out = new Map<string, Line[]>(orderIds.map((id) => [id, []]));
   if (orderIds.length === 0) return out;
-  const rows = await tx
-    .select({ orderId: orderItems.orderId, productId: orderItems.productId, quantity: orderItems.quantity })
-    .from(orderItems)
-    .where(inArray(orderItems.orderId, orderIds));
+  const rows = await select<{ orderId: string; productId: string; quantity: number }>(
+    tx,
+    'SELECT `order_id` AS `orderId`, `product_id` AS `productId`, `quantity` FROM `order_items` ' +
+      `WHERE \`order_items\`.\`order_id\` IN (${marks(orderIds.length)})`,
+    orderIds,
+  );
   for (const r of rows) out.get(r.orderId)?.push({ productId: r.productId, quantity: r.quantity });
   return out;
 }
@@ -104,12 +109,13 @@ export async function linesOf(tx: Tx, orderIds: string[]): Promise<Map<string, L
 /** Locks the products (sorted by id) and returns their stock. */
 export async function lockProducts(tx: Tx, productIds: string[]) {
   if (productIds.length === 0) return new Map<string, { available: number; reserved: number }>();
-  const rows = await tx
-    .select({ id: products.id, available: products.available, reserved: products.reserved })
-    .from(products)
-    .where(inArray(products.id, [...productIds].sort(byId)))
-    .orderBy(products.id)
-    .for('update');
+  const sorted = [...productIds].sort(byId);
+  const rows = await select<{ id: string; available: number; reserved: number }>(
+    tx,
+    'SELECT `id`, `available`, `reserved` FROM `products` ' +
+      `WHERE \`products\`.\`id\` IN (${marks(sorted.length)}) ORDER BY \`products\`.\`id\` FOR UPDATE`,
+    sorted,
+  );
   return new Map(rows.map((r) => [r.id, { available: r.available, reserved: r.reserved }]));
 }
 
@@ -120,15 +126,6 @@ export function unitsPerProduct(lineSets: Iterable<Line[]>): Map<string, number>
     for (const l of lines) units.set(l.productId, (units.get(l.productId) ?? 0) + l.quantity);
   return units;
 }
-
-/** A column as an UPDATE's SET names it: unqualified. */
-export const col = (column: AnyMySqlColumn): SQL => sql`${sql.identifier(column.name)}`;
-
-const caseById = (column: SQL, byKey: Map<string, number | string | null>): SQL =>
-  sql`CASE ${column} ${sql.join(
-    [...byKey].map(([id, v]) => sql`WHEN ${id} THEN ${v}`),
-    sql` `,
-  )} END`;
 
 /**
  * Moves stock for several products in one statement: `held` units from available to reserved
@@ -150,22 +147,27 @@ export async function moveStockMany(
     ]),
   ].sort(byId);
   if (ids.length === 0) return 0;
-  const delta = (pick: (id: string) => number) => new Map(ids.map((id) => [id, pick(id)]));
   const held = (id: string) => move.held?.get(id) ?? 0;
   const released = (id: string) => move.released?.get(id) ?? 0;
   const consumed = (id: string) => move.consumed?.get(id) ?? 0;
-  const id = sql`${products.id}`;
+  const params: unknown[] = [];
+  const byProduct = (pick: (id: string) => number) =>
+    caseWhen(
+      '`products`.`id`',
+      ids.map((id) => [id, pick(id)] as const),
+      params,
+    );
   // available + held - ... is written as "available - x" with x ≥ 0 or "+ x" so that an unsigned
   // column never sees a negative intermediate value it would refuse for the wrong reason.
-  const [res] = await tx.execute(
-    sql`UPDATE ${products} FORCE INDEX (PRIMARY) SET
-      ${col(products.available)} = ${products.available} + ${caseById(id, delta(released))} - ${caseById(id, delta(held))},
-      ${col(products.reserved)} = ${products.reserved} + ${caseById(id, delta(held))} - ${caseById(
-        id,
-        delta((p) => released(p) + consumed(p)),
-      )},
-      ${col(products.updatedAt)} = ${at}
-      WHERE ${inArray(products.id, ids)}`,
+  // (The CASEs are written in the order their placeholders are pushed.)
+  const available = `\`products\`.\`available\` + ${byProduct(released)} - ${byProduct(held)}`;
+  const reserved = `\`products\`.\`reserved\` + ${byProduct(held)} - ${byProduct((p) => released(p) + consumed(p))}`;
+  params.push(at, ...ids);
+  const res = await write(
+    tx,
+    `UPDATE \`products\` FORCE INDEX (PRIMARY) SET \`available\` = ${available}, \`reserved\` = ${reserved}, ` +
+      `\`updated_at\` = ? WHERE \`products\`.\`id\` IN (${marks(ids.length)})`,
+    params,
   );
   // mysql2 asks for found rows: the rows matched, whether or not a value changed.
   return res.affectedRows;
@@ -201,37 +203,45 @@ export async function transitionMany(
     if (!allowedTransitions[from].includes(c.to))
       throw new Error(`illegal order transition ${from} -> ${c.to}`);
   }
-  const id = sql`${orders.id}`;
-  const ids = changes.map((c) => c.orderId);
+  const params: unknown[] = [];
+  const status = caseWhen(
+    '`orders`.`id`',
+    changes.map((c) => [c.orderId, c.to] as const),
+    params,
+  );
+  const reason = caseWhen(
+    '`orders`.`id`',
+    changes.map((c) => [c.orderId, c.reason ?? null] as const),
+    params,
+  );
   const withUntil = changes.filter((c) => c.reservedUntil !== undefined);
   const until = withUntil.length
-    ? sql`, ${col(orders.reservedUntil)} = CASE ${id} ${sql.join(
-        withUntil.map((c) => sql`WHEN ${c.orderId} THEN ${c.reservedUntil ?? null}`),
-        sql` `,
-      )} ELSE ${orders.reservedUntil} END`
-    : sql``;
-  const [res] = await tx.execute(
-    sql`UPDATE ${orders} FORCE INDEX (PRIMARY) SET
-      ${col(orders.status)} = ${caseById(id, new Map(changes.map((c) => [c.orderId, c.to])))},
-      ${col(orders.failureReason)} = ${caseById(id, new Map(changes.map((c) => [c.orderId, c.reason ?? null])))}
-      ${until},
-      ${col(orders.version)} = ${orders.version} + 1,
-      ${col(orders.updatedAt)} = ${at}
-      WHERE ${and(inArray(orders.id, ids), eq(orders.status, from))}`,
+    ? `, \`reserved_until\` = ${caseWhen(
+        '`orders`.`id`',
+        withUntil.map((c) => [c.orderId, c.reservedUntil ?? null] as const),
+        params,
+        '`orders`.`reserved_until`',
+      )}`
+    : '';
+  params.push(at, ...changes.map((c) => c.orderId), from);
+  const res = await write(
+    tx,
+    `UPDATE \`orders\` FORCE INDEX (PRIMARY) SET \`status\` = ${status}, \`failure_reason\` = ${reason}${until}, ` +
+      `\`version\` = \`orders\`.\`version\` + 1, \`updated_at\` = ? ` +
+      `WHERE (\`orders\`.\`id\` IN (${marks(changes.length)}) AND \`orders\`.\`status\` = ?)`,
+    params,
   );
   if (res.affectedRows !== changes.length) {
     throw new CompareAndSetMissed(
       `compare-and-set moved ${res.affectedRows} of ${changes.length} ${from} orders`,
     );
   }
-  await tx.insert(orderEvents).values(
-    changes.map((c) => ({
-      orderId: c.orderId,
-      fromStatus: from,
-      toStatus: c.to,
-      reason: c.reason ?? null,
-      at,
-    })),
+  const events: unknown[] = [];
+  for (const c of changes) events.push(c.orderId, from, c.to, c.reason ?? null, at);
+  await write(
+    tx,
+    `INSERT INTO \`order_events\` (\`order_id\`, \`from_status\`, \`to_status\`, \`reason\`, \`at\`) VALUES ${valueRows(changes.length, 5)}`,
+    events,
   );
   return changes.map((c) => ({
     orderId: c.orderId,
