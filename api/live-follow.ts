@@ -11,6 +11,20 @@ const READY_WAIT_MS = 1000;
 export type OrderChange = OrderView['events'][number];
 
 /**
+ * Where the order's timeline has reached. `getOrderView` reads the order row before its timeline, so
+ * a change committed between the two reads is in `events` but not yet in `status`. Every transition
+ * writes its timeline row in the same transaction, so the last event is never older than the row:
+ * reporting it keeps what the follower says and the events it counts as sent in step (reporting the
+ * row's status while counting the newer event as sent would lose that change for good).
+ */
+function reached(order: OrderView): { status: OrderView['status']; at: string } {
+  const last = order.events.at(-1);
+  return last && last.to !== order.status
+    ? { status: last.to, at: last.at }
+    : { status: order.status, at: order.updatedAt };
+}
+
+/**
  * Why a follower read the order from MySQL; `poll` is the fallback that a healthy hub never needs,
  * `safety` the slow re-read that catches a publish lost while the hub looked healthy.
  */
@@ -66,10 +80,10 @@ export async function followOrder(o: FollowOptions): Promise<void> {
     // The subscription this read is covered by: a later one means pub/sub may have missed something.
     let coveredBy = following.generation();
     let order = await read('open');
-    await o.onStatus({ status: order.status, at: order.updatedAt });
+    await o.onStatus(reached(order));
     let sent = order.events.length;
     let lastWrite = Date.now();
-    while (!isFinal(order.status) && !o.signal.aborted) {
+    while (!isFinal(reached(order).status) && !o.signal.aborted) {
       if (pending === null) {
         const now = Date.now();
         const beatIn = o.heartbeat ? o.heartbeat.everyMs - (now - lastWrite) : Number.POSITIVE_INFINITY;
@@ -103,7 +117,7 @@ export async function followOrder(o: FollowOptions): Promise<void> {
         }
         sent = order.events.length;
       }
-      if (o.heartbeat && Date.now() - lastWrite >= o.heartbeat.everyMs && !isFinal(order.status)) {
+      if (o.heartbeat && Date.now() - lastWrite >= o.heartbeat.everyMs && !isFinal(reached(order).status)) {
         await o.heartbeat.beat();
         lastWrite = Date.now();
       }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { followOrder, type OrderChange } from '../api/live-follow';
+import { createDb, createPool } from '../db/client';
 import type { RedisClient } from '../queues/connection';
 import { createHarness, type Harness } from './support/harness';
 import { connectWs, followSse, type SseEvent, serveHarness, until, type WsMessage } from './support/live';
@@ -166,5 +168,53 @@ describe('a final change while a follower subscribes is not missed', () => {
     } finally {
       await ws.close();
     }
+  });
+});
+
+describe('the follower’s first read is two statements', () => {
+  // getOrderView reads the order row, then its timeline: a change committed between the two is in the
+  // timeline but not in the row's status. The follower must report it (and end, when it is final),
+  // not report the row's status while counting the newer change as already sent.
+  test('a cancel committed between the order row and its timeline is still told, and the follow ends', async () => {
+    const id = await pendingOrder();
+    const pool = createPool(h.config.DATABASE_URL, 2);
+    let cancelled = false;
+    // The seam: the first read of the timeline waits for a cancel committed through the API.
+    const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
+    (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { sql?: string }).sql;
+      if (!cancelled && text?.includes('`order_events`')) {
+        cancelled = true;
+        // mysql2's promise pool: the read goes on once the cancel has committed.
+        return cancel(id).then(() => query(...args));
+      }
+      return query(...args);
+    };
+    const statuses: string[] = [];
+    const changes: OrderChange[] = [];
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), 5000);
+    try {
+      await followOrder({
+        db: createDb(pool),
+        hub: h.live.hub,
+        orderId: id,
+        signal: stop.signal,
+        onStatus: (st) => {
+          statuses.push(st.status);
+        },
+        onChange: (c) => {
+          changes.push(c);
+        },
+        safetyRecheckMs: 30_000,
+      });
+    } finally {
+      clearTimeout(timer);
+      await pool.end();
+    }
+    expect(cancelled).toBe(true);
+    expect(stop.signal.aborted).toBe(false);
+    const told = changes.at(-1)?.to ?? statuses.at(-1);
+    expect(told).toBe('cancelled');
   });
 });
