@@ -11,11 +11,9 @@
 import mysql from 'mysql2/promise';
 import { createDb, createPool } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
-import { issueTokenPair } from '../domain/auth/tokens';
-import { createProduct } from '../domain/catalog/products';
-import { registerUser } from '../domain/users/users';
 import { cpuMs, processTree } from './counters';
 import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile } from './load';
+import { freePort, seedShop } from './seed';
 import { startServers } from './servers';
 
 const argv = process.argv.slice(2);
@@ -47,31 +45,8 @@ const pool = createPool(env.DATABASE_URL as string, 4);
 const db = createDb(pool);
 const { loadConfig } = await import('../lib/config');
 const config = loadConfig(env);
-const user = await registerUser(db, config.piiKey, {
-  email: 'api-only@example.test',
-  password: 'api-only-password',
-  name: 'API only',
-});
-const { accessToken } = await issueTokenPair(
-  db,
-  { secret: config.jwtSecret, accessTtlSeconds: 3600, refreshTtlSeconds: 3600 },
-  { userId: user.id, role: 'user' },
-);
-const productIds: string[] = [];
-for (let i = 0; i < 8; i++) {
-  const p = await createProduct(db, {
-    sku: `API-${i}`,
-    name: `API ${i}`,
-    priceCents: 100 + i,
-    currency: 'EUR',
-    available: 1_000_000,
-  });
-  productIds.push(p.id);
-}
-
-const listener = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-const port = listener.port;
-listener.stop(true);
+const { accessToken, productIds } = await seedShop(db, config, { tag: 'API', products: 8, stock: 1_000_000 });
+const port = freePort();
 const cmd = profile
   ? [
       'bun',

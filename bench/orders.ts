@@ -15,9 +15,6 @@ import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
 import { createDb, createPool } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
-import { issueTokenPair } from '../domain/auth/tokens';
-import { createProduct } from '../domain/catalog/products';
-import { registerUser } from '../domain/users/users';
 import { createRedis } from '../queues/connection';
 import { measureCommitCeiling, measureFlowCeiling, perItem, round } from './ceilings';
 import {
@@ -30,6 +27,7 @@ import {
   redisCommands,
 } from './counters';
 import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile } from './load';
+import { freePort, seedShop } from './seed';
 import { startServers } from './servers';
 
 const argv = process.argv.slice(2);
@@ -135,34 +133,13 @@ try {
   });
   const { loadConfig } = await import('../lib/config');
   const config = loadConfig(env);
-  const user = await registerUser(db, config.piiKey, {
-    email: 'bench@example.test',
-    password: 'bench-password',
-    name: 'Bench',
+  const { accessToken, productIds } = await seedShop(db, config, {
+    tag: 'Bench',
+    products: PRODUCTS,
+    stock: INITIAL_STOCK,
   });
-  const { accessToken } = await issueTokenPair(
-    db,
-    { secret: config.jwtSecret, accessTtlSeconds: 3600, refreshTtlSeconds: 3600 },
-    { userId: user.id, role: 'user' },
-  );
-  const productIds: string[] = [];
-  for (let i = 0; i < PRODUCTS; i++) {
-    const p = await createProduct(db, {
-      sku: `BENCH-${i}`,
-      name: `Bench ${i}`,
-      priceCents: 100 + i,
-      currency: 'EUR',
-      available: INITIAL_STOCK,
-    });
-    productIds.push(p.id);
-  }
 
-  const port = await (async () => {
-    const s = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } });
-    const p = s.port;
-    s.stop(true);
-    return p;
-  })();
+  const port = freePort();
   // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop.
   const profile = option('profile');
   // --smol: the API and workers run with Bun's smaller, more often collected heap (`bun --smol`).
