@@ -7,42 +7,29 @@ import type { StepOutcome } from '../domain/orders/reserve';
 import { reserveOrders } from '../domain/orders/reserve-many';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
 import type { MicroBatcher } from '../lib/batcher';
-import { createLogger } from '../lib/logger';
 import { createGateway } from '../lib/wiring';
-import { createRedis } from '../queues/connection';
-import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
+import type { WorkerDeps } from '../workers/deps';
 import { stepBatcher } from '../workers/group';
-import { createHarness, type Harness } from './support/harness';
+import type { Harness } from './support/harness';
 import { until } from './support/live';
-import { shop } from './support/shop';
+import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
 
 // The same order in two charge batches at once: a stalled job re-run while its first run is still
 // at the gateway, or two worker processes each holding a copy of the job. Both batches find the
 // order reserved and ask the gateway; the gateway's idempotency key makes that one charge, and the
 // compare-and-set records one `paid`. A cancel racing them ends with the money given back once.
 
+let w: WorkerHarness;
 let h: Harness;
-let s: ReturnType<typeof shop>;
-let user: { id: string; token: string };
+let s: WorkerHarness['s'];
+let user: WorkerHarness['user'];
 let deps: WorkerDeps;
-const redis = createRedis(
-  process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  'worker',
-  'charge-twice-test',
-);
-redis.on('error', () => {});
 
 beforeAll(async () => {
-  h = await createHarness();
-  s = shop(h, await h.signUp('admin'));
-  user = await h.signUp('user');
-  deps = buildWorkerDeps(h.config, { db: h.db, redis }, createLogger('silent'));
+  w = await startWorkerHarness('charge-twice');
+  ({ h, s, user, deps } = w);
 });
-afterAll(async () => {
-  await deps.queues.close();
-  redis.disconnect();
-  await h.cleanup();
-});
+afterAll(() => w?.close());
 
 /**
  * One process's gateway client (the configured one, over the shared simulated processor's ledger):

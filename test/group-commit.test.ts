@@ -5,42 +5,25 @@ import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-many';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
 import { MicroBatcher } from '../lib/batcher';
-import { createLogger } from '../lib/logger';
 import { createGateway } from '../lib/wiring';
-import { createRedis } from '../queues/connection';
 import { jobIds } from '../queues/contract';
-import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
+import type { WorkerDeps } from '../workers/deps';
 import { notifyBatcher } from '../workers/notify';
-import { createHarness, type Harness } from './support/harness';
-import { shop } from './support/shop';
+import type { Harness } from './support/harness';
+import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
 
+let w: WorkerHarness;
 let h: Harness;
-let s: ReturnType<typeof shop>;
-let user: { id: string; token: string };
+let s: WorkerHarness['s'];
+let user: WorkerHarness['user'];
 let deps: WorkerDeps;
-const redis = createRedis(
-  process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  'worker',
-  'group-commit-test',
-);
-redis.on('error', () => {});
 
 beforeAll(async () => {
-  h = await createHarness();
-  s = shop(h, await h.signUp('admin'));
-  user = await h.signUp('user');
   // The workers' batches hold up to 3 orders and wait long enough for all three submissions to join.
-  deps = buildWorkerDeps(
-    { ...h.config, GROUP_COMMIT_MAX: 3, GROUP_COMMIT_WAIT_MS: 1000 },
-    { db: h.db, redis },
-    createLogger('silent'),
-  );
+  w = await startWorkerHarness('group-commit', { GROUP_COMMIT_MAX: 3, GROUP_COMMIT_WAIT_MS: 1000 });
+  ({ h, s, user, deps } = w);
 });
-afterAll(async () => {
-  await deps.queues.close();
-  redis.disconnect();
-  await h.cleanup();
-});
+afterAll(() => w?.close());
 
 /** Places an order over the API (no workers run here: the batches are driven by the test). */
 async function place(items: { productId: string; quantity: number }[]): Promise<string> {

@@ -6,39 +6,26 @@ import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-many';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
-import { createLogger } from '../lib/logger';
 import { createGateway } from '../lib/wiring';
-import { createRedis } from '../queues/connection';
-import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
-import { createHarness, type Harness } from './support/harness';
-import { shop } from './support/shop';
+import type { WorkerDeps } from '../workers/deps';
+import type { Harness } from './support/harness';
+import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
 
 // The statements a small batch no longer makes must not take a guarantee with them: the charge batch's
 // payment rows answer for the orders still reserved (no re-read), and reserve holds a batch's stock
 // without reading it first.
 
+let w: WorkerHarness;
 let h: Harness;
-let s: ReturnType<typeof shop>;
-let user: { id: string; token: string };
+let s: WorkerHarness['s'];
+let user: WorkerHarness['user'];
 let deps: WorkerDeps;
-const redis = createRedis(
-  process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  'worker',
-  'small-batches-test',
-);
-redis.on('error', () => {});
 
 beforeAll(async () => {
-  h = await createHarness();
-  s = shop(h, await h.signUp('admin'));
-  user = await h.signUp('user');
-  deps = buildWorkerDeps(h.config, { db: h.db, redis }, createLogger('silent'));
+  w = await startWorkerHarness('small-batches');
+  ({ h, s, user, deps } = w);
 });
-afterAll(async () => {
-  await deps.queues.close();
-  redis.disconnect();
-  await h.cleanup();
-});
+afterAll(() => w?.close());
 
 async function place(productId: string, quantity = 1): Promise<string> {
   const res = await s.place(user.token, productId, quantity);
