@@ -47,7 +47,7 @@ async function moduleGraph(modules: string[]) {
 
 describe('what a process loads at start', () => {
   test('the API loads the queue dashboard and the docs page only when first asked for them', async () => {
-    const { packages } = await moduleGraph(['api/server.ts']);
+    const { packages } = await moduleGraph(['api/start/server.ts']);
     expect(packages.has('hono')).toBe(true);
     for (const lazy of [
       '@bull-board/api',

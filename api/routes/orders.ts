@@ -1,14 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { decideReview } from '../../domain/fraud/review';
 import { cancelOrder } from '../../domain/orders/compensate';
 import { getOrderRow, getOrderView, listOrdersByStatus, listOrdersOfUser } from '../../domain/orders/read';
+import { decideReview } from '../../domain/orders/review';
 import { isFinal, orderStatuses } from '../../domain/orders/status';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
-import { orderPlacer } from '../placing';
 import { bearer, IdSchema, idParam, jsonBody, jsonResponse, PageQuery, problem } from '../schemas';
+import { orderPlacer } from './orders/placing';
 
 export const PaymentToken = z
   .string()

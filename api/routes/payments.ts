@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { forbidden } from '../../domain/errors';
-import { screenPayment } from '../../domain/fraud/screen';
+import { attachPayment, getPaymentView } from '../../domain/orders/payment';
 import { getOrderRow } from '../../domain/orders/read';
-import { attachPayment, getPaymentView } from '../../domain/payments/payments';
+import { screenPayment } from '../../domain/orders/screen';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';

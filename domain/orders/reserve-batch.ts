@@ -10,8 +10,8 @@ import {
   moveStockMany,
   transitionMany,
   unitsPerProduct,
-} from './group';
-import type { ReserveOutcome } from './reserve';
+} from './group-commit';
+import type { ReserveOutcome } from './reserve-one';
 
 /**
  * `reserveOrder` for many orders in one transaction (group commit). Each pending order is decided in

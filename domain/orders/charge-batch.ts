@@ -6,7 +6,6 @@ import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
-import { type OrderFacts, orderFacts, screenBeforeChargeMany } from '../fraud/screen';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import {
@@ -18,9 +17,10 @@ import {
   moveStockMany,
   transitionMany,
   unitsPerProduct,
-} from './group';
+} from './group-commit';
 import { refundIfCharged } from './refund';
-import type { StepOutcome } from './reserve';
+import type { StepOutcome } from './reserve-one';
+import { type OrderFacts, orderFacts, screenBeforeChargeMany } from './screen';
 import type { OrderEvent, OrderStatus } from './status';
 
 type ChargeRow = {

@@ -1,7 +1,7 @@
-import type { Db } from '../db/client';
-import { getOrderView, type OrderView } from '../domain/orders/read';
-import { isFinal } from '../domain/orders/status';
-import type { OrderEventHub } from './live';
+import type { Db } from '../../db/client';
+import { getOrderView, type OrderView } from '../../domain/orders/read';
+import { isFinal } from '../../domain/orders/status';
+import type { OrderEventHub } from './hub';
 
 /** How often a follower re-reads the order while pub/sub cannot wake it (subscriber down or not yet subscribed). */
 export const POLL_MS = 2000;

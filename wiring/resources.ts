@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { createDb, createPool, type Db } from '../db/client';
-import { connectRedis, type RedisClient, type RedisRole } from '../queues/connection';
-import type { Config } from './config';
+import type { Config } from '../lib/config';
+import { connectRedis, type RedisClient, type RedisRole } from '../lib/redis';
 
 export interface Resources {
   pool: mysql.Pool;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { duplicateForSubscribe, type RedisClient } from '../queues/connection';
-import { orderEventsChannel } from '../queues/order-events';
+import { duplicateForSubscribe, type RedisClient } from '../../lib/redis';
+import { orderEventsChannel } from '../../wiring/order-events';
 
-/** A change as the publisher sends it (queues/order-events.ts): a message is an array of them. */
+/** A change as the publisher sends it (wiring/order-events.ts): a message is an array of them. */
 const published = z.object({
   orderId: z.string(),
   from: z.string().nullable(),

@@ -1,6 +1,6 @@
-import type { Config } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { flagValue, onShutdown, preflight, prepareDatabase, stopWhenOrphaned } from '../lib/startup';
+import type { Config } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { flagValue, onShutdown, preflight, prepareDatabase, stopWhenOrphaned } from '../../wiring/startup';
 import { assembleApi } from './assemble';
 import { serveApi } from './serve';
 

@@ -1,11 +1,11 @@
 import { websocket } from 'hono/bun';
-import type { Config } from '../lib/config';
+import type { Config } from '../../lib/config';
 import type { AssembledApi } from './assemble';
 
 type ServeSettings = Pick<Config, 'HTTP_IDLE_TIMEOUT_SECONDS' | 'WS_MAX_BUFFERED_BYTES'>;
 
 /**
- * Gives the app a socket: every place that serves the API (api/server.ts, so `bun run api` and
+ * Gives the app a socket: every place that serves the API (api/start/server.ts, so `bun run api` and
  * `bun run start`, and the tests that need a real server) goes through here, so they all get the
  * WebSocket handler and the idle timeout that live tracking relies on.
  */

@@ -4,10 +4,10 @@ import { orders } from '../../db/schema';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
-import type { OrderContext } from '../orders/context';
-import { orderLines } from '../orders/lines';
-import { lockOrder, transition, withTransitions } from '../orders/transition';
+import type { OrderContext } from './context';
+import { orderLines } from './lines';
 import { rejectForFraud, type Screened, settleUncharged } from './screen';
+import { lockOrder, transition, withTransitions } from './transition';
 
 export type ReviewDecision = 'approve' | 'reject';
 

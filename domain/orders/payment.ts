@@ -1,10 +1,10 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { orders, payments } from '../../db/schema';
 import { conflict } from '../errors';
-import { ensurePaymentRow } from '../orders/charge';
-import type { OrderContext } from '../orders/context';
-import { getOrderRow } from '../orders/read';
-import { chargeKey } from './gateway';
+import { chargeKey } from '../payments/gateway';
+import { ensurePaymentRow } from './charge-one';
+import type { OrderContext } from './context';
+import { getOrderRow } from './read';
 
 export type PaymentStatus = 'unpaid' | 'pending' | 'succeeded' | 'failed' | 'refunded';
 

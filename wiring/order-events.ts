@@ -1,6 +1,6 @@
 import type { OrderEvent, OrderEventSink } from '../domain/orders/status';
 import { bumpGenerations } from '../lib/cache';
-import type { RedisClient } from './connection';
+import type { RedisClient } from '../lib/redis';
 
 /**
  * The one channel every order's changes are published on. One PUBLISH per committed batch (not per

@@ -3,14 +3,14 @@ import type { ServerWebSocket } from 'bun';
 import { upgradeWebSocket } from 'hono/bun';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
-import type { LiveTracking } from '../live-tracking';
 import { ProblemError } from '../problem';
 import { problem } from '../schemas';
-import { WsClose, WsSession } from '../ws-session';
+import type { LiveTracking } from './tracking';
+import { WsClose, WsSession } from './ws-session';
 
 /**
  * `GET /ws`: live tracking of many orders on one WebSocket. The socket is served by `Bun.serve`
- * with `hono/bun`'s `websocket` handler (api/serve.ts); this route only decides whether to upgrade.
+ * with `hono/bun`'s `websocket` handler (api/start/serve.ts); this route only decides whether to upgrade.
  */
 export function wsRoutes(deps: AppDeps, live: LiveTracking) {
   const app = newRouter();

@@ -2,7 +2,7 @@ import { inArray } from 'drizzle-orm';
 import type { Db, TransactionWriter } from '../../db/client';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
-import type { Decided } from './group';
+import type { Decided } from './group-commit';
 import {
   buildOrder,
   type Placed,
@@ -10,7 +10,7 @@ import {
   placeOrder,
   requestHash,
   type UnpaidLimits,
-} from './place';
+} from './place-one';
 import type { OrderEvent, OrderEventSink } from './status';
 
 /**

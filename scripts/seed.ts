@@ -1,8 +1,8 @@
+import { createDb, createPool } from '../db/client';
+import { migrateDatabase } from '../db/migrate';
 import { createProduct, getStock } from '../domain/catalog/products';
 import { DomainError } from '../domain/errors';
 import { loadConfig } from '../lib/config';
-import { createDb, createPool } from './client';
-import { migrateDatabase } from './migrate';
 
 /** A small demo catalogue; running it again leaves existing products alone. */
 const catalogue = [

@@ -1,10 +1,10 @@
 import { Counter, Gauge } from 'prom-client';
-import type { Config } from '../lib/config';
-import type { Metrics } from '../lib/metrics';
-import type { RedisClient } from '../queues/connection';
-import { OrderEventHub } from './live';
-import type { ReadTrigger } from './live-follow';
-import { LiveSlots } from './live-slots';
+import type { Config } from '../../lib/config';
+import type { RedisClient } from '../../lib/redis';
+import type { Metrics } from '../../wiring/metrics';
+import type { ReadTrigger } from './follow';
+import { OrderEventHub } from './hub';
+import { LiveSlots } from './slots';
 
 type LiveSettings = Pick<
   Config,

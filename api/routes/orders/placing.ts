@@ -1,7 +1,7 @@
-import { type Placed, type PlaceOrderInput, placeOrder } from '../domain/orders/place';
-import { placeOrders } from '../domain/orders/place-many';
-import { MicroBatcher, withFallback } from '../lib/batcher';
-import type { AppDeps } from './deps';
+import { placeOrders } from '../../../domain/orders/place-batch';
+import { type Placed, type PlaceOrderInput, placeOrder } from '../../../domain/orders/place-one';
+import { MicroBatcher, withFallback } from '../../../lib/batcher';
+import type { AppDeps } from '../../deps';
 
 export interface PlaceRequest extends PlaceOrderInput {
   withPayment: boolean;

@@ -4,7 +4,8 @@ import { valueRows, write } from '../../db/raw';
 import { notifications } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
-import type { OrderContext } from '../orders/context';
+import { money, outcomeText } from '../notifications/notifications';
+import type { OrderContext } from './context';
 import {
   type Decided,
   type LockedWithLines,
@@ -12,9 +13,8 @@ import {
   moveStockMany,
   transitionMany,
   unitsPerProduct,
-} from '../orders/group';
-import { isFinal, type OrderStatus } from '../orders/status';
-import { money, outcomeText } from './notifications';
+} from './group-commit';
+import { isFinal, type OrderStatus } from './status';
 
 export interface Finished {
   status: OrderStatus;

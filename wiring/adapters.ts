@@ -1,24 +1,24 @@
 import type { Db } from '../db/client';
 import { RedisRiskCounters } from '../domain/fraud/counters';
-import { FailedPaymentSignals } from '../domain/fraud/failed-payments';
 import { loadCommittedModel, type RiskModel } from '../domain/fraud/model';
-import type { RiskAssessment } from '../domain/fraud/screen';
 import { BatchingEmailTransport } from '../domain/notifications/batching-email';
 import { createEmailTransport, createSmsTransport } from '../domain/notifications/log-transports';
 import type { Transports } from '../domain/notifications/notifications';
+import { RedisRequestWindow } from '../domain/notifications/request-window';
 import { isSendOutage, ResilientEmailTransport } from '../domain/notifications/resilient-transports';
 import type { OrderContext } from '../domain/orders/context';
+import { FailedPaymentSignals } from '../domain/orders/failed-payments';
+import type { RiskAssessment } from '../domain/orders/screen';
 import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
-import type { RedisClient } from '../queues/connection';
-import { RedisOrderEvents } from '../queues/order-events';
+import type { Config } from '../lib/config';
+import type { Logger } from '../lib/logger';
+import type { RedisClient } from '../lib/redis';
 import { PartitionedQueues } from '../queues/partitioned';
 import { partitionPrefixes } from '../queues/partitions';
-import type { Config } from './config';
-import type { Logger } from './logger';
-import { RedisRequestWindow } from './request-window';
+import { RedisOrderEvents } from './order-events';
 
 /** The composition root shared by the API and the workers: one place that picks the adapters. */
 export function createGateway(config: Config, db: Db, onState?: BreakerListener): PaymentGateway {

@@ -1,14 +1,14 @@
 import type { ServerWebSocket } from 'bun';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import type { Db } from '../db/client';
-import { type Principal, type TokenSettings, verifyAccessToken } from '../domain/auth/tokens';
-import { DomainError } from '../domain/errors';
-import { getOrderRow } from '../domain/orders/read';
-import type { Logger } from '../lib/logger';
-import { followOrder } from './live-follow';
-import type { LiveTracking } from './live-tracking';
-import { IdSchema } from './schemas';
+import type { Db } from '../../db/client';
+import { type Principal, type TokenSettings, verifyAccessToken } from '../../domain/auth/tokens';
+import { DomainError } from '../../domain/errors';
+import { getOrderRow } from '../../domain/orders/read';
+import type { Logger } from '../../lib/logger';
+import { IdSchema } from '../schemas';
+import { followOrder } from './follow';
+import type { LiveTracking } from './tracking';
 
 /** Close codes of `GET /ws` beyond RFC 6455's own (4000–4999 are the application's). */
 export const WsClose = {

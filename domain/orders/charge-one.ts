@@ -2,14 +2,14 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
-import { screenBeforeCharge } from '../fraud/screen';
 import { releaseStock } from '../inventory/stock';
 import { chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
 import { getOrderRow } from './read';
 import { refundIfCharged } from './refund';
-import type { StepOutcome } from './reserve';
+import type { StepOutcome } from './reserve-one';
+import { screenBeforeCharge } from './screen';
 import { lockOrder, transition, withTransitions } from './transition';
 
 /** The payment row exists before the gateway is called, with the key the gateway call will carry. */

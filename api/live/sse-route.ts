@@ -3,11 +3,11 @@ import { streamSSE } from 'hono/streaming';
 import { getOrderRow } from '../../domain/orders/read';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
-import { followOrder } from '../live-follow';
-import type { LiveTracking } from '../live-tracking';
 import { assertSelfOrAdmin, bearerToken, requireAuth, tokenStillValid } from '../middleware/auth';
 import { ProblemError } from '../problem';
 import { bearer, idParam, problem } from '../schemas';
+import { followOrder } from './follow';
+import type { LiveTracking } from './tracking';
 
 /** `GET /orders/{id}/events`: the order's status live, as Server-Sent Events. */
 export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {

@@ -4,8 +4,8 @@ import { count, eq, min } from 'drizzle-orm';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client';
 import { notifications, orderStatuses, orders } from '../db/schema';
-import { reviewQueue } from '../domain/fraud/review';
-import type { Logger } from './logger';
+import { reviewQueue } from '../domain/orders/review';
+import type { Logger } from '../lib/logger';
 
 /** The Prometheus text format that `/metrics` answers in. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -1,10 +1,10 @@
 import { migrateDatabase } from '../db/migrate';
+import { RedisFamilyRevocations } from '../domain/auth/token-revocations';
 import { ensureAdmin } from '../domain/users/users';
-import { type Config, ConfigError, loadConfig } from './config';
-import { applyHeapGrowth } from './js-heap';
-import type { Logger } from './logger';
+import { type Config, ConfigError, loadConfig } from '../lib/config';
+import { applyHeapGrowth } from '../lib/js-heap';
+import type { Logger } from '../lib/logger';
 import { checkServices, openResources } from './resources';
-import { RedisFamilyRevocations } from './token-revocations';
 
 /**
  * Start-up shared by every entry point (API, worker, supervisor): the configuration parsed once, and

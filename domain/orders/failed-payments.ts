@@ -1,8 +1,8 @@
 import { inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { orders } from '../../db/schema';
-import type { OrderEvent, OrderEventSink } from '../orders/status';
-import type { RiskCounters } from './counters';
+import type { RiskCounters } from '../fraud/counters';
+import type { OrderEvent, OrderEventSink } from './status';
 
 /**
  * Feeds screening's "failed payments" counter from the committed transitions, so the charge step

@@ -1,5 +1,5 @@
-import type { FamilyRevocations } from '../domain/auth/tokens';
-import type { RedisClient } from '../queues/connection';
+import type { RedisClient } from '../../lib/redis';
+import type { FamilyRevocations } from './tokens';
 
 /**
  * Revoked login families in Redis, each kept as long as an access token of it can live. Shared by

@@ -1,5 +1,5 @@
-import type { RequestRateLimit } from '../domain/notifications/transports';
-import type { RedisClient } from '../queues/connection';
+import type { RedisClient } from '../../lib/redis';
+import type { RequestRateLimit } from './transports';
 
 /**
  * A sliding window of the last `max` request times in one Redis sorted set, on Redis's clock: at most

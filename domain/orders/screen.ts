@@ -2,14 +2,14 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import { caseWhen, marks, write } from '../../db/raw';
 import { orderItems, orders, payments, type RiskDecision, users } from '../../db/schema';
+import type { CounterSignals, RiskCounters } from '../fraud/counters';
+import type { RiskModel } from '../fraud/model';
 import { releaseStock } from '../inventory/stock';
 import { type OutcomeOrder, recordOutcomeMessages } from '../notifications/notifications';
-import type { OrderContext } from '../orders/context';
-import { orderLines } from '../orders/lines';
-import type { StepOutcome } from '../orders/reserve';
-import { lockOrder, type TransitionLog, transition, withTransitions } from '../orders/transition';
-import type { CounterSignals, RiskCounters } from './counters';
-import type { RiskModel } from './model';
+import type { OrderContext } from './context';
+import { orderLines } from './lines';
+import type { StepOutcome } from './reserve-one';
+import { lockOrder, type TransitionLog, transition, withTransitions } from './transition';
 
 export interface RiskAssessment {
   /** 0–1, the model's probability that the order is fraudulent. */
@@ -20,7 +20,7 @@ export interface RiskAssessment {
   model: string;
 }
 
-/** What screening is built from; `lib/wiring.ts` makes it from the configuration. */
+/** What screening is built from; `wiring/adapters.ts` makes it from the configuration. */
 export interface Screening {
   counters: RiskCounters;
   model: RiskModel;

@@ -1,19 +1,19 @@
-import { createPool, oneRoundTripWriter } from '../db/client';
-import { configurePasswordHashing } from '../domain/users/passwords';
-import type { Config } from '../lib/config';
-import type { Logger } from '../lib/logger';
-import { createMetrics } from '../lib/metrics';
-import { openResources, type Resources } from '../lib/resources';
-import { createOrderContext, createQueues } from '../lib/wiring';
-import { createApp } from './app';
-import type { AppDeps } from './deps';
-import { LiveTracking } from './live-tracking';
+import { createPool, oneRoundTripWriter } from '../../db/client';
+import { configurePasswordHashing } from '../../domain/users/passwords';
+import type { Config } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import { createOrderContext, createQueues } from '../../wiring/adapters';
+import { createMetrics } from '../../wiring/metrics';
+import { openResources, type Resources } from '../../wiring/resources';
+import { createApp } from '../app';
+import type { AppDeps } from '../deps';
+import { LiveTracking } from '../live/tracking';
 
 export interface AssembledApi {
   app: ReturnType<typeof createApp>;
   deps: Required<AppDeps>;
   resources: Resources;
-  /** Live tracking's hub, caps and open connections (api/serve.ts ends them before stopping). */
+  /** Live tracking's hub, caps and open connections (api/start/serve.ts ends them before stopping). */
   live: LiveTracking;
   /** Closes what the API opened: live tracking (streams and subscriber), the queues, Redis and MySQL. */
   close(): Promise<void>;
