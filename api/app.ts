@@ -6,6 +6,7 @@ import { mountDocs, OPENAPI_CONFIG } from './docs';
 import { orderEventRoutes } from './live/sse-route';
 import { LiveTracking } from './live/tracking';
 import { wsRoutes } from './live/ws-route';
+import { basicAdminGuard } from './middleware/basic-admin';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
 import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
@@ -53,7 +54,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
-  mountDashboard(app, deps);
+  mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',

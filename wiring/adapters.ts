@@ -1,6 +1,7 @@
 import type { Db } from '../db/client';
 import { RedisRiskCounters } from '../domain/fraud/counters';
 import { loadCommittedModel, type RiskModel } from '../domain/fraud/model';
+import type { RiskAssessment } from '../domain/fraud/screening';
 import { BatchingEmailTransport } from '../domain/notifications/batching-email';
 import { createEmailTransport, createSmsTransport } from '../domain/notifications/log-transports';
 import type { Transports } from '../domain/notifications/notifications';
@@ -8,7 +9,6 @@ import { RedisRequestWindow } from '../domain/notifications/request-window';
 import { isSendOutage, ResilientEmailTransport } from '../domain/notifications/resilient-transports';
 import type { OrderContext } from '../domain/orders/context';
 import { FailedPaymentSignals } from '../domain/orders/failed-payments';
-import type { RiskAssessment } from '../domain/orders/screen';
 import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';

@@ -6,6 +6,7 @@ import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
+import { type OrderFacts, orderFacts } from '../fraud/screening';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
 import type { OrderContext } from './context';
 import {
@@ -20,7 +21,7 @@ import {
 } from './group-commit';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
-import { type OrderFacts, orderFacts, screenBeforeChargeMany } from './screen';
+import { screenBeforeChargeMany } from './screen';
 import type { OrderEvent, OrderStatus } from './status';
 
 type ChargeRow = {

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client';
+import type { Screening } from '../fraud/screening';
 import type { PaymentGateway } from '../payments/gateway';
-import type { Screening } from './screen';
 import type { OrderEventSink } from './status';
 
 /** What the order rules need from the outside world, handed in by the API or a worker. */

@@ -2,55 +2,21 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import { caseWhen, marks, write } from '../../db/raw';
 import { orderItems, orders, payments, type RiskDecision, users } from '../../db/schema';
-import type { CounterSignals, RiskCounters } from '../fraud/counters';
-import type { RiskModel } from '../fraud/model';
+import {
+  assess,
+  type OrderFacts,
+  observed,
+  orderFacts,
+  type RiskAssessment,
+  riskColumns,
+  type ScreenableOrder,
+} from '../fraud/screening';
 import { releaseStock } from '../inventory/stock';
 import { type OutcomeOrder, recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
 import type { StepOutcome } from './reserve-one';
 import { lockOrder, type TransitionLog, transition, withTransitions } from './transition';
-
-export interface RiskAssessment {
-  /** 0–1, the model's probability that the order is fraudulent. */
-  score: number;
-  decision: RiskDecision;
-  reasons: string[];
-  /** Which weights scored it (`version@hash`). */
-  model: string;
-}
-
-/** What screening is built from; `wiring/adapters.ts` makes it from the configuration. */
-export interface Screening {
-  counters: RiskCounters;
-  model: RiskModel;
-  /** Scores at or above these review or reject the order (RISK_REVIEW_AT, RISK_REJECT_AT). */
-  reviewAt: number;
-  rejectAt: number;
-  /** False (FRAUD_SCREENING=off, the operator's kill switch): every order is charged unscreened. */
-  enabled?: boolean;
-  /** Told of every decision that took effect (metrics). */
-  observe?: (a: RiskAssessment) => void;
-}
-
-/** Stripe-style test tokens that force a decision whatever the score (they charge like tok_visa). */
-export const forcedDecisions: Readonly<Record<string, { decision: RiskDecision; reason: string }>> = {
-  tok_riskLevelElevated: { decision: 'review', reason: 'test_token_elevated' },
-  tok_riskLevelHighest: { decision: 'reject', reason: 'test_token_highest' },
-};
-
-export interface ScreenableOrder {
-  id: string;
-  userId: string;
-  totalCents: number;
-  paymentToken: string | null;
-}
-
-/** What screening reads from SQL about an order: its units and its account's creation time. */
-export interface OrderFacts {
-  units: number;
-  accountCreated: Date | null;
-}
 
 /**
  * Scores an order: one SQL statement by keys (the order's units, the account's age), one Redis script
@@ -70,61 +36,6 @@ export async function screenOrder(ctx: OrderContext, order: ScreenableOrder): Pr
   const now = Date.now();
   const counters = await ctx.screening.counters.observeOrder(observed(order, f, now));
   return assess(ctx.screening, order, f, counters, now);
-}
-
-/** The facts as a query returns them (a SUM as a string, a DATETIME as a Date or a string). */
-export function orderFacts(
-  units: string | number | null | undefined,
-  created: string | Date | null | undefined,
-) {
-  return { units: Number(units ?? 0), accountCreated: created ? new Date(created) : null };
-}
-
-const observed = (order: ScreenableOrder, f: OrderFacts, at: number) => ({
-  userId: order.userId,
-  orderId: order.id,
-  token: order.paymentToken ?? '',
-  amountCents: order.totalCents,
-  units: f.units,
-  at,
-});
-
-/** The model's verdict on an order from its facts and its user's counters (pure, microseconds). */
-function assess(
-  s: Screening,
-  order: ScreenableOrder,
-  f: OrderFacts,
-  counters: CounterSignals,
-  now: number,
-): RiskAssessment {
-  const token = order.paymentToken ?? '';
-  const { score, reasons } = s.model.score({
-    ...counters,
-    amountCents: order.totalCents,
-    priorAvgAmountCents: counters.priorOrders ? counters.priorCents / counters.priorOrders : 0,
-    priorAvgUnits: counters.priorOrders ? counters.priorUnits / counters.priorOrders : 0,
-    accountAgeHours: f.accountCreated ? Math.max(0, now - f.accountCreated.getTime()) / 3_600_000 : 0,
-    units: f.units,
-  });
-  const forced = forcedDecisions[token];
-  const decision: RiskDecision =
-    forced?.decision ?? (score >= s.rejectAt ? 'reject' : score >= s.reviewAt ? 'review' : 'approve');
-  return {
-    score: Math.round(score * 10_000) / 10_000,
-    decision,
-    reasons: forced ? [forced.reason, ...reasons] : reasons,
-    model: s.model.id,
-  };
-}
-
-/** The risk columns of an order, as stored. */
-export function riskColumns(a: RiskAssessment) {
-  return {
-    riskScore: a.score,
-    riskDecision: a.decision,
-    riskReasons: a.reasons.join(',').slice(0, 255) || null,
-    riskModel: a.model,
-  };
 }
 
 /** A screening or review outcome, with the customer's messages written in its transaction (the outbox). */
