@@ -33,7 +33,7 @@ export const toWire = (e: OrderEvent): WireChange => ({
 /**
  * After a commit: cached stock reads of the products that moved go stale, then the changes are
  * published for live tracking. Orders need no invalidation: only final orders are cached, and a final
- * order never changes (api/routes/orders.ts).
+ * order never changes (api/routes/orders/get.ts).
  */
 export class RedisOrderEvents implements OrderEventSink {
   constructor(

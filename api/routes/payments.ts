@@ -7,7 +7,7 @@ import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
 import { bearer, IdSchema, idParam, jsonBody, jsonResponse, problem } from '../schemas';
-import { PaymentToken } from './orders';
+import { PaymentToken } from './orders/schemas';
 
 const PayBody = z.strictObject({ orderId: IdSchema, token: PaymentToken }).openapi('PaymentRequest');
 

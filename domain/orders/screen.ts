@@ -93,7 +93,7 @@ export async function applyScreening(
       if (now?.status !== 'reserved')
         return { status: now?.status ?? 'failed', changed: false, messages: [] };
     }
-    // No transition and nothing to invalidate: a live order is never cached (api/routes/orders.ts).
+    // No transition and nothing to invalidate: a live order is never cached (api/routes/orders/get.ts).
     ctx.screening.observe?.(a);
     return null;
   }
@@ -249,6 +249,6 @@ async function storeApprovals(ctx: OrderContext, approved: { id: string; a: Risk
     if (status) out.set(orderId, { status, changed: false, messages: [] });
     else ctx.screening.observe?.(a);
   }
-  // No transition and nothing to invalidate: a live order is never cached (api/routes/orders.ts).
+  // No transition and nothing to invalidate: a live order is never cached (api/routes/orders/get.ts).
   return out;
 }
