@@ -104,7 +104,7 @@ describe('JS_HEAP_GROWTH', () => {
   test('start-up hands it to JavaScriptCore: same process, the option set before the VM starts', async () => {
     // BUN_JSC_dumpOptions=1 makes the runtime print the options it started with, at every start.
     const run = await bunEval(
-      `import { preflight } from './lib/startup'; await preflight();
+      `import { preflight } from './wiring/startup'; await preflight();
        console.log(JSON.stringify({ pid: process.pid, growth: process.env.${HEAP_GROWTH_VARIABLE} }));`,
       { BUN_JSC_dumpOptions: '1', JS_HEAP_GROWTH: '0.3' },
     );
