@@ -81,10 +81,16 @@ async function dangling(doc: string, markdown: string): Promise<string[]> {
         missing.push(`${doc}:${line}: no heading #${anchor} in ${file}`);
     }
     for (const [, code = ''] of text.matchAll(/`([^`]+)`/g)) {
-      // A path alone in its backticks; placeholders (`<id>`), globs and ellipses are not paths.
-      if (!/^[\w.-]+\/[\w./-]*$/.test(code) || code.includes('..')) continue;
-      if (!roots.has(code.split('/')[0] ?? '')) continue;
-      if (!existsSync(join(repoRoot, code))) missing.push(`${doc}:${line}: \`${code}\``);
+      // A path alone in its backticks (a file or a folder), or a file named inside a command
+      // (`bun run bench/api-only.ts --rates …`); placeholders (`<id>`), globs and ellipses are not paths.
+      const alone = /^[\w.-]+\/[\w./-]*$/.test(code) ? [code] : [];
+      const inCommand = [...code.matchAll(/(?:^|[\s(=])([\w.-]+\/[\w./-]*\.[a-z]+)(?=$|[\s),;:])/g)].map(
+        (m) => m[1] ?? '',
+      );
+      for (const path of new Set([...alone, ...inCommand])) {
+        if (path.includes('..') || !roots.has(path.split('/')[0] ?? '')) continue;
+        if (!existsSync(join(repoRoot, path))) missing.push(`${doc}:${line}: \`${path}\``);
+      }
     }
   }
   return missing;
@@ -100,6 +106,7 @@ describe('the docs point at what exists', () => {
   test('a moved file, a broken link and a lost heading are each caught; fenced code is not read', async () => {
     const markdown = [
       'Read `lib/config.ts` and `lib/no-such-file.ts`, [ops](operations.md), [gone](nope.md),',
+      'run `bun run scripts/no-such-script.ts --flag`, `bun run scripts/start.ts`,',
       '[a heading](operations.md#no-such-heading), [starting](operations.md#starting), `api/routes/<resource>/`.',
       '```sh',
       'cat lib/fenced-away.ts `lib/fenced-away.ts`',
@@ -108,7 +115,8 @@ describe('the docs point at what exists', () => {
     expect(await dangling('docs/example.md', markdown)).toEqual([
       'docs/example.md:1: link nope.md',
       'docs/example.md:1: `lib/no-such-file.ts`',
-      'docs/example.md:2: no heading #no-such-heading in docs/operations.md',
+      'docs/example.md:2: `scripts/no-such-script.ts`',
+      'docs/example.md:3: no heading #no-such-heading in docs/operations.md',
     ]);
   });
 });
