@@ -1,5 +1,7 @@
+import { consoleRoutes } from '../console';
 import { mountDashboard } from '../dashboard/board';
 import { createMetrics } from '../wiring/metrics';
+import { consoleDeps } from './console';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
+  app.route('/console', consoleRoutes(consoleDeps(deps, live)));
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',

@@ -45,6 +45,8 @@ const schema = z.object({
     .optional(),
   ADMIN_EMAIL: z.string().email().optional(),
   ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  // The operators' console (/console): how long a signed-in session lasts without being used.
+  CONSOLE_SESSION_TTL_SECONDS: int(60, 7 * 86_400).default(8 * 3600),
   RESERVATION_TTL_SECONDS: int(1, 7 * 86_400).default(900),
   // Unpaid holds: how many orders one user may keep waiting for payment, and how many units each holds.
   MAX_UNPAID_ORDERS: int(1, 10_000).default(3),

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getOrderView } from '../../../domain/orders/read';
-import { decideReview } from '../../../domain/orders/review';
+import { decideAndQueue } from '../../../wiring/review-decision';
 import { bearer, idParam, jsonBody, jsonResponse, problem } from '../../schemas';
 import type { OrderRouter } from './router';
 import { Order } from './schemas';
@@ -30,20 +30,7 @@ export function reviewOrderRoute({ app, deps, adminOnly }: OrderRouter): void {
       const { id } = c.req.valid('param');
       const { decision } = c.req.valid('json');
       c.set('orderId', id);
-      const decided = await decideReview(deps.orders, id, decision);
-      deps.metrics?.reviewEnded(decision);
-      try {
-        if (decision === 'approve') await deps.queues.resumeAfterReview(id, c.get('requestId'));
-        // A rejection wrote its notice with the transition (the outbox); the queue only delivers it.
-        for (const message of decided.messages) await deps.queues.send(message, id);
-      } catch (err) {
-        // The decision is committed; the reconciler re-adds the charge of an approved order it finds idle
-        // and re-sends a notice that was never queued.
-        deps.logger.error(
-          { err, orderId: id },
-          'could not queue what follows the review; left to the reconciler',
-        );
-      }
+      await decideAndQueue(deps, id, decision, c.get('requestId'));
       return c.json(await getOrderView(deps.db, id), 200);
     },
   );

@@ -1,0 +1,12 @@
+/** Money in minor units as an operator reads it (never a float in storage: only on screen). */
+export function money(cents: number, currency: string): string {
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')} ${currency}`;
+}
+
+/** An instant as UTC, to the second: the same on every operator's screen. */
+export function when(iso: string | Date): string {
+  const d = typeof iso === 'string' ? new Date(iso) : iso;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createHarness, type Harness } from './support/harness';
+import { shop } from './support/shop';
+import { eventually, startTestWorkers } from './support/workers';
+
+const PASSWORD = 'correct horse battery';
+const ORIGIN = 'http://console.test';
+
+let h: Harness;
+let admin: { id: string; email: string; token: string };
+let user: { id: string; email: string; token: string };
+
+/** The session cookie's value out of a Set-Cookie answer. */
+function sessionCookie(res: Response): string | undefined {
+  const line = res.headers.getSetCookie().find((l) => l.startsWith('orderflow_console='));
+  const value = line?.split(';')[0]?.split('=')[1];
+  return value || undefined;
+}
+
+function post(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  return h.app.request(path, {
+    method: 'POST',
+    headers: {
+      host: 'console.test',
+      origin: ORIGIN,
+      'content-type': 'application/x-www-form-urlencoded',
+      ...headers,
+    },
+    body: new URLSearchParams(form).toString(),
+    redirect: 'manual',
+  });
+}
+
+function get(path: string, cookie?: string) {
+  return h.app.request(path, {
+    headers: { host: 'console.test', ...(cookie ? { cookie: `orderflow_console=${cookie}` } : {}) },
+    redirect: 'manual',
+  });
+}
+
+async function signIn(email: string, cookie?: string): Promise<Response> {
+  return post(
+    '/console/sign-in',
+    { email, password: PASSWORD },
+    cookie ? { cookie: `orderflow_console=${cookie}` } : {},
+  );
+}
+
+async function csrfOf(cookie: string): Promise<string> {
+  const html = await (await get('/console/orders', cookie)).text();
+  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error('no CSRF token on the page');
+  return token;
+}
+
+beforeAll(async () => {
+  h = await createHarness();
+  admin = await h.signUp('admin');
+  user = await h.signUp('user');
+});
+afterAll(async () => {
+  await h.cleanup();
+});
+
+describe('/console sign-in and session', () => {
+  test('without a session a page redirects to the sign-in form', async () => {
+    const res = await get('/console/orders');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/console/sign-in');
+    const form = await get('/console/sign-in');
+    expect(form.status).toBe(200);
+    expect(await form.text()).toContain('name="password"');
+  });
+
+  test('an admin signs in: an HttpOnly, SameSite=Strict cookie with a random id, kept in Redis with a TTL', async () => {
+    const res = await signIn(admin.email);
+    expect(res.status).toBe(303);
+    const line = res.headers.getSetCookie().find((l) => l.startsWith('orderflow_console=')) ?? '';
+    expect(line).toContain('HttpOnly');
+    expect(line).toContain('SameSite=Strict');
+    expect(line).toContain('Path=/console');
+    // Secure only in production (tests run over plain HTTP).
+    expect(line).not.toContain('Secure');
+    const id = sessionCookie(res) ?? '';
+    expect(id.length).toBeGreaterThanOrEqual(40);
+    const keys = await h.redis.keys(`${h.prefix}:console:session:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    // Redis keeps a hash of the id, never the id itself.
+    expect(keys.some((k) => k.endsWith(id))).toBe(false);
+    for (const k of keys) expect(await h.redis.ttl(k)).toBeGreaterThan(0);
+    expect((await get('/console/orders', id)).status).toBe(200);
+  });
+
+  test("a user's (non-admin) correct password is refused, and no session is made", async () => {
+    const res = await signIn(user.email);
+    expect(res.status).toBe(403);
+    expect(sessionCookie(res)).toBeUndefined();
+    expect(await res.text()).toContain('for admins only');
+  });
+
+  test('a wrong password is refused', async () => {
+    const res = await post('/console/sign-in', { email: admin.email, password: 'wrong horse battery' });
+    expect(res.status).toBe(401);
+    expect(sessionCookie(res)).toBeUndefined();
+  });
+
+  test('session fixation: signing in with a cookie already set gives a NEW id, and the old one is dead', async () => {
+    const first = sessionCookie(await signIn(admin.email)) ?? '';
+    const planted = 'attacker-chosen-session-id-0123456789abcdefghij';
+    for (const before of [first, planted]) {
+      const res = await signIn(admin.email, before);
+      const after = sessionCookie(res);
+      expect(after).toBeDefined();
+      expect(after).not.toBe(before);
+      expect((await get('/console/orders', before)).status).toBe(303);
+      expect((await get('/console/orders', after)).status).toBe(200);
+    }
+  });
+
+  test('sign-out ends the session server-side: the old cookie no longer works', async () => {
+    const id = sessionCookie(await signIn(admin.email)) ?? '';
+    const csrf = await csrfOf(id);
+    const out = await post('/console/sign-out', { _csrf: csrf }, { cookie: `orderflow_console=${id}` });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('/console/sign-in');
+    expect((await get('/console/orders', id)).status).toBe(303);
+    expect((await get('/console/events', id)).status).toBe(401);
+  });
+});
+
+describe('/console CSRF', () => {
+  test('a decision posted without the token, with a wrong one, or from another origin changes nothing', async () => {
+    const s = shop(h, admin);
+    const product = await s.product(10);
+    // tok_riskLevelElevated parks the order for a decision once the workers screened it.
+    const placed = await s.place(user.token, product, 1, 'tok_riskLevelElevated');
+    expect(placed.status).toBe(202);
+    const { id } = (await placed.json()) as { id: string };
+    const workers = await startTestWorkers(h, { queues: ['reserve', 'charge'] });
+    try {
+      await eventually(
+        () => s.order(id),
+        (o) => o.status === 'review',
+      );
+    } finally {
+      await workers.stop();
+    }
+
+    const cookie = sessionCookie(await signIn(admin.email)) ?? '';
+    const csrf = await csrfOf(cookie);
+    const withCookie = { cookie: `orderflow_console=${cookie}` };
+    const attempts = [
+      post(`/console/review/${id}`, { decision: 'reject' }, withCookie),
+      post(`/console/review/${id}`, { decision: 'reject', _csrf: `${csrf.slice(0, -2)}xx` }, withCookie),
+      post(
+        `/console/review/${id}`,
+        { decision: 'reject', _csrf: csrf },
+        { ...withCookie, origin: 'http://evil.test' },
+      ),
+      post(`/console/review/${id}`, { decision: 'reject', _csrf: csrf }, { ...withCookie, origin: '' }),
+      post('/console/sign-out', {}, withCookie),
+    ];
+    for (const res of await Promise.all(attempts)) expect(res.status).toBe(403);
+    expect((await s.order(id)).status).toBe('review');
+    // The session was not ended by the forged sign-out either.
+    expect((await get('/console/orders', cookie)).status).toBe(200);
+
+    // With the token and our origin the same form works (so the refusals above were the guard's).
+    const ok = await post(`/console/review/${id}`, { decision: 'reject', _csrf: csrf }, withCookie);
+    expect(ok.status).toBe(303);
+    expect((await s.order(id)).status).toBe('rejected');
+  });
+
+  test('the sign-in form from another origin is refused', async () => {
+    const res = await signIn(admin.email).then(() =>
+      post('/console/sign-in', { email: admin.email, password: PASSWORD }, { origin: 'http://evil.test' }),
+    );
+    expect(res.status).toBe(403);
+    expect(sessionCookie(res)).toBeUndefined();
+  });
+});
