@@ -179,3 +179,44 @@ describe('/console CSRF', () => {
     expect(sessionCookie(res)).toBeUndefined();
   });
 });
+
+describe('/console review: two operators deciding at once', () => {
+  test('the second sees what the first decided, on the page (no error page), and changes nothing', async () => {
+    const s = shop(h, admin);
+    const product = await s.product(10);
+    const placed = await s.place(user.token, product, 1, 'tok_riskLevelElevated');
+    const { id } = (await placed.json()) as { id: string };
+    const workers = await startTestWorkers(h, { queues: ['reserve', 'charge'] });
+    try {
+      await eventually(
+        () => s.order(id),
+        (o) => o.status === 'review',
+      );
+    } finally {
+      await workers.stop();
+    }
+    const first = sessionCookie(await signIn(admin.email)) ?? '';
+    const second = sessionCookie(await signIn(admin.email)) ?? '';
+    const [csrfA, csrfB] = [await csrfOf(first), await csrfOf(second)];
+    const referer = { referer: 'http://console.test/console/review' };
+    const a = await post(
+      `/console/review/${id}`,
+      { decision: 'reject', _csrf: csrfA },
+      { cookie: `orderflow_console=${first}`, ...referer },
+    );
+    const b = await post(
+      `/console/review/${id}`,
+      { decision: 'approve', _csrf: csrfB },
+      { cookie: `orderflow_console=${second}`, ...referer },
+    );
+    expect([a.status, b.status]).toEqual([303, 303]);
+    expect(b.headers.get('location')).toBe('/console/review');
+    const page = await get('/console/review', second);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('someone else already did (the order is rejected)');
+    expect((await s.order(id)).status).toBe('rejected');
+    // The notice is shown once.
+    expect(await (await get('/console/review', second)).text()).not.toContain('someone else already did');
+  });
+});

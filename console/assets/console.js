@@ -13,6 +13,13 @@
     }
   };
 
+  // The counts per status at the top of the orders list follow each move (a reload reads them afresh).
+  const bump = (status, by) => {
+    for (const el of document.querySelectorAll('[data-count]')) {
+      if (el.dataset.count === status) el.textContent = String(Math.max(0, Number(el.textContent) + by));
+    }
+  };
+
   const utc = (iso) => `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
   // The open order's timeline is read again from the console (JSON) and rebuilt from text cells.
@@ -77,6 +84,8 @@
     }
     if (typeof change.orderId !== 'string' || typeof change.to !== 'string') return;
     setStatus(change.orderId, change.to);
+    bump(change.from, -1);
+    bump(change.to, 1);
     if (timeline && timeline.dataset.timeline === change.orderId) refreshOrder();
   });
 })();
