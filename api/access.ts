@@ -8,10 +8,10 @@ import { problem } from './schemas';
  * - `anyone`: no credential at all (or one of its own, named in `note`: Stripe's signature, METRICS_TOKEN);
  * - `user`: any signed-in person, user or admin;
  * - `owner`: any signed-in person, and the handler lets through only the resource's owner or an admin;
- * - `admin`: an admin only;
- * - `none`: no person (a route only API keys may call).
+ * - `admin`: an admin only.
+ * No route is for API keys alone: whatever a key may do, an admin may do too (API.md).
  */
-export type People = 'anyone' | 'user' | 'owner' | 'admin' | 'none';
+export type People = 'anyone' | 'user' | 'owner' | 'admin';
 
 export interface RouteAccess {
   people: People;
@@ -109,7 +109,6 @@ export function describeAccess(a: RouteAccess): string {
     user: 'any signed-in user',
     owner: "the resource's owner, or an admin",
     admin: 'an admin',
-    none: 'no person',
   };
   const key = a.scope ? `an API key with \`${a.scope}\`` : 'no API key';
   const own = a.note ? ` (${a.note})` : '';
@@ -147,7 +146,7 @@ export function documentAccess(app: OpenAPIHono<AppEnv>): void {
       continue;
     }
     const security: Record<string, string[]>[] = [];
-    if (access.people !== 'anyone' && access.people !== 'none') security.push({ bearer: [] });
+    if (access.people !== 'anyone') security.push({ bearer: [] });
     if (access.scope) security.push({ apiKey: [access.scope] });
     const responses: RouteConfig['responses'] = {};
     if (needsCredential(access)) {
