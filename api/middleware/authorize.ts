@@ -34,7 +34,8 @@ export function matchedAccess(
 ): { key: string; access: RouteAccess } | undefined {
   const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
   if (!route) return undefined;
-  const key = accessKey(c.req.method === 'HEAD' ? 'GET' : c.req.method, route.path);
+  // The route's own method: a HEAD request is served by the GET route it matched.
+  const key = accessKey(route.method, route.path);
   const access = routeAccess[key];
   return access ? { key, access } : undefined;
 }
