@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createProduct, getProduct, listProducts, MAX_STOCK } from '../../domain/catalog/products';
+import { actorOf } from '../actor';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
@@ -56,7 +57,12 @@ export function productRoutes(deps: AppDeps) {
         409: problem('The sku exists'),
       },
     }),
-    async (c) => c.json(await createProduct(deps.db, c.req.valid('json')), 201),
+    async (c) => {
+      const actor = actorOf(c.get('principal'));
+      const product = await createProduct(deps.db, c.req.valid('json'), actor);
+      deps.logger.info({ productId: product.id, actor }, 'product created');
+      return c.json(product, 201);
+    },
   );
 
   app.openapi(
