@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { apiKeyPepper, looksLikeApiKey } from '../../domain/api-keys/secrets';
 import { ApiKeyVerifier } from '../../domain/api-keys/verify';
@@ -28,10 +28,12 @@ export const apiKeyVerifier = (deps: Pick<AppDeps, 'config' | 'redis' | 'db' | '
       deps.logger.warn({ err }, 'could not record API keys lastUsedAt; next flush retries'),
   });
 
-/** The access entry of the route this request matched (undefined: an undocumented or unknown path). */
-export function matchedAccess(
-  c: Parameters<MiddlewareHandler<AppEnv>>[0],
-): { key: string; access: RouteAccess } | undefined {
+/**
+ * The access entry of the route this request matched. Undefined for an unknown path (404) and for the
+ * routes served outside the document (the document itself, /docs, the board), which guard themselves;
+ * every documented route has an entry (documentAccess refuses to start otherwise).
+ */
+export function matchedAccess(c: Context<AppEnv>): { key: string; access: RouteAccess } | undefined {
   const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
   if (!route) return undefined;
   // The route's own method: a HEAD request is served by the GET route it matched.
