@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
+import { RedisApiKeyRevocations } from '../../domain/api-keys/revocations';
 import { apiKeyPepper, looksLikeApiKey } from '../../domain/api-keys/secrets';
 import { ApiKeyVerifier } from '../../domain/api-keys/verify';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import { DomainError } from '../../domain/errors';
-import { RedisApiKeyRevocations } from '../../lib/api-key-revocations';
 import { accessKey, type RouteAccess, routeAccess } from '../access';
 import type { AppEnv } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
