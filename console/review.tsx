@@ -58,7 +58,7 @@ export function reviewRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, sessions:
       return c.redirect(to, 303);
     }
     try {
-      await decideAndQueue(deps, id, decision);
+      await decideAndQueue(deps, id, decision, { type: 'admin', id: session.userId });
       const { status } = await getOrderRow(deps.db, id);
       await sessions.flash(session, {
         kind: 'ok',
