@@ -10,3 +10,13 @@ export function when(iso: string | Date): string {
   const d = typeof iso === 'string' ? new Date(iso) : iso;
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
+
+/** Who made a change, as the timeline names them: a person by email where known, a key by its id. */
+export function actorText(
+  actor: { type: string; id?: string },
+  emails: Map<string, { email: string }>,
+): string {
+  if (!actor.id) return actor.type;
+  const person = emails.get(actor.id);
+  return `${actor.type} ${person ? person.email : actor.id}`;
+}

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { apiKeyRoutes } from './api-keys';
 import { assetRoutes } from './assets';
 import { signInRoutes, signOutRoute } from './auth';
 import { sameOrigin, tokenMatches } from './csrf';
@@ -64,6 +65,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   signOutRoute(app, sessions);
   orderRoutes(app, deps, sessions);
   reviewRoutes(app, deps, sessions);
+  apiKeyRoutes(app, deps, sessions);
   liveRoutes(app, deps, async (c) => (await sessions.current(c)) !== undefined);
 
   app.notFound((c) =>

@@ -2,12 +2,13 @@ import type { Hono } from 'hono';
 import { productNames } from '../domain/catalog/names';
 import { DomainError } from '../domain/errors';
 import { getPaymentView } from '../domain/orders/payment';
-import { getOrderView } from '../domain/orders/read';
+import { getOrderView, type OrderView } from '../domain/orders/read';
 import { countOrdersByStatus, dayRange, type OrderSearch, searchOrders } from '../domain/orders/search';
 import { type OrderStatus, orderStatuses } from '../domain/orders/status';
 import { customersByIds } from '../domain/users/lookup';
 import { jobIds } from '../queues/contract';
 import type { ConsoleDeps, ConsoleEnv } from './deps';
+import { actorText } from './format';
 import { OrderPage } from './pages/order';
 import { OrdersPage, type OrdersQuery } from './pages/orders';
 import type { ConsoleSessions } from './session';
@@ -15,6 +16,10 @@ import type { ConsoleSessions } from './session';
 const PAGE_SIZE = 25;
 /** Counts per status are read at most this often (a range count per status), not on every page. */
 const COUNTS_TTL_MS = 5_000;
+
+/** The people (admins, customers) who moved the order, to name them by email. */
+const actorIds = (order: OrderView) =>
+  order.events.flatMap((e) => (e.actor.id && e.actor.type !== 'api_key' ? [e.actor.id] : []));
 
 const isStatus = (s: string | undefined): s is OrderStatus =>
   !!s && (orderStatuses as readonly string[]).includes(s);
@@ -89,8 +94,8 @@ export function orderRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, sessions: 
     const id = c.req.param('id');
     const order = await getOrderView(deps.db, id);
     const session = c.get('session');
-    const [customers, products, payment, flash] = await Promise.all([
-      customersByIds(deps.db, [order.userId]),
+    const [people, products, payment, flash] = await Promise.all([
+      customersByIds(deps.db, [order.userId, ...actorIds(order)]),
       productNames(
         deps.db,
         order.items.map((i) => i.productId),
@@ -114,7 +119,8 @@ export function orderRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, sessions: 
       <OrderPage
         session={session}
         order={order}
-        customer={customers.get(order.userId)}
+        customer={people.get(order.userId)}
+        people={people}
         products={products}
         payment={payment}
         jobs={jobs}
@@ -126,7 +132,9 @@ export function orderRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, sessions: 
   // What the page's script re-renders when the order changes: data, never markup.
   app.get('/orders/:id/live', async (c) => {
     const order = await getOrderView(deps.db, c.req.param('id'));
+    const people = await customersByIds(deps.db, actorIds(order));
     c.header('cache-control', 'private, no-store');
-    return c.json({ id: order.id, status: order.status, events: order.events });
+    const events = order.events.map((e) => ({ ...e, by: actorText(e.actor, people) }));
+    return c.json({ id: order.id, status: order.status, events });
   });
 }

@@ -220,3 +220,34 @@ describe('/console review: two operators deciding at once', () => {
     expect(await (await get('/console/review', second)).text()).not.toContain('someone else already did');
   });
 });
+
+describe('/console API keys form', () => {
+  test('a form without a scope, with an unknown one or without a name makes nothing and says why', async () => {
+    const cookie = sessionCookie(await signIn(admin.email)) ?? '';
+    const csrf = await csrfOf(cookie);
+    const withCookie = { cookie: `orderflow_console=${cookie}` };
+    const count = async () => {
+      const [rows] = await h.pool.query('SELECT COUNT(*) AS n FROM api_keys');
+      return Number((rows as { n: number }[])[0]?.n);
+    };
+    const before = await count();
+    const cases: [Record<string, string>, string][] = [
+      [{ name: 'x' }, 'Scopes: choose at least one.'],
+      [{ name: 'x', scopes: 'orders:everything' }, 'Scopes: unknown orders:everything.'],
+      [{ name: '  ', scopes: 'orders:read' }, 'Name: must not be empty.'],
+    ];
+    for (const [form, message] of cases) {
+      const res = await post('/console/api-keys', { ...form, _csrf: csrf }, withCookie);
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain(message);
+    }
+    expect(await count()).toBe(before);
+    const ok = await post(
+      '/console/api-keys',
+      { name: 'ok', scopes: 'orders:read', _csrf: csrf },
+      withCookie,
+    );
+    expect(ok.status).toBe(201);
+    expect(await count()).toBe(before + 1);
+  });
+});

@@ -220,7 +220,44 @@ describe('the console in headless Chromium', () => {
     expect(await page.evaluate('window.__sameDocument')).toBe(true);
     expect(await page.evaluate('window.__xss')).toBeUndefined();
     expect(await page.locator('.product-name').first().textContent()).toBe(EVIL_PRODUCT);
+    // The timeline names who approved it (this admin) and the steps Orderflow took itself.
+    const approval = page.locator('[data-timeline] tr', { hasText: 'review' }).last();
+    expect(await approval.locator('td').last().textContent()).toBe(`admin ${admin.email}`);
+    expect(await page.locator('[data-timeline] tr').last().locator('td').last().textContent()).toBe('system');
   }, 60_000);
+
+  test('creates an API key (shown once), sees it listed with its scopes, deletes it', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.waitForURL(`${origin}/console/api-keys`);
+    await page.getByLabel('Name').fill('ERP <b>sync</b>');
+    await page.getByLabel('orders:read').check();
+    await page.getByLabel('webhooks:manage').check();
+    await Promise.all([
+      page.waitForURL(`${origin}/console/api-keys`),
+      page.getByRole('button', { name: 'Create key' }).click(),
+    ]);
+    const key = (await page.locator('#new-key').textContent()) ?? '';
+    expect(key).toMatch(/^of_/);
+    const row = page.locator('tr', { hasText: 'ERP <b>sync</b>' });
+    expect(await row.locator('td').nth(2).textContent()).toBe('orders:read, webhooks:manage');
+    expect(await row.locator('td').nth(4).textContent()).toBe('never');
+    await checkPage(page, 'api-keys');
+    // The key works against the API until it is deleted.
+    expect((await h.json('GET', `/orders/${completedId}`, undefined, key)).status).toBe(200);
+    const keyId = (await row.getAttribute('data-key-id')) ?? '';
+    await Promise.all([
+      page.waitForURL(`${origin}/console/api-keys`),
+      row.getByRole('button', { name: /Delete key/ }).click(),
+    ]);
+    await page.getByText(`Key ${keyId} deleted.`).waitFor();
+    expect(await page.locator(`tr[data-key-id="${keyId}"]`).count()).toBe(0);
+    // Shown once: the list never carries the key again.
+    expect(await page.content()).not.toContain(key);
+    expect((await h.json('GET', `/orders/${completedId}`, undefined, key)).status).toBe(401);
+    // Without a name or a scope nothing is made, and the page says why.
+    await page.getByRole('button', { name: 'Create key' }).click();
+    expect(await page.locator('tr[data-key-id]').count()).toBe(0);
+  });
 
   test('signs out: the console is closed to this browser again', async () => {
     await Promise.all([

@@ -42,7 +42,7 @@
       setStatus(order.id, order.status);
       const rows = order.events.map((e) => {
         const tr = document.createElement('tr');
-        for (const text of [utc(e.at), e.from ?? '—', e.to, e.reason ?? '']) {
+        for (const text of [utc(e.at), e.from ?? '—', e.to, e.reason ?? '', e.by ?? '']) {
           const td = document.createElement('td');
           td.textContent = text;
           tr.append(td);

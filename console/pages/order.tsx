@@ -2,7 +2,7 @@ import type { PaymentView } from '../../domain/orders/payment';
 import type { OrderView } from '../../domain/orders/read';
 import type { Customer } from '../../domain/users/lookup';
 import type { ConsoleSession, Flash } from '../deps';
-import { money, when } from '../format';
+import { actorText, money, when } from '../format';
 import { BASE, Csrf, Layout, Notice } from '../layout';
 
 export interface JobLink {
@@ -11,7 +11,7 @@ export interface JobLink {
 }
 
 /** The order's timeline; the page's script appends to it live, as text. */
-export function Timeline({ order }: { order: OrderView }) {
+export function Timeline({ order, people }: { order: OrderView; people: Map<string, Customer> }) {
   return (
     <table>
       <caption>Timeline</caption>
@@ -21,6 +21,7 @@ export function Timeline({ order }: { order: OrderView }) {
           <th scope="col">From</th>
           <th scope="col">To</th>
           <th scope="col">Reason</th>
+          <th scope="col">By</th>
         </tr>
       </thead>
       <tbody data-timeline={order.id}>
@@ -30,6 +31,7 @@ export function Timeline({ order }: { order: OrderView }) {
             <td>{e.from ?? '—'}</td>
             <td>{e.to}</td>
             <td>{e.reason ?? ''}</td>
+            <td>{actorText(e.actor, people)}</td>
           </tr>
         ))}
       </tbody>
@@ -41,6 +43,8 @@ export function OrderPage(props: {
   session: ConsoleSession;
   order: OrderView;
   customer: Customer | undefined;
+  /** The people named on the timeline (its actors), by id. */
+  people: Map<string, Customer>;
   products: Map<string, { name: string; sku: string }>;
   payment: PaymentView;
   jobs: JobLink[];
@@ -166,7 +170,7 @@ export function OrderPage(props: {
       )}
 
       <h2>History</h2>
-      <Timeline order={order} />
+      <Timeline order={order} people={props.people} />
 
       <h2>Jobs</h2>
       <ul>
