@@ -8,8 +8,9 @@ beforeAll(async () => {
 });
 afterAll(() => h.cleanup());
 
-// Served on purpose outside the API description: the document itself, its page (and its script), and the dashboard's UI.
-const undocumented = [/^\/openapi\.json$/, /^\/docs(\/|$)/, /^\/admin\/queues/];
+// Served on purpose outside the API description: the document itself, its page (and its script), the
+// dashboard's UI and the operators' console (HTML pages for people, docs/console.md).
+const undocumented = [/^\/openapi\.json$/, /^\/docs(\/|$)/, /^\/admin\/queues/, /^\/console(\/|$)/];
 
 async function document() {
   const res = await h.app.request('/openapi.json');
