@@ -142,6 +142,12 @@ const schema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_AUTH_TIMEOUT_SECONDS: int(1, 300).default(10),
   WS_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // Messages one WebSocket may send: a budget refilled at this rate up to a burst (a client resubscribing
+  // its WS_MAX_SUBSCRIPTIONS orders at once fits); past it messages are refused. At most this many
+  // accepted messages wait to be handled (each subscribe reads MySQL): past it the socket is closed.
+  WS_MESSAGES_PER_SECOND: int(1, 10_000).default(20),
+  WS_MESSAGE_BURST: int(1, 100_000).default(120),
+  WS_MAX_QUEUED_MESSAGES: int(1, 100_000).default(128),
   // How much the JavaScript heap may allocate between two collections, as a multiple of what the last
   // collection kept (JSC's `heapGrowthMaxIncrease`; JSC's own, 2, lets it triple). Lower keeps resident
   // memory down for some collector CPU (bench/README.md, "Round 3: memory"). JSC reads it once, when
