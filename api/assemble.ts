@@ -29,6 +29,7 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     queues: queues.all(),
     logger,
     ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+    scrapeCacheSeconds: config.METRICS_CACHE_SECONDS,
   });
   // A few connections that accept multi-statement queries, for the placing batches only (see
   // oneRoundTripWriter): a batch holds one for one round trip.

@@ -94,8 +94,13 @@ const schema = z.object({
   // waits for company when fewer are at hand. At EMAIL_RATE_MAX 2 that is up to 200 emails a second.
   EMAIL_BATCH_SIZE: int(1, 100).default(100),
   EMAIL_BATCH_LINGER_MS: int(0, 1000).default(10),
-  // A worker process run alone serves /metrics on this port (off when unset).
+  // A worker process run alone serves /metrics on this port (off when unset), on this address: loopback
+  // unless the operator opens it (a pod's scraper needs 0.0.0.0).
   WORKER_METRICS_PORT: int(1, 65535).optional(),
+  WORKER_METRICS_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]+$/, 'an address or host name (0.0.0.0: every interface)')
+    .default('127.0.0.1'),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
   // Group commit: a worker runs up to this many waiting jobs of one saga step (the API: of POST
   // /orders) in one transaction (1 = one at a time). Saga steps: while fewer than
@@ -125,6 +130,11 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
   // When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 without).
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // In production /metrics needs METRICS_TOKEN unless the operator says, with this, that it is public.
+  METRICS_PUBLIC: bool.default(false),
+  // How long one rendered /metrics answer serves scrapes (0: render every scrape): each render asks
+  // Redis per queue and partition, so anyone who can reach /metrics must not set its pace.
+  METRICS_CACHE_SECONDS: int(0, 300).default(5),
   // How long one `orders by status` count is reused by scrapes (0: count on every scrape).
   METRICS_ORDERS_CACHE_SECONDS: int(0, 3600).default(15),
   // Bun closes a connection that moves no bytes for this long (its own default is 10 s). Live
@@ -181,6 +191,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (c.NODE_ENV === 'production' && !c.PII_KEY) {
     throw new ConfigError('Invalid configuration:\n  PII_KEY: required when NODE_ENV=production');
+  }
+  if (c.NODE_ENV === 'production' && !c.METRICS_TOKEN && !c.METRICS_PUBLIC) {
+    throw new ConfigError(
+      'Invalid configuration:\n  METRICS_TOKEN: required when NODE_ENV=production (or METRICS_PUBLIC=on to serve /metrics to anyone)',
+    );
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');

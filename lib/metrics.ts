@@ -33,6 +33,8 @@ export interface MetricsSources {
    * to make MySQL do that as often as it likes.
    */
   ordersCacheSeconds?: number;
+  /** How long one rendered exposition serves scrapes, in seconds (0 or unset: a render per scrape). */
+  scrapeCacheSeconds?: number;
 }
 
 interface OrdersScan {
@@ -68,6 +70,8 @@ export class Metrics {
   private ordersScan: OrdersScan | undefined;
   /** When the oldest queued message was recorded (null: none is queued; undefined: unknown). */
   private oldestQueuedAt: number | null | undefined;
+  /** The last exposition (or the one being rendered), reused by scrapes for `scrapeCacheSeconds`. */
+  private lastScrape: { text: Promise<string>; at: number | undefined } | undefined;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -209,6 +213,27 @@ export class Metrics {
   observeHttp(labels: { method: string; route: string; status: string }, seconds: number): void {
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
+  }
+
+  /**
+   * What a scrape answers: the exposition, rendered at most once per `scrapeCacheSeconds` (scrapes at
+   * once share the render in flight). A failed render is not kept.
+   */
+  scrape(render: () => Promise<string> = () => this.render()): Promise<string> {
+    const ttlMs = (this.sources.scrapeCacheSeconds ?? 0) * 1000;
+    const last = this.lastScrape;
+    if (last && (last.at === undefined || Date.now() - last.at < ttlMs)) return last.text;
+    const entry: { text: Promise<string>; at: number | undefined } = { text: render(), at: undefined };
+    this.lastScrape = entry;
+    entry.text.then(
+      () => {
+        entry.at = Date.now();
+      },
+      () => {
+        if (this.lastScrape === entry) this.lastScrape = undefined;
+      },
+    );
+    return entry.text;
   }
 
   /** The whole exposition: this registry plus BullMQ's queue metrics, one block per metric family. */

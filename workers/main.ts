@@ -83,6 +83,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
         queues: queues.all(),
         logger,
         ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+        scrapeCacheSeconds: config.METRICS_CACHE_SECONDS,
       })
     : undefined;
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
@@ -90,6 +91,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
     metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
           port: config.WORKER_METRICS_PORT,
+          hostname: config.WORKER_METRICS_HOST,
           fetch: async (req) => {
             if (new URL(req.url).pathname !== '/metrics') return new Response('not found', { status: 404 });
             // The same METRICS_TOKEN as the API's /metrics, when one is set.
@@ -99,7 +101,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
                 headers: { 'www-authenticate': 'Bearer realm="metrics"' },
               });
             }
-            return new Response(await metrics.render(), {
+            return new Response(await metrics.scrape(), {
               headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
             });
           },
