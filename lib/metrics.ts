@@ -59,6 +59,7 @@ export class Metrics {
   readonly riskDecisions: Counter<'decision'>;
   readonly riskScore: Histogram;
   readonly reviewOutcomes: Counter<'decision'>;
+  readonly reconcileFailures: Counter<'task'>;
   private readonly reviewQueueLength: Gauge;
   private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
@@ -140,6 +141,14 @@ export class Metrics {
       registers,
     });
     for (const decision of ['approve', 'reject', 'expired']) this.reviewOutcomes.inc({ decision }, 0);
+    this.reconcileFailures = new Counter({
+      name: 'reconcile_failures_total',
+      help: 'Orders the reconciler could not handle in a pass (left for the next), by task (expire_hold, expire_review, readd, settle)',
+      labelNames: ['task'],
+      registers,
+    });
+    for (const task of ['expire_hold', 'expire_review', 'readd', 'settle'])
+      this.reconcileFailures.inc({ task }, 0);
     this.riskScore = new Histogram({
       name: 'fraud_score',
       help: "Fraud screening scores (0-1, the model's probability of fraud) of the orders screened here",
@@ -188,6 +197,10 @@ export class Metrics {
   /** A review ended: decided by an admin, or expired (REVIEW_TTL_SECONDS) without a decision. */
   reviewEnded(decision: 'approve' | 'reject' | 'expired'): void {
     this.reviewOutcomes.inc({ decision });
+  }
+
+  reconcileFailed(task: string): void {
+    this.reconcileFailures.inc({ task });
   }
 
   cacheHit(cache: string): void {
