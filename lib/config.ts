@@ -72,6 +72,9 @@ const schema = z.object({
   LOGIN_BLOCK_SECONDS: int(0, 86_400).default(300),
   // Sign-in attempts per minute per account from all addresses together (login and the board share it).
   LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(20),
+  // Sign-in attempts per minute from one address whatever the emails (a sprayer trying one password
+  // on many accounts would otherwise keep the password-hash queue full for everyone).
+  LOGIN_ADDRESS_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(30),
   // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
   PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
