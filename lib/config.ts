@@ -177,8 +177,14 @@ export type Config = z.infer<typeof schema> & { jwtSecret: string; piiKey: Uint8
 
 export class ConfigError extends Error {}
 
+/** Which process reads the configuration: a worker signs and verifies no tokens (no JWT_SECRET). */
+export type ConfigRole = 'api' | 'worker';
+
 /** Parses the environment once at start; a bad value names its variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  role: ConfigRole = 'api',
+): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
@@ -189,7 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // On a cluster every key of one flow must share a slot (BullMQ's scripts touch several keys at once):
   // an untagged prefix is tagged, so `orderflow` becomes `{orderflow}`.
   if (c.REDIS_CLUSTER_NODES && !/\{[^}]+\}/.test(c.QUEUE_PREFIX)) c.QUEUE_PREFIX = `{${c.QUEUE_PREFIX}}`;
-  if (c.NODE_ENV === 'production' && !c.JWT_SECRET) {
+  if (c.NODE_ENV === 'production' && !c.JWT_SECRET && role === 'api') {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
   }
   if (c.NODE_ENV === 'production' && !c.PII_KEY) {
@@ -210,7 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const jwtSecret = c.JWT_SECRET ?? randomSecret();
-  if (!c.JWT_SECRET && c.NODE_ENV !== 'test') {
+  if (!c.JWT_SECRET && c.NODE_ENV !== 'test' && role === 'api') {
     console.warn(
       '[config] JWT_SECRET is not set: using a random one; tokens die when this process (or `bun run start`) stops.',
     );

@@ -1,6 +1,6 @@
 import { migrateDatabase } from '../db/migrate';
 import { ensureAdmin } from '../domain/users/users';
-import { type Config, ConfigError, loadConfig } from './config';
+import { type Config, ConfigError, type ConfigRole, loadConfig } from './config';
 import { applyHeapGrowth } from './js-heap';
 import type { Logger } from './logger';
 import { checkServices, openResources } from './resources';
@@ -10,10 +10,10 @@ import { RedisFamilyRevocations } from './token-revocations';
  * Start-up shared by every entry point (API, worker, supervisor): the configuration parsed once, and
  * Redis and MySQL checked, with one clear paragraph and a non-zero exit when something is wrong.
  */
-export async function preflight(): Promise<Config> {
+export async function preflight(role: ConfigRole = 'api'): Promise<Config> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, role);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

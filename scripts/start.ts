@@ -1,3 +1,4 @@
+import { childEnv } from '../lib/child-env';
 import { createLogger } from '../lib/logger';
 import { onShutdown, preflight, prepareDatabase } from '../lib/startup';
 import { type ChildSpec, freePort, Supervisor } from '../lib/supervisor';
@@ -28,7 +29,12 @@ const env = {
 };
 const children: ChildSpec[] = [];
 for (let i = 1; i <= config.API_PROCESSES; i++) {
-  children.push({ name: `api-${i}`, cmd: [bun, 'run', `${root}api/server.ts`, '--name', `api-${i}`], env });
+  children.push({
+    name: `api-${i}`,
+    cmd: [bun, 'run', `${root}api/server.ts`, '--name', `api-${i}`],
+    // Each kind of child gets the variables it needs, no more (lib/child-env.ts).
+    env: childEnv('api', env),
+  });
 }
 for (let i = 1; i <= config.WORKER_PROCESSES; i++) {
   const metricsPort = config.WORKER_METRICS_PORT ? String(config.WORKER_METRICS_PORT + i - 1) : undefined;
@@ -36,7 +42,7 @@ for (let i = 1; i <= config.WORKER_PROCESSES; i++) {
     name: `worker-${i}`,
     cmd: [bun, 'run', `${root}workers/main.ts`, '--name', `worker-${i}`],
     // One metrics port per worker process, counting up from WORKER_METRICS_PORT.
-    env: { ...env, WORKER_METRICS_PORT: metricsPort },
+    env: childEnv('worker', { ...env, WORKER_METRICS_PORT: metricsPort }),
   });
 }
 const supervisor = new Supervisor(children, logger, { graceMs: config.SHUTDOWN_GRACE_MS });

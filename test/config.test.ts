@@ -105,6 +105,12 @@ describe('loadConfig refuses bad values, naming the variable', () => {
     expect(message).toContain('METRICS_PUBLIC=on');
   });
 
+  test('a worker (role worker) starts in production without JWT_SECRET, which it never uses, and says nothing', () => {
+    captureWarnings();
+    expect(() => loadConfig({ NODE_ENV: 'production', PII_KEY, METRICS_TOKEN }, 'worker')).not.toThrow();
+    expect(warnings).toEqual([]);
+  });
+
   test('NODE_ENV=production with METRICS_PUBLIC=on starts without METRICS_TOKEN (an explicit choice)', () => {
     const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PII_KEY, METRICS_PUBLIC: 'on' });
     expect(config.METRICS_TOKEN).toBeUndefined();

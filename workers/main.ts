@@ -124,7 +124,8 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
 }
 
 if (import.meta.main) {
-  const config = await preflight();
+  // A worker holds no JWT_SECRET (the supervisor gives it none): it signs and verifies no tokens.
+  const config = await preflight('worker');
   let args: WorkerArgs;
   try {
     args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY, config.QUEUE_PARTITIONS);
