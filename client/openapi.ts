@@ -949,7 +949,7 @@ export interface paths {
         };
         /**
          * Export Prometheus metrics
-         * @description When the server sets METRICS_TOKEN (required in production unless METRICS_PUBLIC=on), only `Authorization: Bearer <METRICS_TOKEN>` may read them. One rendered answer serves scrapes for METRICS_CACHE_SECONDS.
+         * @description When the server sets METRICS_TOKEN (required in production unless METRICS_PUBLIC=on), only `Authorization: Bearer <METRICS_TOKEN>` may read them. One rendered answer serves scrapes for METRICS_CACHE_SECONDS. Under `bun run start` one scrape covers every process it supervises (counters summed, per-process gauges labelled `process`).
          */
         get: {
             parameters: {

@@ -127,6 +127,15 @@ const schema = z.object({
   // Set by `bun run start` for its children (not an operator's setting): the supervisor they must
   // outlive by nothing, even when it dies before their start-up is over.
   SUPERVISOR_PID: int(1, 2 ** 31 - 1).optional(),
+  // Also set by `bun run start` for its children: each serves its metrics registry on this loopback
+  // port (Bearer METRICS_PEER_SECRET), and an API process's /metrics merges those of METRICS_PEERS
+  // (`name=port,…`, every child), so one scrape covers the whole supervised machine.
+  METRICS_PEER_PORT: int(1, 65535).optional(),
+  METRICS_PEERS: z
+    .string()
+    .regex(/^[\w-]+=\d{1,5}(,[\w-]+=\d{1,5})*$/, 'name=port,name=port,…')
+    .optional(),
+  METRICS_PEER_SECRET: z.string().min(16).optional(),
   API_PROCESSES: int(0, 256).default(() => Math.max(1, Math.floor(availableParallelism() / 2))),
   WORKER_PROCESSES: int(0, 256).default(() => Math.max(1, Math.ceil(availableParallelism() / 2))),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),

@@ -6,6 +6,7 @@ import type { Db } from '../db/client';
 import { notifications, orderStatuses, orders } from '../db/schema';
 import { reviewQueue } from '../domain/fraud/review';
 import type { Logger } from './logger';
+import { type MetricsPeers, mergedExposition, servePeerRegistry } from './metrics-peers';
 
 /** The Prometheus text format that `/metrics` answers in. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -35,7 +36,23 @@ export interface MetricsSources {
   ordersCacheSeconds?: number;
   /** How long one rendered exposition serves scrapes, in seconds (0 or unset: a render per scrape). */
   scrapeCacheSeconds?: number;
+  /** Under `bun run start`: the other processes whose registries this one's exposition merges. */
+  peers?: MetricsPeers;
 }
+
+/**
+ * Families that read the same cluster-wide state in every process (MySQL counts, queue ages): under
+ * the supervisor only the scraped process reports them, never summed over processes.
+ */
+export const SHARED_FAMILIES: ReadonlySet<string> = new Set([
+  'orders_by_status',
+  'fraud_review_queue_length',
+  'fraud_review_queue_oldest_seconds',
+  'bullmq_oldest_waiting_seconds',
+  'notifications_queued',
+  'notifications_oldest_queued_seconds',
+  'metrics_source_up',
+]);
 
 interface OrdersScan {
   done: Promise<void>;
@@ -249,7 +266,10 @@ export class Metrics {
     return entry.text;
   }
 
-  /** The whole exposition: this registry plus BullMQ's queue metrics, one block per metric family. */
+  /**
+   * The whole exposition: this registry (merged with its peers' under the supervisor) plus BullMQ's
+   * queue metrics, one block per metric family.
+   */
   async render(): Promise<string> {
     // Both sources are read before the registry is serialised, so each scrape reports its own state.
     const [queueTexts] = await Promise.all([
@@ -258,7 +278,17 @@ export class Metrics {
       this.collectOldestWaiting(),
     ]);
     this.setOldestMessage();
-    const own = await this.registry.metrics();
+    const { peers } = this.sources;
+    const own = peers
+      ? await mergedExposition(
+          {
+            name: peers.peers.find((p) => p.port === peers.selfPort)?.name ?? 'self',
+            metrics: await this.registry.getMetricsAsJSON(),
+          },
+          peers,
+          SHARED_FAMILIES,
+        )
+      : await this.registry.metrics();
     return mergeExpositions([own, ...queueTexts]);
   }
 
@@ -406,6 +436,23 @@ export function scrapeAllowed(authorization: string | undefined, token: string |
   const a = new Bun.CryptoHasher('sha256').update(presented).digest();
   const b = new Bun.CryptoHasher('sha256').update(token).digest();
   return timingSafeEqual(a, b);
+}
+
+/**
+ * Under `bun run start` (METRICS_PEER_PORT and METRICS_PEER_SECRET set): serves this process's
+ * registry on loopback for the API processes' merged /metrics. Undefined for a process run alone.
+ */
+export function servePeerMetrics(
+  metrics: Metrics,
+  config: { METRICS_PEER_PORT?: number | undefined; METRICS_PEER_SECRET?: string | undefined },
+) {
+  if (!config.METRICS_PEER_PORT || !config.METRICS_PEER_SECRET) return undefined;
+  return servePeerRegistry(
+    metrics.registry,
+    config.METRICS_PEER_PORT,
+    config.METRICS_PEER_SECRET,
+    SHARED_FAMILIES,
+  );
 }
 
 export function createMetrics(sources: MetricsSources): Metrics {

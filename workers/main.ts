@@ -1,6 +1,6 @@
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
+import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed, servePeerMetrics } from '../lib/metrics';
 import { openResources } from '../lib/resources';
 import { onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
 import { createQueues } from '../lib/wiring';
@@ -75,17 +75,19 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
     ...(args.name ? { process: args.name } : {}),
   });
   const resources = await openResources(config, 'worker');
-  // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset).
+  // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset); under the
+  // supervisor it counts too, for the API's merged /metrics (METRICS_PEER_PORT).
   const queues = createQueues(config, resources.redis);
-  const metrics = config.WORKER_METRICS_PORT
-    ? createMetrics({
-        db: resources.db,
-        queues: queues.all(),
-        logger,
-        ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
-        scrapeCacheSeconds: config.METRICS_CACHE_SECONDS,
-      })
-    : undefined;
+  const metrics =
+    config.WORKER_METRICS_PORT || config.METRICS_PEER_PORT
+      ? createMetrics({
+          db: resources.db,
+          queues: queues.all(),
+          logger,
+          ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+          scrapeCacheSeconds: config.METRICS_CACHE_SECONDS,
+        })
+      : undefined;
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
     metrics && config.WORKER_METRICS_PORT
@@ -107,6 +109,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
           },
         })
       : undefined;
+  const peerServer = metrics ? servePeerMetrics(metrics, config) : undefined;
   const set = await startPartitions(deps, args.queues, args.concurrency, args.partitions, args.name);
   logger.info(
     { queues: args.queues, concurrency: args.concurrency, partitions: args.partitions },
@@ -116,6 +119,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
     async stop() {
       await set.close(config.SHUTDOWN_GRACE_MS);
       await metricsServer?.stop();
+      await peerServer?.stop(true);
       await queues.close();
       await resources.close();
       logger.info('workers stopped');
