@@ -3,6 +3,7 @@ import { createMetrics } from '../lib/metrics';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
+import { documentQueryRules } from './document-rules';
 import { LiveTracking } from './live-tracking';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   mountDashboard(app, deps);
+  documentQueryRules(app);
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',

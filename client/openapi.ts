@@ -1346,7 +1346,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List orders in one status */
+        /**
+         * List orders in one status
+         * @description Unknown query parameters are refused (400).
+         */
         get: {
             parameters: {
                 query: {
@@ -2019,7 +2022,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a user's orders */
+        /**
+         * List a user's orders
+         * @description Unknown query parameters are refused (400).
+         */
         get: {
             parameters: {
                 query?: {
@@ -2358,7 +2364,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List products */
+        /**
+         * List products
+         * @description Unknown query parameters are refused (400).
+         */
         get: {
             parameters: {
                 query?: {
@@ -2779,6 +2788,7 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         EmailRequest: {
+            /** @description Surrounding blanks are trimmed; 1–200 characters remain */
             subject: string;
             text: string;
             /** Format: email */
@@ -2790,6 +2800,7 @@ export interface components {
             password: string;
         };
         NewOrder: {
+            /** @description Each productId at most once (a product twice is refused: 400) */
             items: {
                 productId: string;
                 quantity: number;
@@ -2801,6 +2812,7 @@ export interface components {
         NewProduct: {
             available: number;
             currency: string;
+            /** @description Surrounding blanks are trimmed; 1–200 characters remain */
             name: string;
             priceCents: number;
             sku: string;
@@ -2893,6 +2905,7 @@ export interface components {
         RegisterRequest: {
             /** Format: email */
             email: string;
+            /** @description Surrounding blanks are trimmed; 1–100 characters remain */
             name: string;
             password: string;
             phone?: string;

@@ -4,22 +4,24 @@ import { getUserForOwner, registerUser, verifyCredentials } from '../../domain/u
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
-import { bearer, idParam, jsonBody, jsonResponse, problem } from '../schemas';
+import { bearer, EmailSchema, idParam, jsonBody, jsonResponse, problem, trimmedText } from '../schemas';
 
-const Email = z.email().max(254);
-// Length over composition rules (NIST SP 800-63B): at least 10 characters, not blank.
+const Email = EmailSchema;
+// Length over composition rules (NIST SP 800-63B): at least 10 characters, not blank. The pattern
+// says "at least 10 once the surrounding blanks are trimmed" in the document's words.
 const Password = z
   .string()
   .min(10, 'must be at least 10 characters')
   .max(128)
-  .refine((p) => p.trim().length >= 10, 'must not be mostly blank');
+  .refine((p) => p.trim().length >= 10, 'must not be mostly blank')
+  .openapi({ pattern: '^\\s*\\S[\\s\\S]{8,}\\S\\s*$' });
 const Phone = z.string().regex(/^\+[1-9][0-9]{6,14}$/, 'must be E.164, e.g. +14155550123');
 
 const RegisterBody = z
   .strictObject({
     email: Email,
     password: Password,
-    name: z.string().trim().min(1).max(100),
+    name: trimmedText(100),
     phone: Phone.optional(),
   })
   .openapi('RegisterRequest');

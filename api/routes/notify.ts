@@ -3,12 +3,12 @@ import { getNotification, queueNotification } from '../../domain/notifications/n
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { requireAuth } from '../middleware/auth';
-import { bearer, idParam, jsonBody, jsonResponse, problem } from '../schemas';
+import { bearer, EmailSchema, idParam, jsonBody, jsonResponse, problem, trimmedText } from '../schemas';
 
 const EmailBody = z
   .strictObject({
-    to: z.email().max(254),
-    subject: z.string().trim().min(1).max(200),
+    to: EmailSchema,
+    subject: trimmedText(200),
     text: z.string().min(1).max(10_000),
   })
   .openapi('EmailRequest');

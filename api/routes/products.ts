@@ -4,7 +4,7 @@ import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { requireAuth } from '../middleware/auth';
-import { bearer, idParam, jsonBody, jsonResponse, PageQuery, problem } from '../schemas';
+import { bearer, idParam, jsonBody, jsonResponse, PageQuery, problem, trimmedText } from '../schemas';
 
 // A price stays far below 2^53 so that totals of up to 100 items x 1,000 units remain exact integers.
 export const MAX_PRICE_CENTS = 100_000_000_00;
@@ -17,7 +17,7 @@ const NewProduct = z
       .min(1)
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
-    name: z.string().trim().min(1).max(200),
+    name: trimmedText(200),
     priceCents: z.number().int().min(0).max(MAX_PRICE_CENTS),
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
     available: z.number().int().min(0).max(MAX_STOCK),
