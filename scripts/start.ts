@@ -1,7 +1,7 @@
 import { childEnv } from '../lib/child-env';
 import { createLogger } from '../lib/logger';
-import { onShutdown, preflight, prepareDatabase } from '../lib/startup';
 import { type ChildSpec, freePort, Supervisor } from '../lib/supervisor';
+import { onShutdown, preflight, prepareDatabase } from '../wiring/startup';
 
 /**
  * `bun run start`: migrates and makes the admin exist once, then supervises API_PROCESSES API
@@ -40,7 +40,7 @@ const children: ChildSpec[] = [];
 for (const name of apiNames) {
   children.push({
     name,
-    cmd: [bun, 'run', `${root}api/server.ts`, '--name', name],
+    cmd: [bun, 'run', `${root}api/start/server.ts`, '--name', name],
     // Each kind of child gets the variables it needs, no more (lib/child-env.ts).
     env: childEnv('api', { ...env, ...peers, METRICS_PEER_PORT: String(peerPorts.get(name)) }),
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { createLogger } from '../lib/logger';
-import { createMetrics } from '../lib/metrics';
+import { createMetrics } from '../wiring/metrics';
 import { buildWorkerDeps } from '../workers/deps';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';

@@ -1,8 +1,8 @@
 import { heapStats } from 'bun:jsc';
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { tokenSettings } from '../api/deps';
-import { LiveTracking } from '../api/live-tracking';
-import { WsClose, WsSession, type WsSocket } from '../api/ws-session';
+import { LiveTracking } from '../api/live/tracking';
+import { WsClose, WsSession, type WsSocket } from '../api/live/ws-session';
 import type { Harness } from './support/harness';
 import { connectWs, type LiveStack, reservedOrder, startLiveStack, until } from './support/live';
 
