@@ -1,5 +1,5 @@
 import { heapStats } from 'bun:jsc';
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
 import { tokenSettings } from '../api/deps';
 import { LiveTracking } from '../api/live/tracking';
 import { WsClose, WsSession, type WsSocket } from '../api/live/ws-session';
@@ -20,7 +20,8 @@ beforeAll(async () => {
   stack = await startLiveStack({
     WS_MESSAGES_PER_SECOND: String(RATE),
     WS_MESSAGE_BURST: String(BURST),
-    WS_MAX_QUEUED_MESSAGES: String(BURST),
+    // Room enough that only the budget acts here; the queue cap has a test of its own below.
+    WS_MAX_QUEUED_MESSAGES: String(BURST * 5),
     LIVE_MAX_PER_PROCESS: String(MAX_PER_PROCESS),
     WS_AUTH_TIMEOUT_SECONDS: '60',
     MAX_UNPAID_ORDERS: '10',
@@ -30,6 +31,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
+// A test that fails midway must not leave its sockets holding places for the next one.
+const opened: WebSocket[] = [];
+afterEach(() => {
+  for (const ws of opened.splice(0)) ws.close();
+});
+const connect = async () => {
+  const c = await connectWs(stack.srv.wsUrl);
+  opened.push(c.ws);
+  return c;
+};
 
 const totalReads = () => Object.values(h.live.reads).reduce((a, b) => a + b, 0);
 const randomId = () => `ord_${crypto.randomUUID().replaceAll('-', '')}`;
@@ -40,12 +51,12 @@ test('a socket flooded with subscribe/unsubscribe and random ids costs bounded r
   const mine = await reservedOrder(stack.s, flooder.token);
   const theirs = await reservedOrder(stack.s, bystander.token);
 
-  const b = await connectWs(stack.srv.wsUrl);
+  const b = await connect();
   await b.auth(bystander.token);
   b.send({ type: 'subscribe', orderId: theirs });
   await b.next((m) => m.type === 'status' && m.orderId === theirs, 'bystander status');
 
-  const a = await connectWs(stack.srv.wsUrl);
+  const a = await connect();
   await a.auth(flooder.token);
 
   Bun.gc(true);
@@ -150,7 +161,7 @@ test('past WS_MAX_QUEUED_MESSAGES waiting to be handled the socket is closed wit
 test('sockets that have not authenticated count toward LIVE_MAX_PER_PROCESS', async () => {
   await until(() => h.live.slots.open === 0, 'earlier sockets released');
   const silent = [];
-  for (let i = 0; i < MAX_PER_PROCESS; i++) silent.push(await connectWs(stack.srv.wsUrl));
+  for (let i = 0; i < MAX_PER_PROCESS; i++) silent.push(await connect());
   // The process is full of silent sockets: the next handshake is refused.
   await expect(connectWs(stack.srv.wsUrl)).rejects.toThrow('did not open');
   for (const s of silent) await s.close();
