@@ -26,7 +26,7 @@ const runtimePrefixes = ['LC_', 'BUN_', 'OTEL_'];
 /**
  * Variables a kind of child must not get, although the configuration knows them. A worker signs no
  * tokens and verifies none: no JWT_SECRET. The admin account is made by the supervisor before any
- * child starts (lib/startup.ts prepareDatabase): no child needs its password, nor its email.
+ * child starts (wiring/startup.ts prepareDatabase): no child needs its password, nor its email.
  */
 const withheld: Record<ChildKind, ReadonlySet<string>> = {
   api: new Set(['ADMIN_EMAIL', 'ADMIN_PASSWORD']),
