@@ -1,5 +1,5 @@
 import { heapStats } from 'bun:jsc';
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { tokenSettings } from '../api/deps';
 import { LiveTracking } from '../api/live/tracking';
 import { WsClose, WsSession, type WsSocket } from '../api/live/ws-session';
@@ -9,6 +9,9 @@ import { connectWs, type LiveStack, reservedOrder, startLiveStack, until } from 
 // One socket's messages are budgeted (WS_MESSAGES_PER_SECOND, WS_MESSAGE_BURST), its queue of messages
 // waiting to be handled is capped (WS_MAX_QUEUED_MESSAGES, close 1008), and a socket that has not yet
 // authenticated holds a place under LIVE_MAX_PER_PROCESS like any other.
+// A stack with workers and a real server starts and stops in more than bun's 5 s on a loaded machine.
+setDefaultTimeout(60_000);
+
 const RATE = 5;
 const BURST = 10;
 const MAX_PER_PROCESS = 6;
