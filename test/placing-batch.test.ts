@@ -100,6 +100,22 @@ describe('escaping', () => {
   });
 });
 
+describe('every pool', () => {
+  test('a new connection on a server whose sql_mode has NO_BACKSLASH_ESCAPES is made safe before its first query', async () => {
+    const pool = createPool(h.config.DATABASE_URL, 1, limits);
+    pools.push(pool);
+    // The server's default mode, as far as this pool's new connections go: set before anything of
+    // createPool's own runs on them (the MariaDB is shared, so no SET GLOBAL).
+    pool.pool.prependListener('connection', (connection: { query: (sql: string) => unknown }) => {
+      connection.query("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',NO_BACKSLASH_ESCAPES')");
+    });
+    const value = "a\\'b\\";
+    const [[row]] = await pool.query<RowDataPacket[]>('SELECT ? AS v, @@SESSION.sql_mode AS m', [value]);
+    expect(String(row?.m)).not.toContain('NO_BACKSLASH_ESCAPES');
+    expect(row?.v).toBe(value);
+  });
+});
+
 describe('a replayed Idempotency-Key', () => {
   test('never fails the batch it arrives in: the new orders beside it are written once, the replay answered with the first order', async () => {
     const { writer, counts } = counting(oneRoundTripWriter(placingPool()));
