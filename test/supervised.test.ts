@@ -53,6 +53,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // `bun run start` runs the supervisor as a process of its own (killing `bun run` leaves it, and it
+  // restarts its children): SIGTERM it, which stops every child, then kill whatever is left.
+  const supervisor = run?.lines.find((l) => l.process === 'supervisor' && typeof l.pid === 'number')?.pid;
+  if (supervisor !== undefined && alive(supervisor)) {
+    process.kill(supervisor, 'SIGTERM');
+    for (const deadline = Date.now() + 20_000; alive(supervisor) && Date.now() < deadline; )
+      await Bun.sleep(100);
+    if (alive(supervisor)) process.kill(supervisor, 'SIGKILL');
+  }
   const pids = run?.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : [])) ?? [];
   run?.proc.kill('SIGKILL');
   for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
