@@ -6,6 +6,7 @@ import { consoleDeps } from './console';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
+import { documentQueryRules } from './document-rules';
 import { orderEventRoutes } from './live/sse-route';
 import { LiveTracking } from './live/tracking';
 import { wsRoutes } from './live/ws-route';
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/api-keys', apiKeyRoutes(deps));
   mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
   app.route('/console', consoleRoutes(consoleDeps(deps, live)));
+  documentQueryRules(app);
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',
