@@ -43,6 +43,8 @@ export function Layout(props: {
   section: Section;
   session?: ConsoleSession;
   live?: boolean;
+  /** Which arrivals the page counts live: new orders (the orders list) or orders entering review. */
+  arrivals?: { kind: 'new' | 'review'; href: string };
   children: Child;
 }) {
   const { title, section, session } = props;
@@ -86,6 +88,11 @@ export function Layout(props: {
           {props.live ? (
             <p class="live" aria-live="polite" data-live-state>
               Live updates: connecting
+            </p>
+          ) : null}
+          {props.arrivals ? (
+            <p class="notice" data-arrivals={props.arrivals.kind} hidden>
+              <span data-arrivals-text /> <a href={props.arrivals.href}>Show them</a>
             </p>
           ) : null}
           {props.children}

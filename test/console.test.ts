@@ -259,6 +259,21 @@ describe('the console in headless Chromium', () => {
     expect(await page.locator('tr[data-key-id]').count()).toBe(0);
   });
 
+  test('the orders list follows new orders live: a notice counts them, the counts move, "Show them" lists them', async () => {
+    await page.goto(`${origin}/console/orders?email=${encodeURIComponent(customer.email)}`);
+    await page.locator('[data-live-state]', { hasText: 'Live updates: on' }).waitFor();
+    const pending = Number(await page.locator('[data-count="pending"]').textContent());
+    await page.evaluate('window.__sameDocument = true');
+    // Placed through the API with no worker running: it stays pending.
+    const id = await placeAndSettle(productId, 'tok_visa', 'pending', undefined);
+    await page.getByText('1 new order since this page was opened.').waitFor();
+    await page.locator('[data-count="pending"]', { hasText: String(pending + 1) }).waitFor();
+    expect(await page.evaluate('window.__sameDocument')).toBe(true);
+    await Promise.all([page.waitForLoadState('load'), page.getByRole('link', { name: 'Show them' }).click()]);
+    await page.locator(`tr[data-order-id="${id}"]`).waitFor();
+    expect(await page.locator(`[data-order-status="${id}"]`).textContent()).toBe('pending');
+  });
+
   test('signs out: the console is closed to this browser again', async () => {
     await Promise.all([
       page.waitForURL(`${origin}/console/sign-in`),

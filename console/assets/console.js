@@ -20,6 +20,21 @@
     }
   };
 
+  // Orders this page does not list yet: counted in a notice with a link that reloads the page.
+  const arrivals = document.querySelector('[data-arrivals]');
+  let arrivedCount = 0;
+  const arrived = (change) => {
+    if (!arrivals) return;
+    const counts = arrivals.dataset.arrivals === 'new' ? change.from === null : change.to === 'review';
+    if (!counts) return;
+    arrivedCount += 1;
+    const orders = arrivedCount === 1 ? 'order' : 'orders';
+    const what = arrivals.dataset.arrivals === 'new' ? `new ${orders}` : `${orders} entered review`;
+    arrivals.querySelector('[data-arrivals-text]').textContent =
+      `${arrivedCount} ${what} since this page was opened.`;
+    arrivals.hidden = false;
+  };
+
   const utc = (iso) => `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 
   // The open order's timeline is read again from the console (JSON) and rebuilt from text cells.
@@ -84,6 +99,7 @@
     }
     if (typeof change.orderId !== 'string' || typeof change.to !== 'string') return;
     setStatus(change.orderId, change.to);
+    arrived(change);
     bump(change.from, -1);
     bump(change.to, 1);
     if (timeline && timeline.dataset.timeline === change.orderId) refreshOrder();

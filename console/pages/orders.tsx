@@ -83,7 +83,13 @@ export function OrdersPage(props: {
 }) {
   const { query, counts } = props;
   return (
-    <Layout title="Orders" section="orders" session={props.session} live>
+    <Layout
+      title="Orders"
+      section="orders"
+      session={props.session}
+      live
+      arrivals={{ kind: 'new', href: searchHref(query) }}
+    >
       <Notice flash={props.flash} />
       <nav aria-label="Orders by status" class="counts">
         <ul>

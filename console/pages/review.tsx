@@ -14,7 +14,13 @@ export interface ReviewItem {
 /** Orders held for a decision, oldest first, each with its score, reasons and the customer's history. */
 export function ReviewPage(props: { session: ConsoleSession; items: ReviewItem[]; flash?: Flash }) {
   return (
-    <Layout title="Review queue" section="review" session={props.session} live>
+    <Layout
+      title="Review queue"
+      section="review"
+      session={props.session}
+      live
+      arrivals={{ kind: 'review', href: `${BASE}/review` }}
+    >
       <Notice flash={props.flash} />
       {props.items.length === 0 ? <p>No orders wait for a decision.</p> : null}
       {props.items.map(({ order, customer, history }) => (
