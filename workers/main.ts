@@ -122,7 +122,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
 }
 
 if (import.meta.main) {
-  const config = await preflight();
+  const config = await preflight('orderflow-worker');
   let args: WorkerArgs;
   try {
     args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY, config.QUEUE_PARTITIONS);

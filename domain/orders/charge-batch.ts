@@ -5,6 +5,7 @@ import { caseWhen, marks, select, write } from '../../db/raw';
 import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { itemSpan, SpanKind, spanEach } from '../../lib/tracing';
 import { notFound } from '../errors';
 import { type OrderFacts, orderFacts } from '../fraud/screening';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
@@ -104,7 +105,17 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   // Fraud screening comes before any money is asked for, as on the single-order path: an order held
   // for review or rejected goes no further (its screening recorded the decision). The batch's
   // approvals are stored (one statement) before the payment rows are made.
-  const verdicts = await screenBeforeChargeMany(ctx, candidates);
+  // Screening decides the batch at once; each order still sees a `screen` span in its own trace.
+  const verdicts = await spanEach(
+    candidates.map((o) => o.id),
+    'screen',
+    (id) => ({ 'order.id': id }),
+    () => screenBeforeChargeMany(ctx, candidates),
+    (id, span, found) => {
+      const v = found.get(id);
+      span.setAttribute('screen.verdict', v === null ? 'approved' : v && 'status' in v ? v.status : 'error');
+    },
+  );
   const screened = candidates.map((o) => {
     // Never charged unscreened: an order the screening did not answer fails its job (it retries).
     const verdict = verdicts.has(o.id) ? (verdicts.get(o.id) ?? null) : { error: new Error('not screened') };
@@ -138,20 +149,30 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   if (due.length === 0) return;
   const answers = await Promise.all(
     due.map((o) =>
-      ctx.gateway
-        .charge({
-          idempotencyKey: chargeKey(o.id),
-          token: o.paymentToken,
-          amountCents: o.totalCents,
-          currency: o.currency,
-        })
-        .then(
-          (result) => ({ order: o, result }),
-          (error: unknown) => {
-            out.set(o.id, { ok: false, error });
-            return null;
-          },
-        ),
+      // The gateway call is a span of the order's trace (never the token: only the outcome).
+      itemSpan(
+        o.id,
+        'gateway charge',
+        { 'order.id': o.id, 'user.id': o.userId },
+        async (span) => {
+          const result = await ctx.gateway.charge({
+            idempotencyKey: chargeKey(o.id),
+            token: o.paymentToken,
+            amountCents: o.totalCents,
+            currency: o.currency,
+          });
+          span?.setAttribute('gateway.outcome', result.outcome);
+          if (result.outcome !== 'succeeded') span?.setAttribute('gateway.code', result.code);
+          return result;
+        },
+        SpanKind.CLIENT,
+      ).then(
+        (result) => ({ order: o, result }),
+        (error: unknown) => {
+          out.set(o.id, { ok: false, error });
+          return null;
+        },
+      ),
     ),
   );
   const answered = answers.filter((a): a is { order: ChargeRow; result: ChargeResult } => a !== null);
