@@ -5,7 +5,7 @@ import { caseWhen, marks, select, write } from '../../db/raw';
 import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
-import { itemSpan, SpanKind, spanEach } from '../../lib/tracing';
+import { spanEach } from '../../lib/tracing';
 import { notFound } from '../errors';
 import { type OrderFacts, orderFacts } from '../fraud/screening';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
@@ -24,6 +24,7 @@ import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { screenBeforeChargeMany } from './screen';
 import type { OrderEvent, OrderStatus } from './status';
+import { chargeTraced } from './traced-charge';
 
 type ChargeRow = {
   id: string;
@@ -150,23 +151,12 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   const answers = await Promise.all(
     due.map((o) =>
       // The gateway call is a span of the order's trace (never the token: only the outcome).
-      itemSpan(
-        o.id,
-        'gateway charge',
-        { 'order.id': o.id, 'user.id': o.userId },
-        async (span) => {
-          const result = await ctx.gateway.charge({
-            idempotencyKey: chargeKey(o.id),
-            token: o.paymentToken,
-            amountCents: o.totalCents,
-            currency: o.currency,
-          });
-          span?.setAttribute('gateway.outcome', result.outcome);
-          if (result.outcome !== 'succeeded') span?.setAttribute('gateway.code', result.code);
-          return result;
-        },
-        SpanKind.CLIENT,
-      ).then(
+      chargeTraced(ctx.gateway, o, {
+        idempotencyKey: chargeKey(o.id),
+        token: o.paymentToken,
+        amountCents: o.totalCents,
+        currency: o.currency,
+      }).then(
         (result) => ({ order: o, result }),
         (error: unknown) => {
           out.set(o.id, { ok: false, error });
