@@ -7,7 +7,7 @@ import type { AppEnv } from '../context';
  * The request's span (`@hono/otel`: the root of the trace, or the child of an incoming W3C
  * `traceparent`), loaded by api/start/assemble.ts only when tracing is on. What it records is trimmed
  * to what an operator filters by: the URL without its query (a live stream's query may carry a
- * token), and the signed-in user's id and the order the request acted on, never an email.
+ * token), the caller's user id (or API key id) and the order the request acted on, never an email.
  */
 export function tracingMiddleware(): MiddlewareHandler<AppEnv>[] {
   return [
@@ -19,9 +19,11 @@ export function tracingMiddleware(): MiddlewareHandler<AppEnv>[] {
       try {
         await next();
       } finally {
-        const userId = c.get('principal')?.userId;
+        const principal = c.get('principal');
         const orderId = c.get('orderId');
-        if (userId) span?.setAttribute('user.id', userId);
+        // An API key's caller is the key (its id, never the key itself); a signed-in caller the user.
+        if (principal?.apiKeyId) span?.setAttribute('api_key.id', principal.apiKeyId);
+        else if (principal) span?.setAttribute('user.id', principal.userId);
         if (orderId) span?.setAttribute('order.id', orderId);
         span?.setAttribute('request.id', c.get('requestId') ?? '');
       }
