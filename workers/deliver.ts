@@ -7,7 +7,7 @@ import {
   type Transports,
 } from '../domain/notifications/notifications';
 import { markBatchFailed, sendBatch } from '../domain/notifications/send-batch';
-import { inSpan, linkedToItems } from '../lib/tracing';
+import { inSpan, linkedToItems, tracingOn } from '../lib/tracing';
 import { jobNames, SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { delayIfCircuitOpen, isFinalAttempt } from './step';
@@ -36,19 +36,22 @@ export function deliverProcessor(deps: WorkerDeps) {
     const { notificationId, orderId } = SendJobData.parse(job.data);
     const transports = job.opts.priority ? deps.transports : express;
     try {
+      const send = () =>
+        sendNotification(
+          deps.db,
+          deps.config.piiKey,
+          transports,
+          notificationId,
+          job.opts.priority ? grouped : undefined,
+        );
       // In the trace the job was added in: the order's (a cancel's, a lone reservation's message).
-      const status = await inSpan(
-        'deliver',
-        { 'order.id': orderId ?? '', 'job.id': job.id ?? '', 'job.attempt': job.attemptsMade + 1 },
-        () =>
-          sendNotification(
-            deps.db,
-            deps.config.piiKey,
-            transports,
-            notificationId,
-            job.opts.priority ? grouped : undefined,
-          ),
-      );
+      const status = tracingOn()
+        ? await inSpan(
+            'deliver',
+            { 'order.id': orderId ?? '', 'job.id': job.id ?? '', 'job.attempt': job.attemptsMade + 1 },
+            send,
+          )
+        : await send();
       deps.logger.info(
         { notificationId, orderId, status, attempt: job.attemptsMade + 1 },
         'message delivered',
@@ -77,12 +80,15 @@ function batchProcessor(deps: WorkerDeps) {
       // The batch's span links to each of its orders' traces, and each message's send is a span of its
       // order's trace (the traces came with the job, queues/producer.ts sendMany).
       const traces = (job.data as { traces?: Record<string, string> }).traces;
-      const { messages, retry } = await linkedToItems(
-        'deliver batch',
-        traces,
-        { 'job.id': sendJob, 'job.attempt': job.attemptsMade + 1 },
-        () => sendBatch(deps.db, deps.config.piiKey, deps.transports, sendJob),
-      );
+      const send = () => sendBatch(deps.db, deps.config.piiKey, deps.transports, sendJob);
+      const { messages, retry } = tracingOn()
+        ? await linkedToItems(
+            'deliver batch',
+            traces,
+            { 'job.id': sendJob, 'job.attempt': job.attemptsMade + 1 },
+            send,
+          )
+        : await send();
       if (deps.logger.isLevelEnabled('info')) {
         const attempt = job.attemptsMade + 1;
         for (const { id, orderId, status } of messages) {

@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { select } from '../../db/raw';
 import { notifications } from '../../db/schema';
-import { itemSpan, SpanKind } from '../../lib/tracing';
+import { itemSpan, SpanKind, tracingOn } from '../../lib/tracing';
 import { CircuitOpenError } from '../resilience';
 import {
   callProvider,
@@ -49,13 +49,15 @@ export async function sendBatch(
   // Each message's provider call is a span of its order's trace (a send batch serves many orders).
   const answers = await Promise.allSettled(
     rows.map((row) =>
-      itemSpan(
-        row.orderId,
-        'deliver',
-        { 'order.id': row.orderId ?? '', 'notification.channel': row.channel },
-        () => callProvider(piiKey, transports, row),
-        SpanKind.CLIENT,
-      ),
+      !tracingOn()
+        ? callProvider(piiKey, transports, row)
+        : itemSpan(
+            row.orderId,
+            'deliver',
+            { 'order.id': row.orderId ?? '', 'notification.channel': row.channel },
+            () => callProvider(piiKey, transports, row),
+            SpanKind.CLIENT,
+          ),
     ),
   );
   const sent = new Map<string, string>();
