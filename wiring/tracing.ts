@@ -82,7 +82,11 @@ export function jobTelemetry(): Telemetry | undefined {
   return started?.telemetry;
 }
 
-/** Sends the spans still queued (bounded by the exporter's timeout); a no-op when tracing is off. */
+/** How long a stopping process waits for its last spans to be sent: a collector away never holds it up. */
+const FLUSH_ON_STOP_MS = 3000;
+
+/** Sends the spans still queued, for at most FLUSH_ON_STOP_MS; a no-op when tracing is off. */
 export async function stopTracing(): Promise<void> {
-  await started?.shutdown().catch(() => {});
+  if (!started) return;
+  await Promise.race([started.shutdown().catch(() => {}), Bun.sleep(FLUSH_ON_STOP_MS)]);
 }
