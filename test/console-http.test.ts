@@ -98,6 +98,16 @@ describe('/console sign-in and session', () => {
     expect(await res.text()).toContain('for admins only');
   });
 
+  test('an unknown order is a 404 page, a bad cursor a message on the list', async () => {
+    const id = sessionCookie(await signIn(admin.email)) ?? '';
+    const missing = await get('/console/orders/ord_nope', id);
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toContain('Order not found');
+    const bad = await get('/console/orders?cursor=!!!', id);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('Invalid cursor');
+  });
+
   test('a wrong password is refused', async () => {
     const res = await post('/console/sign-in', { email: admin.email, password: 'wrong horse battery' });
     expect(res.status).toBe(401);
