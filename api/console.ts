@@ -6,8 +6,9 @@ import { SignInLimits } from './middleware/sign-in-limit';
 
 /**
  * What the API hands the operators' console (which imports nothing of the API): the sign-in budgets
- * `POST /auth/login` spends, the feed of every order change from this process's live hub, and the
- * client's address as the rate limits read it.
+ * `POST /auth/login` spends, the feed of every order change from this process's live hub, a slot
+ * under the live connection caps for each console stream (ended at shutdown with the others), and
+ * the client's address as the rate limits read it.
  */
 export function consoleDeps(deps: AppDeps, live: LiveTracking): ConsoleDeps {
   const limits = deps.config.RATE_LIMITS ? new SignInLimits(deps.config, deps.redis) : undefined;
@@ -25,6 +26,20 @@ export function consoleDeps(deps: AppDeps, live: LiveTracking): ConsoleDeps {
       },
     },
     changes: (listener) => live.hub.followAll(listener),
+    openStream(userId, end) {
+      const slot = live.slots.acquire(userId);
+      if ('refused' in slot) {
+        live.refused('sse', slot.refused);
+        return undefined;
+      }
+      const untrack = live.track(end);
+      return {
+        close: () => {
+          untrack();
+          slot.release();
+        },
+      };
+    },
     clientIp: (c) => clientIp(c, deps.config.TRUST_PROXY),
   };
 }

@@ -39,6 +39,11 @@ export interface ConsoleDeps {
   signIn: SignInGate;
   /** Calls `listener` with every committed order change until the returned function is called. */
   changes(listener: (change: OrderChange) => void): () => void;
+  /**
+   * A slot for one live stream under the API's connection caps (LIVE_MAX_PER_USER, per process);
+   * `end` is called to close it at shutdown. Undefined when a cap is full.
+   */
+  openStream(userId: string, end: () => void): { close: () => void } | undefined;
   clientIp(c: Context): string;
 }
 

@@ -13,8 +13,14 @@ export function liveRoutes(
   deps: ConsoleDeps,
   stillSignedIn: (c: Context<ConsoleEnv>) => Promise<boolean>,
 ): void {
-  app.get('/events', (c) =>
-    streamSSE(c, async (stream) => {
+  app.get('/events', (c) => {
+    let end = () => {};
+    const slot = deps.openStream(c.get('session').userId, () => end());
+    if (!slot) {
+      c.header('retry-after', '5');
+      return c.text('Too many live connections; retry shortly.', 429);
+    }
+    return streamSSE(c, async (stream) => {
       const pending: OrderChange[] = [];
       let wake: (() => void) | undefined;
       const stop = deps.changes((change) => {
@@ -22,10 +28,11 @@ export function liveRoutes(
         wake?.();
       });
       let open = true;
-      stream.onAbort(() => {
+      end = () => {
         open = false;
         wake?.();
-      });
+      };
+      stream.onAbort(end);
       try {
         await stream.writeSSE({ event: 'ready', data: '{}' });
         const heartbeatMs = deps.config.LIVE_HEARTBEAT_SECONDS * 1000;
@@ -52,7 +59,8 @@ export function liveRoutes(
         }
       } finally {
         stop();
+        slot.close();
       }
-    }),
-  );
+    });
+  });
 }

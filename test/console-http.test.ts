@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createApp } from '../api/app';
+import { LiveTracking } from '../api/live/tracking';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { eventually, startTestWorkers } from './support/workers';
@@ -259,5 +261,30 @@ describe('/console API keys form', () => {
     );
     expect(ok.status).toBe(201);
     expect(await count()).toBe(before + 1);
+  });
+});
+
+describe('/console/events', () => {
+  test('counts under the live connection caps: past LIVE_MAX_PER_USER a stream is refused until one closes', async () => {
+    const config = { ...h.config, LIVE_MAX_PER_USER: 1 };
+    const live = new LiveTracking(h.redis, config, h.deps.metrics);
+    const capped = createApp({ ...h.deps, config }, live);
+    const cookie = sessionCookie(await signIn(admin.email)) ?? '';
+    const open = async () =>
+      capped.request('/console/events', {
+        headers: { host: 'console.test', cookie: `orderflow_console=${cookie}` },
+      });
+    const first = await open();
+    expect(first.status).toBe(200);
+    const reader = first.body?.getReader();
+    const chunk = new TextDecoder().decode((await reader?.read())?.value);
+    expect(chunk).toContain('event: ready');
+    const second = await open();
+    expect(second.status).toBe(429);
+    expect(second.headers.get('retry-after')).toBe('5');
+    await reader?.cancel();
+    const third = await eventually(open, (res) => res.status === 200, 5000);
+    await third.body?.cancel();
+    live.close();
   });
 });
