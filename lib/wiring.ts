@@ -11,6 +11,7 @@ import type { OrderContext } from '../domain/orders/context';
 import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
+import { StripeGateway } from '../domain/payments/stripe-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
 import type { RedisClient } from '../queues/connection';
 import { RedisOrderEvents } from '../queues/order-events';
@@ -22,11 +23,25 @@ import { RedisRequestWindow } from './request-window';
 
 /** The composition root shared by the API and the workers: one place that picks the adapters. */
 export function createGateway(config: Config, db: Db, onState?: BreakerListener): PaymentGateway {
-  const simulated = new SimulatedGateway(db, {
+  return new ResilientGateway(
+    paymentProcessor(config, db),
+    breaker(config, 'payment_gateway', isGatewayOutage, onState),
+  );
+}
+
+/** The processor PAYMENT_GATEWAY names (config checked that Stripe has its key). */
+function paymentProcessor(config: Config, db: Db): PaymentGateway {
+  if (config.PAYMENT_GATEWAY === 'stripe' && config.STRIPE_SECRET_KEY) {
+    return new StripeGateway({
+      secretKey: config.STRIPE_SECRET_KEY,
+      apiUrl: config.STRIPE_API_URL,
+      timeoutMs: config.GATEWAY_TIMEOUT_MS,
+    });
+  }
+  return new SimulatedGateway(db, {
     latencyMs: config.GATEWAY_LATENCY_MS,
     failureRate: config.GATEWAY_FAILURE_RATE,
   });
-  return new ResilientGateway(simulated, breaker(config, 'payment_gateway', isGatewayOutage, onState));
 }
 
 export type BreakerListener = (name: string, state: CircuitStateName) => void;

@@ -12,7 +12,11 @@ import { bearer, IdSchema, idParam, jsonBody, jsonResponse, PageQuery, problem }
 
 export const PaymentToken = z
   .string()
-  .regex(/^tok_[A-Za-z0-9_]{1,60}$/, 'must be a card token such as tok_visa');
+  // A card token (tok_visa) or, with Stripe, a PaymentMethod id (pm_card_visa, pm_1Q…).
+  .regex(
+    /^(tok|pm)_[A-Za-z0-9_]{1,60}$/,
+    'must be a card token or PaymentMethod such as tok_visa or pm_card_visa',
+  );
 
 const NewOrder = z
   .strictObject({
