@@ -18,6 +18,7 @@ import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks/post';
 import { systemRoutes } from './routes/system';
 import { wsRoutes } from './routes/ws';
 import { documentSharedResponses } from './shared-responses';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/orders', orderEventRoutes(deps, live));
   app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
+  app.route('/webhooks/stripe', stripeWebhookRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   mountDashboard(app, deps);

@@ -61,6 +61,10 @@ export const Order = z
       })
       .optional()
       .openapi({ description: 'Fraud screening, once the order has been screened (before its charge)' }),
+    disputed: z
+      .literal(true)
+      .optional()
+      .openapi({ description: 'The customer disputed the payment with their bank' }),
     createdAt: z.string(),
     updatedAt: z.string(),
     events: z.array(

@@ -154,11 +154,11 @@ export class StripeGateway implements PaymentGateway {
             currency: req.currency.toLowerCase(),
             confirm: true,
             capture_method: captureMethod,
-            // Cards only, confirmed server-side: no redirect-based method may be chosen for us.
-            payment_method_types: ['card'],
+            // Confirmed server-side, with no customer to send anywhere: no redirect-based method.
+            automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
             ...source,
             metadata: { [ORDER_ID_METADATA]: orderId, [CHARGE_KEY_METADATA]: req.idempotencyKey },
-          },
+          } as Stripe.PaymentIntentCreateParams,
           { idempotencyKey: req.idempotencyKey },
         ),
       );
@@ -217,10 +217,15 @@ function isTransient(err: unknown): boolean {
   return status >= 500 || status === 409 || status === 429;
 }
 
-/** A PaymentMethod id goes as `payment_method`; a token (`tok_…`) as a card built from it. */
-function paymentSource(
-  token: string,
-): Pick<Stripe.PaymentIntentCreateParams, 'payment_method' | 'payment_method_data'> | null {
+/**
+ * A PaymentMethod id goes as `payment_method`; a token (`tok_…`) as the card of `payment_method_data`,
+ * which Stripe still accepts (the SDK's types leave that form out: Stripe.js makes PaymentMethods now).
+ */
+type PaymentSource =
+  | { payment_method: string }
+  | { payment_method_data: { type: 'card'; card: { token: string } } };
+
+function paymentSource(token: string): PaymentSource | null {
   if (token.startsWith('pm_')) return { payment_method: token };
   if (token.startsWith('tok_')) return { payment_method_data: { type: 'card', card: { token } } };
   return null;

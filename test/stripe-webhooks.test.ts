@@ -1,0 +1,153 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { type GatewaySetup, gatewaySetup, TEST_WEBHOOK_SECRET } from './support/gateways';
+import { createHarness, type Harness } from './support/harness';
+import { expectProblem } from './support/problems';
+import { shop } from './support/shop';
+import type { StripeStandIn } from './support/stripe-stand-in';
+import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+
+// POST /webhooks/stripe: events built as Stripe builds them and signed with the SDK's own test helper.
+let g: GatewaySetup;
+let stripe: StripeStandIn;
+let h: Harness;
+let s: ReturnType<typeof shop>;
+let user: { id: string; token: string };
+let w: TestWorkers | undefined;
+
+beforeAll(async () => {
+  g = gatewaySetup('stripe');
+  stripe = g.stripe as StripeStandIn;
+  h = await createHarness({ ...g.env, JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
+  s = shop(h, await h.signUp('admin'));
+  user = await h.signUp('user');
+});
+afterEach(async () => {
+  await w?.stop();
+  w = undefined;
+});
+afterAll(async () => {
+  await h.cleanup();
+  await g.stop();
+});
+
+/** An order taken to `status` (`paid`: only reserve and charge run), and its PaymentIntent. */
+async function paidOrder(status: 'completed' | 'paid' = 'completed') {
+  w = await startTestWorkers(h, status === 'paid' ? { queues: ['reserve', 'charge'] } : {});
+  const product = await s.product(10, 2000);
+  const res = await s.place(user.token, product, 1, 'tok_visa');
+  expect(res.status).toBe(202);
+  const { id } = (await res.json()) as { id: string };
+  await eventually(
+    () => s.order(id),
+    (o) => o.status === status,
+  );
+  await w.stop();
+  w = undefined;
+  const [pi] = stripe.intentsOf(id);
+  if (!pi) throw new Error('no PaymentIntent');
+  return { id, product, pi };
+}
+
+async function post(body: string, signature?: string) {
+  return h.app.request('/webhooks/stripe', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
+    body,
+  });
+}
+
+async function deliver(event: Record<string, unknown>) {
+  const { body, signature } = await stripe.signed(event, TEST_WEBHOOK_SECRET);
+  return post(body, signature);
+}
+
+const applied = async () => {
+  const [rows] = await h.pool.query('SELECT COUNT(*) AS n FROM stripe_events');
+  return Number((rows as { n: number }[])[0]?.n);
+};
+
+const failedSignals = (userId: string) => h.redis.zcard(`${h.prefix}:risk:{${userId}}:failed`);
+
+describe('the signature', () => {
+  test('bad, stale, missing or from another secret: 400 problem, nothing changed', async () => {
+    const { id, pi } = await paidOrder();
+    const event = stripe.event('charge.dispute.created', stripe.disputeObject(pi.id));
+    const good = await stripe.signed(event, TEST_WEBHOOK_SECRET);
+    const before = await applied();
+
+    const otherSecret = await stripe.signed(event, 'whsec_someone_else');
+    const stale = await stripe.signed(event, TEST_WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 600);
+    const cases: [string, Response][] = [
+      ['another secret', await post(otherSecret.body, otherSecret.signature)],
+      ['stale (10 minutes old)', await post(stale.body, stale.signature)],
+      ['tampered body', await post(good.body.replace('fraudulent', 'general'), good.signature)],
+      ['garbage header', await post(good.body, 't=1,v1=abc')],
+      ['no header', await post(good.body)],
+    ];
+    for (const [name, res] of cases) {
+      expect({ name, status: res.status }).toEqual({ name, status: 400 });
+      await expectProblem(res, 400);
+    }
+    expect(await applied()).toBe(before);
+    expect((await s.order(id)).disputed).toBeUndefined();
+    expect(await failedSignals(user.id)).toBe(0);
+  });
+});
+
+describe('charge.dispute.created', () => {
+  test('marks the order disputed, counts for the user, and is applied once however often it arrives', async () => {
+    const { id, pi } = await paidOrder();
+    // A completed order's view is cached: the flag must still show.
+    expect((await s.order(id)).disputed).toBeUndefined();
+    const event = stripe.event('charge.dispute.created', stripe.disputeObject(pi.id));
+    const first = await deliver(event);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ received: true, result: 'applied' });
+    const again = await Promise.all([deliver(event), deliver(event)]);
+    expect(await Promise.all(again.map((r) => r.json()))).toEqual([
+      { received: true, result: 'duplicate' },
+      { received: true, result: 'duplicate' },
+    ]);
+    const order = await s.order(id);
+    expect(order.disputed).toBe(true);
+    expect(order.status).toBe('completed');
+    expect((await s.order(id, user.token)).disputed).toBe(true);
+    expect(await failedSignals(user.id)).toBe(1);
+  });
+});
+
+describe('payment_intent.payment_failed after the fact', () => {
+  const failedIntent = (pi: { id: string } & Record<string, unknown>) => ({
+    ...pi,
+    status: 'requires_payment_method',
+    last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+  });
+
+  test('an order not yet completed (paid) ends failed, its stock back, its payment failed', async () => {
+    const { id, product, pi } = await paidOrder('paid');
+    expect(await s.stock(product)).toEqual({ available: 9, reserved: 1 });
+    const res = await deliver(stripe.event('payment_intent.payment_failed', failedIntent({ ...pi })));
+    expect(await res.json()).toEqual({ received: true, result: 'applied' });
+    const order = await s.order(id);
+    expect(order.status).toBe('failed');
+    expect(order.failureReason).toBe('payment_failed_after_charge');
+    expect(await s.stock(product)).toEqual({ available: 10, reserved: 0 });
+    expect(await s.payment(id)).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds' });
+  });
+
+  test('a completed order keeps its status; the payment is recorded failed', async () => {
+    const { id, pi } = await paidOrder();
+    const res = await deliver(stripe.event('payment_intent.payment_failed', failedIntent({ ...pi })));
+    expect(await res.json()).toEqual({ received: true, result: 'applied' });
+    expect((await s.order(id)).status).toBe('completed');
+    expect(await s.payment(id)).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds' });
+  });
+});
+
+test('an event about no order of ours is received and ignored', async () => {
+  const res = await deliver(
+    stripe.event('charge.dispute.created', { id: 'dp_x', object: 'dispute', payment_intent: 'pi_unknown' }),
+  );
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ received: true, result: 'ignored' });
+});
