@@ -6,4 +6,5 @@ export * from './orders';
 export * from './payments';
 export * from './products';
 export * from './refresh-tokens';
+export * from './refunds';
 export * from './users';
