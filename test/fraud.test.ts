@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { loadCommittedModel } from '../domain/fraud/model';
-import type {
-  ChargeRequest,
-  ChargeResult,
-  GatewayTransaction,
-  PaymentGateway,
-  RefundRequest,
-} from '../domain/payments/gateway';
+import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
+import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
 import { createGateway } from '../lib/wiring';
 import { queueNames } from '../queues/contract';
 import { reconcile } from '../workers/reconcile';
@@ -16,20 +11,16 @@ import { type OrderBody, shop } from './support/shop';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
 
 /** The real (simulated) gateway, counting the charge calls it is asked to make, per order. */
-class CountingGateway implements PaymentGateway {
-  readonly name = 'counting';
+class CountingGateway extends ForwardingGateway {
+  override readonly name = 'counting';
   readonly charges = new Map<string, number>();
-  constructor(private readonly inner: PaymentGateway) {}
-  charge(req: ChargeRequest): Promise<ChargeResult> {
+  constructor(inner: PaymentGateway) {
+    super(inner);
+  }
+  override charge(req: ChargeRequest): Promise<ChargeResult> {
     const orderId = req.idempotencyKey.replace(/^chg_/, '');
     this.charges.set(orderId, (this.charges.get(orderId) ?? 0) + 1);
     return this.inner.charge(req);
-  }
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
-    return this.inner.refund(req);
-  }
-  transactions(key: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(key);
   }
   calls(orderId: string): number {
     return this.charges.get(orderId) ?? 0;

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { chargeKey, GatewayUnavailableError } from '../domain/payments/gateway';
+import { chargeKey, GatewayUnavailableError, voidKey } from '../domain/payments/gateway';
 import { StripeGateway } from '../domain/payments/stripe-gateway';
 import { StripeStandIn } from './support/stripe-stand-in';
 
 // The adapter through the real `stripe` SDK, against the stand-in that speaks Stripe's wire format.
-const voidKey = (id: string) => `void_${id}`; // TEMP until the port lands
 let stripe: StripeStandIn;
 let gateway: StripeGateway;
 

@@ -67,10 +67,7 @@ describe('PAYMENT_GATEWAY=stripe', () => {
       expect(more).toEqual([]);
       expect(pi).toMatchObject({ amount: 2500, currency: 'eur', status: 'succeeded' });
       expect(created(id)).toBe(1);
-      const payment = (await s.payment(id, user.token)) as {
-        status: string;
-        transactions: { type: string; gatewayRef: string; amountCents: number }[];
-      };
+      const payment = await s.payment(id, user.token);
       expect(payment.status).toBe('succeeded');
       expect(payment.transactions).toMatchObject([{ type: 'charge', gatewayRef: pi?.id, amountCents: 2500 }]);
     }
@@ -140,7 +137,7 @@ describe('PAYMENT_GATEWAY=stripe', () => {
     expect(faulty.calls).toBeGreaterThanOrEqual(2);
     expect(created(id)).toBe(1);
     const [pi] = stripe.intentsOf(id);
-    const payment = (await s.payment(id, user.token)) as { transactions: { gatewayRef: string }[] };
+    const payment = await s.payment(id, user.token);
     expect(payment.transactions.map((t) => t.gatewayRef)).toEqual([pi?.id ?? '']);
   });
 });

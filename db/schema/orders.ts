@@ -50,6 +50,8 @@ export const orders = mysqlTable(
     riskDecision: mysqlEnum('risk_decision', riskDecisions),
     riskReasons: varchar('risk_reasons', { length: 255 }),
     riskModel: varchar('risk_model', { length: 40 }),
+    // What went back to the customer after the sale (refunds, or the full refund of a cancel).
+    refundedCents: bigint('refunded_cents', { mode: 'number', unsigned: true }).notNull().default(0),
     // Bumped by every transition: a compare-and-set can use it, and the reconciler sees movement.
     version: int('version', { unsigned: true }).notNull().default(0),
     createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
