@@ -31,6 +31,11 @@ export interface Screening {
   enabled?: boolean;
   /** Told of every decision that took effect (metrics). */
   observe?: (a: RiskAssessment) => void;
+  /**
+   * False with a live payment gateway (a Stripe `sk_live_` key): the test tokens below are then ordinary
+   * tokens, so a customer cannot steer screening by sending one. True (the default) in test mode.
+   */
+  testTokens?: boolean;
 }
 
 /** Stripe-style test tokens that force a decision whatever the score (they charge like tok_visa). */
@@ -106,7 +111,7 @@ function assess(
     accountAgeHours: f.accountCreated ? Math.max(0, now - f.accountCreated.getTime()) / 3_600_000 : 0,
     units: f.units,
   });
-  const forced = forcedDecisions[token];
+  const forced = s.testTokens === false ? undefined : forcedDecisions[token];
   const decision: RiskDecision =
     forced?.decision ?? (score >= s.rejectAt ? 'reject' : score >= s.reviewAt ? 'review' : 'approve');
   return {
