@@ -11,6 +11,7 @@ import type { OrderContext } from '../domain/orders/context';
 import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
+import type { StripeRefundLister } from '../domain/payments/stripe-events';
 import { StripeGateway } from '../domain/payments/stripe-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
 import type { RedisClient } from '../queues/connection';
@@ -27,6 +28,16 @@ export function createGateway(config: Config, db: Db, onState?: BreakerListener)
     paymentProcessor(config, db),
     breaker(config, 'payment_gateway', isGatewayOutage, onState),
   );
+}
+
+/** Stripe's own list of a payment's refunds, for its webhooks; none unless PAYMENT_GATEWAY=stripe. */
+export function createStripeRefundLister(config: Config): StripeRefundLister | undefined {
+  if (config.PAYMENT_GATEWAY !== 'stripe' || !config.STRIPE_SECRET_KEY) return undefined;
+  return new StripeGateway({
+    secretKey: config.STRIPE_SECRET_KEY,
+    apiUrl: config.STRIPE_API_URL,
+    timeoutMs: config.GATEWAY_TIMEOUT_MS,
+  });
 }
 
 /** The processor PAYMENT_GATEWAY names (config checked that Stripe has its key). */

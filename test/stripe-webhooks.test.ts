@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { chargeKey, refundIdKey } from '../domain/payments/gateway';
 import { type GatewaySetup, gatewaySetup, TEST_WEBHOOK_SECRET } from './support/gateways';
 import { createHarness, type Harness } from './support/harness';
 import { expectProblem } from './support/problems';
@@ -141,6 +142,74 @@ describe('payment_intent.payment_failed after the fact', () => {
     expect(await res.json()).toEqual({ received: true, result: 'applied' });
     expect((await s.order(id)).status).toBe('completed');
     expect(await s.payment(id)).toMatchObject({ status: 'failed', failureCode: 'insufficient_funds' });
+  });
+});
+
+describe('charge.refunded', () => {
+  const money = async (orderId: string) => {
+    const [rows] = await h.pool.query(
+      'SELECT o.refunded_cents AS refunded, p.status FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.id = ?',
+      [orderId],
+    );
+    const [row] = rows as { refunded: number; status: string }[];
+    return { refunded: Number(row?.refunded), payment: row?.status };
+  };
+  const refundRows = async (orderId: string) => {
+    const [rows] = await h.pool.query(
+      'SELECT amount_cents AS amount, gateway_ref AS ref, status FROM refunds WHERE order_id = ? ORDER BY created_at, id',
+      [orderId],
+    );
+    return (rows as { amount: number; ref: string; status: string }[]).map((r) => ({
+      ...r,
+      amount: Number(r.amount),
+    }));
+  };
+  /** The event as newer API versions send it: the charge without its refunds (the app asks Stripe). */
+  const withoutRefundList = (charge: Record<string, unknown>) => {
+    const { refunds: _refunds, ...rest } = charge;
+    return rest;
+  };
+
+  test("a refund made in Stripe's dashboard joins the order's refunds once, however often and in however many events it comes", async () => {
+    const { id, pi } = await paidOrder();
+    const dashboard = stripe.refundInDashboard(pi.id, 500);
+    const event = stripe.event('charge.refunded', stripe.chargeObject(pi.id));
+    expect(await (await deliver(event)).json()).toEqual({ received: true, result: 'applied' });
+    expect(await (await deliver(event)).json()).toEqual({ received: true, result: 'duplicate' });
+    // Another event (a later refund's) lists the first again: still counted once.
+    const later = stripe.event('charge.refunded', withoutRefundList(stripe.chargeObject(pi.id)));
+    expect(await (await deliver(later)).json()).toEqual({ received: true, result: 'applied' });
+    expect(await refundRows(id)).toEqual([{ amount: 500, ref: dashboard.id, status: 'succeeded' }]);
+    expect(await money(id)).toEqual({ refunded: 500, payment: 'partially_refunded' });
+
+    // The rest refunded in the dashboard, told by an event without its refund list: asked of Stripe.
+    const rest = stripe.refundInDashboard(pi.id);
+    await deliver(stripe.event('charge.refunded', withoutRefundList(stripe.chargeObject(pi.id))));
+    expect((await refundRows(id)).map((r) => [r.amount, r.ref])).toEqual([
+      [500, dashboard.id],
+      [1500, rest.id],
+    ]);
+    expect(await money(id)).toEqual({ refunded: 2000, payment: 'refunded' });
+    expect((await s.order(id)).status).toBe('completed');
+  });
+
+  test("a refund Orderflow made itself is recognised when its webhook comes (even before we recorded Stripe's answer)", async () => {
+    const { id, pi } = await paidOrder();
+    // Our refund reached Stripe; its answer is not recorded yet (the webhook races our recording).
+    const ours = await h.deps.orders.gateway.refund({
+      idempotencyKey: refundIdKey('re_ours_1'),
+      chargeIdempotencyKey: chargeKey(id),
+      paymentRef: pi.id,
+      amountCents: 300,
+    });
+    expect(ours?.ref).toMatch(/^re_/);
+    const dashboard = stripe.refundInDashboard(pi.id, 200);
+    for (const charge of [stripe.chargeObject(pi.id), withoutRefundList(stripe.chargeObject(pi.id))]) {
+      expect((await deliver(stripe.event('charge.refunded', charge))).status).toBe(200);
+    }
+    expect((await refundRows(id)).map((r) => r.ref)).toEqual([dashboard.id]);
+    expect(await money(id)).toEqual({ refunded: 200, payment: 'partially_refunded' });
+    expect(stripe.refundsOf(pi.id).map((r) => r.amount)).toEqual([300, 200]);
   });
 });
 

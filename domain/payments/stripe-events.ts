@@ -2,7 +2,8 @@ import { and, eq, inArray } from 'drizzle-orm';
 import Stripe from 'stripe';
 import type { Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
-import { orders, payments, stripeEvents } from '../../db/schema';
+import { orders, payments, refunds, stripeEvents } from '../../db/schema';
+import { newId } from '../../lib/ids';
 import { DomainError } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
@@ -10,7 +11,12 @@ import type { OrderContext } from '../orders/context';
 import { orderLines } from '../orders/lines';
 import { lockOrder, type TransitionLog, transition, withTransitions } from '../orders/transition';
 import { declineReason } from './stripe-declines';
-import { ORDER_ID_METADATA } from './stripe-gateway';
+import { ORDER_ID_METADATA, REFUND_KEY_METADATA } from './stripe-gateway';
+
+/** Stripe's refunds of a PaymentIntent, asked of Stripe (a `charge.refunded` event no longer lists them). */
+export interface StripeRefundLister {
+  refundsOf(paymentIntentId: string): Promise<Stripe.Refund[]>;
+}
 
 /** What became of one webhook event. */
 export interface StripeEventOutcome {
@@ -49,14 +55,21 @@ type Effect = (
  * id is inserted in the transaction of its effect (a second delivery meets the primary key and changes
  * nothing; two at once take turns on it). An event about no order of ours is remembered and ignored.
  */
-export async function applyStripeEvent(ctx: OrderContext, event: Stripe.Event): Promise<StripeEventOutcome> {
+export async function applyStripeEvent(
+  ctx: OrderContext,
+  event: Stripe.Event,
+  lister?: StripeRefundLister,
+): Promise<StripeEventOutcome> {
   const [seen] = await ctx.db
     .select({ id: stripeEvents.id })
     .from(stripeEvents)
     .where(eq(stripeEvents.id, event.id));
   if (seen) return { result: 'duplicate', messages: [] };
   const order = await orderOf(ctx, event);
-  const effect = order ? effectOf(ctx, event) : undefined;
+  // Network calls happen before the transaction, never inside it.
+  const listed =
+    order && event.type === 'charge.refunded' ? await refundsOfCharge(event.data.object, lister) : [];
+  const effect = order ? effectOf(ctx, event, listed) : undefined;
   try {
     const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
       await log.tx
@@ -79,8 +92,10 @@ export async function applyStripeEvent(ctx: OrderContext, event: Stripe.Event): 
   }
 }
 
-function effectOf(ctx: OrderContext, event: Stripe.Event): Effect | undefined {
+function effectOf(ctx: OrderContext, event: Stripe.Event, listed: Stripe.Refund[]): Effect | undefined {
   switch (event.type) {
+    case 'charge.refunded':
+      return (tx, _log, order) => refundsMadeAtStripe(tx, order.id, listed);
     case 'charge.dispute.created':
       return async (tx, _log, order) => {
         await tx.update(orders).set({ disputed: true, updatedAt: new Date() }).where(eq(orders.id, order.id));
@@ -133,6 +148,72 @@ async function paymentFailedLater(
     failureReason: reason,
   });
   return { messages };
+}
+
+/** The charge's refunds: listed in the event by older API versions, else asked of Stripe. */
+async function refundsOfCharge(charge: Stripe.Charge, lister?: StripeRefundLister): Promise<Stripe.Refund[]> {
+  const inline = (charge as { refunds?: { data?: Stripe.Refund[]; has_more?: boolean } | null }).refunds;
+  if (inline?.data && !inline.has_more) return inline.data;
+  const intent =
+    typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
+  if (!intent || !lister) return inline?.data ?? [];
+  return lister.refundsOf(intent);
+}
+
+/**
+ * Refunds made in Stripe (its dashboard, its API by someone else) join the order's refunds, each once
+ * by its Stripe id (unique in `refunds`). A refund Orderflow made carries our key in its metadata and
+ * is left to the code that made it (which records its answer, or the reconciler does): so it is never
+ * counted twice, even when this event arrives before we recorded Stripe's answer.
+ */
+async function refundsMadeAtStripe(
+  tx: Tx,
+  orderId: string,
+  listed: Stripe.Refund[],
+): Promise<Partial<StripeEventOutcome>> {
+  const theirs = listed.filter((r) => r.status === 'succeeded' && !r.metadata?.[REFUND_KEY_METADATA]);
+  if (theirs.length === 0) return {};
+  // The order, then its payment: the order the refund path takes its locks in.
+  const order = await lockOrder(tx, orderId);
+  const [payment] = await tx.select().from(payments).where(eq(payments.orderId, orderId)).for('update');
+  if (!order || !payment) return {};
+  const known = await tx
+    .select({ ref: refunds.gatewayRef })
+    .from(refunds)
+    .where(
+      inArray(
+        refunds.gatewayRef,
+        theirs.map((r) => r.id),
+      ),
+    );
+  const fresh = theirs.filter((r) => !known.some((k) => k.ref === r.id));
+  if (fresh.length === 0) return {};
+  const now = new Date();
+  await tx.insert(refunds).values(
+    fresh.map((r) => ({
+      id: newId('re'),
+      orderId,
+      amountCents: r.amount,
+      restock: false,
+      reason: 'refunded_in_stripe',
+      status: 'succeeded' as const,
+      gatewayRef: r.id,
+      requestedBy: 'stripe',
+      actorType: 'system' as const,
+      createdAt: new Date(r.created * 1000),
+      updatedAt: now,
+    })),
+  );
+  const refundedCents = Math.min(
+    order.totalCents,
+    order.refundedCents + fresh.reduce((sum, r) => sum + r.amount, 0),
+  );
+  await tx.update(orders).set({ refundedCents, updatedAt: now }).where(eq(orders.id, orderId));
+  await tx
+    .update(payments)
+    .set({ status: refundedCents >= order.totalCents ? 'refunded' : 'partially_refunded', updatedAt: now })
+    .where(and(eq(payments.orderId, orderId), inArray(payments.status, ['succeeded', 'partially_refunded'])));
+  return {};
 }
 
 /** The order an event is about: our metadata on the PaymentIntent, else the payment's recorded id. */

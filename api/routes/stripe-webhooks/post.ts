@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { applyStripeEvent, verifyStripeEvent } from '../../../domain/payments/stripe-events';
 import { invalidate } from '../../../lib/cache';
+import { createStripeRefundLister } from '../../../lib/wiring';
 import { newRouter } from '../../context';
 import type { AppDeps } from '../../deps';
 import { ProblemError } from '../../problem';
@@ -19,6 +20,7 @@ const Received = z
  */
 export function stripeWebhookRoutes(deps: AppDeps) {
   const app = newRouter();
+  const refunds = createStripeRefundLister(deps.config);
 
   app.openapi(
     createRoute({
@@ -41,7 +43,7 @@ export function stripeWebhookRoutes(deps: AppDeps) {
       // The raw body exactly as sent: the signature is over its bytes, not over a re-serialised JSON.
       const payload = await c.req.text();
       const event = await verifyStripeEvent(payload, c.req.valid('header')['stripe-signature'], secret);
-      const outcome = await applyStripeEvent(deps.orders, event);
+      const outcome = await applyStripeEvent(deps.orders, event, refunds);
       if (outcome.orderId) {
         c.set('orderId', outcome.orderId);
         // A final order's cached view does not change by transition here (a flag, a refund): stale it.
