@@ -99,7 +99,7 @@ export function createOrderContext(
       enabled: config.FRAUD_SCREENING,
       reviewAt: config.RISK_REVIEW_AT,
       rejectAt: config.RISK_REJECT_AT,
-      testTokens: gateway.testMode,
+      maxHolds: config.MAX_UNPAID_ORDERS,
       ...(observeRisk ? { observe: observeRisk } : {}),
     },
   };

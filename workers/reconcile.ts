@@ -1,7 +1,13 @@
 import { purgeDeadTokens } from '../domain/auth/tokens';
 import { expireReviews } from '../domain/fraud/review';
+import { authorizeHeld } from '../domain/orders/authorize';
 import { expireHolds } from '../domain/orders/compensate';
-import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
+import {
+  findStaleNotifications,
+  findStuckOrders,
+  findUnauthorizedReviews,
+  findUnsettledPayments,
+} from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
 import type { WorkerDeps } from './deps';
 
@@ -46,11 +52,21 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     );
     report.readded++;
   }
+  for (const { orderId } of await findUnauthorizedReviews(deps.db, olderThan)) {
+    try {
+      const { messages } = await authorizeHeld(deps.orders, orderId);
+      for (const id of messages) await deps.queues.send(id, orderId);
+      report.settled++;
+    } catch (err) {
+      deps.logger.warn({ err, orderId }, 'could not authorize an order held in review');
+    }
+  }
   const lateChargeSince = new Date(Date.now() - deps.config.LATE_CHARGE_WINDOW_SECONDS * 1000);
   for (const { orderId } of await findUnsettledPayments(deps.db, olderThan, lateChargeSince)) {
     try {
-      if ((await refundIfCharged(deps.orders, orderId)) === 'refunded') {
-        deps.logger.warn({ orderId }, 'reconciler refunded an ended order');
+      const answer = await refundIfCharged(deps.orders, orderId);
+      if (answer === 'refunded' || answer === 'voided') {
+        deps.logger.warn({ orderId, answer }, 'reconciler gave back the money of an ended order');
         report.settled++;
       }
     } catch (err) {

@@ -6,8 +6,9 @@ import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from '../orders/context';
 import { orderLines } from '../orders/lines';
+import { oweRefund, refundIfCharged } from '../orders/refund';
 import { lockOrder, transition, withTransitions } from '../orders/transition';
-import { rejectForFraud, type Screened, settleUncharged } from './screen';
+import { rejectForFraud, type Screened } from './screen';
 
 export type ReviewDecision = 'approve' | 'reject';
 
@@ -22,7 +23,7 @@ export async function decideReview(
   orderId: string,
   decision: ReviewDecision,
 ): Promise<Screened> {
-  return withTransitions(ctx.db, ctx.events, async (log) => {
+  const decided = await withTransitions(ctx.db, ctx.events, async (log): Promise<Screened> => {
     const order = await lockOrder(log.tx, orderId);
     if (!order) throw notFound('Order');
     if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
@@ -32,6 +33,14 @@ export async function decideReview(
     }
     return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
   });
+  // Rejected: its authorization is voided after the commit (the reconciler retries if this fails).
+  if (decided.status === 'rejected') await releaseAuthorization(ctx, orderId);
+  return decided;
+}
+
+/** Voids what an ended review order holds; a failure leaves it owed (the reconciler settles it). */
+async function releaseAuthorization(ctx: OrderContext, orderId: string): Promise<void> {
+  await refundIfCharged(ctx, orderId).catch(() => 'owed');
 }
 
 /**
@@ -61,15 +70,17 @@ export async function expireReviews(
       await releaseStock(log.tx, lines);
       log.stockMoved(lines);
       await transition(log, id, 'review', 'cancelled', 'review_expired', { reservedUntil: null });
-      // Screening runs before any charge: an order in review was never charged.
-      await settleUncharged(log.tx, id, 'not_charged');
+      // An order in review holds an authorization at most (never a charge): owed back, voided below.
+      await oweRefund(log.tx, id);
       return recordOutcomeMessages(log.tx, ctx.piiKey, {
         ...order,
         status: 'cancelled',
         failureReason: 'review_expired',
       });
     });
-    if (messages) expired.push({ orderId: id, messages });
+    if (!messages) continue;
+    await releaseAuthorization(ctx, id);
+    expired.push({ orderId: id, messages });
   }
   return expired;
 }

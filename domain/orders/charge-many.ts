@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
-import type { Tx } from '../../db/client';
+import type { Db, Tx } from '../../db/client';
 import { caseWhen, marks, select, write } from '../../db/raw';
 import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
@@ -8,6 +8,7 @@ import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
 import { type OrderFacts, orderFacts, screenBeforeChargeMany } from '../fraud/screen';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
+import { chargeOrder } from './charge';
 import type { OrderContext } from './context';
 import {
   byId,
@@ -53,16 +54,21 @@ export async function chargeOrders(
     totalCents: number;
     currency: string;
     riskDecision: RiskDecision | null;
+    captureMethod: 'automatic' | 'manual' | null;
     units: string | number;
     accountCreated: string | Date | null;
   }>(ctx.db, batchRead(orderIds.length), orderIds);
   const found = new Map(rows.map((r) => [r.id, r]));
   const settle: string[] = [];
+  const held: string[] = [];
   const due: ChargeRow[] = [];
   for (const id of orderIds) {
     const row = found.get(id);
     if (!row) out.set(id, { ok: false, error: notFound('Order') });
     else if (row.status === 'cancelled' || row.status === 'failed') settle.push(id);
+    // Held for review (its authorization owed) or approved after it (its capture owed): rare, and
+    // decided one by one on the single-order path.
+    else if (row.status === 'review' || row.captureMethod === 'manual') held.push(id);
     else if (row.status !== 'reserved' || !row.paymentToken)
       out.set(id, { ok: true, value: { status: row.status, changed: false } });
     else
@@ -84,8 +90,16 @@ export async function chargeOrders(
       ),
     ),
   );
+  const single = Promise.all(
+    held.map((id) =>
+      chargeOrder(ctx, id).then(
+        (value) => out.set(id, { ok: true, value }),
+        (error) => out.set(id, { ok: false, error }),
+      ),
+    ),
+  );
   await chargeDue(ctx, due, out);
-  await settling;
+  await Promise.all([settling, single]);
   return out;
 }
 
@@ -95,7 +109,8 @@ const batchRead = (n: number) =>
   '`orders`.`payment_token` AS `paymentToken`, `orders`.`total_cents` AS `totalCents`, ' +
   '`orders`.`currency` AS `currency`, `orders`.`risk_decision` AS `riskDecision`, ' +
   '(SELECT COALESCE(SUM(`order_items`.`quantity`), 0) FROM `order_items` WHERE `order_items`.`order_id` = `orders`.`id`) AS `units`, ' +
-  '(SELECT `users`.`created_at` FROM `users` WHERE `users`.`id` = `orders`.`user_id`) AS `accountCreated` ' +
+  '(SELECT `users`.`created_at` FROM `users` WHERE `users`.`id` = `orders`.`user_id`) AS `accountCreated`, ' +
+  '(SELECT `payments`.`capture_method` FROM `payments` WHERE `payments`.`order_id` = `orders`.`id`) AS `captureMethod` ' +
   `FROM \`orders\` WHERE \`orders\`.\`id\` IN (${marks(n)})`;
 
 async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<string, Decided<StepOutcome>>) {
@@ -120,7 +135,7 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   // from here on finds the row and owes the refund; if it asks before the charge lands, the record
   // below sees the order cancelled and refunds. The insert itself answers for the orders it finds
   // reserved; only when it did not find them all are their statuses read.
-  const allReserved = await ensurePaymentRows(ctx, approved);
+  const allReserved = await claimPayments(ctx.db, approved);
   const still = allReserved
     ? approved.map((o) => ({ id: o.id, status: 'reserved' as const }))
     : await select<{ id: string; status: OrderStatus }>(
@@ -169,8 +184,8 @@ async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
 }
 
 /**
- * Makes the payment rows of the orders that are still `reserved`, and tells whether that was all of
- * them. One `INSERT … SELECT` from their order rows: the select is a locking read (shared locks, held
+ * The claim before money moves: makes the payment rows of the orders that are still `reserved`, and
+ * tells whether that was all of them (the single-order path claims its one order the same way). One `INSERT … SELECT` from their order rows: the select is a locking read (shared locks, held
  * until the insert commits), so the status it sees is the latest, and a cancel that comes after it
  * waits for the row and then finds it (and owes its refund). An order no longer reserved gets no row:
  * nothing was charged and nothing will be. A row made by an earlier attempt stays as it is (the
@@ -183,15 +198,15 @@ async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
 /** A column as an INSERT names it: unqualified. */
 const column = (c: AnyMySqlColumn) => sql`${sql.identifier(c.name)}`;
 
-async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<boolean> {
+export async function claimPayments(db: Db, due: { id: string }[]): Promise<boolean> {
   const now = new Date();
   const o = sql`${orders.id}`;
-  const byOrder = (value: (row: ChargeRow) => string) =>
+  const byOrder = (value: (row: { id: string }) => string) =>
     sql`CASE ${o} ${sql.join(
       due.map((row) => sql`WHEN ${row.id} THEN ${value(row)}`),
       sql` `,
     )} END`;
-  const [res] = await ctx.db.execute(
+  const [res] = await db.execute(
     sql`INSERT INTO ${payments} (${column(payments.id)}, ${column(payments.orderId)}, ${column(payments.status)},
         ${column(payments.amountCents)}, ${column(payments.currency)}, ${column(payments.idempotencyKey)},
         ${column(payments.createdAt)}, ${column(payments.updatedAt)})

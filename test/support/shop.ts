@@ -61,6 +61,9 @@ export function shop(h: Harness, admin: { token: string }) {
       expect(res.status).toBe(200);
       return (await res.json()) as {
         status: string;
+        amountCents: number;
+        capturedCents: number;
+        refundedCents: number;
         failureCode?: string;
         transactions: { type: string; amountCents: number; gatewayRef: string }[];
       };
