@@ -15,6 +15,7 @@ let stripe: StripeStandIn;
 let h: Harness;
 let s: ReturnType<typeof shop>;
 let user: { id: string; token: string };
+let admin: { token: string };
 let w: TestWorkers | undefined;
 
 beforeAll(async () => {
@@ -28,7 +29,8 @@ beforeAll(async () => {
     BREAKER_HALF_OPEN_MS: '300',
     EMAIL_RATE_MAX: '1000',
   });
-  s = shop(h, await h.signUp('admin'));
+  admin = await h.signUp('admin');
+  s = shop(h, admin);
   user = await h.signUp('user');
 });
 afterEach(async () => {
@@ -139,5 +141,44 @@ describe('PAYMENT_GATEWAY=stripe', () => {
     const [pi] = stripe.intentsOf(id);
     const payment = await s.payment(id, user.token);
     expect(payment.transactions.map((t) => t.gatewayRef)).toEqual([pi?.id ?? '']);
+  });
+
+  test('an order held for review holds an authorization: approve captures it once, reject voids it', async () => {
+    w = await startTestWorkers(h);
+    const held = async () => {
+      const id = await place('tok_riskLevelElevated');
+      await eventually(
+        () => s.order(id),
+        (o) => o.status === 'review',
+      );
+      const pi = await eventually(
+        async () => stripe.intentsOf(id)[0],
+        (p) => p?.status === 'requires_capture',
+      );
+      return { id, pi: pi?.id ?? '' };
+    };
+    const decide = (id: string, decision: 'approve' | 'reject') =>
+      h.json('POST', `/orders/${id}/review`, { decision }, admin.token);
+
+    const approved = await held();
+    expect((await decide(approved.id, 'approve')).status).toBe(200);
+    expect((await settled(approved.id)).status).toBe('completed');
+    expect(stripe.captures.filter((c) => c === approved.pi)).toHaveLength(1);
+    expect(created(approved.id)).toBe(1);
+    expect(
+      (await s.payment(approved.id, user.token)).transactions.map((t) => [t.type, t.gatewayRef]),
+    ).toEqual([
+      ['authorization', approved.pi],
+      ['capture', approved.pi],
+    ]);
+
+    const rejected = await held();
+    expect((await decide(rejected.id, 'reject')).status).toBe(200);
+    expect((await settled(rejected.id)).status).toBe('rejected');
+    await eventually(
+      async () => stripe.cancels.filter((c) => c === rejected.pi).length,
+      (n) => n === 1,
+    );
+    expect(stripe.captures).not.toContain(rejected.pi);
   });
 });

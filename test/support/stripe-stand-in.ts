@@ -137,7 +137,7 @@ export class StripeStandIn {
     this.outageLeft = times;
   }
 
-  /** Lets every held request go (answered 503, as a connection reset would end it). */
+  /** Lets every held request go on: a hung one is processed now (late), a lost answer is sent to nobody. */
   releaseHeld(): void {
     for (const release of this.held) release();
     this.held.clear();
