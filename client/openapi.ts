@@ -2701,6 +2701,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive Stripe's events
+         * @description Stripe's event JSON, signed with the endpoint's secret. Each event is applied once however often it arrives: a refund made in Stripe's dashboard (`charge.refunded`), a dispute (`charge.dispute.created`), a payment that failed after the fact (`payment_intent.payment_failed`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    "stripe-signature": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Received: applied now, applied before, or not about an order of ours */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StripeWebhookReceived"];
+                    };
+                };
+                /** @description No, a bad or a stale signature (nothing changed), or webhooks not configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than BODY_LIMIT_BYTES */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws": {
         parameters: {
             query?: never;
@@ -2817,6 +2912,11 @@ export interface components {
         Order: {
             createdAt: string;
             currency: string;
+            /**
+             * @description The customer disputed the payment with their bank
+             * @enum {boolean}
+             */
+            disputed?: true;
             events: {
                 at: string;
                 /** @enum {string|null} */
@@ -2856,17 +2956,19 @@ export interface components {
         };
         PaymentStatus: {
             amountCents: number;
+            capturedCents: number;
             currency: string;
             failureCode?: string;
             orderId: string;
+            refundedCents: number;
             /** @enum {string} */
-            status: "unpaid" | "pending" | "succeeded" | "failed" | "refunded";
+            status: "unpaid" | "pending" | "authorized" | "succeeded" | "failed" | "voided" | "partially_refunded" | "refunded";
             transactions: {
                 amountCents: number;
                 at: string;
                 gatewayRef: string;
                 /** @enum {string} */
-                type: "charge" | "refund";
+                type: "authorization" | "capture" | "charge" | "void" | "refund";
             }[];
         };
         Problem: {
@@ -2915,6 +3017,12 @@ export interface components {
             available: number;
         } | {
             delta: number;
+        };
+        StripeWebhookReceived: {
+            /** @enum {boolean} */
+            received: true;
+            /** @enum {string} */
+            result: "applied" | "duplicate" | "ignored";
         };
         TokenPair: {
             accessToken: string;
