@@ -177,6 +177,22 @@ describe('authorize, capture, void, refund', () => {
     expect((await gateway.transactions(chargeKey(id))).map((t) => t.type)).toEqual(['authorization', 'void']);
   });
 
+  test('capture and void racing on one authorization: exactly one wins, the other is null', async () => {
+    for (let i = 0; i < 5; i++) {
+      const id = order();
+      await gateway.authorize(charge(id));
+      const pi = stripe.intentsOf(id)[0]?.id ?? '';
+      const [captured, voided] = await Promise.all([
+        gateway.capture({ idempotencyKey: `cap_${id}`, chargeIdempotencyKey: chargeKey(id), paymentRef: pi }),
+        gateway.void({ idempotencyKey: voidKey(id), chargeIdempotencyKey: chargeKey(id), paymentRef: pi }),
+      ]);
+      expect([captured, voided].filter((r) => r !== null)).toEqual([{ ref: pi }]);
+      expect(
+        stripe.captures.filter((c) => c === pi).length + stripe.cancels.filter((c) => c === pi).length,
+      ).toBe(1);
+    }
+  });
+
   test('a declined authorization: nothing to capture or void', async () => {
     const id = order();
     expect(await gateway.authorize(charge(id, 'tok_chargeDeclined'))).toEqual({

@@ -57,10 +57,12 @@ export class StripeGateway implements PaymentGateway {
     if (!pi) return null;
     if (pi.status === 'succeeded') return { ref: pi.id };
     if (pi.status !== 'requires_capture') return null;
-    const captured = await this.call(() =>
-      this.stripe.paymentIntents.capture(pi.id, {}, { idempotencyKey: op.idempotencyKey }),
+    const captured = await this.settle(
+      () => this.stripe.paymentIntents.capture(pi.id, {}, { idempotencyKey: op.idempotencyKey }),
+      pi.id,
     );
-    return { ref: captured.id };
+    // A void won the race: nothing to capture.
+    return captured.status === 'succeeded' ? { ref: captured.id } : null;
   }
 
   async void(op: PaymentOperation): Promise<{ ref: string } | null> {
@@ -69,10 +71,12 @@ export class StripeGateway implements PaymentGateway {
     if (pi.status === 'canceled') return wasAuthorized(pi) ? { ref: pi.id } : null;
     // Captured (nothing to void), or never authorized (declined): the port's null.
     if (pi.status !== 'requires_capture') return null;
-    const canceled = await this.call(() =>
-      this.stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: op.idempotencyKey }),
+    const canceled = await this.settle(
+      () => this.stripe.paymentIntents.cancel(pi.id, {}, { idempotencyKey: op.idempotencyKey }),
+      pi.id,
     );
-    return { ref: canceled.id };
+    // A capture won the race: nothing to void.
+    return canceled.status === 'canceled' ? { ref: canceled.id } : null;
   }
 
   async refund(req: RefundRequest): Promise<{ ref: string } | null> {
@@ -190,6 +194,20 @@ export class StripeGateway implements PaymentGateway {
       }),
     );
     return found.data[0] ?? null;
+  }
+
+  /**
+   * A capture or cancel that found the PaymentIntent in another state than we read (another
+   * operation on it won the race): Stripe refuses it, and the PaymentIntent as it is now answers.
+   */
+  private async settle(fn: () => Promise<Stripe.PaymentIntent>, id: string): Promise<Stripe.PaymentIntent> {
+    try {
+      return await this.call(fn);
+    } catch (err) {
+      const code = err instanceof Stripe.errors.StripeInvalidRequestError ? err.code : undefined;
+      if (code !== 'payment_intent_unexpected_state') throw err;
+      return this.call(() => this.stripe.paymentIntents.retrieve(id));
+    }
   }
 
   /** Stripe's answers that a retry may change (network, 5xx, 429, a key still in flight) become outages. */
