@@ -18,6 +18,7 @@ import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
+import { refundRoutes } from './routes/refunds';
 import { systemRoutes } from './routes/system';
 import { wsRoutes } from './routes/ws';
 import { documentSharedResponses } from './shared-responses';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
   app.route('/orders', orderEventRoutes(deps, live));
+  app.route('/orders', refundRoutes(deps));
   app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
