@@ -18,6 +18,7 @@ import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
+import { refundRoutes } from './routes/refunds';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks/post';
 import { systemRoutes } from './routes/system';
 import { wsRoutes } from './routes/ws';
@@ -50,6 +51,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
   app.route('/orders', orderEventRoutes(deps, live));
+  app.route('/orders', refundRoutes(deps));
   app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
   app.route('/webhooks/stripe', stripeWebhookRoutes(deps));

@@ -9,6 +9,8 @@ import {
   findUnsettledPayments,
 } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
+import { findStaleRefunds, settleRefund } from '../domain/refunds/settle';
+import { invalidate } from '../lib/cache';
 import type { WorkerDeps } from './deps';
 
 export interface ReconcileReport {
@@ -72,6 +74,20 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     } catch (err) {
       // The gateway is down or its circuit open: this payment waits for the next pass, the others go on.
       deps.logger.warn({ err, orderId }, 'could not settle the refund of an ended order');
+    }
+  }
+  // Refunds after the sale left pending (the gateway was away, the process died after the intent): the
+  // gateway is asked again with the refund's own key, so it moves the money once, and the answer is
+  // recorded once (only a pending refund takes one).
+  for (const { id, orderId } of await findStaleRefunds(deps.db, olderThan)) {
+    try {
+      const { refund, messages } = await settleRefund(deps.orders, id);
+      for (const message of messages) await deps.queues.send(message, orderId);
+      await invalidate(deps.redis, deps.config.QUEUE_PREFIX, 'order', [orderId]).catch(() => {});
+      deps.logger.warn({ orderId, refundId: id, status: refund.status }, 'reconciler settled a refund');
+      report.settled++;
+    } catch (err) {
+      deps.logger.warn({ err, orderId, refundId: id }, 'could not settle a pending refund');
     }
   }
   // A message recorded by a notify batch is only ever sent by its batch's job: that job is re-added

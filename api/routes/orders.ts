@@ -50,6 +50,7 @@ export const Order = z
       z.object({ productId: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int() }),
     ),
     totalCents: z.number().int(),
+    refundedCents: z.number().int().openapi({ description: 'What went back to the customer after the sale' }),
     currency: z.string(),
     failureReason: z.string().optional(),
     risk: z

@@ -152,6 +152,7 @@ export function buildOrder(
       .map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents }))
       .sort((a, b) => (a.productId < b.productId ? -1 : 1)),
     totalCents: total,
+    refundedCents: 0,
     currency,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),

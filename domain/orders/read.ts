@@ -10,6 +10,7 @@ export interface OrderView {
   status: OrderStatus;
   items: { productId: string; quantity: number; unitPriceCents: number }[];
   totalCents: number;
+  refundedCents: number;
   currency: string;
   failureReason?: string;
   risk?: RiskView;
@@ -112,6 +113,7 @@ async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
       .filter((i) => i.orderId === r.id)
       .map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: i.unitPriceCents })),
     totalCents: r.totalCents,
+    refundedCents: r.refundedCents,
     currency: r.currency,
     ...(r.failureReason ? { failureReason: r.failureReason } : {}),
     ...(r.riskDecision

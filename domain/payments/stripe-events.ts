@@ -191,7 +191,7 @@ async function refundsMadeAtStripe(
   const now = new Date();
   await tx.insert(refunds).values(
     fresh.map((r) => ({
-      id: newId('re'),
+      id: newId('rf'),
       orderId,
       amountCents: r.amount,
       restock: false,

@@ -1,0 +1,36 @@
+import { createRoute } from '@hono/zod-openapi';
+import { getOrderRow } from '../../../domain/orders/read';
+import { listRefunds } from '../../../domain/refunds/view';
+import type { newRouter } from '../../context';
+import { type AppDeps, tokenSettings } from '../../deps';
+import { assertSelfOrAdmin, requireAuth } from '../../middleware/auth';
+import { bearer, idParam, jsonResponse, problem } from '../../schemas';
+import { RefundList } from './schemas';
+
+/** `GET /orders/{id}/refunds`: the order's owner or an admin. */
+export function listRefundsRoute(app: ReturnType<typeof newRouter>, deps: AppDeps) {
+  const signedIn = requireAuth(tokenSettings(deps));
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{id}/refunds',
+      summary: "List an order's refunds",
+      tags: ['orders'],
+      security: bearer,
+      middleware: [signedIn] as const,
+      request: { params: idParam('id') },
+      responses: {
+        200: jsonResponse(RefundList, 'The refunds, oldest first'),
+        401: problem('Not signed in'),
+        403: problem("Someone else's order"),
+        404: problem('No such order'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      c.set('orderId', id);
+      assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, id)).userId);
+      return c.json({ data: await listRefunds(deps.db, id) }, 200);
+    },
+  );
+}
