@@ -1,8 +1,11 @@
-import { afterEach, expect, test } from 'bun:test';
+import { afterEach, expect, setDefaultTimeout, test } from 'bun:test';
 import { type GatewaySetup, gatewaySetup } from './support/gateways';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { eventually, finalStatuses, startTestWorkers, type TestWorkers } from './support/workers';
+
+// Saga tests wait for workers on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 const opened: { g: GatewaySetup; h: Harness; w: TestWorkers }[] = [];
 afterEach(async () => {
@@ -11,7 +14,7 @@ afterEach(async () => {
     await h.cleanup();
     await g.stop();
   }
-});
+}, 60_000);
 
 /** A shop whose gateway is Stripe (the stand-in) with this secret key, workers running. */
 async function stripeShop(secretKey: string) {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { chargeKey } from '../domain/payments/gateway';
 import { createGateway } from '../lib/wiring';
 import { FaultyGateway } from './support/faults';
@@ -7,6 +7,9 @@ import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import type { StripeStandIn } from './support/stripe-stand-in';
 import { eventually, finalStatuses, startTestWorkers, type TestWorkers } from './support/workers';
+
+// Saga tests wait for workers on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 // Orders end to end with PAYMENT_GATEWAY=stripe: the API and real workers, the adapter through the real
 // SDK, the stand-in counting what reached "Stripe".
@@ -32,17 +35,17 @@ beforeAll(async () => {
   admin = await h.signUp('admin');
   s = shop(h, admin);
   user = await h.signUp('user');
-});
+}, 60_000);
 afterEach(async () => {
   stripe.fail('none');
   stripe.releaseHeld();
   await w?.stop();
   w = undefined;
-});
+}, 60_000);
 afterAll(async () => {
   await h.cleanup();
   await g.stop();
-});
+}, 60_000);
 
 async function place(token: string, quantity = 1, priceCents = 1500): Promise<string> {
   const product = await s.product(10, priceCents);

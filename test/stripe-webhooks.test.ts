@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { chargeKey, refundIdKey } from '../domain/payments/gateway';
 import { type GatewaySetup, gatewaySetup, TEST_WEBHOOK_SECRET } from './support/gateways';
 import { createHarness, type Harness } from './support/harness';
@@ -6,6 +6,9 @@ import { expectProblem } from './support/problems';
 import { shop } from './support/shop';
 import type { StripeStandIn } from './support/stripe-stand-in';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+
+// Saga tests wait for workers on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 // POST /webhooks/stripe: events built as Stripe builds them and signed with the SDK's own test helper.
 let g: GatewaySetup;
@@ -21,15 +24,15 @@ beforeAll(async () => {
   h = await createHarness({ ...g.env, JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
   s = shop(h, await h.signUp('admin'));
   user = await h.signUp('user');
-});
+}, 60_000);
 afterEach(async () => {
   await w?.stop();
   w = undefined;
-});
+}, 60_000);
 afterAll(async () => {
   await h.cleanup();
   await g.stop();
-});
+}, 60_000);
 
 /** An order taken to `status` (`paid`: only reserve and charge run), and its PaymentIntent. */
 async function paidOrder(status: 'completed' | 'paid' = 'completed') {
