@@ -1,12 +1,13 @@
 import type { Db, TransactionWriter } from '../db/client';
+import { RedisFamilyRevocations } from '../domain/auth/token-revocations';
 import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
+import type { StripeRefundLister } from '../domain/orders/stripe-events';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import type { Metrics } from '../lib/metrics';
-import { RedisFamilyRevocations } from '../lib/token-revocations';
-import type { RedisClient } from '../queues/connection';
+import type { RedisClient } from '../lib/redis';
 import type { PartitionedQueues } from '../queues/partitioned';
+import type { Metrics } from '../wiring/metrics';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
    * its own); without it the batch uses drizzle's transaction on `db`.
    */
   writeTransaction?: TransactionWriter;
+  /** Stripe's list of a payment's refunds, for its webhooks (PAYMENT_GATEWAY=stripe only). */
+  stripeRefunds?: StripeRefundLister | null;
 }
 
 export function tokenSettings({ config, redis }: Pick<AppDeps, 'config' | 'redis'>): TokenSettings {

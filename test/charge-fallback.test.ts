@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { Db } from '../db/client';
-import { chargeOrder } from '../domain/orders/charge';
-import { chargeOrders } from '../domain/orders/charge-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
+import { chargeOrder } from '../domain/orders/charge-one';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
-import { reserveOrders } from '../domain/orders/reserve-many';
-import { createGateway } from '../lib/wiring';
+import { reserveOrders } from '../domain/orders/reserve-batch';
+import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
-import { stepBatcher } from '../workers/group';
+import { stepBatcher } from '../workers/group-commit';
 import type { Harness } from './support/harness';
 import { CountingGateway } from './support/stand-ins';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';

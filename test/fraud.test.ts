@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { loadCommittedModel } from '../domain/fraud/model';
-import { createGateway } from '../lib/wiring';
 import { queueNames } from '../queues/contract';
+import { createGateway } from '../wiring/adapters';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';

@@ -1,5 +1,5 @@
 import { afterAll } from 'bun:test';
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import { TEST_WEBHOOK_SECRET } from './support/gateways';
 import { moneyRaces } from './support/money-races';
 import { StripeStandIn } from './support/stripe-stand-in';

@@ -1,4 +1,4 @@
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import { moneyRaces } from './support/money-races';
 
 // The money races against the simulated processor; the Stripe adapter runs the same suite against its

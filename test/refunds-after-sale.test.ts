@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { requestRefund } from '../domain/orders/refunds/create';
 import { chargeKey, refundIdKey } from '../domain/payments/gateway';
-import { requestRefund } from '../domain/refunds/create';
 import { createLogger } from '../lib/logger';
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import { buildWorkerDeps } from '../workers/deps';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';

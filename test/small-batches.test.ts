@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { SQL } from 'drizzle-orm';
 import { payments } from '../db/schema';
-import { chargeOrders } from '../domain/orders/charge-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
-import { reserveOrders } from '../domain/orders/reserve-many';
+import { reserveOrders } from '../domain/orders/reserve-batch';
 import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
 import type { Harness } from './support/harness';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';

@@ -63,7 +63,7 @@ test('the process refuses to start with PAYMENT_GATEWAY=stripe and no key, namin
     ['STRIPE_SECRET_KEY', { STRIPE_WEBHOOK_SECRET: 'whsec_x' }],
     ['STRIPE_WEBHOOK_SECRET', { STRIPE_SECRET_KEY: 'sk_test_x' }],
   ] as const) {
-    const proc = Bun.spawn([process.execPath, 'run', 'api/server.ts'], {
+    const proc = Bun.spawn([process.execPath, 'run', 'api/start/server.ts'], {
       cwd: new URL('..', import.meta.url).pathname,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',

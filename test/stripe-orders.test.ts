@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { chargeKey } from '../domain/payments/gateway';
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import { FaultyGateway } from './support/faults';
 import { type GatewaySetup, gatewaySetup } from './support/gateways';
 import { createHarness, type Harness } from './support/harness';

@@ -1,5 +1,4 @@
 import { purgeDeadTokens } from '../domain/auth/tokens';
-import { expireReviews } from '../domain/fraud/review';
 import { authorizeHeld } from '../domain/orders/authorize';
 import { expireHolds } from '../domain/orders/compensate';
 import {
@@ -9,7 +8,8 @@ import {
   findUnsettledPayments,
 } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
-import { findStaleRefunds, settleRefund } from '../domain/refunds/settle';
+import { findStaleRefunds, settleRefund } from '../domain/orders/refunds/settle';
+import { expireReviews } from '../domain/orders/review';
 import { invalidate } from '../lib/cache';
 import type { WorkerDeps } from './deps';
 

@@ -7,7 +7,7 @@ import type { OrderContext } from './context';
 import { orderLines } from './lines';
 import { getOrderRow } from './read';
 import { refundIfCharged } from './refund';
-import type { StepOutcome } from './reserve';
+import type { StepOutcome } from './reserve-one';
 import { isFinal } from './status';
 import { lockOrder, transition, withTransitions } from './transition';
 

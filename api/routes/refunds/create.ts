@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { requestRefund } from '../../../domain/refunds/create';
-import { settleRefund } from '../../../domain/refunds/settle';
+import { requestRefund } from '../../../domain/orders/refunds/create';
+import { settleRefund } from '../../../domain/orders/refunds/settle';
 import { invalidate } from '../../../lib/cache';
 import type { newRouter } from '../../context';
 import { type AppDeps, tokenSettings } from '../../deps';

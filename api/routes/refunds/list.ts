@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { getOrderRow } from '../../../domain/orders/read';
-import { listRefunds } from '../../../domain/refunds/view';
+import { listRefunds } from '../../../domain/orders/refunds/view';
 import type { newRouter } from '../../context';
 import { type AppDeps, tokenSettings } from '../../deps';
 import { assertSelfOrAdmin, requireAuth } from '../../middleware/auth';
