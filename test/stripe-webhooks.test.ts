@@ -16,13 +16,15 @@ let stripe: StripeStandIn;
 let h: Harness;
 let s: ReturnType<typeof shop>;
 let user: { id: string; token: string };
+let admin: { token: string };
 let w: TestWorkers | undefined;
 
 beforeAll(async () => {
   g = gatewaySetup('stripe');
   stripe = g.stripe as StripeStandIn;
   h = await createHarness({ ...g.env, JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
-  s = shop(h, await h.signUp('admin'));
+  admin = await h.signUp('admin');
+  s = shop(h, admin);
   user = await h.signUp('user');
 }, 60_000);
 afterEach(async () => {
@@ -194,6 +196,34 @@ describe('charge.refunded', () => {
     ]);
     expect(await money(id)).toEqual({ refunded: 2000, payment: 'refunded' });
     expect((await s.order(id)).status).toBe('completed');
+  });
+
+  test('a dashboard refund racing an Orderflow refund: each counted once, never past what Stripe took back', async () => {
+    for (const asked of [1500, 2000]) {
+      const { id, pi } = await paidOrder();
+      stripe.refundInDashboard(pi.id, 500);
+      const hook = stripe.event('charge.refunded', withoutRefundList(stripe.chargeObject(pi.id)));
+      const [told, ours] = await Promise.all([
+        deliver(hook),
+        h.json('POST', `/orders/${id}/refunds`, { amountCents: asked }, admin.token),
+      ]);
+      expect(told.status).toBe(200);
+      expect([201, 409]).toContain(ours.status);
+      // Stripe then tells of our refund too (when it made one): nothing more is counted.
+      await deliver(stripe.event('charge.refunded', withoutRefundList(stripe.chargeObject(pi.id))));
+      const atStripe = stripe.refundsOf(pi.id).reduce((sum, r) => sum + r.amount, 0);
+      expect(atStripe).toBe(asked === 1500 ? 2000 : 500);
+      const succeeded = (await refundRows(id)).filter((r) => r.status === 'succeeded');
+      expect({
+        asked,
+        rows: succeeded.reduce((sum, r) => sum + r.amount, 0),
+        money: await money(id),
+      }).toEqual({
+        asked,
+        rows: atStripe,
+        money: { refunded: atStripe, payment: atStripe === 2000 ? 'refunded' : 'partially_refunded' },
+      });
+    }
   });
 
   test("a refund Orderflow made itself is recognised when its webhook comes (even before we recorded Stripe's answer)", async () => {

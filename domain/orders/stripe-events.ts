@@ -11,6 +11,7 @@ import { declineReason } from '../payments/stripe-declines';
 import { ORDER_ID_METADATA, REFUND_KEY_METADATA } from '../payments/stripe-gateway';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
+import { recordRefundMessage } from './refunds/settle';
 import { lockOrder, type TransitionLog, transition, withTransitions } from './transition';
 
 /** Stripe's refunds of a PaymentIntent, asked of Stripe (a `charge.refunded` event no longer lists them). */
@@ -189,9 +190,10 @@ async function refundsMadeAtStripe(
   const fresh = theirs.filter((r) => !known.some((k) => k.ref === r.id));
   if (fresh.length === 0) return {};
   const now = new Date();
+  const rows = fresh.map((r) => ({ id: newId('rf'), stripe: r }));
   await tx.insert(refunds).values(
-    fresh.map((r) => ({
-      id: newId('rf'),
+    rows.map(({ id, stripe: r }) => ({
+      id,
       orderId,
       amountCents: r.amount,
       restock: false,
@@ -213,7 +215,11 @@ async function refundsMadeAtStripe(
     .update(payments)
     .set({ status: refundedCents >= order.totalCents ? 'refunded' : 'partially_refunded', updatedAt: now })
     .where(and(eq(payments.orderId, orderId), inArray(payments.status, ['succeeded', 'partially_refunded'])));
-  return {};
+  // The customer hears of every refund, ours or not (the same email, written with it: the outbox).
+  const messages: string[] = [];
+  for (const { id, stripe: r } of rows)
+    messages.push(...(await recordRefundMessage(tx, order, { id, amountCents: r.amount })));
+  return { messages };
 }
 
 /** The order an event is about: our metadata on the PaymentIntent, else the payment's recorded id. */
