@@ -63,6 +63,8 @@ describe('review holds count toward MAX_UNPAID_ORDERS', () => {
     expect(gateway.chargeCalls(fourth)).toBe(0);
     // Three orders of two units held; the fourth's two are back.
     expect(await s.stock(p)).toEqual({ available: 14, reserved: 6 });
+    // Nor may it hold one more unpaid.
+    expect((await s.place(buyer.token, p, 1, null)).status).toBe(409);
     // An ordinary paid order is not a hold and goes through.
     const paid = await place(buyer.token, p, 'tok_visa');
     await eventually(
