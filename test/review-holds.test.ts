@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { getOrderRow } from '../domain/orders/read';
+import { reserveOrder } from '../domain/orders/reserve-one';
+import { screenBeforeCharge } from '../domain/orders/screen';
 import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
+import { createLogger } from '../lib/logger';
 import { createGateway } from '../wiring/adapters';
+import { buildWorkerDeps } from '../workers/deps';
+import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson } from './support/problems';
 import { shop } from './support/shop';
@@ -18,7 +24,7 @@ let gateway: CountingGateway;
 let s: ReturnType<typeof shop>;
 
 beforeAll(async () => {
-  h = await createHarness({ JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
+  h = await createHarness({ JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000', RECONCILE_AFTER_SECONDS: '1' });
   gateway = new CountingGateway(createGateway(h.config, h.db));
   h.deps.orders.gateway = gateway;
   w = await startTestWorkers(h, { gateway });
@@ -57,6 +63,8 @@ describe('review holds count toward MAX_UNPAID_ORDERS', () => {
     expect(gateway.chargeCalls(fourth)).toBe(0);
     // Three orders of two units held; the fourth's two are back.
     expect(await s.stock(p)).toEqual({ available: 14, reserved: 6 });
+    // Nor may it hold one more unpaid.
+    expect((await s.place(buyer.token, p, 1, null)).status).toBe(409);
     // An ordinary paid order is not a hold and goes through.
     const paid = await place(buyer.token, p, 'tok_visa');
     await eventually(
@@ -111,6 +119,46 @@ describe('screening test tokens and the gateway mode', () => {
     } finally {
       await liveWorkers.stop();
       h.deps.orders.gateway = before;
+      w = await startTestWorkers(h, { gateway });
+    }
+  }, 60_000);
+});
+
+describe('after a crash', () => {
+  test('an order moved to review whose authorization was never asked for is authorized by the reconciler, once', async () => {
+    await w.stop();
+    try {
+      const buyer = await h.signUp('user');
+      const p = await s.product(5);
+      const id = await place(buyer.token, p, 'tok_riskLevelElevated');
+      await reserveOrder(h.deps.orders, id);
+      // The charge step committed the move to review, then its process died before the gateway call.
+      const ctx = { ...h.deps.orders, gateway };
+      const screened = await screenBeforeCharge(ctx, await getOrderRow(h.db, id), { authorize: false });
+      expect(screened).toMatchObject({ status: 'review', changed: true });
+      expect((await s.payment(id)).status).toBe('pending');
+      expect(gateway.authorizeCalls(id)).toBe(0);
+      const deps = buildWorkerDeps(h.config, { db: h.db, redis: h.redis }, createLogger('silent'), {
+        gateway,
+        queues: h.deps.queues,
+      });
+      const payment = await eventually(
+        async () => {
+          await Promise.all([reconcile(deps), reconcile(deps)]);
+          return s.payment(id);
+        },
+        (x) => x.status === 'authorized',
+        20_000,
+      );
+      await reconcile(deps);
+      expect(payment.transactions.map((t) => t.type)).toEqual(['authorization']);
+      // Two passes may ask at once; the gateway's key makes it one authorization, and no pass after it asks.
+      expect(gateway.authorizeCalls(id)).toBeLessThanOrEqual(2);
+      const calls = gateway.authorizeCalls(id);
+      await reconcile(deps);
+      expect(gateway.authorizeCalls(id)).toBe(calls);
+      expect((await s.order(id)).status).toBe('review');
+    } finally {
       w = await startTestWorkers(h, { gateway });
     }
   }, 60_000);

@@ -23,12 +23,10 @@ CREATE TABLE `refunds` (
 	`updated_at` datetime(3) NOT NULL,
 	CONSTRAINT `refunds_id` PRIMARY KEY(`id`),
 	CONSTRAINT `refunds_requester_idem_uq` UNIQUE(`requested_by`,`idempotency_key`),
-	CONSTRAINT `refunds_gateway_ref_uq` UNIQUE(`gateway_ref`)
+	CONSTRAINT `refunds_gateway_ref_uq` UNIQUE(`gateway_ref`),
+	INDEX `refunds_order_created_idx` (`order_id`,`created_at`),
+	INDEX `refunds_status_updated_idx` (`status`,`updated_at`)
 );
---> statement-breakpoint
-CREATE INDEX `refunds_order_created_idx` ON `refunds` (`order_id`,`created_at`);
---> statement-breakpoint
-CREATE INDEX `refunds_status_updated_idx` ON `refunds` (`status`,`updated_at`);
 --> statement-breakpoint
 CREATE TABLE `refund_items` (
 	`refund_id` varchar(40) NOT NULL,

@@ -15,8 +15,9 @@ export type ReviewDecision = 'approve' | 'reject';
 /**
  * An admin's decision on an order in `review`, a compare-and-set like every step: 409 unless the
  * order is still in review (decided already, cancelled by its owner, expired). `approve` puts it back
- * to `reserved` with its risk marked approved, so its charge runs without a second screening; the
- * caller then adds the charge → notify tail. `reject` ends it `rejected` (fraud_suspected).
+ * to `reserved` with its risk marked approved, so the charge step captures its authorization without a
+ * second screening; the caller then adds the charge → notify tail. `reject` ends it `rejected`
+ * (fraud_suspected) and voids its authorization after the commit.
  */
 export async function decideReview(
   ctx: OrderContext,
@@ -45,8 +46,8 @@ async function releaseAuthorization(ctx: OrderContext, orderId: string): Promise
 
 /**
  * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
- * stock released; nothing was charged. The time in review is read from `updated_at`: nothing moves
- * an order while it waits. Returns them with the customer's messages written in each transaction.
+ * stock released, their authorizations voided (nothing was captured). The time in review is read from
+ * `updated_at`: nothing moves an order while it waits. Returns them with the customer's messages written in each transaction.
  */
 export async function expireReviews(
   ctx: OrderContext,
