@@ -11,11 +11,10 @@ import {
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/mysql-core';
+import { actorTypes } from './order-events';
 
 export const refundStatuses = ['pending', 'succeeded', 'failed'] as const;
 export type RefundStatus = (typeof refundStatuses)[number];
-export const actorTypes = ['user', 'admin', 'api_key', 'system'] as const;
-export type ActorType = (typeof actorTypes)[number];
 
 /** Money given back after the sale: a row (the intent) before the gateway is asked. */
 export const refunds = mysqlTable(

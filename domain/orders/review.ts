@@ -1,6 +1,7 @@
 import { and, count, eq, lt, min } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { orders } from '../../db/schema';
+import type { Actor } from '../actor';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
@@ -23,17 +24,23 @@ export async function decideReview(
   ctx: OrderContext,
   orderId: string,
   decision: ReviewDecision,
+  actor: Actor,
 ): Promise<Screened> {
-  const decided = await withTransitions(ctx.db, ctx.events, async (log): Promise<Screened> => {
-    const order = await lockOrder(log.tx, orderId);
-    if (!order) throw notFound('Order');
-    if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
-    if (decision === 'approve') {
-      await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
-      return { status: 'reserved', changed: true, messages: [] };
-    }
-    return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
-  });
+  const decided = await withTransitions(
+    ctx.db,
+    ctx.events,
+    async (log): Promise<Screened> => {
+      const order = await lockOrder(log.tx, orderId);
+      if (!order) throw notFound('Order');
+      if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
+      if (decision === 'approve') {
+        await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
+        return { status: 'reserved', changed: true, messages: [] };
+      }
+      return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
+    },
+    actor,
+  );
   // Rejected: its authorization is voided after the commit (the reconciler retries if this fails).
   if (decided.status === 'rejected') await releaseAuthorization(ctx, orderId);
   return decided;

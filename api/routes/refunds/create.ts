@@ -2,10 +2,10 @@ import { createRoute } from '@hono/zod-openapi';
 import { requestRefund } from '../../../domain/orders/refunds/create';
 import { settleRefund } from '../../../domain/orders/refunds/settle';
 import { invalidate } from '../../../lib/cache';
+import { actorOf } from '../../actor';
 import type { newRouter } from '../../context';
-import { type AppDeps, tokenSettings } from '../../deps';
-import { requireAuth } from '../../middleware/auth';
-import { bearer, idParam, jsonBody, jsonResponse, problem } from '../../schemas';
+import type { AppDeps } from '../../deps';
+import { idParam, jsonBody, jsonResponse, problem } from '../../schemas';
 import { IdempotencyHeaders, NewRefund, Refund } from './schemas';
 
 /**
@@ -13,22 +13,19 @@ import { IdempotencyHeaders, NewRefund, Refund } from './schemas';
  * gateway is asked, then its answer recorded; the refund comes back with the status it reached.
  */
 export function createRefundRoute(app: ReturnType<typeof newRouter>, deps: AppDeps) {
-  const adminOnly = requireAuth(tokenSettings(deps), 'admin');
   app.openapi(
     createRoute({
       method: 'post',
       path: '/{id}/refunds',
       summary: 'Refund an order by amount or by lines',
       tags: ['orders'],
-      security: bearer,
-      middleware: [adminOnly] as const,
       request: { params: idParam('id'), headers: IdempotencyHeaders, body: jsonBody(NewRefund) },
       responses: {
         201: jsonResponse(Refund, 'The refund, succeeded (or failed, or pending while the gateway is away)'),
         200: jsonResponse(Refund, 'The refund this Idempotency-Key already created'),
         400: problem('Invalid body: amount not a positive whole number of cents, bad lines'),
         401: problem('Not signed in'),
-        403: problem('Not an admin'),
+        403: problem('Not an admin, or an API key without refunds:write'),
         404: problem('No such order'),
         409: problem(
           "The order's money was not captured (not paid or completed), the refund would pass what was captured, or a request with this key is in flight",
@@ -45,8 +42,7 @@ export function createRefundRoute(app: ReturnType<typeof newRouter>, deps: AppDe
       c.set('orderId', id);
       const requested = await requestRefund(deps.orders, {
         orderId: id,
-        requestedBy: principal.userId,
-        actorType: principal.role === 'admin' ? 'admin' : 'user',
+        actor: { ...actorOf(principal), id: principal.apiKeyId ?? principal.userId },
         ...('amountCents' in body
           ? { amountCents: body.amountCents }
           : { items: body.items, restock: body.restock ?? true }),
