@@ -93,7 +93,7 @@ test('a charge batch that fails as a whole falls back order by order: the same o
     if (/^update `orders` set `risk_score`/i.test(sql) && params.includes(cancelled)) {
       return async () => {
         cancels++;
-        await cancelOrder({ ...deps.orders, gateway }, cancelled, { type: 'user' });
+        await cancelOrder({ ...deps.orders, gateway }, cancelled, { type: 'user', id: w.user.id });
       };
     }
     return null;

@@ -255,8 +255,7 @@ describe('after a crash', () => {
     // The process died right after the intent committed: the refund is a pending row and nothing more.
     const { refund: pending } = await requestRefund(h.deps.orders, {
       orderId: id,
-      requestedBy: admin.id,
-      actorType: 'admin',
+      actor: { type: 'admin', id: admin.id },
       items: [{ productId: p, quantity: 1 }],
       restock: true,
     });
@@ -286,8 +285,7 @@ describe('after a crash', () => {
     const { id } = await completedOrder(1, 1500);
     const { refund: pending } = await requestRefund(h.deps.orders, {
       orderId: id,
-      requestedBy: admin.id,
-      actorType: 'admin',
+      actor: { type: 'admin', id: admin.id },
       amountCents: 600,
     });
     // The processor took the call; the answer was lost with the process.

@@ -25,7 +25,7 @@ export function createRefundRoute(app: ReturnType<typeof newRouter>, deps: AppDe
         200: jsonResponse(Refund, 'The refund this Idempotency-Key already created'),
         400: problem('Invalid body: amount not a positive whole number of cents, bad lines'),
         401: problem('Not signed in'),
-        403: problem('Not an admin'),
+        403: problem('Not an admin, or an API key without refunds:write'),
         404: problem('No such order'),
         409: problem(
           "The order's money was not captured (not paid or completed), the refund would pass what was captured, or a request with this key is in flight",
@@ -38,12 +38,11 @@ export function createRefundRoute(app: ReturnType<typeof newRouter>, deps: AppDe
     async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const actor = actorOf(c.get('principal'));
+      const principal = c.get('principal');
       c.set('orderId', id);
       const requested = await requestRefund(deps.orders, {
         orderId: id,
-        requestedBy: actor.id ?? c.get('principal').userId,
-        actorType: actor.type,
+        actor: { ...actorOf(principal), id: principal.apiKeyId ?? principal.userId },
         ...('amountCents' in body
           ? { amountCents: body.amountCents }
           : { items: body.items, restock: body.restock ?? true }),

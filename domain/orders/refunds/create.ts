@@ -1,8 +1,9 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Tx } from '../../../db/client';
 import { isDuplicateKey } from '../../../db/errors';
-import { type ActorType, orderItems, payments, refundItems, refunds } from '../../../db/schema';
+import { orderItems, payments, refundItems, refunds } from '../../../db/schema';
 import { newId } from '../../../lib/ids';
+import type { Actor } from '../../actor';
 import { conflict, DomainError, notFound } from '../../errors';
 import type { OrderContext } from '../context';
 import type { OrderStatus } from '../status';
@@ -16,9 +17,8 @@ export interface RefundLine {
 
 export interface RefundInput {
   orderId: string;
-  /** Who asks (an admin's user id, or an API key's id): the Idempotency-Key is theirs. */
-  requestedBy: string;
-  actorType: ActorType;
+  /** Who asks (an admin, or an API key with refunds:write): the Idempotency-Key is theirs. */
+  actor: Actor & { id: string };
   /** Exactly one of the two: an amount, or lines of the order (priced as they were sold). */
   amountCents?: number;
   items?: RefundLine[];
@@ -68,7 +68,7 @@ export async function requestRefund(ctx: OrderContext, input: RefundInput): Prom
       const order = await lockOrder(tx, input.orderId);
       if (!order) throw notFound('Order');
       if (input.idempotencyKey) {
-        const existing = await findByKey(tx, input.requestedBy, input.idempotencyKey, hash);
+        const existing = await findByKey(tx, input.actor.id, input.idempotencyKey, hash);
         if (existing) return { refundId: existing, created: false };
       }
       return { refundId: await recordRefundIntent(tx, order, input, hash), created: true };
@@ -156,8 +156,8 @@ export async function recordRefundIntent(
     restock,
     reason: input.reason ?? null,
     status: 'pending',
-    requestedBy: input.requestedBy,
-    actorType: input.actorType,
+    requestedBy: input.actor.id,
+    actorType: input.actor.type,
     idempotencyKey: input.idempotencyKey ?? null,
     requestHash: input.idempotencyKey ? hash : null,
     createdAt: now,
