@@ -243,6 +243,33 @@ describe('bad input and wrong callers change nothing', () => {
   }, 60_000);
 });
 
+describe('API keys', () => {
+  test("a key with refunds:write refunds (the refund is the key's); a key with orders:read only lists (403 on POST)", async () => {
+    const { id } = await completedOrder(1, 1000);
+    const newKey = async (scopes: string[]) =>
+      await expectJson<{ id: string; key: string }>(
+        await h.json('POST', '/api-keys', { name: 'erp', scopes }, admin.token),
+        201,
+      );
+    const reader = await newKey(['orders:read']);
+    const refunder = await newKey(['refunds:write']);
+    await expectProblem(await refund(id, { amountCents: 100 }, reader.key), 403);
+    const made = await expectJson<RefundBody>(await refund(id, { amountCents: 100 }, refunder.key), 201);
+    expect(made.status).toBe('succeeded');
+    const [rows] = await h.pool.query(
+      'SELECT actor_type AS type, requested_by AS id FROM refunds WHERE id = ?',
+      [made.id],
+    );
+    expect(rows as unknown[]).toEqual([{ type: 'api_key', id: refunder.id }]);
+    const listed = await expectJson<{ data: RefundBody[] }>(
+      await h.json('GET', `/orders/${id}/refunds`, undefined, reader.key),
+      200,
+    );
+    expect(listed.data.map((r) => r.id)).toEqual([made.id]);
+    expect(gateway.refundCalls(id)).toBe(1);
+  }, 60_000);
+});
+
 describe('after a crash', () => {
   const reconcilerDeps = () =>
     buildWorkerDeps(h.config, { db: h.db, redis: h.redis }, createLogger('silent'), {

@@ -55,9 +55,9 @@ async function releaseAuthorization(ctx: OrderContext, orderId: string): Promise
 /**
  * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
  * stock released, their authorizations voided (nothing was captured). The time in review is read from
- * `updated_at`: nothing moves an order while it waits. Returns them with the customer's messages
- * written in each transaction, and the orders that could not be ended (each in its own transaction:
- * the others still expire).
+ * `updated_at`: nothing moves an order while it waits. Returns them with the customer's messages written
+ * in each transaction, and the orders that could not be ended (each in its own transaction: the others
+ * still expire).
  */
 export async function expireReviews(
   ctx: OrderContext,
@@ -94,6 +94,8 @@ export async function expireReviews(
       return null;
     });
     if (!messages) continue;
+    // Its authorization is voided after the commit (releaseAuthorization never throws: a void that
+    // fails stays owed, and the reconciler settles it).
     await releaseAuthorization(ctx, id);
     pass.expired.push({ orderId: id, messages });
   }
