@@ -12,6 +12,7 @@ import { getOrderRow } from './read';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { screenBeforeCharge } from './screen';
+import { chargeTraced } from './traced-charge';
 import { lockOrder, transition, withTransitions } from './transition';
 
 /** The payment row exists before the gateway is called, with the key the gateway call will carry. */
@@ -69,7 +70,7 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
   const result =
     payment?.captureMethod === 'manual'
       ? await captureHeld(ctx, request, orderId, payment.status === 'authorized' ? payment.gatewayRef : null)
-      : await ctx.gateway.charge(request);
+      : await chargeTraced(ctx.gateway, { id: orderId, userId: order.userId }, request);
   const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
     const current = await lockOrder(log.tx, orderId);
     if (current?.status !== 'reserved') return { status: current?.status ?? 'failed', changed: false };
