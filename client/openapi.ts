@@ -2257,7 +2257,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List an order's refunds */
+        /**
+         * List an order's refunds
+         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -2344,7 +2347,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Refund an order by amount or by lines */
+        /**
+         * Refund an order by amount or by lines
+         * @description Who may call it: an admin; an API key with `refunds:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2399,7 +2405,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Not an admin */
+                /** @description Not an admin, or an API key without refunds:write */
                 403: {
                     headers: {
                         [name: string]: unknown;
