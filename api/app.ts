@@ -27,6 +27,8 @@ import { notifyRoutes } from './routes/notify';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
+import { refundRoutes } from './routes/refunds';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { systemRoutes } from './routes/system';
 import { documentSharedResponses } from './shared-responses';
 
@@ -68,8 +70,10 @@ export function createApp(
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
   app.route('/orders', orderEventRoutes(deps, live));
+  app.route('/orders', refundRoutes(deps));
   app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
+  app.route('/webhooks/stripe', stripeWebhookRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));
