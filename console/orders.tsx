@@ -1,8 +1,10 @@
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { productNames } from '../domain/catalog/names';
 import { DomainError } from '../domain/errors';
 import { getPaymentView } from '../domain/orders/payment';
 import { getOrderView, type OrderView } from '../domain/orders/read';
+import { leftToRefund } from '../domain/orders/refunds/left';
+import { listRefunds } from '../domain/orders/refunds/view';
 import { countOrdersByStatus, dayRange, type OrderSearch, searchOrders } from '../domain/orders/search';
 import { type OrderStatus, orderStatuses } from '../domain/orders/status';
 import { customersByIds } from '../domain/users/lookup';
@@ -11,6 +13,8 @@ import type { ConsoleDeps, ConsoleEnv } from './deps';
 import { actorText } from './format';
 import { OrderPage } from './pages/order';
 import { OrdersPage, type OrdersQuery } from './pages/orders';
+import type { RefundError } from './pages/refunds';
+import { refundRoutes } from './refunds';
 import type { ConsoleSessions } from './session';
 
 const PAGE_SIZE = 25;
@@ -90,18 +94,19 @@ export function orderRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, sessions: 
     );
   });
 
-  app.get('/orders/:id', async (c) => {
-    const id = c.req.param('id');
+  /** The order's page, with a refund form's error beside that form when there is one. */
+  const renderOrder = async (c: Context<ConsoleEnv>, id: string, refundError?: RefundError, status = 200) => {
     const order = await getOrderView(deps.db, id);
     const session = c.get('session');
-    const [people, products, payment, flash] = await Promise.all([
+    const [people, products, payment, refunds, flash] = await Promise.all([
       customersByIds(deps.db, [order.userId, ...actorIds(order)]),
       productNames(
         deps.db,
         order.items.map((i) => i.productId),
       ),
       getPaymentView(deps.orders, id),
-      sessions.takeFlash(session),
+      listRefunds(deps.db, id),
+      refundError ? undefined : sessions.takeFlash(session),
     ]);
     const board = (step: string, jobId: string) => {
       const queue = deps.queues.partitions > 1 ? `p${deps.queues.partitionOf(id)}.${step}` : step;
@@ -123,11 +128,18 @@ export function orderRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, sessions: 
         people={people}
         products={products}
         payment={payment}
+        refunds={refunds}
+        left={leftToRefund(payment.capturedCents, order.items, refunds)}
         jobs={jobs}
+        {...(refundError ? { refundError } : {})}
         {...(flash ? { flash } : {})}
       />,
+      status as 200,
     );
-  });
+  };
+
+  app.get('/orders/:id', (c) => renderOrder(c, c.req.param('id')));
+  refundRoutes(app, deps, sessions, renderOrder);
 
   // What the page's script re-renders when the order changes: data, never markup.
   app.get('/orders/:id/live', async (c) => {

@@ -226,6 +226,50 @@ describe('the console in headless Chromium', () => {
     expect(await page.locator('[data-timeline] tr').last().locator('td').last().textContent()).toBe('system');
   }, 60_000);
 
+  test('refunds part of an order by amount, is told beside the form when asking too much, then refunds a line with restock', async () => {
+    const s = shop(h, admin);
+    await page.goto(`${origin}/console/orders/${completedId}`);
+    expect(await page.locator('[data-left]').textContent()).toBe('12.50 EUR');
+    await page.getByLabel(/^Amount/).fill('5.00');
+    await page.locator('#refund-amount-reason').fill('scratched <b>mug</b>');
+    await Promise.all([
+      page.waitForURL(`${origin}/console/orders/${completedId}`),
+      page.getByRole('button', { name: 'Refund amount' }).click(),
+    ]);
+    await page.getByText(/Refund rf_\S+ of 5\.00 EUR: succeeded\./).waitFor();
+    expect(await page.locator('[data-refunded-cents]').getAttribute('data-refunded-cents')).toBe('500');
+    expect(await page.locator('[data-left]').textContent()).toBe('7.50 EUR');
+    expect((await s.order(completedId)) as unknown as { refundedCents: number }).toMatchObject({
+      refundedCents: 500,
+    });
+    expect(await page.getByRole('cell', { name: 'scratched <b>mug</b>' }).count()).toBe(1);
+
+    // More than is left: refused, said beside the amount form, nothing refunded.
+    await page.getByLabel(/^Amount/).fill('10.00');
+    await page.getByRole('button', { name: 'Refund amount' }).click();
+    const error = page.locator('#refund-amount-error');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('at most 750 can still be refunded');
+    expect((await s.order(completedId)) as unknown as { refundedCents: number }).toMatchObject({
+      refundedCents: 500,
+    });
+    await checkPage(page, 'refunds');
+
+    // By lines on the order approved from the queue: its one unit back in stock.
+    const before = await s.stock(productId);
+    await page.goto(`${origin}/console/orders/${reviewId}`);
+    await page.getByLabel(/units to return/).fill('1');
+    await Promise.all([
+      page.waitForURL(`${origin}/console/orders/${reviewId}`),
+      page.getByRole('button', { name: 'Refund lines' }).click(),
+    ]);
+    await page.getByText(/of 12\.50 EUR: succeeded\./).waitFor();
+    expect(await page.locator('[data-refunded-cents]').getAttribute('data-refunded-cents')).toBe('1250');
+    expect(await page.locator('[data-left]').textContent()).toBe('0.00 EUR');
+    expect(await page.getByText('(0 of 1 left)').count()).toBe(1);
+    expect((await s.stock(productId)).available).toBe(before.available + 1);
+  }, 60_000);
+
   test('creates an API key (shown once), sees it listed with its scopes, deletes it', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.waitForURL(`${origin}/console/api-keys`);

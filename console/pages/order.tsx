@@ -1,9 +1,12 @@
 import type { PaymentView } from '../../domain/orders/payment';
 import type { OrderView } from '../../domain/orders/read';
+import type { LeftToRefund } from '../../domain/orders/refunds/left';
+import type { RefundView } from '../../domain/orders/refunds/view';
 import type { Customer } from '../../domain/users/lookup';
 import type { ConsoleSession, Flash } from '../deps';
 import { actorText, money, when } from '../format';
 import { BASE, Csrf, Layout, Notice } from '../layout';
+import { type RefundError, RefundsSection } from './refunds';
 
 export interface JobLink {
   step: string;
@@ -47,6 +50,9 @@ export function OrderPage(props: {
   people: Map<string, Customer>;
   products: Map<string, { name: string; sku: string }>;
   payment: PaymentView;
+  refunds: RefundView[];
+  left: LeftToRefund;
+  refundError?: RefundError;
   jobs: JobLink[];
   flash?: Flash;
 }) {
@@ -63,6 +69,7 @@ export function OrderPage(props: {
             {order.status}
           </span>
           {order.failureReason ? <span class="muted"> ({order.failureReason})</span> : null}
+          {order.disputed ? <strong class="status danger-text"> disputed</strong> : null}
         </dd>
         <dt>Customer</dt>
         <dd>
@@ -77,6 +84,8 @@ export function OrderPage(props: {
         </dd>
         <dt>Total</dt>
         <dd>{money(order.totalCents, order.currency)}</dd>
+        <dt>Refunded</dt>
+        <dd data-refunded-cents={order.refundedCents}>{money(order.refundedCents, order.currency)}</dd>
         <dt>Placed</dt>
         <dd>{when(order.createdAt)}</dd>
       </dl>
@@ -167,6 +176,22 @@ export function OrderPage(props: {
         </table>
       ) : (
         <p>No payment operations.</p>
+      )}
+
+      {props.refunds.length > 0 || props.payment.capturedCents > 0 ? (
+        <RefundsSection
+          session={props.session}
+          order={order}
+          refunds={props.refunds}
+          left={props.left}
+          names={props.products}
+          {...(props.refundError ? { error: props.refundError } : {})}
+        />
+      ) : (
+        <>
+          <h2>Refunds</h2>
+          <p>Nothing was captured on this order, so there is nothing to refund.</p>
+        </>
       )}
 
       <h2>History</h2>

@@ -1,7 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { requestRefund } from '../../../domain/orders/refunds/create';
-import { settleRefund } from '../../../domain/orders/refunds/settle';
-import { invalidate } from '../../../lib/cache';
+import { requestAndSettleRefund } from '../../../wiring/refund-request';
 import { actorOf } from '../../actor';
 import type { newRouter } from '../../context';
 import type { AppDeps } from '../../deps';
@@ -40,7 +38,7 @@ export function createRefundRoute(app: ReturnType<typeof newRouter>, deps: AppDe
       const body = c.req.valid('json');
       const principal = c.get('principal');
       c.set('orderId', id);
-      const requested = await requestRefund(deps.orders, {
+      const requested = await requestAndSettleRefund(deps, {
         orderId: id,
         actor: { ...actorOf(principal), id: principal.apiKeyId ?? principal.userId },
         ...('amountCents' in body
@@ -51,20 +49,7 @@ export function createRefundRoute(app: ReturnType<typeof newRouter>, deps: AppDe
           ? { idempotencyKey: c.req.valid('header')['idempotency-key'] }
           : {}),
       });
-      let refund = requested.refund;
-      if (refund.status === 'pending') {
-        try {
-          const settled = await settleRefund(deps.orders, refund.id);
-          refund = settled.refund;
-          for (const message of settled.messages) await deps.queues.send(message, id);
-        } catch (err) {
-          // The gateway is away (or Redis could not take the email): the refund stays owed as recorded;
-          // the reconciler asks the gateway again and re-sends the message.
-          deps.logger.warn({ err, orderId: id, refundId: refund.id }, 'refund left to the reconciler');
-        }
-      }
-      // The order's refundedCents changed, and a completed order is cached.
-      await invalidate(deps.redis, deps.config.QUEUE_PREFIX, 'order', [id]).catch(() => {});
+      const { refund } = requested;
       return requested.created ? c.json(refund, 201) : c.json(refund, 200);
     },
   );
