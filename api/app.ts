@@ -26,6 +26,7 @@ import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { refundRoutes } from './routes/refunds';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { systemRoutes } from './routes/system';
 import { documentSharedResponses } from './shared-responses';
 
@@ -70,6 +71,7 @@ export function createApp(
   app.route('/orders', refundRoutes(deps));
   app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
+  app.route('/webhooks/stripe', stripeWebhookRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));

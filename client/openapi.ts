@@ -3342,6 +3342,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive Stripe's events
+         * @description Stripe's event JSON, signed with the endpoint's secret. Each event is applied once however often it arrives: a refund made in Stripe's dashboard (`charge.refunded`), a dispute (`charge.dispute.created`), a payment that failed after the fact (`payment_intent.payment_failed`).
+         *
+         *     Who may call it: anyone (Stripe-Signature with STRIPE_WEBHOOK_SECRET); no API key.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    "stripe-signature": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Received: applied now, applied before, or not about an order of ours */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StripeWebhookReceived"];
+                    };
+                };
+                /** @description No, a bad or a stale signature (nothing changed), or webhooks not configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than BODY_LIMIT_BYTES */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws": {
         parameters: {
             query?: never;
@@ -3500,6 +3597,11 @@ export interface components {
         Order: {
             createdAt: string;
             currency: string;
+            /**
+             * @description The customer disputed the payment with their bank
+             * @enum {boolean}
+             */
+            disputed?: true;
             events: {
                 /** @description Who caused the change: the user's, admin's or API key's id; none for system */
                 actor: {
@@ -3629,6 +3731,12 @@ export interface components {
             available: number;
         } | {
             delta: number;
+        };
+        StripeWebhookReceived: {
+            /** @enum {boolean} */
+            received: true;
+            /** @enum {string} */
+            result: "applied" | "duplicate" | "ignored";
         };
         TokenPair: {
             accessToken: string;

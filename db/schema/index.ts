@@ -8,4 +8,5 @@ export * from './payments';
 export * from './products';
 export * from './refresh-tokens';
 export * from './refunds';
+export * from './stripe-events';
 export * from './users';

@@ -1,5 +1,6 @@
 import {
   bigint,
+  boolean,
   char,
   datetime,
   double,
@@ -41,6 +42,8 @@ export const orders = mysqlTable(
     idempotencyKey: varchar('idempotency_key', { length: 255 }),
     requestHash: char('request_hash', { length: 64 }),
     failureReason: varchar('failure_reason', { length: 255 }),
+    // The customer disputed the payment with their bank (Stripe's `charge.dispute.created`).
+    disputed: boolean('disputed').notNull().default(false),
     reservedUntil: datetime('reserved_until', { mode: 'date', fsp: 3 }),
     // Fraud screening's verdict, taken once before the first charge (null until then).
     riskScore: double('risk_score'),

@@ -47,5 +47,7 @@ export const payments = mysqlTable(
     uniqueIndex('payments_order_uq').on(t.orderId),
     uniqueIndex('payments_idem_uq').on(t.idempotencyKey),
     index('payments_status_updated_idx').on(t.status, t.updatedAt),
+    // A processor's event names the payment by its id (Stripe: the PaymentIntent).
+    index('payments_gateway_ref_idx').on(t.gatewayRef),
   ],
 );

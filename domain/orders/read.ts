@@ -15,6 +15,8 @@ export interface OrderView {
   currency: string;
   failureReason?: string;
   risk?: RiskView;
+  /** The customer disputed the payment with their bank (shown only when true). */
+  disputed?: true;
   createdAt: string;
   updatedAt: string;
   events: { from: OrderStatus | null; to: OrderStatus; at: string; reason?: string; actor: Actor }[];
@@ -125,6 +127,7 @@ async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
           },
         }
       : {}),
+    ...(r.disputed ? { disputed: true as const } : {}),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
     events: events

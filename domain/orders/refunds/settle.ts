@@ -130,7 +130,7 @@ async function restock(log: TransitionLog, refundId: string, now: Date): Promise
 }
 
 /** The customer's email for a succeeded refund, one per refund however often it is recorded. */
-async function recordRefundMessage(
+export async function recordRefundMessage(
   tx: Tx,
   order: { id: string; userId: string; currency: string },
   refund: { id: string; amountCents: number },
