@@ -10,6 +10,7 @@ import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
 import { authRoutes } from './routes/auth';
+import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
 import { metricsRoutes } from './routes/metrics';
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
+  app.route('/events', eventRoutes(deps));
   mountDashboard(app, deps);
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),

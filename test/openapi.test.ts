@@ -44,7 +44,6 @@ const pending: Record<string, string> = {
   'POST /api-keys': '#17 integrations',
   'GET /api-keys': '#17 integrations',
   'DELETE /api-keys/{id}': '#17 integrations',
-  'GET /events': '#17 integrations',
   'POST /webhook-endpoints': '#17 integrations',
   'GET /webhook-endpoints': '#17 integrations',
   'GET /webhook-endpoints/{id}': '#17 integrations',

@@ -3,6 +3,7 @@ import { expireReviews } from '../domain/fraud/review';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
+import { pruneEvents } from '../domain/outbox/retention';
 import type { WorkerDeps } from './deps';
 
 export interface ReconcileReport {
@@ -12,6 +13,8 @@ export interface ReconcileReport {
   settled: number;
   /** Refresh tokens deleted (expired or revoked long enough ago to matter no more). */
   purgedTokens: number;
+  /** Events deleted for being older than EVENT_RETENTION_DAYS (a bounded number per pass). */
+  prunedEvents: number;
 }
 
 /**
@@ -21,7 +24,14 @@ export interface ReconcileReport {
  * their refund going through (or were told "not charged" while a late charge could still land).
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0, purgedTokens: 0 };
+  const report: ReconcileReport = {
+    expired: 0,
+    readded: 0,
+    resent: 0,
+    settled: 0,
+    purgedTokens: 0,
+    prunedEvents: 0,
+  };
   // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
   // queue. Should that fail, the row is still there and a later pass re-sends it (below).
   for (const { orderId, messages } of await expireHolds(deps.orders)) {
@@ -75,5 +85,9 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   report.purgedTokens = await purgeDeadTokens(deps.db, {
     accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
   });
+  report.prunedEvents = await pruneEvents(
+    deps.db,
+    new Date(Date.now() - deps.config.EVENT_RETENTION_DAYS * 86_400_000),
+  );
   return report;
 }

@@ -1,3 +1,4 @@
+export * from './events';
 export * from './gateway-transactions';
 export * from './notifications';
 export * from './order-events';
@@ -7,3 +8,4 @@ export * from './payments';
 export * from './products';
 export * from './refresh-tokens';
 export * from './users';
+export * from './webhooks';

@@ -2,6 +2,7 @@ import { inArray } from 'drizzle-orm';
 import type { Db, TransactionWriter } from '../../db/client';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { eventsStatement, orderChanges, recordEvents } from '../outbox/write';
 import type { Decided } from './group';
 import {
   buildOrder,
@@ -81,10 +82,15 @@ export async function placeOrders(
         })),
       ),
     ] as const;
-    if (write) await write(inserts.map((q) => q.toSQL()));
+    // The outbox's rows go in the same transaction, one more multi-row INSERT for the batch.
+    const outbox = orderChanges(
+      built.map((b) => ({ orderId: b.order.row.id, to: 'pending' as const, at: now })),
+    );
+    if (write) await write([...inserts.map((q) => q.toSQL()), eventsStatement(outbox)]);
     else {
       await db.transaction(async (tx) => {
         for (const q of inserts) await tx.execute(q.getSQL());
+        await recordEvents(tx, outbox);
       });
     }
     const news: OrderEvent[] = built.map((b) => ({

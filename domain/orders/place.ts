@@ -4,6 +4,7 @@ import { isDuplicateKey } from '../../db/errors';
 import { orderEvents, orderItems, orders, products, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { DomainError } from '../errors';
+import { orderChanges, recordEvents } from '../outbox/write';
 import type { OrderView } from './read';
 import type { OrderEventSink } from './status';
 
@@ -81,6 +82,7 @@ export async function placeOrder(
       await tx.insert(orders).values(built.row);
       await tx.insert(orderItems).values(built.lines);
       await tx.insert(orderEvents).values({ orderId, fromStatus: null, toStatus: 'pending', at: now });
+      await recordEvents(tx, orderChanges([{ orderId, to: 'pending', at: now }]));
       order = built.view;
     });
   } catch (err) {

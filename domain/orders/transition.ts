@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { orderEvents, orders } from '../../db/schema';
+import { orderChanges, recordEvents } from '../outbox/write';
 import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderStatus } from './status';
 
 /** Collects the transitions of one transaction so they are published only after it commits. */
@@ -44,6 +45,7 @@ export async function transition(
   await log.tx
     .insert(orderEvents)
     .values({ orderId, fromStatus: from, toStatus: to, reason: reason ?? null, at });
+  await recordEvents(log.tx, orderChanges([{ orderId, to, at }]));
   log.events.push({ orderId, from, to, at, ...(reason ? { reason } : {}) });
   return true;
 }
