@@ -1,4 +1,16 @@
-export type IdPrefix = 'usr' | 'prd' | 'ord' | 'pay' | 'ntf' | 'rtk' | 'fam' | 'gw' | 'snd' | 'whe' | 'whd';
+export type IdPrefix =
+  | 'usr'
+  | 'prd'
+  | 'ord'
+  | 'pay'
+  | 'ntf'
+  | 'rtk'
+  | 'fam'
+  | 'gw'
+  | 'snd'
+  | 'key'
+  | 'whe'
+  | 'whd';
 
 /** Opaque, time-ordered ids (UUIDv7 underneath), prefixed by kind so a log line says what it names. */
 export function newId(prefix: IdPrefix): string {

@@ -205,11 +205,19 @@ test('types filter the feed, and the cursor still moves past the others', async 
   expect(next.data.some((e) => e.data.id === id)).toBe(false);
   const all = await page(cursor, '&types=order.created,order.cancelled');
   expect(all.data.map((e) => [e.type, e.data.id])).toEqual([['order.created', id]]);
-});
+}, 30_000);
 
 test('wrong caller and bad input', async () => {
   expect((await h.json('GET', '/events')).status).toBe(401);
   expect((await h.json('GET', '/events', undefined, user.token)).status).toBe(403);
+  // An API key needs events:read (api/access.ts).
+  const key = async (scopes: string[]) => {
+    const res = await h.json('POST', '/api-keys', { name: 'erp', scopes }, admin.token);
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { key: string }).key;
+  };
+  expect((await h.json('GET', '/events', undefined, await key(['orders:read']))).status).toBe(403);
+  expect((await h.json('GET', '/events', undefined, await key(['events:read']))).status).toBe(200);
   const bad = await h.json('GET', '/events?types=order.shipped', undefined, admin.token);
   expect(bad.status).toBe(400);
   expect(JSON.stringify(await bad.json())).toContain('order.shipped');

@@ -1,8 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { actorTypes } from '../../domain/actor';
 import { decideReview } from '../../domain/fraud/review';
 import { cancelOrder } from '../../domain/orders/compensate';
 import { getOrderRow, getOrderView, listOrdersByStatus, listOrdersOfUser } from '../../domain/orders/read';
 import { isFinal, orderStatuses } from '../../domain/orders/status';
+import { actorOf } from '../actor';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
@@ -60,7 +62,15 @@ export const Order = z
     createdAt: z.string(),
     updatedAt: z.string(),
     events: z.array(
-      z.object({ from: Status.nullable(), to: Status, at: z.string(), reason: z.string().optional() }),
+      z.object({
+        from: Status.nullable(),
+        to: Status,
+        at: z.string(),
+        reason: z.string().optional(),
+        actor: z.object({ type: z.enum(actorTypes), id: z.string().optional() }).openapi({
+          description: "Who caused the change: the user's, admin's or API key's id; none for system",
+        }),
+      }),
     ),
   })
   .openapi('Order');
@@ -120,7 +130,9 @@ export function orderRoutes(deps: AppDeps) {
       const { id } = c.req.valid('param');
       const { decision } = c.req.valid('json');
       c.set('orderId', id);
-      const decided = await decideReview(deps.orders, id, decision);
+      const actor = actorOf(c.get('principal'));
+      const decided = await decideReview(deps.orders, id, decision, actor);
+      deps.logger.info({ orderId: id, decision, actor }, 'review decided');
       deps.metrics?.reviewEnded(decision);
       try {
         if (decision === 'approve') await deps.queues.resumeAfterReview(id, c.get('requestId'));
@@ -166,6 +178,7 @@ export function orderRoutes(deps: AppDeps) {
       const principal = c.get('principal');
       const placed = await place({
         userId: principal.userId,
+        actor: actorOf(principal),
         items: body.items,
         paymentToken: body.payment?.token,
         idempotencyKey: key,
@@ -245,7 +258,9 @@ export function orderRoutes(deps: AppDeps) {
       const { id } = c.req.valid('param');
       c.set('orderId', id);
       assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, id)).userId);
-      const cancelled = await cancelOrder(deps.orders, id);
+      const actor = actorOf(c.get('principal'));
+      const cancelled = await cancelOrder(deps.orders, id, actor);
+      deps.logger.info({ orderId: id, actor }, 'order cancelled');
       if (cancelled.refund === 'owed') {
         deps.logger.warn({ orderId: id }, 'refund not confirmed by the gateway; left to the reconciler');
       }
