@@ -23,6 +23,8 @@ import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { systemRoutes } from './routes/system';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints';
 import { wsRoutes } from './routes/ws';
 import { documentSharedResponses } from './shared-responses';
 
@@ -60,6 +62,8 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   app.route('/events', eventRoutes(deps));
+  app.route('/webhook-endpoints', webhookEndpointRoutes(deps));
+  app.route('/webhook-deliveries', webhookDeliveryRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));
   mountDashboard(app, deps);
   documentSharedResponses(app, {

@@ -46,7 +46,8 @@ export const webhookDeliveries = mysqlTable(
   },
   (t) => [
     uniqueIndex('webhook_deliveries_endpoint_event_uq').on(t.endpointId, t.eventId),
-    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.createdAt, t.id),
+    // Newest first per endpoint: delivery ids are time-ordered (UUIDv7).
+    index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
     index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
   ],
 );

@@ -1,0 +1,164 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { RowDataPacket } from 'mysql2';
+import { Webhook } from 'standardwebhooks';
+import type { Db } from '../../db/client';
+import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
+import { EVENT_COLUMNS } from '../events/feed';
+import { type EventRow, renderEvents } from '../events/render';
+import { decryptPii } from '../users/pii';
+import { checkedTarget, checkUrlShape, type Guard, TargetRefused } from './addresses';
+import { postPinned } from './http-post';
+import { failingWindowMs, type RetryPolicy, retryDelayMs } from './schedule';
+
+export interface AttemptSettings {
+  key: Uint8Array<ArrayBuffer>;
+  guard: Guard;
+  retry: RetryPolicy;
+  timeoutMs: number;
+}
+
+export type AttemptOutcome =
+  /** Nothing was sent: the delivery is gone, not pending, or this attempt was made already. */
+  | { kind: 'skipped'; why: string }
+  | { kind: 'succeeded'; status: number }
+  /** Failed; `retryAt` when another attempt is owed. */
+  | { kind: 'failed'; error: string; retryAt?: Date; endpointDisabled?: boolean };
+
+/**
+ * Attempt number `made + 1` of one delivery: checked again, signed, sent, recorded. No transaction is
+ * open while the request runs (a slow receiver holds no connection or lock); the answer is recorded
+ * in its own statement, only if the delivery is still at `made` attempts, so a duplicate job (Redis
+ * re-delivering, the reconciler re-adding) never counts twice.
+ */
+export async function attemptDelivery(
+  db: Db,
+  s: AttemptSettings,
+  deliveryId: string,
+  made: number,
+): Promise<AttemptOutcome> {
+  const [d] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId)).limit(1);
+  if (!d) return { kind: 'skipped', why: 'no such delivery (its endpoint was deleted)' };
+  if (d.status !== 'pending' || d.attempts !== made) return { kind: 'skipped', why: 'attempt made already' };
+  const [ep] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, d.endpointId)).limit(1);
+  if (!ep) return { kind: 'skipped', why: 'endpoint deleted' };
+  if (ep.status !== 'enabled') {
+    await record(db, d.id, made, { status: 'failed', error: 'endpoint disabled' });
+    return { kind: 'failed', error: 'endpoint disabled' };
+  }
+  const [rows] = await db.$client.query<RowDataPacket[]>(
+    `SELECT ${EVENT_COLUMNS} FROM \`events\` WHERE \`id\` = ?`,
+    [d.eventId],
+  );
+  const row = rows[0] as EventRow | undefined;
+  if (!row) {
+    await record(db, d.id, made, { status: 'failed', error: 'event past retention' });
+    return { kind: 'failed', error: 'event past retention' };
+  }
+  const [event] = await renderEvents(db, [row]);
+  const body = JSON.stringify(event);
+  const result = await send(s, ep.url, await decryptPii(s.key, ep.secretEnc), String(event?.id), body);
+  const now = new Date();
+  if (result.ok) {
+    await record(db, d.id, made, { status: 'succeeded', code: result.status });
+    // A success ends the endpoint's failing spell.
+    if (ep.failingSince)
+      await db.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, ep.id));
+    return { kind: 'succeeded', status: result.status };
+  }
+  const delay = retryDelayMs(s.retry, made + 1);
+  const retryAt = delay === undefined ? undefined : new Date(now.getTime() + delay);
+  await record(db, d.id, made, {
+    status: retryAt ? 'pending' : 'failed',
+    error: result.error,
+    ...(result.status !== undefined ? { code: result.status } : {}),
+    ...(retryAt ? { next: retryAt } : {}),
+  });
+  const endpointDisabled = await noteFailure(db, ep.id, ep.failingSince, now, s.retry, result.error);
+  return { kind: 'failed', error: result.error, ...(retryAt ? { retryAt } : {}), endpointDisabled };
+}
+
+type SendResult = { ok: true; status: number } | { ok: false; status?: number; error: string };
+
+async function send(
+  s: AttemptSettings,
+  rawUrl: string,
+  secret: string,
+  id: string,
+  body: string,
+): Promise<SendResult> {
+  let url: URL;
+  let pinned: Awaited<ReturnType<typeof checkedTarget>>;
+  try {
+    // The guard again at every send, after resolving: the name may point elsewhere since it was saved.
+    url = checkUrlShape(rawUrl, s.guard.allowPrivate);
+    pinned = await checkedTarget(url, s.guard);
+  } catch (err) {
+    if (err instanceof TargetRefused) return { ok: false, error: `refused: ${err.message}` };
+    throw err;
+  }
+  const at = new Date();
+  const headers = {
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': new Webhook(secret).sign(id, at, body),
+    'user-agent': 'Orderflow-Webhooks/1',
+  };
+  const r = await postPinned(url, pinned, headers, body, s.timeoutMs);
+  if (r.status !== undefined && !r.error) return { ok: true, status: r.status };
+  return { ok: false, ...(r.status !== undefined ? { status: r.status } : {}), error: r.error ?? 'failed' };
+}
+
+async function record(
+  db: Db,
+  id: string,
+  made: number,
+  r: { status: 'pending' | 'succeeded' | 'failed'; code?: number; error?: string; next?: Date },
+): Promise<void> {
+  const now = new Date();
+  await db
+    .update(webhookDeliveries)
+    .set({
+      status: r.status,
+      attempts: sql`${webhookDeliveries.attempts} + 1`,
+      lastStatusCode: r.code ?? null,
+      lastError: r.error ? r.error.slice(0, 255) : null,
+      nextAttemptAt: r.next ?? null,
+      updatedAt: now,
+    })
+    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.attempts, made)));
+}
+
+/**
+ * A failed attempt starts the endpoint's failing spell (if none is running); an endpoint whose spell
+ * has lasted the whole retry window (about three days at the defaults) without one success is
+ * disabled, with the reason. Returns whether this failure disabled it.
+ */
+async function noteFailure(
+  db: Db,
+  endpointId: string,
+  since: Date | null,
+  now: Date,
+  retry: RetryPolicy,
+  error: string,
+): Promise<boolean> {
+  if (!since) {
+    await db
+      .update(webhookEndpoints)
+      .set({ failingSince: now })
+      .where(and(eq(webhookEndpoints.id, endpointId), sql`${webhookEndpoints.failingSince} IS NULL`));
+    return false;
+  }
+  const window = failingWindowMs(retry);
+  if (now.getTime() - since.getTime() < window) return false;
+  const hours = Math.round(window / 3_600_000);
+  const span = hours >= 1 ? `${hours} h` : `${Math.round(window / 1000)} s`;
+  const [res] = await db
+    .update(webhookEndpoints)
+    .set({
+      status: 'disabled',
+      disabledReason: `every delivery failed for ${span}; last error: ${error}`.slice(0, 255),
+      updatedAt: now,
+    })
+    .where(and(eq(webhookEndpoints.id, endpointId), eq(webhookEndpoints.status, 'enabled')));
+  return res.affectedRows === 1;
+}
