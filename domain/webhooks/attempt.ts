@@ -15,6 +15,8 @@ export interface AttemptSettings {
   guard: Guard;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Extra trusted certificate authorities (PEM): a test's own, for a receiver on https. */
+  ca?: string;
 }
 
 export type AttemptOutcome =
@@ -103,7 +105,7 @@ async function send(
     'webhook-signature': new Webhook(secret).sign(id, at, body),
     'user-agent': 'Orderflow-Webhooks/1',
   };
-  const r = await postPinned(url, pinned, headers, body, s.timeoutMs);
+  const r = await postPinned(url, pinned, headers, body, s.timeoutMs, s.ca);
   if (r.status !== undefined && !r.error) return { ok: true, status: r.status };
   return { ok: false, ...(r.status !== undefined ? { status: r.status } : {}), error: r.error ?? 'failed' };
 }

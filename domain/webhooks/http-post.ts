@@ -26,6 +26,7 @@ export function postPinned(
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
+  ca?: string,
 ): Promise<PostResult> {
   const lookup: LookupFunction = (_host, options, callback) => {
     if (options.all) (callback as (e: null, a: ResolvedAddress[]) => void)(null, [pinned]);
@@ -45,6 +46,7 @@ export function postPinned(
       {
         method: 'POST',
         lookup,
+        ...(ca ? { ca } : {}),
         headers: {
           ...headers,
           'content-type': 'application/json',
