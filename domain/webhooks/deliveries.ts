@@ -25,6 +25,7 @@ export interface DeliveryView {
 /** A delivery to hand to the queue: its next attempt is attempt `attempts + 1`. */
 export interface DueDelivery {
   id: string;
+  endpointId?: string;
   attempts: number;
   /** When it is due (now for a new one). */
   at: Date;
@@ -70,7 +71,7 @@ export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]
         if (e.createdAt < ep.createdAt) continue;
         if (ep.events !== '*' && !ep.events.split(',').includes(e.type)) continue;
         const id = newId('whd');
-        made.push({ id, attempts: 0, at: now });
+        made.push({ id, endpointId: ep.id, attempts: 0, at: now });
         params.push(id, ep.id, e.id, e.type, 'pending', 0, now, now, now);
       }
     }
