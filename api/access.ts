@@ -19,7 +19,7 @@ export interface RouteAccess {
   scope?: ApiKeyScope;
   /** Why no key may ever call it, when that is a rule of the shop rather than a missing scope. */
   noKey?: string;
-  /** A credential of the route's own, checked by the route (not by the auth middleware). */
+  /** What the route checks itself beyond this (a credential of its own, a narrower owner rule). */
   note?: string;
 }
 
@@ -73,7 +73,7 @@ export const routeAccess: Record<string, RouteAccess> = {
   'GET /orders/{id}/refunds': { people: 'owner', scope: 'orders:read' },
 
   // Payments
-  'POST /payment': { people: 'owner', noKey: NO_PLACING },
+  'POST /payment': { people: 'user', noKey: NO_PLACING, note: "the order's owner only" },
   'GET /payment/status/{orderId}': { people: 'owner', scope: 'orders:read' },
   'POST /webhooks/stripe': { people: 'anyone', note: 'Stripe-Signature with STRIPE_WEBHOOK_SECRET' },
 

@@ -1,11 +1,14 @@
 import { mountDashboard } from '../dashboard/board';
-import { createMetrics } from '../lib/metrics';
+import { createMetrics } from '../wiring/metrics';
 import { documentAccess } from './access';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
-import { LiveTracking } from './live-tracking';
+import { orderEventRoutes } from './live/sse-route';
+import { LiveTracking } from './live/tracking';
+import { wsRoutes } from './live/ws-route';
 import { authorize } from './middleware/authorize';
+import { basicAdminGuard } from './middleware/basic-admin';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
 import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
@@ -18,14 +21,12 @@ import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
 import { metricsRoutes } from './routes/metrics';
 import { notifyRoutes } from './routes/notify';
-import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { systemRoutes } from './routes/system';
 import { webhookDeliveryRoutes } from './routes/webhook-deliveries';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints';
-import { wsRoutes } from './routes/ws';
 import { documentSharedResponses } from './shared-responses';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
@@ -65,7 +66,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/webhook-endpoints', webhookEndpointRoutes(deps));
   app.route('/webhook-deliveries', webhookDeliveryRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));
-  mountDashboard(app, deps);
+  mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',

@@ -2501,7 +2501,7 @@ export interface paths {
         put?: never;
         /**
          * Pay for a reserved order
-         * @description Who may call it: the resource's owner, or an admin; no API key.
+         * @description Who may call it: any signed-in user (the order's owner only); no API key.
          */
         post: {
             parameters: {

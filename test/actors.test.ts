@@ -142,4 +142,28 @@ describe('the timeline says who caused each change', () => {
       actor: system,
     });
   });
+
+  test('a product records who created it: an admin, or an API key with catalog:write', async () => {
+    const key = await expectJson<{ id: string; key: string }>(
+      await h.json('POST', '/api-keys', { name: 'pim', scopes: ['catalog:write'] }, admin.token),
+      201,
+    );
+    const body = (sku: string) => ({ sku, name: 'Thing', priceCents: 100, currency: 'EUR', available: 1 });
+    const byAdmin = await expectJson<{ id: string }>(
+      await h.json('POST', '/products', body(`A-${h.prefix}`), admin.token),
+      201,
+    );
+    const byKey = await expectJson<{ id: string }>(
+      await h.json('POST', '/products', body(`K-${h.prefix}`), key.key),
+      201,
+    );
+    const [rows] = await h.pool.query(
+      'SELECT id, created_by_type AS type, created_by AS creator FROM products WHERE id IN (?, ?) ORDER BY created_by_type',
+      [byAdmin.id, byKey.id],
+    );
+    expect(rows as unknown[]).toEqual([
+      { id: byAdmin.id, type: 'admin', creator: admin.id },
+      { id: byKey.id, type: 'api_key', creator: key.id },
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { createApp } from '../api/app';
 import { apiKeyScopes } from '../domain/api-keys/scopes';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 import { shop } from './support/shop';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { placeOrders } from '../domain/orders/place-many';
+import { placeOrders } from '../domain/orders/place-batch';
 import { pruneEvents } from '../domain/outbox/retention';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
@@ -29,8 +29,8 @@ beforeAll(async () => {
   admin = await h.signUp('admin');
   user = await h.signUp('user');
   s = shop(h, admin);
-});
-afterAll(() => h.cleanup());
+}, 30_000);
+afterAll(() => h.cleanup(), 30_000);
 
 async function page(after?: string, extra = '', token = admin.token): Promise<Page> {
   const q = new URLSearchParams({ limit: '500', ...(after ? { after } : {}) });

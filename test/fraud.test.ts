@@ -7,8 +7,8 @@ import type {
   PaymentGateway,
   RefundRequest,
 } from '../domain/payments/gateway';
-import { createGateway } from '../lib/wiring';
 import { queueNames } from '../queues/contract';
+import { createGateway } from '../wiring/adapters';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';

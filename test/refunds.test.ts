@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Actor } from '../domain/actor';
-import { chargeOrder } from '../domain/orders/charge';
+import { chargeOrder } from '../domain/orders/charge-one';
 import { cancelOrder } from '../domain/orders/compensate';
 import { refundIfCharged } from '../domain/orders/refund';
 import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';

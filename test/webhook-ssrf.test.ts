@@ -2,6 +2,8 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { renderEvents } from '../domain/orders/event-data';
+import type { EventRow } from '../domain/outbox/types';
 import { refusedAddress } from '../domain/webhooks/addresses';
 import { attemptDelivery } from '../domain/webhooks/attempt';
 import { dispatchEvents } from '../domain/webhooks/deliveries';
@@ -48,12 +50,12 @@ beforeAll(async () => {
     cert: readFileSync(join(certDir, 'cert.pem'), 'utf8'),
     key: readFileSync(join(certDir, 'key.pem'), 'utf8'),
   };
-});
+}, 30_000);
 afterAll(async () => {
   for (const r of receivers) await r.stop();
   rmSync(certDir, { recursive: true, force: true });
   await h.cleanup();
-});
+}, 30_000);
 
 const refusedUrls: [string, string][] = [
   ['https://127.0.0.1/hooks', 'loopback'],
@@ -205,6 +207,7 @@ test('a name that resolved to a public address when saved but to loopback at sen
     guard: { allowPrivate: false, resolve: async () => [{ address: '127.0.0.1', family: 4 }] },
     retry: { baseSeconds: 1, maxAttempts: 3 },
     timeoutMs: 2000,
+    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
     ca: tls.cert,
   };
   const outcome = await attemptDelivery(h.db, settings, d?.id as string, 0);
@@ -247,6 +250,7 @@ test('a redirect to a private address is not followed', async () => {
     guard: { allowPrivate: true, resolve: async () => [] },
     retry: { baseSeconds: 1, maxAttempts: 3 },
     timeoutMs: 2000,
+    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
   };
   const outcome = await attemptDelivery(h.db, settings, mine?.id as string, 0);
   expect(outcome).toMatchObject({ kind: 'failed' });

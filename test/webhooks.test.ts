@@ -28,12 +28,12 @@ beforeAll(async () => {
   user = await h.signUp('user');
   s = shop(h, admin);
   w = await startTestWorkers(h);
-});
+}, 30_000);
 afterAll(async () => {
   await w.stop();
   for (const r of receivers) await r.stop();
   await h.cleanup();
-});
+}, 30_000);
 
 async function receiver(events: string[]): Promise<Receiver & { endpointId: string }> {
   const r = startReceiver();

@@ -1,4 +1,5 @@
 import { DelayedError, type Job, type Processor } from 'bullmq';
+import { renderEvents } from '../domain/orders/event-data';
 import { systemResolve } from '../domain/webhooks/addresses';
 import { type AttemptSettings, attemptDelivery } from '../domain/webhooks/attempt';
 import { dispatchEvents, staleDeliveries } from '../domain/webhooks/deliveries';
@@ -12,6 +13,7 @@ export function attemptSettings(deps: WorkerDeps): AttemptSettings {
     guard: { allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, resolve: deps.resolve ?? systemResolve },
     retry: { baseSeconds: c.WEBHOOK_RETRY_BASE_SECONDS, maxAttempts: c.WEBHOOK_MAX_ATTEMPTS },
     timeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    render: (rows) => renderEvents(deps.db, rows),
   };
 }
 

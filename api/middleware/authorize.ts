@@ -1,10 +1,10 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
+import { RedisApiKeyRevocations } from '../../domain/api-keys/revocations';
 import { apiKeyPepper, looksLikeApiKey } from '../../domain/api-keys/secrets';
 import { ApiKeyVerifier } from '../../domain/api-keys/verify';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import { DomainError } from '../../domain/errors';
-import { RedisApiKeyRevocations } from '../../lib/api-key-revocations';
 import { accessKey, type RouteAccess, routeAccess } from '../access';
 import type { AppEnv } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
@@ -28,13 +28,16 @@ export const apiKeyVerifier = (deps: Pick<AppDeps, 'config' | 'redis' | 'db' | '
       deps.logger.warn({ err }, 'could not record API keys lastUsedAt; next flush retries'),
   });
 
-/** The access entry of the route this request matched (undefined: an undocumented or unknown path). */
-export function matchedAccess(
-  c: Parameters<MiddlewareHandler<AppEnv>>[0],
-): { key: string; access: RouteAccess } | undefined {
+/**
+ * The access entry of the route this request matched. Undefined for an unknown path (404) and for the
+ * routes served outside the document (the document itself, /docs, the board), which guard themselves;
+ * every documented route has an entry (documentAccess refuses to start otherwise).
+ */
+export function matchedAccess(c: Context<AppEnv>): { key: string; access: RouteAccess } | undefined {
   const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
   if (!route) return undefined;
-  const key = accessKey(c.req.method === 'HEAD' ? 'GET' : c.req.method, route.path);
+  // The route's own method: a HEAD request is served by the GET route it matched.
+  const key = accessKey(route.method, route.path);
   const access = routeAccess[key];
   return access ? { key, access } : undefined;
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { adjustAvailable, getStock, MAX_STOCK, setAvailable } from '../../domain/catalog/products';
 import { invalidate } from '../../lib/cache';
+import { actorOf } from '../actor';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
@@ -77,6 +78,8 @@ export function inventoryRoutes(deps: AppDeps) {
           ? await setAvailable(deps.db, productId, body.available)
           : await adjustAvailable(deps.db, productId, body.delta);
       await invalidate(deps.redis, deps.config.QUEUE_PREFIX, 'inventory', [productId]);
+      // No row records a stock change: its log line says who made it.
+      deps.logger.info({ productId, change: body, actor: actorOf(c.get('principal')) }, 'stock changed');
       return c.json(stock, 200);
     },
   );

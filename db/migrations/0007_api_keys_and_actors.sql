@@ -15,3 +15,5 @@ CREATE TABLE `api_keys` (
 );
 --> statement-breakpoint
 CREATE INDEX `api_keys_created_idx` ON `api_keys` (`created_at`);
+--> statement-breakpoint
+ALTER TABLE `products` ADD `created_by_type` enum('user','admin','api_key','system') NOT NULL DEFAULT 'system', ADD `created_by` varchar(40);

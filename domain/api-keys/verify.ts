@@ -91,15 +91,23 @@ export class ApiKeyVerifier {
     }
   }
 
-  /** Writes the remembered `lastUsedAt` of every key used since the last flush (never moves one back). */
+  /**
+   * Writes the remembered `lastUsedAt` of every key used since the last flush (never moves one back).
+   * What could not be written is remembered again (unless a later use replaced it) for the next flush.
+   */
   async flush(): Promise<void> {
     const batch = [...this.used];
     this.used.clear();
-    for (const [id, at] of batch) {
-      await this.opts.db
-        .update(apiKeys)
-        .set({ lastUsedAt: at })
-        .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, at))));
+    for (const [i, [id, at]] of batch.entries()) {
+      try {
+        await this.opts.db
+          .update(apiKeys)
+          .set({ lastUsedAt: at })
+          .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, at))));
+      } catch (err) {
+        for (const [left, when] of batch.slice(i)) if (!this.used.has(left)) this.used.set(left, when);
+        throw err;
+      }
     }
   }
 

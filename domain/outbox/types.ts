@@ -35,3 +35,28 @@ export function eventRowId(publicId: string): number | undefined {
   const m = /^evt_([1-9][0-9]{0,17})$/.exec(publicId);
   return m ? Number(m[1]) : undefined;
 }
+
+/** An outbox row as readers get it. */
+export interface EventRow {
+  id: number;
+  seq: number;
+  type: string;
+  orderId: string;
+  refundId: string | null;
+  createdAt: Date;
+}
+
+/** An event as `GET /events` and a webhook delivery show it. */
+export interface EventView {
+  id: string;
+  type: string;
+  createdAt: string;
+  data: Record<string, unknown>;
+}
+
+/** The outbox columns a reader selects, under `EventRow`'s names. */
+export const EVENT_COLUMNS =
+  '`id`, `seq`, `type`, `order_id` AS `orderId`, `refund_id` AS `refundId`, `created_at` AS `createdAt`';
+
+/** Renders events' `data` (the order's owner, domain/orders/event-data.ts, knows how): a port for webhooks. */
+export type RenderEvents = (rows: readonly EventRow[]) => Promise<EventView[]>;

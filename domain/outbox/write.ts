@@ -7,7 +7,7 @@ import { type EventType, orderEventType } from './types';
  * Writes events into the outbox, inside the caller's transaction: an event is committed with the
  * change it announces or not at all. One multi-row INSERT for any number of events, so a batch of
  * orders pays one statement, never one per order. The row is narrow (type, order, refund, time): the
- * event's `data` is rendered when read (domain/events/render.ts).
+ * event's `data` is rendered when read (domain/orders/event-data.ts).
  */
 export interface NewEvent {
   type: EventType;

@@ -3,8 +3,7 @@ import type { RowDataPacket } from 'mysql2';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../../db/client';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
-import { EVENT_COLUMNS } from '../events/feed';
-import { type EventRow, renderEvents } from '../events/render';
+import { EVENT_COLUMNS, type EventRow, type RenderEvents } from '../outbox/types';
 import { decryptPii } from '../users/pii';
 import { checkedTarget, checkUrlShape, type Guard, TargetRefused } from './addresses';
 import { postPinned } from './http-post';
@@ -15,6 +14,8 @@ export interface AttemptSettings {
   guard: Guard;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Renders the event as GET /events shows it (the body sent). */
+  render: RenderEvents;
   /** Extra trusted certificate authorities (PEM): a test's own, for a receiver on https. */
   ca?: string;
 }
@@ -56,7 +57,7 @@ export async function attemptDelivery(
     await record(db, d.id, made, { status: 'failed', error: 'event past retention' });
     return { kind: 'failed', error: 'event past retention' };
   }
-  const [event] = await renderEvents(db, [row]);
+  const [event] = await s.render([row]);
   const body = JSON.stringify(event);
   const result = await send(s, ep.url, await decryptPii(s.key, ep.secretEnc), String(event?.id), body);
   const now = new Date();

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listEvents } from '../../../domain/events/feed';
+import { listEvents } from '../../../domain/orders/event-feed';
 import { eventTypes } from '../../../domain/outbox/types';
 import { newRouter } from '../../context';
 import type { AppDeps } from '../../deps';
