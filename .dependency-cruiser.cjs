@@ -1,6 +1,7 @@
 /**
- * The layers the build enforces (docs/layers.md has the same table in prose). Run by `bun run lint`
- * and by CI's lint step; a wrong import fails with the rule's name and comment.
+ * The layers the build enforces (docs/architecture.md, "Rooms and their rules", has the same table
+ * with the reasons). Run by `bun run lint` and by CI's lint step; a wrong import fails with the rule's
+ * name and comment.
  *
  * Top level, each folder may import only the ones below it (scripts, test and bench may import anything):
  *   api, workers   → wiring, dashboard (api only), domain, queues, db, lib

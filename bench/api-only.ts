@@ -6,7 +6,7 @@
  * loop at each rate, then with 64 in flight, and the API's CPU per accepted order is read from
  * /proc (its idle CPU, measured first, is shown subtracted too). About 40 s: a quick way to see what
  * a change to the HTTP edge costs per request at low and at high load, without the workers'
- * noise. Run it under the bench lock on a shared machine, like the benchmark.
+ * noise. On a shared machine run one benchmark at a time: two would measure each other.
  */
 import mysql from 'mysql2/promise';
 import { createDb, createPool } from '../db/client';

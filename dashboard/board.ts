@@ -22,7 +22,7 @@ const UNMATCHED = 'x-orderflow-board-unmatched';
  *
  * The board (Bull Board's packages, its adapters over every queue) is loaded on the first request that
  * passes the guard, not at start: most API processes never serve it, and its module graph is several
- * MB of every process's resident memory (bench/README.md, "Round 3: memory").
+ * MB of every process's resident memory.
  */
 export function dashboardRoutes<E extends Env>(deps: DashboardDeps<E>): Hono<E> {
   let ui: Promise<Hono> | undefined;
