@@ -36,12 +36,10 @@ CREATE TABLE `webhook_deliveries` (
 	`created_at` datetime(3) NOT NULL,
 	`updated_at` datetime(3) NOT NULL,
 	CONSTRAINT `webhook_deliveries_id` PRIMARY KEY(`id`),
-	CONSTRAINT `webhook_deliveries_endpoint_event_uq` UNIQUE(`endpoint_id`,`event_id`)
+	CONSTRAINT `webhook_deliveries_endpoint_event_uq` UNIQUE(`endpoint_id`,`event_id`),
+	INDEX `webhook_deliveries_endpoint_idx` (`endpoint_id`,`id`),
+	INDEX `webhook_deliveries_due_idx` (`status`,`next_attempt_at`)
 );
---> statement-breakpoint
-CREATE INDEX `webhook_deliveries_endpoint_idx` ON `webhook_deliveries` (`endpoint_id`,`id`);
---> statement-breakpoint
-CREATE INDEX `webhook_deliveries_due_idx` ON `webhook_deliveries` (`status`,`next_attempt_at`);
 --> statement-breakpoint
 CREATE TABLE `webhook_dispatch` (
 	`id` tinyint unsigned NOT NULL,
