@@ -127,6 +127,22 @@ describe('the timeline says who caused each change', () => {
     });
   });
 
+  test("an API key's review decision is the key's", async () => {
+    const key = await expectJson<{ id: string; key: string }>(
+      await h.json('POST', '/api-keys', { name: 'risk desk', scopes: ['orders:write'] }, admin.token),
+      201,
+    );
+    const user = await h.signUp('user');
+    const id = await place(user.token, 'tok_riskLevelElevated');
+    await until(id, 'review');
+    expect((await h.json('POST', `/orders/${id}/review`, { decision: 'reject' }, key.key)).status).toBe(200);
+    expect((await timeline(id)).events.at(-1)).toMatchObject({
+      from: 'review',
+      to: 'rejected',
+      actor: { type: 'api_key', id: key.id },
+    });
+  });
+
   test("an expired hold's cancel is the system's", async () => {
     const user = await h.signUp('user');
     const id = await place(user.token, null);
