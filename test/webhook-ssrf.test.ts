@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { renderEvents } from '../domain/orders/event-data';
 import type { EventRow } from '../domain/outbox/types';
 import { refusedAddress } from '../domain/webhooks/addresses';
-import { attemptDelivery } from '../domain/webhooks/attempt';
+import { attemptDelivery, loadAttempt } from '../domain/webhooks/attempt';
 import { dispatchEvents } from '../domain/webhooks/deliveries';
 import { createEndpoint } from '../domain/webhooks/endpoints';
 import { createHarness, type Harness } from './support/harness';
@@ -210,7 +210,7 @@ test('a name that resolved to a public address when saved but to loopback at sen
     render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
     ca: tls.cert,
   };
-  const outcome = await attemptDelivery(h.db, settings, d?.id as string, 0);
+  const outcome = await attemptDelivery(h.db, settings, await loadAttempt(h.db, d?.id as string), 0);
   expect(outcome).toMatchObject({
     kind: 'failed',
     error: 'refused: hooks.example resolves to 127.0.0.1 (loopback)',
@@ -220,7 +220,7 @@ test('a name that resolved to a public address when saved but to loopback at sen
   const allowed = await attemptDelivery(
     h.db,
     { ...settings, guard: { ...settings.guard, allowPrivate: true } },
-    d?.id as string,
+    await loadAttempt(h.db, d?.id as string),
     1,
   );
   expect(allowed).toMatchObject({ kind: 'succeeded', status: 200 });
@@ -252,7 +252,7 @@ test('a redirect to a private address is not followed', async () => {
     timeoutMs: 2000,
     render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
   };
-  const outcome = await attemptDelivery(h.db, settings, mine?.id as string, 0);
+  const outcome = await attemptDelivery(h.db, settings, await loadAttempt(h.db, mine?.id as string), 0);
   expect(outcome).toMatchObject({ kind: 'failed' });
   expect(outside.requests).toBe(1);
   expect(inside.requests).toBe(0);

@@ -1,7 +1,7 @@
 import { DelayedError, type Job, type Processor } from 'bullmq';
 import { renderEvents } from '../domain/orders/event-data';
 import { systemResolve } from '../domain/webhooks/addresses';
-import { type AttemptSettings, attemptDelivery } from '../domain/webhooks/attempt';
+import { type AttemptSettings, attemptDelivery, loadAttempt } from '../domain/webhooks/attempt';
 import { dispatchEvents, staleDeliveries } from '../domain/webhooks/deliveries';
 import { queueWebhookAttempts, WebhookJobData } from '../queues/webhooks';
 import type { WorkerDeps } from './deps';
@@ -27,8 +27,9 @@ export function webhookProcessor(deps: WorkerDeps): Processor {
   const inFlight = new Map<string, number>();
   return async (job: Job, token?: string) => {
     const data = WebhookJobData.parse(job.data);
-    const endpoint = await endpointOf(deps, data.deliveryId);
-    if (!endpoint) return { skipped: 'no such delivery' };
+    const input = await loadAttempt(deps.db, data.deliveryId);
+    if (!input) return { skipped: 'no such delivery' };
+    const endpoint = input.endpointId;
     const busy = inFlight.get(endpoint) ?? 0;
     if (busy >= deps.config.WEBHOOK_ENDPOINT_CONCURRENCY) {
       await job.moveToDelayed(Date.now() + 250 + Math.floor(Math.random() * 500), token);
@@ -36,7 +37,7 @@ export function webhookProcessor(deps: WorkerDeps): Processor {
     }
     inFlight.set(endpoint, busy + 1);
     try {
-      const outcome = await attemptDelivery(deps.db, settings, data.deliveryId, data.made);
+      const outcome = await attemptDelivery(deps.db, settings, input, data.made);
       if (outcome.kind === 'failed' && outcome.retryAt) {
         await queueWebhookAttempts(deps.queues.queues.webhooks, [
           { id: data.deliveryId, attempts: data.made + 1, at: outcome.retryAt },
@@ -54,14 +55,6 @@ export function webhookProcessor(deps: WorkerDeps): Processor {
       else inFlight.delete(endpoint);
     }
   };
-}
-
-async function endpointOf(deps: WorkerDeps, deliveryId: string): Promise<string | undefined> {
-  const [rows] = await deps.db.$client.query(
-    'SELECT `endpoint_id` AS e FROM `webhook_deliveries` WHERE `id` = ?',
-    [deliveryId],
-  );
-  return (rows as { e: string }[])[0]?.e;
 }
 
 /**

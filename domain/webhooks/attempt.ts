@@ -3,7 +3,7 @@ import type { RowDataPacket } from 'mysql2';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../../db/client';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
-import { EVENT_COLUMNS, type EventRow, type RenderEvents } from '../outbox/types';
+import type { EventRow, RenderEvents } from '../outbox/types';
 import { decryptPii } from '../users/pii';
 import { checkedTarget, checkUrlShape, type Guard, TargetRefused } from './addresses';
 import { postPinned } from './http-post';
@@ -27,6 +27,50 @@ export type AttemptOutcome =
   /** Failed; `retryAt` when another attempt is owed. */
   | { kind: 'failed'; error: string; retryAt?: Date; endpointDisabled?: boolean };
 
+/** What one attempt needs, read in one statement: the delivery, its endpoint and its event. */
+export interface AttemptInput {
+  id: string;
+  endpointId: string;
+  status: string;
+  attempts: number;
+  /** Null when the endpoint was deleted. */
+  endpoint: { url: string; secretEnc: string; status: string; failingSince: Date | null } | null;
+  /** Null when the event is past retention. */
+  event: EventRow | null;
+}
+
+export async function loadAttempt(db: Db, deliveryId: string): Promise<AttemptInput | undefined> {
+  const [rows] = await db.$client.query<RowDataPacket[]>(
+    'SELECT d.`id`, d.`endpoint_id` AS `endpointId`, d.`status`, d.`attempts`, e.`url`, e.`secret_enc` AS `secretEnc`, ' +
+      'e.`status` AS `endpointStatus`, e.`failing_since` AS `failingSince`, ev.`id` AS `eventId`, ev.`seq`, ev.`type`, ' +
+      'ev.`order_id` AS `orderId`, ev.`refund_id` AS `refundId`, ev.`created_at` AS `createdAt` ' +
+      'FROM `webhook_deliveries` d LEFT JOIN `webhook_endpoints` e ON e.`id` = d.`endpoint_id` ' +
+      'LEFT JOIN `events` ev ON ev.`id` = d.`event_id` WHERE d.`id` = ?',
+    [deliveryId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    id: r.id,
+    endpointId: r.endpointId,
+    status: r.status,
+    attempts: Number(r.attempts),
+    endpoint: r.url
+      ? { url: r.url, secretEnc: r.secretEnc, status: r.endpointStatus, failingSince: r.failingSince }
+      : null,
+    event: r.eventId
+      ? {
+          id: Number(r.eventId),
+          seq: Number(r.seq),
+          type: r.type,
+          orderId: r.orderId,
+          refundId: r.refundId,
+          createdAt: r.createdAt,
+        }
+      : null,
+  };
+}
+
 /**
  * Attempt number `made + 1` of one delivery: checked again, signed, sent, recorded. No transaction is
  * open while the request runs (a slow receiver holds no connection or lock); the answer is recorded
@@ -36,23 +80,18 @@ export type AttemptOutcome =
 export async function attemptDelivery(
   db: Db,
   s: AttemptSettings,
-  deliveryId: string,
+  d: AttemptInput | undefined,
   made: number,
 ): Promise<AttemptOutcome> {
-  const [d] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId)).limit(1);
   if (!d) return { kind: 'skipped', why: 'no such delivery (its endpoint was deleted)' };
   if (d.status !== 'pending' || d.attempts !== made) return { kind: 'skipped', why: 'attempt made already' };
-  const [ep] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, d.endpointId)).limit(1);
+  const ep = d.endpoint;
   if (!ep) return { kind: 'skipped', why: 'endpoint deleted' };
   if (ep.status !== 'enabled') {
     await record(db, d.id, made, { status: 'failed', error: 'endpoint disabled' });
     return { kind: 'failed', error: 'endpoint disabled' };
   }
-  const [rows] = await db.$client.query<RowDataPacket[]>(
-    `SELECT ${EVENT_COLUMNS} FROM \`events\` WHERE \`id\` = ?`,
-    [d.eventId],
-  );
-  const row = rows[0] as EventRow | undefined;
+  const row = d.event;
   if (!row) {
     await record(db, d.id, made, { status: 'failed', error: 'event past retention' });
     return { kind: 'failed', error: 'event past retention' };
@@ -65,7 +104,10 @@ export async function attemptDelivery(
     await record(db, d.id, made, { status: 'succeeded', code: result.status });
     // A success ends the endpoint's failing spell.
     if (ep.failingSince)
-      await db.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, ep.id));
+      await db
+        .update(webhookEndpoints)
+        .set({ failingSince: null })
+        .where(eq(webhookEndpoints.id, d.endpointId));
     return { kind: 'succeeded', status: result.status };
   }
   const delay = retryDelayMs(s.retry, made + 1);
@@ -76,7 +118,7 @@ export async function attemptDelivery(
     ...(result.status !== undefined ? { code: result.status } : {}),
     ...(retryAt ? { next: retryAt } : {}),
   });
-  const endpointDisabled = await noteFailure(db, ep.id, ep.failingSince, now, s.retry, result.error);
+  const endpointDisabled = await noteFailure(db, d.endpointId, ep.failingSince, now, s.retry, result.error);
   return { kind: 'failed', error: result.error, ...(retryAt ? { retryAt } : {}), endpointDisabled };
 }
 
