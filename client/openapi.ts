@@ -923,7 +923,9 @@ export interface paths {
         };
         /**
          * Page through events in commit order
-         * @description Who may call it: an admin; an API key with `events:read`.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: an admin; an API key with `events:read`.
          */
         get: {
             parameters: {
@@ -1380,7 +1382,7 @@ export interface paths {
         };
         /**
          * Export Prometheus metrics
-         * @description When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.
+         * @description When the server sets METRICS_TOKEN (required in production unless METRICS_PUBLIC=on), only `Authorization: Bearer <METRICS_TOKEN>` may read them. One rendered answer serves scrapes for METRICS_CACHE_SECONDS. Under `bun run start` one scrape covers every process it supervises (counters summed, per-process gauges labelled `process`).
          *
          *     Who may call it: anyone (Bearer METRICS_TOKEN when one is configured); no API key.
          */
@@ -1790,7 +1792,9 @@ export interface paths {
         };
         /**
          * List orders in one status
-         * @description Who may call it: an admin; an API key with `orders:read`.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: an admin; an API key with `orders:read`.
          */
         get: {
             parameters: {
@@ -2490,7 +2494,9 @@ export interface paths {
         };
         /**
          * List a user's orders
-         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
          */
         get: {
             parameters: {
@@ -2838,7 +2844,9 @@ export interface paths {
         };
         /**
          * List products
-         * @description Who may call it: anyone; no API key.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: anyone; no API key.
          */
         get: {
             parameters: {
@@ -3831,7 +3839,9 @@ export interface paths {
         };
         /**
          * An endpoint's deliveries, newest first
-         * @description Who may call it: an admin; an API key with `webhooks:manage`.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: an admin; an API key with `webhooks:manage`.
          */
         get: {
             parameters: {
@@ -3939,7 +3949,7 @@ export interface paths {
         };
         /**
          * Follow orders live over a WebSocket
-         * @description Upgrade to a WebSocket. The first message is `{"type":"auth","token":<accessToken>}` (a bad or missing token, or none within `WS_AUTH_TIMEOUT_SECONDS`, closes with code 4401); the server answers `{"type":"authenticated"}`. Then `{"type":"subscribe","orderId"}` answers `{"type":"status","orderId","status","at"}` and a `{"type":"change","orderId","from","to","at","reason?"}` per change (someone else's order: `{"type":"error","orderId","status":403}`); `{"type":"unsubscribe","orderId"}` stops them. An admin may subscribe with `{"all":true}` to every order's changes. Limits: `WS_MAX_SUBSCRIPTIONS` orders per connection (error status 429), `LIVE_MAX_PER_USER` live connections per user (close code 4429); a client that leaves more than `WS_MAX_BUFFERED_BYTES` unread is closed (1008). The server pings every `LIVE_HEARTBEAT_SECONDS`; a client that answers no ping for `HTTP_IDLE_TIMEOUT_SECONDS` is closed.
+         * @description Upgrade to a WebSocket. The first message is `{"type":"auth","token":<accessToken>}` (a bad or missing token, or none within `WS_AUTH_TIMEOUT_SECONDS`, closes with code 4401); the server answers `{"type":"authenticated"}`. Then `{"type":"subscribe","orderId"}` answers `{"type":"status","orderId","status","at"}` and a `{"type":"change","orderId","from","to","at","reason?"}` per change (someone else's order: `{"type":"error","orderId","status":403}`); `{"type":"unsubscribe","orderId"}` stops them. An admin may subscribe with `{"all":true}` to every order's changes. Limits: `WS_MAX_SUBSCRIPTIONS` orders per connection (error status 429), `LIVE_MAX_PER_USER` live connections per user (close code 4429); a client that leaves more than `WS_MAX_BUFFERED_BYTES` unread is closed (1008). Messages past a connection's budget (`WS_MESSAGES_PER_SECOND`, bursts of `WS_MESSAGE_BURST`) are dropped with one error of status 429 per spell; more than `WS_MAX_QUEUED_MESSAGES` waiting to be handled closes the socket (1008). A socket counts toward `LIVE_MAX_PER_PROCESS` from its handshake. The server pings every `LIVE_HEARTBEAT_SECONDS`; a client that answers no ping for `HTTP_IDLE_TIMEOUT_SECONDS` is closed.
          *
          *     Who may call it: anyone (an access token in the first message); no API key.
          */
@@ -4035,6 +4045,7 @@ export interface components {
             secret: string;
         };
         EmailRequest: {
+            /** @description Surrounding blanks are trimmed; 1–200 characters remain */
             subject: string;
             text: string;
             /** Format: email */
@@ -4065,6 +4076,7 @@ export interface components {
             scopes: components["schemas"]["ApiKeyScope"][];
         };
         NewOrder: {
+            /** @description Each productId at most once (a product twice is refused: 400) */
             items: {
                 productId: string;
                 quantity: number;
@@ -4076,6 +4088,7 @@ export interface components {
         NewProduct: {
             available: number;
             currency: string;
+            /** @description Surrounding blanks are trimmed; 1–200 characters remain */
             name: string;
             priceCents: number;
             sku: string;
@@ -4180,6 +4193,7 @@ export interface components {
         RegisterRequest: {
             /** Format: email */
             email: string;
+            /** @description Surrounding blanks are trimmed; 1–100 characters remain */
             name: string;
             password: string;
             phone?: string;
