@@ -4178,6 +4178,8 @@ export interface components {
             instance?: string;
             status: number;
             title: string;
+            /** @description The request’s OpenTelemetry trace id, when tracing is on */
+            traceId?: string;
             type: string;
         };
         Product: {

@@ -188,6 +188,29 @@ const schema = z.object({
   // CPU. JSC reads it once, when the process starts: lib/js-heap.ts hands it over, with the eden ratio
   // that keeps young collections the rule. 2 leaves JSC's defaults alone.
   JS_HEAP_GROWTH: z.coerce.number().min(0.05).max(2).default(0.25),
+  // Tracing (wiring/tracing.ts), the OpenTelemetry SDK's standard variables: off while the endpoint is
+  // unset. The exporter itself also reads OTEL_EXPORTER_OTLP_HEADERS / _TIMEOUT, and the resource
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (each process adds its own service.instance.id).
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  // The batch span processor's queue is bounded: with the collector away, spans past it are dropped
+  // (never memory that grows); a full batch, or the delay, sends what is queued.
+  OTEL_BSP_MAX_QUEUE_SIZE: int(1, 1_000_000).default(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 100_000).default(512),
+  OTEL_BSP_SCHEDULE_DELAY: int(0, 600_000).default(5000),
+  OTEL_BSP_EXPORT_TIMEOUT: int(1, 600_000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -229,6 +252,11 @@ export function loadConfig(
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
+  }
+  if (c.OTEL_BSP_MAX_EXPORT_BATCH_SIZE > c.OTEL_BSP_MAX_QUEUE_SIZE) {
+    throw new ConfigError(
+      'Invalid configuration:\n  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must be at most OTEL_BSP_MAX_QUEUE_SIZE',
+    );
   }
   if (c.LIVE_HEARTBEAT_SECONDS * 2 > c.HTTP_IDLE_TIMEOUT_SECONDS) {
     // One heartbeat may be late or lost under load; two per idle period keep a quiet stream open.

@@ -19,6 +19,7 @@ import type { RedisClient } from '../lib/redis';
 import { PartitionedQueues } from '../queues/partitioned';
 import { partitionPrefixes } from '../queues/partitions';
 import { RedisOrderEvents } from './order-events';
+import { jobTelemetry } from './tracing';
 
 /** The composition root shared by the API and the workers: one place that picks the adapters. */
 export function createGateway(config: Config, db: Db, onState?: BreakerListener): PaymentGateway {
@@ -87,10 +88,12 @@ function committedModel(): RiskModel {
 
 /** The producer over every partition's flow family (one family unless QUEUE_PARTITIONS > 1). */
 export function createQueues(config: Config, redis: RedisClient): PartitionedQueues {
-  return new PartitionedQueues(redis, partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS), {
-    attempts: config.JOB_ATTEMPTS,
-    backoffMs: config.JOB_BACKOFF_MS,
-  });
+  return new PartitionedQueues(
+    redis,
+    partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS),
+    { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS },
+    jobTelemetry(),
+  );
 }
 
 export function createTransports(config: Config, logger: Logger, onState?: BreakerListener): Transports {

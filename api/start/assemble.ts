@@ -3,6 +3,7 @@ import { configurePasswordHashing } from '../../domain/users/passwords';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { peersFromConfig } from '../../lib/metrics-peers';
+import { tracingOn } from '../../lib/tracing';
 import { createOrderContext, createQueues } from '../../wiring/adapters';
 import { createMetrics } from '../../wiring/metrics';
 import { openResources, type Resources } from '../../wiring/resources';
@@ -58,8 +59,10 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     writeTransaction: oneRoundTripWriter(placingPool),
   };
   const live = new LiveTracking(resources.redis, config, deps.metrics);
+  // @hono/otel is loaded only when tracing is on: off, no request pays for it.
+  const tracing = tracingOn() ? (await import('../middleware/tracing')).tracingMiddleware() : [];
   return {
-    app: createApp(deps, live),
+    app: createApp(deps, live, tracing),
     deps,
     resources,
     live,

@@ -5,6 +5,7 @@ import { caseWhen, marks, select, write } from '../../db/raw';
 import type { RiskDecision } from '../../db/schema';
 import { orders, payments } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { spanEach, tracingOn } from '../../lib/tracing';
 import { notFound } from '../errors';
 import { type OrderFacts, orderFacts } from '../fraud/screening';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
@@ -23,6 +24,7 @@ import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { screenBeforeChargeMany } from './screen';
 import type { OrderEvent, OrderStatus } from './status';
+import { chargeTraced } from './traced-charge';
 
 type ChargeRow = {
   id: string;
@@ -90,6 +92,20 @@ export async function chargeOrders(
   return out;
 }
 
+/** Screening decides the batch at once; each order still gets a `screen` span in its own trace. */
+function screenTraced(ctx: OrderContext, candidates: ChargeRow[]) {
+  return spanEach(
+    candidates.map((o) => o.id),
+    'screen',
+    (id) => ({ 'order.id': id }),
+    () => screenBeforeChargeMany(ctx, candidates),
+    (id, span, found) => {
+      const v = found.get(id);
+      span.setAttribute('screen.verdict', v === null ? 'approved' : v && 'status' in v ? v.status : 'error');
+    },
+  );
+}
+
 /** The batch's first read, with what fraud screening needs (one statement, not one per order). */
 const batchRead = (n: number) =>
   'SELECT `orders`.`id` AS `id`, `orders`.`user_id` AS `userId`, `orders`.`status` AS `status`, ' +
@@ -104,7 +120,9 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   // Fraud screening comes before any money is asked for, as on the single-order path: an order held
   // for review or rejected goes no further (its screening recorded the decision). The batch's
   // approvals are stored (one statement) before the payment rows are made.
-  const verdicts = await screenBeforeChargeMany(ctx, candidates);
+  const verdicts = tracingOn()
+    ? await screenTraced(ctx, candidates)
+    : await screenBeforeChargeMany(ctx, candidates);
   const screened = candidates.map((o) => {
     // Never charged unscreened: an order the screening did not answer fails its job (it retries).
     const verdict = verdicts.has(o.id) ? (verdicts.get(o.id) ?? null) : { error: new Error('not screened') };
@@ -138,20 +156,19 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   if (due.length === 0) return;
   const answers = await Promise.all(
     due.map((o) =>
-      ctx.gateway
-        .charge({
-          idempotencyKey: chargeKey(o.id),
-          token: o.paymentToken,
-          amountCents: o.totalCents,
-          currency: o.currency,
-        })
-        .then(
-          (result) => ({ order: o, result }),
-          (error: unknown) => {
-            out.set(o.id, { ok: false, error });
-            return null;
-          },
-        ),
+      // The gateway call is a span of the order's trace (never the token: only the outcome).
+      chargeTraced(ctx.gateway, o, {
+        idempotencyKey: chargeKey(o.id),
+        token: o.paymentToken,
+        amountCents: o.totalCents,
+        currency: o.currency,
+      }).then(
+        (result) => ({ order: o, result }),
+        (error: unknown) => {
+          out.set(o.id, { ok: false, error });
+          return null;
+        },
+      ),
     ),
   );
   const answered = answers.filter((a): a is { order: ChargeRow; result: ChargeResult } => a !== null);

@@ -10,6 +10,7 @@ import { getOrderRow } from './read';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { screenBeforeCharge } from './screen';
+import { chargeTraced } from './traced-charge';
 import { lockOrder, transition, withTransitions } from './transition';
 
 /** The payment row exists before the gateway is called, with the key the gateway call will carry. */
@@ -45,12 +46,16 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
   const screened = await screenBeforeCharge(ctx, order);
   if (screened) return screened;
   await ensurePaymentRow(ctx.db, order);
-  const result = await ctx.gateway.charge({
-    idempotencyKey: chargeKey(orderId),
-    token: order.paymentToken,
-    amountCents: order.totalCents,
-    currency: order.currency,
-  });
+  const result = await chargeTraced(
+    ctx.gateway,
+    { id: orderId, userId: order.userId },
+    {
+      idempotencyKey: chargeKey(orderId),
+      token: order.paymentToken,
+      amountCents: order.totalCents,
+      currency: order.currency,
+    },
+  );
   const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
     const current = await lockOrder(log.tx, orderId);
     if (current?.status !== 'reserved') return { status: current?.status ?? 'failed', changed: false };
