@@ -48,3 +48,26 @@ export async function queueWebhookAttempts(
     })),
   );
 }
+
+const live = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+/**
+ * Overdue deliveries (due long ago, still pending in MySQL) get their job again. A job with the same
+ * id that is still going to run is left alone; one that is not (finished, or left behind by Redis
+ * losing part of its keys: a job hash in no list, which a plain add with the same id would take for
+ * the job and skip) is removed first, so the add is not a no-op.
+ */
+export async function requeueOverdue(
+  queue: Queue,
+  list: readonly { id: string; attempts: number; at: Date }[],
+): Promise<void> {
+  const again: (typeof list)[number][] = [];
+  for (const d of list) {
+    const jobId = webhookJobId(d.id, d.attempts);
+    const state = await queue.getJobState(jobId);
+    if (live.has(state)) continue;
+    if (state !== 'unknown' || (await queue.getJob(jobId))) await queue.remove(jobId).catch(() => {});
+    again.push(d);
+  }
+  await queueWebhookAttempts(queue, again);
+}

@@ -3,7 +3,7 @@ import { renderEvents } from '../domain/orders/event-data';
 import { systemResolve } from '../domain/webhooks/addresses';
 import { type AttemptSettings, attemptDelivery, loadAttempt } from '../domain/webhooks/attempt';
 import { dispatchEvents, staleDeliveries } from '../domain/webhooks/deliveries';
-import { queueWebhookAttempts, WebhookJobData } from '../queues/webhooks';
+import { queueWebhookAttempts, requeueOverdue, WebhookJobData } from '../queues/webhooks';
 import type { WorkerDeps } from './deps';
 
 export function attemptSettings(deps: WorkerDeps): AttemptSettings {
@@ -74,7 +74,7 @@ export function startDispatcher(deps: WorkerDeps): { stop(): Promise<void> } {
         await queueWebhookAttempts(deps.queues.queues.webhooks, made);
         if (made.length === 0 || stopped) break;
       }
-      await queueWebhookAttempts(deps.queues.queues.webhooks, await staleDeliveries(deps.db, graceMs));
+      await requeueOverdue(deps.queues.queues.webhooks, await staleDeliveries(deps.db, graceMs));
     } catch (err) {
       deps.logger.warn({ err }, 'webhook dispatch pass failed; the next one picks up');
     }
