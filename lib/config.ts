@@ -90,7 +90,22 @@ const schema = z.object({
   // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
   PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
-  PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+  PAYMENT_GATEWAY: z.enum(['simulated', 'stripe']).default('simulated'),
+  // Stripe (PAYMENT_GATEWAY=stripe): a secret or restricted key (sk_test_… is test mode), the signing
+  // secret of the webhook endpoint, and the API's address (stripe-mock or a test stand-in elsewhere).
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, 'must be a Stripe secret key (sk_test_…, sk_live_…)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\S+$/, 'must be a webhook signing secret (whsec_…)')
+    .optional(),
+  STRIPE_API_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+    .default('https://api.stripe.com'),
   GATEWAY_LATENCY_MS: int(0, 60_000).default(0),
   GATEWAY_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   GATEWAY_TIMEOUT_MS: int(10, 120_000).default(5000),
@@ -252,6 +267,12 @@ export function loadConfig(
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
+  }
+  if (c.PAYMENT_GATEWAY === 'stripe') {
+    for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
+      if (!c[name])
+        throw new ConfigError(`Invalid configuration:\n  ${name}: required when PAYMENT_GATEWAY=stripe`);
+    }
   }
   if (c.OTEL_BSP_MAX_EXPORT_BATCH_SIZE > c.OTEL_BSP_MAX_QUEUE_SIZE) {
     throw new ConfigError(

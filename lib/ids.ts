@@ -9,6 +9,7 @@ export type IdPrefix =
   | 'gw'
   | 'snd'
   | 'key'
+  | 'rf'
   | 'whe'
   | 'whd';
 

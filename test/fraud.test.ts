@@ -1,40 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { loadCommittedModel } from '../domain/fraud/model';
-import type {
-  ChargeRequest,
-  ChargeResult,
-  GatewayTransaction,
-  PaymentGateway,
-  RefundRequest,
-} from '../domain/payments/gateway';
 import { queueNames } from '../queues/contract';
 import { createGateway } from '../wiring/adapters';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 import { type OrderBody, shop } from './support/shop';
+import { CountingGateway } from './support/stand-ins';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
-
-/** The real (simulated) gateway, counting the charge calls it is asked to make, per order. */
-class CountingGateway implements PaymentGateway {
-  readonly name = 'counting';
-  readonly charges = new Map<string, number>();
-  constructor(private readonly inner: PaymentGateway) {}
-  charge(req: ChargeRequest): Promise<ChargeResult> {
-    const orderId = req.idempotencyKey.replace(/^chg_/, '');
-    this.charges.set(orderId, (this.charges.get(orderId) ?? 0) + 1);
-    return this.inner.charge(req);
-  }
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
-    return this.inner.refund(req);
-  }
-  transactions(key: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(key);
-  }
-  calls(orderId: string): number {
-    return this.charges.get(orderId) ?? 0;
-  }
-}
 
 type RiskOrder = OrderBody & {
   risk?: { score: number; decision: string; reasons: string[]; model: string };
@@ -57,6 +30,8 @@ beforeAll(async () => {
     METRICS_ORDERS_CACHE_SECONDS: '0',
   });
   gateway = new CountingGateway(createGateway(h.config, h.db));
+  // The API's calls (a cancel's or a rejection's void) are counted as well as the workers'.
+  h.deps.orders.gateway = gateway;
   w = await startTestWorkers(h, { gateway, metrics: h.deps.metrics });
   admin = await h.signUp('admin');
   s = shop(h, admin);
@@ -110,7 +85,7 @@ describe('screening in the flow', () => {
     });
     expect(done.risk?.score).toBeLessThan(0.6);
     expect(done.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'completed']);
-    expect(gateway.calls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
     // The owner sees the verdict on their order too.
     expect((await s.order(id, user.token)) as RiskOrder).toMatchObject({ risk: { decision: 'approve' } });
@@ -127,7 +102,7 @@ describe('screening in the flow', () => {
     expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'rejected']);
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await told(id, 'rejected');
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     expect((await s.payment(id)).transactions).toEqual([]);
     await nothingWaitingForChildren();
   }, 60_000);
@@ -158,7 +133,7 @@ describe('screening in the flow', () => {
     expect(rejected.risk?.reasons).toContain('many_payment_tokens');
     expect(rejected.risk?.reasons).toContain('velocity_10m');
     expect(rejected.failureReason).toBe('fraud_suspected');
-    for (const o of seen) expect(gateway.calls(o.id)).toBe(o.status === 'completed' ? 1 : 0);
+    for (const o of seen) expect(gateway.chargeCalls(o.id)).toBe(o.status === 'completed' ? 1 : 0);
     // Every order still in review holds its unit; the rest are sold or back on the shelf.
     const held = seen.filter((o) => o.status === 'review').length;
     const sold = seen.filter((o) => o.status === 'completed').length;
@@ -209,11 +184,19 @@ describe('the review queue', () => {
     expect(notify?.attemptsMade).toBe(1);
     await nothingWaitingForChildren();
     expect(await s.stock(p)).toEqual({ available: 10 - qty, reserved: qty });
-    expect(gateway.calls(id)).toBe(0);
+    // Its money is set aside, not taken: one authorization, no charge.
+    const payment = await eventually(
+      () => s.payment(id),
+      (pay) => pay.status === 'authorized',
+    );
+    expect(payment).toMatchObject({ capturedCents: 0, refundedCents: 0 });
+    expect(payment.transactions.map((t) => t.type)).toEqual(['authorization']);
+    expect(gateway.authorizeCalls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(0);
     return { user, p, id };
   }
 
-  test('approve: the order goes on to charge → notify and completes, charged once', async () => {
+  test('approve: the authorization is captured once (no charge), then notify completes it', async () => {
     const { user, p, id } = await inReview(2);
     const res = await review(id, 'approve');
     const body = await expectJson<RiskOrder>(res, 200);
@@ -228,7 +211,13 @@ describe('the review queue', () => {
       'paid',
       'completed',
     ]);
-    expect(gateway.calls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(0);
+    expect(gateway.authorizeCalls(id)).toBe(1);
+    expect(gateway.captureCalls(id)).toBe(1);
+    expect(gateway.voidCalls(id)).toBe(0);
+    const payment = await s.payment(id);
+    expect(payment).toMatchObject({ status: 'succeeded', capturedCents: payment.amountCents });
+    expect(payment.transactions.map((t) => t.type)).toEqual(['authorization', 'capture']);
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
     await told(id, 'completed');
     // The tail after the review ran under ids of its own (the first charge/notify jobs are still kept).
@@ -244,7 +233,7 @@ describe('the review queue', () => {
     await expectProblem(await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token), 409);
   }, 60_000);
 
-  test('reject: rejected as fraud_suspected, stock back, never charged, customer told', async () => {
+  test('reject: rejected as fraud_suspected, stock back, authorization voided once, never captured, customer told', async () => {
     const { p, id } = await inReview(3);
     const body = await expectJson<RiskOrder>(await review(id, 'reject'), 200);
     expect(body).toMatchObject({
@@ -254,10 +243,13 @@ describe('the review queue', () => {
     });
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await told(id, 'rejected');
-    await Bun.sleep(300);
-    expect(gateway.calls(id)).toBe(0);
-    expect((await s.payment(id)).transactions).toEqual([]);
     await nothingWaitingForChildren();
+    expect(gateway.chargeCalls(id)).toBe(0);
+    expect(gateway.captureCalls(id)).toBe(0);
+    expect(gateway.voidCalls(id)).toBe(1);
+    const payment = await s.payment(id);
+    expect(payment).toMatchObject({ status: 'voided', capturedCents: 0 });
+    expect(payment.transactions.map((t) => t.type)).toEqual(['authorization', 'void']);
   }, 60_000);
 
   test('no decision within REVIEW_TTL_SECONDS: the reconciler cancels it (review_expired), stock back', async () => {
@@ -276,7 +268,10 @@ describe('the review queue', () => {
     expect(o.failureReason).toBe('review_expired');
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await told(id, 'cancelled');
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
+    expect(gateway.captureCalls(id)).toBe(0);
+    expect(gateway.voidCalls(id)).toBe(1);
+    expect((await s.payment(id)).status).toBe('voided');
     await expectProblem(await review(id, 'approve'), 409);
     await nothingWaitingForChildren();
   }, 60_000);
@@ -308,7 +303,7 @@ describe('the review queue', () => {
     }).toEqual({ approve: 1, reject: 1, expired: 1 });
   }, 60_000);
 
-  test('the owner may cancel an order in review; nothing is charged', async () => {
+  test('the owner may cancel an order in review; its authorization is voided once, nothing captured', async () => {
     const { user, p, id } = await inReview(1);
     const body = await expectJson<RiskOrder>(
       await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token),
@@ -317,7 +312,10 @@ describe('the review queue', () => {
     expect(body.status).toBe('cancelled');
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await expectProblem(await review(id, 'approve'), 409);
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
+    expect(gateway.captureCalls(id)).toBe(0);
+    expect(gateway.voidCalls(id)).toBe(1);
+    expect((await s.payment(id)).transactions.map((t) => t.type)).toEqual(['authorization', 'void']);
     await told(id, 'cancelled');
   }, 60_000);
 
@@ -383,19 +381,25 @@ describe('the review queue', () => {
 });
 
 describe('pay later: screened at POST /payment', () => {
-  test('a review at payment queues no charge; approval charges it once', async () => {
+  test('a review at payment: the charge step authorizes it; approval captures it once', async () => {
     const user = await h.signUp('user');
     const p = await s.product(5);
     const id = await place(user.token, p, 1, null);
     await until(id, 'reserved');
     const pay = await h.json('POST', '/payment', { orderId: id, token: 'tok_riskLevelElevated' }, user.token);
     expect(await expectJson(pay, 202)).toEqual({ orderId: id, status: 'pending' });
-    // Decided before any job was added: the order is parked and no charge job exists for it.
+    // Decided before the charge job was added: the order is parked, and the job only authorizes it (the
+    // API does not wait for the gateway).
     expect((await order(id)).status).toBe('review');
-    expect(await h.deps.queues.queues.charge.getJobState(`${id}-charge`)).toBe('unknown');
+    await eventually(
+      () => s.payment(id),
+      (pay) => pay.status === 'authorized',
+    );
     await expectJson(await review(id, 'approve'), 200);
     await until(id, 'completed');
-    expect(gateway.calls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(0);
+    expect(gateway.authorizeCalls(id)).toBe(1);
+    expect(gateway.captureCalls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
     await nothingWaitingForChildren();
   }, 60_000);
@@ -415,7 +419,7 @@ describe('pay later: screened at POST /payment', () => {
     await told(id, 'rejected');
     const payment = await s.payment(id);
     expect(payment).toMatchObject({ status: 'failed', transactions: [] });
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     await expectProblem(
       await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token),
       409,
@@ -424,10 +428,16 @@ describe('pay later: screened at POST /payment', () => {
 });
 
 test("an admin's approval racing the owner's cancel: each order ends once, stock and money add up", async () => {
-  const user = await h.signUp('user');
   const p = await s.product(30, 700);
   const ids: string[] = [];
-  for (let i = 0; i < 12; i++) ids.push(await place(user.token, p, 2, 'tok_riskLevelElevated'));
+  const owners = new Map<string, string>();
+  // One customer per order: a customer may hold only MAX_UNPAID_ORDERS orders in review.
+  for (let i = 0; i < 12; i++) {
+    const user = await h.signUp('user');
+    const id = await place(user.token, p, 2, 'tok_riskLevelElevated');
+    ids.push(id);
+    owners.set(id, user.token);
+  }
   for (const id of ids) await until(id, 'review');
   expect(await s.stock(p)).toEqual({ available: 6, reserved: 24 });
   // Both at once, in varying order and spacing: the cancel first, with the approval, while the approved
@@ -437,12 +447,12 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
       const gap = [0, 0, 15, 600][i % 4] ?? 0;
       const cancelFirst = i % 4 === 0;
       const first = cancelFirst
-        ? h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)
+        ? h.json('PUT', `/orders/${id}/cancel`, undefined, owners.get(id))
         : review(id, 'approve');
       await Bun.sleep(gap);
       const second = cancelFirst
         ? review(id, 'approve')
-        : h.json('PUT', `/orders/${id}/cancel`, undefined, user.token);
+        : h.json('PUT', `/orders/${id}/cancel`, undefined, owners.get(id));
       const [a, b] = [(await first).status, (await second).status];
       return { id, approve: cancelFirst ? b : a, cancel: cancelFirst ? a : b };
     }),
@@ -462,26 +472,32 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
     // One of them won: a cancel that lost answers 409 because the order completed; an approval
     // that lost answers 409 because the order was no longer in review.
     expect([a.approve, a.cancel]).toContain(200);
+    expect(gateway.chargeCalls(a.id)).toBe(0);
     if (o.status === 'completed') {
       completed++;
       expect(a.cancel).toBe(409);
-      expect(gateway.calls(a.id)).toBe(1);
+      expect(gateway.captureCalls(a.id)).toBe(1);
     } else {
       expect(a.cancel).toBe(200);
-      if (a.approve === 409) expect(gateway.calls(a.id)).toBe(0);
+      if (a.approve === 409) expect(gateway.captureCalls(a.id)).toBe(0);
     }
-    // Money: a completed order keeps exactly its charge; a cancelled one keeps nothing.
-    const tx = await eventually(
-      async () => (await s.payment(a.id)).transactions,
+    // Money: a completed order keeps exactly its capture; a cancelled one was voided, or captured then
+    // refunded all of it: never captured and kept.
+    const types = (await eventually(
+      async () => (await s.payment(a.id)).transactions.map((t) => t.type).join(','),
       (t) =>
         o.status === 'completed'
-          ? t.length === 1
-          : t.filter((x) => x.type === 'charge').length === t.filter((x) => x.type === 'refund').length,
-    );
-    expect(tx.filter((x) => x.type === 'charge').length).toBeLessThanOrEqual(1);
+          ? t === 'authorization,capture'
+          : t === 'authorization,void' || t === 'authorization,capture,refund',
+    )) as string;
+    const pay = await s.payment(a.id);
+    if (o.status === 'cancelled') expect(pay.refundedCents).toBe(pay.capturedCents);
+    expect(types.split(',').filter((x) => x === 'capture').length).toBeLessThanOrEqual(1);
   }
   console.log(
-    JSON.stringify(answers.map((a, i) => [a.approve, a.cancel, finals[i]?.status, gateway.calls(a.id)])),
+    JSON.stringify(
+      answers.map((a, i) => [a.approve, a.cancel, finals[i]?.status, gateway.captureCalls(a.id)]),
+    ),
   );
   expect(await s.stock(p)).toEqual({ available: 30 - 2 * completed, reserved: 0 });
   await nothingWaitingForChildren();

@@ -4,6 +4,7 @@ import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-batch';
+import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
 import { MicroBatcher } from '../lib/batcher';
 import { jobIds } from '../queues/contract';
@@ -59,24 +60,20 @@ async function ledger(id: string) {
 }
 
 /** The real gateway, counting charge calls per order and able to run something while one is in flight. */
-class CountingGateway implements PaymentGateway {
-  readonly name = 'counting';
+class CountingGateway extends ForwardingGateway {
+  override readonly name = 'counting';
   readonly calls = new Map<string, number>();
   during?: (orderId: string) => Promise<void>;
-  constructor(private readonly inner: PaymentGateway) {}
-  async charge(req: ChargeRequest): Promise<ChargeResult> {
+  constructor(inner: PaymentGateway) {
+    super(inner);
+  }
+  override async charge(req: ChargeRequest): Promise<ChargeResult> {
     const orderId = req.idempotencyKey.replace(/^chg_/, '');
     this.calls.set(orderId, (this.calls.get(orderId) ?? 0) + 1);
     // Runs after the call left us and before the processor records the charge: a cancel landing
     // here finds nothing to refund yet, so only the charge step can give the money back.
     await this.during?.(orderId);
     return this.inner.charge(req);
-  }
-  refund(...args: Parameters<PaymentGateway['refund']>) {
-    return this.inner.refund(...args);
-  }
-  transactions(key: string) {
-    return this.inner.transactions(key);
   }
 }
 

@@ -6,6 +6,7 @@ import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-batch';
+import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
 import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
 import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
@@ -37,20 +38,16 @@ async function place(productId: string, quantity = 1): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-class CountingGateway implements PaymentGateway {
-  readonly name = 'counting';
+class CountingGateway extends ForwardingGateway {
+  override readonly name = 'counting';
   readonly calls = new Map<string, number>();
-  constructor(private readonly inner: PaymentGateway) {}
-  charge(req: ChargeRequest): Promise<ChargeResult> {
+  constructor(inner: PaymentGateway) {
+    super(inner);
+  }
+  override charge(req: ChargeRequest): Promise<ChargeResult> {
     const orderId = req.idempotencyKey.replace(/^chg_/, '');
     this.calls.set(orderId, (this.calls.get(orderId) ?? 0) + 1);
     return this.inner.charge(req);
-  }
-  refund(...args: Parameters<PaymentGateway['refund']>) {
-    return this.inner.refund(...args);
-  }
-  transactions(key: string) {
-    return this.inner.transactions(key);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { peersFromConfig } from '../../lib/metrics-peers';
 import { tracingOn } from '../../lib/tracing';
-import { createOrderContext, createQueues } from '../../wiring/adapters';
+import { createOrderContext, createQueues, createStripeRefundLister } from '../../wiring/adapters';
 import { createMetrics } from '../../wiring/metrics';
 import { openResources, type Resources } from '../../wiring/resources';
 import { createApp } from '../app';
@@ -57,6 +57,7 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     ),
     metrics,
     writeTransaction: oneRoundTripWriter(placingPool),
+    stripeRefunds: createStripeRefundLister(config) ?? null,
   };
   const live = new LiveTracking(resources.redis, config, deps.metrics);
   // @hono/otel is loaded only when tracing is on: off, no request pays for it.

@@ -8,5 +8,7 @@ export * from './orders';
 export * from './payments';
 export * from './products';
 export * from './refresh-tokens';
+export * from './refunds';
+export * from './stripe-events';
 export * from './users';
 export * from './webhooks';
