@@ -86,6 +86,31 @@ test('an order that completes announces each of its steps, each with the order a
   }
 });
 
+test('a refund announces itself: refund.created, then refund.succeeded, each with the refund and its orderId', async () => {
+  const workers: TestWorkers = await startTestWorkers(h);
+  try {
+    const product = await s.product(10);
+    const { id } = (await (await s.place(user.token, product, 1)).json()) as { id: string };
+    await eventually(
+      () => s.order(id),
+      (o) => o.status === 'completed',
+    );
+    const { cursor } = await drain();
+    const res = await h.json('POST', `/orders/${id}/refunds`, { amountCents: 500 }, admin.token);
+    expect(res.status).toBe(201);
+    const { id: refundId } = (await res.json()) as { id: string };
+    const { seen } = await eventually(
+      () => drain(cursor, []),
+      (r) => r.seen.some((e) => e.type === 'refund.succeeded'),
+    );
+    const mine = seen.filter((e) => e.type.startsWith('refund.'));
+    expect(mine.map((e) => e.type)).toEqual(['refund.created', 'refund.succeeded']);
+    for (const e of mine) expect(e.data).toMatchObject({ id: refundId, orderId: id, amountCents: 500 });
+  } finally {
+    await workers.stop();
+  }
+}, 60_000);
+
 test('a transaction that commits after later ones: its event is still read once it commits', async () => {
   const product = await s.product(1000);
   const placeOne = async () => {

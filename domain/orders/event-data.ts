@@ -1,8 +1,9 @@
 import { inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { orders } from '../../db/schema';
+import { orders, refunds } from '../../db/schema';
 import { type EventRow, type EventView, publicEventId, statusOfEvent } from '../outbox/types';
 import { hydrate, type OrderView } from './read';
+import { type RefundView, refundViews } from './refunds/view';
 import { finalStatuses } from './status';
 
 /**
@@ -18,17 +19,29 @@ export async function renderEvents(db: Db, rows: readonly EventRow[]): Promise<E
   const ids = [...new Set(rows.map((r) => r.orderId))];
   const orderRows = ids.length ? await db.select().from(orders).where(inArray(orders.id, ids)) : [];
   const views = new Map((await hydrate(db, orderRows)).map((v) => [v.id, v]));
+  const refundIds = [...new Set(rows.flatMap((r) => (r.refundId ? [r.refundId] : [])))];
+  const refundRows = refundIds.length
+    ? await db.select().from(refunds).where(inArray(refunds.id, refundIds))
+    : [];
+  const refundById = new Map((await refundViews(db, refundRows)).map((v) => [v.id, v]));
   return rows.map((r) => ({
     id: publicEventId(r.id),
     type: r.type,
     createdAt: r.createdAt.toISOString(),
-    data: dataOf(r, views.get(r.orderId)),
+    data: dataOf(r, views.get(r.orderId), refundById),
   }));
 }
 
-function dataOf(row: EventRow, view: OrderView | undefined): Record<string, unknown> {
+function dataOf(
+  row: EventRow,
+  view: OrderView | undefined,
+  refunds: Map<string, RefundView>,
+): Record<string, unknown> {
+  // A refund's events show the refund (with its orderId) as it is now: its status moves one way only.
+  if (row.refundId) return { ...(refunds.get(row.refundId) ?? { id: row.refundId, orderId: row.orderId }) };
   const status = statusOfEvent(row.type);
-  if (!status) return { id: row.refundId ?? row.orderId, orderId: row.orderId };
+  // A dispute shows the order as it is now (disputed: true).
+  if (!status) return view ? { ...view } : { id: row.orderId };
   if (!view) return { id: row.orderId, status };
   return { ...orderAt(view, status, row.createdAt) };
 }
