@@ -9,6 +9,7 @@ import { liveRoutes } from './live';
 import { orderRoutes } from './orders';
 import { reviewRoutes } from './review';
 import { ConsoleSessions } from './session';
+import { webhookRoutes } from './webhooks';
 
 export type { ConsoleDeps } from './deps';
 
@@ -66,6 +67,7 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<ConsoleEnv> {
   orderRoutes(app, deps, sessions);
   reviewRoutes(app, deps, sessions);
   apiKeyRoutes(app, deps, sessions);
+  webhookRoutes(app, deps, sessions);
   liveRoutes(app, deps, async (c) => (await sessions.current(c)) !== undefined);
 
   app.notFound((c) =>

@@ -6,6 +6,7 @@ export const BASE = '/console';
 const nav = [
   { href: `${BASE}/orders`, label: 'Orders', key: 'orders' },
   { href: `${BASE}/review`, label: 'Review queue', key: 'review' },
+  { href: `${BASE}/webhooks`, label: 'Webhooks', key: 'webhooks' },
   { href: `${BASE}/api-keys`, label: 'API keys', key: 'api-keys' },
 ] as const;
 

@@ -50,7 +50,13 @@ async function checkPage(p: Page, name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  h = await createHarness({ JOB_BACKOFF_MS: '50', EMAIL_RATE_MAX: '1000' });
+  h = await createHarness({
+    JOB_BACKOFF_MS: '50',
+    EMAIL_RATE_MAX: '1000',
+    // The webhook receiver below is a stand-in on loopback.
+    WEBHOOK_ALLOW_PRIVATE: 'on',
+    WEBHOOK_DISPATCH_EVERY_MS: '100',
+  });
   admin = await h.signUp('admin');
   const evil = await registerUser(h.db, h.config.piiKey, {
     email: `eve_${h.prefix}@example.test`,
@@ -317,6 +323,72 @@ describe('the console in headless Chromium', () => {
     await page.locator(`tr[data-order-id="${id}"]`).waitFor();
     expect(await page.locator(`[data-order-status="${id}"]`).textContent()).toBe('pending');
   });
+
+  test('adds a webhook endpoint (secret shown once), sees a delivery appear, retries it', async () => {
+    // A stand-in for the customer's receiver: counts what it is sent.
+    const received: string[] = [];
+    const receiver = Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      async fetch(req) {
+        received.push(((await req.json()) as { type: string }).type);
+        return new Response(null, { status: 204 });
+      },
+    });
+    const w = await startTestWorkers(h, { concurrency: 5 });
+    try {
+      await page.getByRole('link', { name: 'Webhooks' }).click();
+      await page.waitForURL(`${origin}/console/webhooks`);
+      const url = `http://127.0.0.1:${receiver.port}/hooks`;
+      await page.getByLabel('URL').fill(url);
+      await page.getByLabel('order.completed').check();
+      await Promise.all([
+        page.waitForURL(`${origin}/console/webhooks`),
+        page.getByRole('button', { name: 'Add endpoint' }).click(),
+      ]);
+      expect(await page.locator('#new-secret').textContent()).toMatch(/^whsec_/);
+      await checkPage(page, 'webhooks');
+      await Promise.all([
+        page.waitForURL(/\/console\/webhooks\/whe_/),
+        page.getByRole('link', { name: url }).first().click(),
+      ]);
+      const id = await placeAndSettle(productId, 'tok_visa', 'completed', w);
+      expect(id).toMatch(/^ord_/);
+      const row = page.locator('tr[data-delivery-id]', { hasText: 'order.completed' }).first();
+      await eventually(
+        async () => {
+          await page.reload();
+          return (await row.count()) > 0 ? ((await row.locator('td').nth(2).textContent()) ?? '') : '';
+        },
+        (status) => status.startsWith('succeeded'),
+        20_000,
+      );
+      expect(await row.locator('td').nth(3).textContent()).toBe('1');
+      expect(await row.locator('td').nth(4).textContent()).toBe('HTTP 204');
+      await checkPage(page, 'deliveries');
+      const before = received.length;
+      await Promise.all([
+        page.waitForURL(/\/console\/webhooks\/whe_/),
+        row.getByRole('button', { name: /Retry/ }).click(),
+      ]);
+      await page.getByText('Queued: it is sent again shortly.').waitFor();
+      await eventually(
+        async () => received.length,
+        (n) => n === before + 1,
+        20_000,
+      );
+      // Disable, then delete: the endpoint is gone from the list.
+      await page.getByRole('link', { name: 'All endpoints' }).click();
+      await page.getByRole('button', { name: `Disable ${url}` }).click();
+      await page.getByText(`${url} is disabled.`).waitFor();
+      await page.getByRole('button', { name: `Delete ${url}` }).click();
+      await page.getByText('Endpoint deleted').waitFor();
+      expect(await page.locator('tr[data-endpoint-id]').count()).toBe(0);
+    } finally {
+      await w.stop();
+      await receiver.stop(true);
+    }
+  }, 90_000);
 
   test('signs out: the console is closed to this browser again', async () => {
     await Promise.all([

@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { retryDelivery } from '../../../domain/webhooks/deliveries';
-import { queueWebhookAttempts } from '../../../queues/webhooks';
+import { retryWebhookDelivery } from '../../../wiring/webhook-retry';
 import { newRouter } from '../../context';
 import type { AppDeps } from '../../deps';
 import { idParam, jsonResponse, problem } from '../../schemas';
@@ -24,13 +23,7 @@ export function webhookDeliveryRoutes(deps: AppDeps) {
       },
     }),
     async (c) => {
-      const due = await retryDelivery(deps.db, c.req.valid('param').id);
-      try {
-        await queueWebhookAttempts(deps.queues.queues.webhooks, [{ ...due, manual: true }]);
-      } catch (err) {
-        // Due now in MySQL: the dispatcher's next pass queues it once Redis answers.
-        deps.logger.error({ err, deliveryId: due.id }, 'could not queue the retry; left to the dispatcher');
-      }
+      const due = await retryWebhookDelivery(deps, c.req.valid('param').id);
       return c.json({ id: due.id, status: 'pending' as const }, 202);
     },
   );
