@@ -200,6 +200,25 @@ describe('deploy/k8s', () => {
     ).not.toThrow();
   });
 
+  test('worker pods get only the secrets a worker uses (no JWT_SECRET, no admin password)', () => {
+    const workers = byKind('Deployment').filter((d) => d.file === 'worker.yaml');
+    expect(workers.length).toBeGreaterThan(0);
+    for (const d of workers) {
+      for (const c of containersOf(d)) {
+        const from = (c as { envFrom?: { secretRef?: unknown }[] }).envFrom ?? [];
+        expect(
+          from.some((f) => f.secretRef),
+          `${d.file}: a whole Secret as envFrom`,
+        ).toBe(false);
+        const names = (c.env ?? []).map((e) => e.name);
+        for (const banned of ['JWT_SECRET', 'ADMIN_EMAIL', 'ADMIN_PASSWORD'])
+          expect(names).not.toContain(banned);
+        expect(names).toContain('DATABASE_URL');
+        expect(names).toContain('PII_KEY');
+      }
+    }
+  });
+
   test('each worker group scales on exactly the wait lists of its queues in every partition', () => {
     if (!configMap) throw new Error('no ConfigMap');
     const config = loadConfig({
