@@ -11,8 +11,9 @@ import { createGateway } from '../lib/wiring';
 import type { WorkerDeps } from '../workers/deps';
 import { stepBatcher } from '../workers/group';
 import type { Harness } from './support/harness';
-import { until } from './support/live';
+import { ledger } from './support/orders';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
+import { eventually } from './support/workers';
 
 // The same order in two charge batches at once: a stalled job re-run while its first run is still
 // at the gateway, or two worker processes each holding a copy of the job. Both batches find the
@@ -106,19 +107,10 @@ async function timeline(id: string) {
   return (rows as { from: string | null; to: string }[]).map((e) => `${e.from ?? '∅'}→${e.to}`);
 }
 
-/**
- * The processor's ledger for one order: its succeeded charges and refunds, found through every key
- * either process asked with (so a charge made under another key would count too).
- */
-async function ledger(orderId: string, ...gateways: HeldGateway[]) {
-  const keys = [...new Set(gateways.flatMap((g) => [...(g.keys.get(orderId) ?? [])]))];
-  if (keys.length === 0) return [];
-  const [rows] = await h.pool.query(
-    "SELECT type FROM gateway_transactions WHERE outcome = 'succeeded' AND (idempotency_key IN (?) OR payment_ref IN (?))",
-    [keys, keys],
-  );
-  return (rows as { type: string }[]).map((r) => r.type).sort();
-}
+/** Every key either process asked the processor with for this order (a charge under another key counts too). */
+const keysOf = (orderId: string, ...gateways: HeldGateway[]) => [
+  ...new Set(gateways.flatMap((g) => [...(g.keys.get(orderId) ?? [])])),
+];
 
 async function paymentStatus(orderId: string) {
   const [rows] = await h.pool.query('SELECT status FROM payments WHERE order_id = ?', [orderId]);
@@ -147,7 +139,7 @@ describe('the same order in two charge batches at once', () => {
       const ranA = a.charge([shared, onlyA]);
       const ranB = b.charge([shared, onlyB]);
       // The window this test is about: both past their status check, both asking for the money.
-      await until(
+      await eventually(
         () => a.gateway.calls.get(shared) === 1 && b.gateway.calls.get(shared) === 1,
         'both processes at the gateway for the shared order',
         5000,
@@ -163,11 +155,14 @@ describe('the same order in two charge batches at once', () => {
       ]);
       expect(outA[1]).toEqual({ status: 'paid', changed: true });
       expect(outB[1]).toEqual({ status: 'paid', changed: true });
-      expect(await ledger(shared, a.gateway, b.gateway)).toEqual(['charge']);
+      expect(await ledger(h, shared, keysOf(shared, a.gateway, b.gateway))).toEqual({
+        charges: 1,
+        refunds: 0,
+      });
       expect(await timeline(shared)).toEqual(['∅→pending', 'pending→reserved', 'reserved→paid']);
       expect(await paymentStatus(shared)).toEqual(['succeeded']);
       for (const own of [onlyA, onlyB]) {
-        expect(await ledger(own, a.gateway, b.gateway)).toEqual(['charge']);
+        expect(await ledger(h, own, keysOf(own, a.gateway, b.gateway))).toEqual({ charges: 1, refunds: 0 });
         expect(await timeline(own)).toEqual(['∅→pending', 'pending→reserved', 'reserved→paid']);
       }
       expect(await s.stock(p)).toEqual({ available: 7, reserved: 3 });
@@ -180,7 +175,7 @@ describe('the same order in two charge batches at once', () => {
     const b = worker('batch', new HeldGateway());
     const ranA = a.charge([shared, onlyA]);
     const ranB = b.charge([shared, onlyB]);
-    await until(
+    await eventually(
       () => a.gateway.calls.get(shared) === 1 && b.gateway.calls.get(shared) === 1,
       'both processes at the gateway for the shared order',
       5000,
@@ -194,10 +189,11 @@ describe('the same order in two charge batches at once', () => {
 
     expect(outA[0]).toEqual({ status: 'cancelled', changed: false });
     expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
-    expect(await ledger(shared, a.gateway, b.gateway)).toEqual(['charge', 'refund']);
+    expect(await ledger(h, shared, keysOf(shared, a.gateway, b.gateway))).toEqual({ charges: 1, refunds: 1 });
     expect(await paymentStatus(shared)).toEqual(['refunded']);
     expect(await timeline(shared)).toEqual(['∅→pending', 'pending→reserved', 'reserved→cancelled']);
-    for (const own of [onlyA, onlyB]) expect(await ledger(own, a.gateway, b.gateway)).toEqual(['charge']);
+    for (const own of [onlyA, onlyB])
+      expect(await ledger(h, own, keysOf(own, a.gateway, b.gateway))).toEqual({ charges: 1, refunds: 0 });
     // The cancelled order's unit is back; the two paid ones hold theirs.
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 2 });
   });
@@ -208,7 +204,7 @@ describe('the same order in two charge batches at once', () => {
     const b = worker('batch', new HeldGateway());
     const ranA = a.charge([shared, onlyA]);
     const ranB = b.charge([shared, onlyB]);
-    await until(
+    await eventually(
       () => a.gateway.calls.get(shared) === 1 && b.gateway.calls.get(shared) === 1,
       'both processes at the gateway for the shared order',
       5000,
@@ -223,7 +219,7 @@ describe('the same order in two charge batches at once', () => {
     const outB = await ranB;
 
     expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
-    expect(await ledger(shared, a.gateway, b.gateway)).toEqual(['charge', 'refund']);
+    expect(await ledger(h, shared, keysOf(shared, a.gateway, b.gateway))).toEqual({ charges: 1, refunds: 1 });
     expect(await paymentStatus(shared)).toEqual(['refunded']);
     expect(await timeline(shared)).toEqual([
       '∅→pending',

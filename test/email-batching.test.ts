@@ -218,7 +218,7 @@ async function orderBatches(
   return all;
 }
 
-async function statuses(ids: string[]) {
+async function notificationRows(ids: string[]) {
   const [rows] = await h.pool.query(
     'SELECT id, status, attempts, provider_ref AS providerRef, last_error AS lastError FROM notifications WHERE id IN (?)',
     [ids],
@@ -232,7 +232,8 @@ async function statuses(ids: string[]) {
   }[];
 }
 
-const countSent = async (ids: string[]) => (await statuses(ids)).filter((r) => r.status === 'sent').length;
+const countSent = async (ids: string[]) =>
+  (await notificationRows(ids)).filter((r) => r.status === 'sent').length;
 
 /** Sent messages whose recipient matches (cheap to poll: one count, not a row per message). */
 async function sentWith(recipientLike: string): Promise<number> {
@@ -270,7 +271,7 @@ describe('order emails through the batch endpoint', () => {
       expect(requests.length - accepted).toBeLessThanOrEqual(3);
       // Each email reached the provider exactly once, and its row has the provider's id, first try.
       for (const m of msgs) expect(resend.delivered.get(m.to)).toBe(1);
-      const rows = await statuses(ids);
+      const rows = await notificationRows(ids);
       expect(rows.every((r) => r.attempts === 1 && r.providerRef?.startsWith('rs_'))).toBe(true);
       // Accepted batches went out under their own keys; a request refused with 429 went again as it was.
       const keys = requests.filter((r) => !r.limited).map((r) => r.key);
@@ -298,7 +299,7 @@ describe('order emails through the batch endpoint', () => {
       expect(res.status).toBe(202);
       const { id } = (await res.json()) as { id: string };
       await eventually(
-        async () => (await statuses([id]))[0]?.status,
+        async () => (await notificationRows([id]))[0]?.status,
         (s) => s === 'sent',
         10_000,
       );
@@ -342,7 +343,7 @@ describe('order emails through the batch endpoint', () => {
       const res = await h.json('POST', '/notify/email', { to, subject: 'Now', text: 'Urgent' }, admin.token);
       const { id } = (await res.json()) as { id: string };
       await eventually(
-        async () => (await statuses([id]))[0]?.status,
+        async () => (await notificationRows([id]))[0]?.status,
         (s) => s === 'sent',
         10_000,
       );
@@ -378,7 +379,7 @@ describe('order emails through the batch endpoint', () => {
     const w = await startDeliver();
     try {
       const rows = await eventually(
-        () => statuses(ids),
+        () => notificationRows(ids),
         (rs) => rs.every((r) => r.status !== 'queued'),
         10_000,
       );

@@ -1,40 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { loadCommittedModel } from '../domain/fraud/model';
-import type {
-  ChargeRequest,
-  ChargeResult,
-  GatewayTransaction,
-  PaymentGateway,
-  RefundRequest,
-} from '../domain/payments/gateway';
 import { createGateway } from '../lib/wiring';
 import { queueNames } from '../queues/contract';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 import { type OrderBody, shop } from './support/shop';
+import { CountingGateway } from './support/stand-ins';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
-
-/** The real (simulated) gateway, counting the charge calls it is asked to make, per order. */
-class CountingGateway implements PaymentGateway {
-  readonly name = 'counting';
-  readonly charges = new Map<string, number>();
-  constructor(private readonly inner: PaymentGateway) {}
-  charge(req: ChargeRequest): Promise<ChargeResult> {
-    const orderId = req.idempotencyKey.replace(/^chg_/, '');
-    this.charges.set(orderId, (this.charges.get(orderId) ?? 0) + 1);
-    return this.inner.charge(req);
-  }
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
-    return this.inner.refund(req);
-  }
-  transactions(key: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(key);
-  }
-  calls(orderId: string): number {
-    return this.charges.get(orderId) ?? 0;
-  }
-}
 
 type RiskOrder = OrderBody & {
   risk?: { score: number; decision: string; reasons: string[]; model: string };
@@ -110,7 +83,7 @@ describe('screening in the flow', () => {
     });
     expect(done.risk?.score).toBeLessThan(0.6);
     expect(done.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'paid', 'completed']);
-    expect(gateway.calls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
     // The owner sees the verdict on their order too.
     expect((await s.order(id, user.token)) as RiskOrder).toMatchObject({ risk: { decision: 'approve' } });
@@ -127,7 +100,7 @@ describe('screening in the flow', () => {
     expect(o.events.map((e) => e.to)).toEqual(['pending', 'reserved', 'rejected']);
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await told(id, 'rejected');
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     expect((await s.payment(id)).transactions).toEqual([]);
     await nothingWaitingForChildren();
   }, 60_000);
@@ -158,7 +131,7 @@ describe('screening in the flow', () => {
     expect(rejected.risk?.reasons).toContain('many_payment_tokens');
     expect(rejected.risk?.reasons).toContain('velocity_10m');
     expect(rejected.failureReason).toBe('fraud_suspected');
-    for (const o of seen) expect(gateway.calls(o.id)).toBe(o.status === 'completed' ? 1 : 0);
+    for (const o of seen) expect(gateway.chargeCalls(o.id)).toBe(o.status === 'completed' ? 1 : 0);
     // Every order still in review holds its unit; the rest are sold or back on the shelf.
     const held = seen.filter((o) => o.status === 'review').length;
     const sold = seen.filter((o) => o.status === 'completed').length;
@@ -209,7 +182,7 @@ describe('the review queue', () => {
     expect(notify?.attemptsMade).toBe(1);
     await nothingWaitingForChildren();
     expect(await s.stock(p)).toEqual({ available: 10 - qty, reserved: qty });
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     return { user, p, id };
   }
 
@@ -228,7 +201,7 @@ describe('the review queue', () => {
       'paid',
       'completed',
     ]);
-    expect(gateway.calls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 8, reserved: 0 });
     await told(id, 'completed');
     // The tail after the review ran under ids of its own (the first charge/notify jobs are still kept).
@@ -255,7 +228,7 @@ describe('the review queue', () => {
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await told(id, 'rejected');
     await Bun.sleep(300);
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     expect((await s.payment(id)).transactions).toEqual([]);
     await nothingWaitingForChildren();
   }, 60_000);
@@ -276,7 +249,7 @@ describe('the review queue', () => {
     expect(o.failureReason).toBe('review_expired');
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await told(id, 'cancelled');
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     await expectProblem(await review(id, 'approve'), 409);
     await nothingWaitingForChildren();
   }, 60_000);
@@ -317,7 +290,7 @@ describe('the review queue', () => {
     expect(body.status).toBe('cancelled');
     expect(await s.stock(p)).toEqual({ available: 10, reserved: 0 });
     await expectProblem(await review(id, 'approve'), 409);
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     await told(id, 'cancelled');
   }, 60_000);
 
@@ -395,7 +368,7 @@ describe('pay later: screened at POST /payment', () => {
     expect(await h.deps.queues.queues.charge.getJobState(`${id}-charge`)).toBe('unknown');
     await expectJson(await review(id, 'approve'), 200);
     await until(id, 'completed');
-    expect(gateway.calls(id)).toBe(1);
+    expect(gateway.chargeCalls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
     await nothingWaitingForChildren();
   }, 60_000);
@@ -415,7 +388,7 @@ describe('pay later: screened at POST /payment', () => {
     await told(id, 'rejected');
     const payment = await s.payment(id);
     expect(payment).toMatchObject({ status: 'failed', transactions: [] });
-    expect(gateway.calls(id)).toBe(0);
+    expect(gateway.chargeCalls(id)).toBe(0);
     await expectProblem(
       await h.json('POST', '/payment', { orderId: id, token: 'tok_visa' }, user.token),
       409,
@@ -465,10 +438,10 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
     if (o.status === 'completed') {
       completed++;
       expect(a.cancel).toBe(409);
-      expect(gateway.calls(a.id)).toBe(1);
+      expect(gateway.chargeCalls(a.id)).toBe(1);
     } else {
       expect(a.cancel).toBe(200);
-      if (a.approve === 409) expect(gateway.calls(a.id)).toBe(0);
+      if (a.approve === 409) expect(gateway.chargeCalls(a.id)).toBe(0);
     }
     // Money: a completed order keeps exactly its charge; a cancelled one keeps nothing.
     const tx = await eventually(
@@ -481,7 +454,9 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
     expect(tx.filter((x) => x.type === 'charge').length).toBeLessThanOrEqual(1);
   }
   console.log(
-    JSON.stringify(answers.map((a, i) => [a.approve, a.cancel, finals[i]?.status, gateway.calls(a.id)])),
+    JSON.stringify(
+      answers.map((a, i) => [a.approve, a.cancel, finals[i]?.status, gateway.chargeCalls(a.id)]),
+    ),
   );
   expect(await s.stock(p)).toEqual({ available: 30 - 2 * completed, reserved: 0 });
   await nothingWaitingForChildren();

@@ -3,7 +3,7 @@ import { OrderEventHub, type PublishedChange } from '../api/live';
 import { createRedis } from '../queues/connection';
 import { orderEventsChannel, RedisOrderEvents } from '../queues/order-events';
 import { uniqueSuffix } from './support/harness';
-import { until } from './support/live';
+import { eventually } from './support/workers';
 
 // The hub and the publisher against a real Redis: one message per committed batch on one shared
 // channel, each change handed to its own order's followers, and no subscription while nobody follows.
@@ -56,7 +56,10 @@ test('a committed batch is one message; each change wakes its own order, the all
     ],
     [],
   );
-  await until(() => all.length === 3 && messages.length > 0, 'the batch on the all feed and the listener');
+  await eventually(
+    () => all.length === 3 && messages.length > 0,
+    'the batch on the all feed and the listener',
+  );
   // Anything more would have come right behind it.
   await Bun.sleep(100);
   expect(messages).toHaveLength(1);
@@ -90,13 +93,13 @@ test('the hub subscribes while someone follows and unsubscribes when nobody does
   await Bun.sleep(50);
   expect(await subscribers()).toBe(1);
   two.close();
-  await until(async () => (await subscribers()) === 0, 'unsubscribed');
+  await eventually(async () => (await subscribers()) === 0, 'unsubscribed');
   expect(hub.status).toMatchObject({ channels: 0, allFeed: false });
 
   // The all feed alone holds the subscription, and a follower arriving right after a release
   // subscribes again (the answer to the earlier UNSUBSCRIBE confirms nothing).
   const stop = hub.followAll(() => {});
-  await until(() => hub.status.allFeed, 'the all feed subscribed');
+  await eventually(() => hub.status.allFeed, 'the all feed subscribed');
   stop();
   const again = hub.follow('ord_3', () => {});
   await again.ready(5000);
@@ -104,6 +107,6 @@ test('the hub subscribes while someone follows and unsubscribes when nobody does
   expect(await subscribers()).toBe(1);
   expect(hub.status.allFeed).toBe(false);
   again.close();
-  await until(async () => (await subscribers()) === 0, 'unsubscribed again');
+  await eventually(async () => (await subscribers()) === 0, 'unsubscribed again');
   hub.close();
 });

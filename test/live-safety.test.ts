@@ -9,9 +9,9 @@ import {
   reservedOrder as reservedOrderOf,
   type serveHarness,
   startLiveStack,
-  until,
 } from './support/live';
 import type { shop } from './support/shop';
+import { eventually } from './support/workers';
 
 // Pub/sub is healthy but one change is never published (the publish was lost, e.g. a failover between
 // the commit and the PUBLISH): the slow safety re-read (LIVE_SAFETY_RECHECK_SECONDS) still finds it.
@@ -46,12 +46,12 @@ test('an SSE stream whose final change was never published still ends, within th
   });
   expect(res.status).toBe(200);
   const sse = followSse(res);
-  await until(() => sse.state.events.length === 1 && healthy(), 'the status event, subscribed');
+  await eventually(() => sse.state.events.length === 1 && healthy(), 'the status event, subscribed');
   const polls = h.live.reads.poll;
   const safety = h.live.reads.safety;
 
   await cancelOrder(silent, id);
-  await until(() => sse.state.ended, 'the stream to end', withinSafety);
+  await eventually(() => sse.state.ended, 'the stream to end', withinSafety);
   expect(sse.state.error).toBeUndefined();
   expect(
     sse.state.events.filter((e) => e.event === 'change').map((e) => `${e.data.from}->${e.data.to}`),
@@ -68,7 +68,7 @@ test('a WebSocket subscription gets a change that was never published, within th
   await ws.auth(user.token);
   ws.send({ type: 'subscribe', orderId: id });
   await ws.next((m) => m.type === 'status' && m.orderId === id, 'the status message');
-  await until(healthy, 'subscribed');
+  await eventually(healthy, 'subscribed');
 
   await cancelOrder(silent, id);
   const change = await ws.next((m) => m.type === 'change' && m.orderId === id, 'the change', withinSafety);
@@ -79,14 +79,14 @@ test('a WebSocket subscription gets a change that was never published, within th
 test('a quiet stream with pub/sub healthy reads the order no more often than the safety interval', async () => {
   const user = await h.signUp();
   const id = await reservedOrder(user.token);
-  await until(() => h.live.slots.open === 0, 'no stream left from earlier tests');
+  await eventually(() => h.live.slots.open === 0, 'no stream left from earlier tests');
   const stop = new AbortController();
   const res = await fetch(`${srv.url}/orders/${id}/events`, {
     headers: { authorization: `Bearer ${user.token}` },
     signal: stop.signal,
   });
   const sse = followSse(res);
-  await until(() => sse.state.events.length === 1 && healthy(), 'the status event, subscribed');
+  await eventually(() => sse.state.events.length === 1 && healthy(), 'the status event, subscribed');
   const before = { ...h.live.reads };
   const windowMs = SAFETY_S * 1000 * 3 + 1000;
   await Bun.sleep(windowMs);
@@ -100,5 +100,5 @@ test('a quiet stream with pub/sub healthy reads the order no more often than the
   expect(h.live.reads.safety - before.safety).toBe(reads);
   expect(sse.state.ended).toBe(false);
   stop.abort();
-  await until(() => h.live.slots.open === 0, 'its slot released');
+  await eventually(() => h.live.slots.open === 0, 'its slot released');
 }, 60_000);

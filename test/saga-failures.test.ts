@@ -12,6 +12,7 @@ import {
   type WorkerProcess,
 } from './support/faults';
 import { createHarness, deleteKeys, type Harness } from './support/harness';
+import { ledger, statuses } from './support/orders';
 import { CountingGateway, CountingTransports } from './support/stand-ins';
 import { eventually, finalStatuses, startTestWorkers, type TestWorkers } from './support/workers';
 
@@ -70,20 +71,10 @@ async function rows<T>(h: Harness, sql: string, params: unknown[] = []): Promise
   return result as unknown as T[];
 }
 
-async function statuses(h: Harness, ids: string[]): Promise<Map<string, string>> {
-  const found = await rows<{ id: string; status: string }>(
-    h,
-    'SELECT id, status FROM orders WHERE id IN (?)',
-    [ids],
-  );
-  return new Map(found.map((r) => [r.id, r.status]));
-}
-
-const allFinal = (ids: string[]) => (m: Map<string, string>) =>
-  ids.every((id) => finalStatuses.has(m.get(id) ?? 'missing'));
-const summary = (m: Map<string, string>) => {
+const allFinal = (list: string[]) => list.every((s) => finalStatuses.has(s));
+const summary = (list: string[]) => {
   const counts: Record<string, number> = {};
-  for (const s of m.values()) counts[s] = (counts[s] ?? 0) + 1;
+  for (const s of list) counts[s] = (counts[s] ?? 0) + 1;
   return counts;
 };
 
@@ -101,7 +92,7 @@ async function jobStates(h: Harness, id: string) {
 async function finalOrder(h: Harness, a: Actors, id: string) {
   await eventually(
     () => statuses(h, [id]),
-    (m) => finalStatuses.has(m.get(id) ?? ''),
+    ([s]) => finalStatuses.has(s ?? ''),
     30_000,
   );
   const res = await h.json('GET', `/orders/${id}`, undefined, a.user.token);
@@ -118,34 +109,15 @@ async function stockOf(h: Harness, productId: string) {
   return row;
 }
 
-/** Per order: how many charges and refunds the gateway's own ledger holds. */
-async function ledger(h: Harness, ids: string[]): Promise<Map<string, { charges: number; refunds: number }>> {
-  const keys = ids.map((id) => `chg_${id}`);
-  const found = await rows<{ key: string; type: 'charge' | 'refund' }>(
-    h,
-    `SELECT COALESCE(payment_ref, idempotency_key) AS \`key\`, type FROM gateway_transactions
-     WHERE outcome = 'succeeded' AND (idempotency_key IN (?) OR payment_ref IN (?))`,
-    [keys, keys],
-  );
-  const out = new Map(ids.map((id) => [id, { charges: 0, refunds: 0 }]));
-  for (const r of found) {
-    const entry = out.get(r.key.slice('chg_'.length));
-    if (!entry) continue;
-    if (r.type === 'charge') entry.charges++;
-    else entry.refunds++;
-  }
-  return out;
-}
-
 /** The money invariant: a completed order was charged once and kept; any other was not charged, or refunded. */
 async function expectMoneyConsistent(h: Harness, ids: string[]) {
   const status = await statuses(h, ids);
-  const money = await ledger(h, ids);
-  const wrong = ids.flatMap((id) => {
-    const m = money.get(id) ?? { charges: 0, refunds: 0 };
+  const money = await Promise.all(ids.map((id) => ledger(h, id)));
+  const wrong = ids.flatMap((id, i) => {
+    const m = money[i] ?? { charges: 0, refunds: 0 };
     const kept = m.charges - m.refunds;
-    const ok = m.charges <= 1 && m.refunds <= 1 && kept === (status.get(id) === 'completed' ? 1 : 0);
-    return ok ? [] : [{ id, status: status.get(id), ...m }];
+    const ok = m.charges <= 1 && m.refunds <= 1 && kept === (status[i] === 'completed' ? 1 : 0);
+    return ok ? [] : [{ id, status: status[i], ...m }];
   });
   expect(wrong).toEqual([]);
 }
@@ -206,10 +178,10 @@ describe('a charge retried after the gateway call succeeded', () => {
     const id = await placeOrder(h, a, p, 2);
     const done = await eventually(
       () => statuses(h, [id]),
-      (m) => finalStatuses.has(m.get(id) ?? ''),
+      ([s]) => finalStatuses.has(s ?? ''),
       30_000,
     );
-    expect(done.get(id)).toBe('completed');
+    expect(done).toEqual(['completed']);
     // The first call took the money and lost the answer; every retry asked again with the same key and
     // amount (which is what lets the processor answer it with the first charge instead of a second).
     expect(gateway.calls).toBeGreaterThanOrEqual(2);
@@ -498,7 +470,7 @@ describe('a worker process killed with SIGKILL mid-load', () => {
     expect(completedAtKill).toBeGreaterThan(0);
     expect(completedAtKill).toBeLessThan(total);
     const atKill = await statuses(h, ids);
-    const unfinished = ids.filter((id) => !finalStatuses.has(atKill.get(id) ?? ''));
+    const unfinished = ids.filter((id) => !finalStatuses.has(atKill[ids.indexOf(id)] ?? ''));
     expect(unfinished.length).toBeGreaterThan(0);
     // Jobs were running in the process when it died (not merely waiting in Redis): this test's orders,
     // most of them mid-charge (a notify may have recorded its outcome just before the kill).
@@ -510,14 +482,14 @@ describe('a worker process killed with SIGKILL mid-load', () => {
     children.push(second);
     await waitForWorkerProcess(h, second);
 
-    const end = await eventually(() => statuses(h, ids), allFinal(ids), 60_000).catch((err: Error) => {
+    const end = await eventually(() => statuses(h, ids), allFinal, 60_000).catch((err: Error) => {
       throw new Error(`${err.message}\nsecond worker output:\n${second.output()}`);
     });
     const counts = summary(end);
     expect(counts.completed).toBe(initial);
     expect(counts.rejected).toBe(total - initial);
     // The interrupted jobs were taken over (stalled, then re-run) and their orders ended.
-    for (const id of activeAtKill) expect(finalStatuses.has(end.get(id) ?? '')).toBe(true);
+    for (const id of activeAtKill) expect(finalStatuses.has(end[ids.indexOf(id)] ?? '')).toBe(true);
 
     await expectMoneyConsistent(h, ids);
     const s = await stockOf(h, p);
@@ -601,7 +573,7 @@ describe('Redis loses the queue keys', () => {
 
     const transports = new CountingTransports();
     w = await startTestWorkers(h, { concurrency: 5, transports });
-    const end = await eventually(() => statuses(h, ids), allFinal(ids), 60_000);
+    const end = await eventually(() => statuses(h, ids), allFinal, 60_000);
     expect(summary(end)).toEqual({ completed: 22 });
     await expectMoneyConsistent(h, ids);
     expect(await stockOf(h, p)).toEqual({ available: 100 - 2 * 22, reserved: 0 });
@@ -665,7 +637,7 @@ describe('graceful shutdown', () => {
 
     const second = await startTestWorkers(h, { concurrency: 5 });
     sets.push(second);
-    const end = await eventually(() => statuses(h, ids), allFinal(ids), 60_000);
+    const end = await eventually(() => statuses(h, ids), allFinal, 60_000);
     expect(summary(end)).toEqual({ completed: 4 });
     await expectMoneyConsistent(h, ids);
     expect(await stockOf(h, p)).toEqual({ available: 16, reserved: 0 });
@@ -702,7 +674,7 @@ describe('graceful shutdown', () => {
 
     const next = await startTestWorkers(h, { concurrency: 5 });
     sets.push(next);
-    const end = await eventually(() => statuses(h, ids), allFinal(ids), 60_000);
+    const end = await eventually(() => statuses(h, ids), allFinal, 60_000);
     expect(summary(end)).toEqual({ completed: 2 });
     await expectMoneyConsistent(h, ids);
     expect(await stockOf(h, p)).toEqual({ available: 18, reserved: 0 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { createLogger } from '../lib/logger';
 import { Supervisor } from '../lib/supervisor';
 import { createHarness, type Harness } from './support/harness';
+import { statuses } from './support/orders';
 import { alive, freeTcpPort, type LogLine, type Spawned, spawnBun } from './support/processes';
 import { shop } from './support/shop';
 import { eventually } from './support/workers';
@@ -64,14 +65,9 @@ async function placeOrders(n: number): Promise<string[]> {
   return ids;
 }
 
-async function statuses(ids: string[]): Promise<string[]> {
-  const [rows] = await h.pool.query('SELECT status FROM orders WHERE id IN (?)', [ids]);
-  return (rows as { status: string }[]).map((r) => r.status);
-}
-
 const allCompleted = (ids: string[]) =>
   eventually(
-    () => statuses(ids),
+    () => statuses(h, ids),
     (s) => s.length === ids.length && s.every((x) => x === 'completed'),
     90_000,
   );

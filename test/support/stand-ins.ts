@@ -51,6 +51,11 @@ export class CountingGateway implements PaymentGateway {
   refundsInFlight = 0;
   maxRefundsInFlight = 0;
   private readonly gates = new Map<string, Gate>();
+  /**
+   * Runs inside each charge call, after it left the app and before the processor records it (so a
+   * test can land a cancel while the charge is in flight).
+   */
+  during?: (orderId: string) => Promise<void>;
 
   constructor(private readonly inner: PaymentGateway) {}
 
@@ -95,6 +100,7 @@ export class CountingGateway implements PaymentGateway {
     this.charges.set(key, (this.charges.get(key) ?? 0) + 1);
     const gate = this.gates.get(key);
     if (gate?.point === 'before') await this.hold(gate);
+    await this.during?.(key.replace(/^chg_/, ''));
     const result = await this.inner.charge(req);
     if (gate?.point === 'after') await this.hold(gate);
     return result;

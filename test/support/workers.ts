@@ -55,21 +55,50 @@ export async function startTestWorkers(
   };
 }
 
-/** Polls until `check` passes or the time is up; the failure shows the last value seen. */
-export async function eventually<T>(
-  read: () => Promise<T>,
+/**
+ * Waits for a condition under a deadline (a slow, shared machine: never a fixed sleep). Two shapes:
+ * `eventually(read, check, timeoutMs?, what?)` polls `read` until `check` accepts its value and returns
+ * it; `eventually(condition, what, timeoutMs?)` polls a yes/no condition. On timeout the error names
+ * what was awaited and the last value seen.
+ */
+export function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs?: number,
+): Promise<void>;
+export function eventually<T>(
+  read: () => T | Promise<T>,
   check: (v: T) => boolean,
+  timeoutMs?: number,
+  what?: string,
+): Promise<T>;
+export async function eventually<T>(
+  read: () => T | Promise<T>,
+  checkOrWhat: ((v: T) => boolean) | string,
   timeoutMs = 20_000,
-): Promise<T> {
+  what?: string,
+): Promise<T | undefined> {
+  const check = typeof checkOrWhat === 'string' ? (v: T) => v === true : checkOrWhat;
+  const label = typeof checkOrWhat === 'string' ? checkOrWhat : (what ?? 'condition');
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   while (!check(last)) {
     if (Date.now() > deadline)
-      throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
-    await Bun.sleep(50);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}; last value: ${show(last)}`);
+    await Bun.sleep(25);
     last = await read();
   }
-  return last;
+  return typeof checkOrWhat === 'string' ? undefined : last;
+}
+
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) =>
+      x instanceof Map ? Object.fromEntries(x) : x instanceof Set ? [...x] : x,
+    );
+  } catch {
+    return String(v);
+  }
 }
 
 export const finalStatuses = new Set(['completed', 'rejected', 'payment_failed', 'cancelled', 'failed']);
