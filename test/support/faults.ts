@@ -1,5 +1,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Subprocess } from 'bun';
+import { sql } from 'drizzle-orm';
+import type { Pool } from 'mysql2/promise';
+import type { Db } from '../../db/client';
 import {
   type ChargeRequest,
   type ChargeResult,
@@ -206,4 +209,35 @@ export class HeldRefundGateway implements PaymentGateway {
   transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
     return this.inner.transactions(chargeIdempotencyKey);
   }
+}
+
+/**
+ * The database handle the app uses, whose chosen transactions lose their connection: the first
+ * statement inside such a transaction finds its MySQL session killed (a real `KILL` from another
+ * connection, as a failover or a DBA would), so the transaction fails as a whole. `kill(n)` picks
+ * them by number (1-based, in the order they start); `started` counts them, `killed` lists the
+ * numbers that were killed.
+ */
+export function killingTransactions(db: Db, admin: Pool, kill: (n: number) => boolean) {
+  const record = { started: 0, killed: [] as number[] };
+  const handle = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop !== 'transaction') return Reflect.get(target, prop, receiver);
+      const transaction: Db['transaction'] = (fn, config) => {
+        const n = ++record.started;
+        return target.transaction(async (tx) => {
+          if (kill(n)) {
+            const [rows] = (await tx.execute(sql`SELECT CONNECTION_ID() AS id`)) as unknown as [
+              { id: number }[],
+            ];
+            await admin.query('KILL ?', [rows[0]?.id]);
+            record.killed.push(n);
+          }
+          return fn(tx);
+        }, config);
+      };
+      return transaction;
+    },
+  });
+  return { db: handle, record };
 }
