@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../../lib/logger';
 import type { Metrics } from '../../lib/metrics';
 import { connectRedis } from '../../queues/connection';
 import { type QueueName, queueNames } from '../../queues/contract';
+import type { PartitionedQueues } from '../../queues/partitioned';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
 import { startPartitions } from '../../workers/partitions';
 import type { WorkerSet } from '../../workers/run';
@@ -99,6 +100,40 @@ function show(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** The saga's queues: every job a test's orders and messages make (the maintenance queue keeps its schedule). */
+export const sagaQueues: QueueName[] = ['reserve', 'charge', 'notify', 'deliver'];
+
+/**
+ * Waits until the system has provably finished: no job of these queues (every partition) is
+ * waiting, active, delayed, prioritized or waiting for children, and `settled` (e.g. "the test's
+ * orders are final") holds. Only then is "no duplicate" worth asserting: nothing is left that could
+ * still make one. Returns the last job counts seen.
+ */
+export async function drained(
+  queues: PartitionedQueues,
+  settled: () => boolean | Promise<boolean> = () => true,
+  timeoutMs = 30_000,
+  names: QueueName[] = sagaQueues,
+) {
+  const busy = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+  const read = async () => {
+    const counts: Record<string, number> = {};
+    for (const family of queues.families)
+      for (const name of names) {
+        const c = await family.queues[name].getJobCounts(...busy);
+        for (const state of busy)
+          counts[`${name}.${state}`] = (counts[`${name}.${state}`] ?? 0) + (c[state] ?? 0);
+      }
+    return { counts, settled: await settled() };
+  };
+  return eventually(
+    read,
+    (r) => r.settled && Object.values(r.counts).every((n) => n === 0),
+    timeoutMs,
+    'every job drained and the system settled',
+  );
 }
 
 export const finalStatuses = new Set(['completed', 'rejected', 'payment_failed', 'cancelled', 'failed']);
