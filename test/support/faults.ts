@@ -1,4 +1,7 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { sql } from 'drizzle-orm';
 import type { Pool } from 'mysql2/promise';
@@ -71,7 +74,9 @@ export function spawnWorkerProcess(
   env: Record<string, string> = {},
   args: string[] = [],
 ): WorkerProcess {
-  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts', ...args], {
+  // A test counting gateway calls across processes preloads the call log (see gatewayCallLog).
+  const preload = env.GATEWAY_CALL_LOG ? ['--preload=./test/support/gateway-call-log.ts'] : [];
+  const proc = Bun.spawn([process.execPath, ...preload, 'run', 'workers/main.ts', ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -240,4 +245,30 @@ export function killingTransactions(db: Db, admin: Pool, kill: (n: number) => bo
     },
   });
   return { db: handle, record };
+}
+
+/**
+ * Counts the gateway calls worker processes make (give `env` to spawnWorkerProcess): charge and
+ * refund calls per key, read from the file the preloaded test/support/gateway-call-log.ts appends to.
+ */
+export function gatewayCallLog() {
+  const file = join(tmpdir(), `orderflow-gateway-calls-${crypto.randomUUID()}.log`);
+  writeFileSync(file, '');
+  const calls = () =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [kind, key] = line.split(' ');
+        return { kind: kind as 'charge' | 'refund', key: key ?? '' };
+      });
+  return {
+    env: { GATEWAY_CALL_LOG: file },
+    calls,
+    chargeCalls: (orderId: string) =>
+      calls().filter((c) => c.kind === 'charge' && c.key === `chg_${orderId}`).length,
+    refundCalls: (orderId: string) =>
+      calls().filter((c) => c.kind === 'refund' && c.key === `chg_${orderId}`).length,
+    remove: () => rmSync(file, { force: true }),
+  };
 }
