@@ -5,7 +5,7 @@ import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import type { StepOutcome } from '../domain/orders/reserve';
 import { reserveOrders } from '../domain/orders/reserve-many';
-import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
+import type { ChargeRequest, ChargeResult, PaymentGateway, RefundRequest } from '../domain/payments/gateway';
 import type { MicroBatcher } from '../lib/batcher';
 import { createGateway } from '../lib/wiring';
 import type { WorkerDeps } from '../workers/deps';
@@ -63,13 +63,28 @@ class HeldGateway implements PaymentGateway {
     await this.gate;
     return this.inner.charge(req);
   }
-  refund(...args: Parameters<PaymentGateway['refund']>) {
-    return this.inner.refund(...args);
+  /** Refund calls per order (not held). */
+  readonly refunds = new Map<string, number>();
+  refund(req: RefundRequest) {
+    const orderId = orderOf(req.chargeIdempotencyKey);
+    this.refunds.set(orderId, (this.refunds.get(orderId) ?? 0) + 1);
+    return this.inner.refund(req);
   }
   transactions(key: string) {
     return this.inner.transactions(key);
   }
 }
+
+/**
+ * What both processes asked of the gateway for one order, counted at the gateway: charge calls,
+ * the keys they used (one key for both is what lets the processor answer the second with the first
+ * charge), and refund calls.
+ */
+const asked = (orderId: string, ...gateways: HeldGateway[]) => ({
+  charges: gateways.map((g) => g.calls.get(orderId) ?? 0),
+  keys: [...new Set(gateways.flatMap((g) => [...(g.keys.get(orderId) ?? [])]))],
+  refunds: gateways.reduce((n, g) => n + (g.refunds.get(orderId) ?? 0), 0),
+});
 
 /** The order a charge key names (`chg_<order id>`, possibly with more after it). */
 const orderOf = (key: string) => /^chg_(ord_[A-Za-z0-9]+)/.exec(key)?.[1] ?? key;
@@ -155,6 +170,12 @@ describe('the same order in two charge batches at once', () => {
       ]);
       expect(outA[1]).toEqual({ status: 'paid', changed: true });
       expect(outB[1]).toEqual({ status: 'paid', changed: true });
+      // Both asked once, under the one key; the processor kept one charge; nobody asked for a refund.
+      expect(asked(shared, a.gateway, b.gateway)).toEqual({
+        charges: [1, 1],
+        keys: [`chg_${shared}`],
+        refunds: 0,
+      });
       expect(await ledger(h, shared, keysOf(shared, a.gateway, b.gateway))).toEqual({
         charges: 1,
         refunds: 0,
@@ -189,6 +210,14 @@ describe('the same order in two charge batches at once', () => {
 
     expect(outA[0]).toEqual({ status: 'cancelled', changed: false });
     expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
+    // Both charges were answered after the cancel: each process asks for the refund, under the one
+    // charge key, so the processor refunds once (the ledger below).
+    const calls = asked(shared, a.gateway, b.gateway);
+    expect({ ...calls, refunds: calls.refunds >= 1 && calls.refunds <= 2 }).toEqual({
+      charges: [1, 1],
+      keys: [`chg_${shared}`],
+      refunds: true,
+    });
     expect(await ledger(h, shared, keysOf(shared, a.gateway, b.gateway))).toEqual({ charges: 1, refunds: 1 });
     expect(await paymentStatus(shared)).toEqual(['refunded']);
     expect(await timeline(shared)).toEqual(['∅→pending', 'pending→reserved', 'reserved→cancelled']);
@@ -219,6 +248,12 @@ describe('the same order in two charge batches at once', () => {
     const outB = await ranB;
 
     expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
+    // The cancel's refund is the only refund call: the second answer asked for none.
+    expect(asked(shared, a.gateway, b.gateway)).toEqual({
+      charges: [1, 1],
+      keys: [`chg_${shared}`],
+      refunds: 1,
+    });
     expect(await ledger(h, shared, keysOf(shared, a.gateway, b.gateway))).toEqual({ charges: 1, refunds: 1 });
     expect(await paymentStatus(shared)).toEqual(['refunded']);
     expect(await timeline(shared)).toEqual([
