@@ -32,8 +32,16 @@ test('a committed batch is one message; each change wakes its own order, the all
   // An outside listener counts the messages on the channel.
   const listener = redis.duplicate();
   const messages: string[] = [];
-  listener.on('message', (_c: string, m: string) => messages.push(m));
-  await listener.subscribe(channel);
+  // A marker published after a commit on the same connection arrives after everything that commit
+  // published (Redis delivers one connection's publishes in order): once it is in, nothing more can come.
+  const markerChannel = `${channel}:test-marker`;
+  const markers: string[] = [];
+  listener.on('message', (c: string, m: string) => (c === markerChannel ? markers : messages).push(m));
+  await listener.subscribe(channel, markerChannel);
+  const settled = async (name: string) => {
+    await redis.publish(markerChannel, name);
+    await eventually(() => markers.includes(name), `the marker ${name}`, 5000);
+  };
 
   const hub = new OrderEventHub(redis, prefix);
   const woken = { a: 0, b: 0, quiet: 0 };
@@ -60,8 +68,7 @@ test('a committed batch is one message; each change wakes its own order, the all
     () => all.length === 3 && messages.length > 0,
     'the batch on the all feed and the listener',
   );
-  // Anything more would have come right behind it.
-  await Bun.sleep(100);
+  await settled('after the batch');
   expect(messages).toHaveLength(1);
   expect(woken).toEqual({ a: 2, b: 1, quiet: 0 });
   expect(all.map((c) => `${c.orderId}:${c.from}->${c.to}`)).toEqual([
@@ -71,7 +78,7 @@ test('a committed batch is one message; each change wakes its own order, the all
   ]);
   // A commit without a transition (stock only) publishes nothing.
   await events.committed([], ['prd_x']);
-  await Bun.sleep(100);
+  await settled('after the stock-only commit');
   expect(messages).toHaveLength(1);
 
   a.close();

@@ -15,6 +15,7 @@ import { eventually } from './support/workers';
 // A heartbeat above Bun's default idle timeout (10 s) and an idle timeout of 30 s: a server started
 // without `idleTimeout` cuts a quiet stream after 10 s, one without heartbeats after 30 s.
 const IDLE_S = 30;
+const SAFETY_S = 3;
 const HEARTBEAT_S = 12;
 
 let h: Harness;
@@ -28,6 +29,8 @@ beforeAll(async () => {
     LIVE_HEARTBEAT_SECONDS: String(HEARTBEAT_S),
     LIVE_MAX_PER_USER: '2',
     LIVE_MAX_PER_PROCESS: '3',
+    // Longer than POLL_MS: a quiet, healthy stream's next read is a safety read, after any poll would have come.
+    LIVE_SAFETY_RECHECK_SECONDS: String(SAFETY_S),
   });
   ({ h, s, srv } = stack);
 });
@@ -113,7 +116,10 @@ test('a stream whose pub/sub is cut falls back to polling, and stops polling onc
   await eventually(() => h.live.hub.status.connected && h.live.hub.status.pending === 0, 'resubscribed');
   await eventually(() => h.live.reads.resync > resyncs, 'the catch-up read');
   const settled = h.live.reads.poll;
-  await Bun.sleep(3 * POLL_MS);
+  // Polling stopped: the stream's next read is a safety read (only a stream that trusts pub/sub makes
+  // one, SAFETY_S after its last read), and no poll came before it (one would, every POLL_MS).
+  const safety = h.live.reads.safety;
+  await eventually(() => h.live.reads.safety > safety, 'a safety read', SAFETY_S * 1000 * 3 + 5000);
   expect(h.live.reads.poll).toBe(settled);
 
   const events = h.live.reads.event;
