@@ -10,7 +10,7 @@ import {
 } from 'bun:test';
 import { createLogger } from '../lib/logger';
 import { Supervisor } from '../lib/supervisor';
-import { createHarness, type Harness } from './support/harness';
+import { createHarness, deleteKeys, type Harness } from './support/harness';
 import { statuses } from './support/orders';
 import { alive, freeTcpPort, type LogLine, type Spawned, spawnBun } from './support/processes';
 import { shop } from './support/shop';
@@ -27,6 +27,9 @@ let run: Spawned;
 let productId: string;
 
 const base = () => `http://127.0.0.1:${port}`;
+// Each run its own queue prefix: a SIGKILLed run's workers stay listed in Redis for a while.
+let runPrefix = '';
+const runPrefixes: string[] = [];
 
 /** `WORKER_PROCESSES=2 API_PROCESSES=2 bun run start` on its own database, prefix and port. */
 function startSupervisor(): Spawned {
@@ -36,7 +39,7 @@ function startSupervisor(): Spawned {
     PORT: String(port),
     DATABASE_URL: h.config.DATABASE_URL,
     REDIS_URL: h.config.REDIS_URL,
-    QUEUE_PREFIX: h.prefix,
+    QUEUE_PREFIX: runPrefix,
     JWT_SECRET: h.config.JWT_SECRET ?? '',
     RATE_LIMITS: 'off',
     // Many orders from one user in seconds: screening would hold them for review (as the harness, off).
@@ -110,6 +113,7 @@ const pidsOf = (r: Spawned | undefined) => [
 afterAll(async () => {
   // Whatever happened, no process of this test outlives it.
   for (const pid of pidsOf(run)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const prefix of runPrefixes) await deleteKeys(h.redis, prefix);
   await h?.cleanup();
 });
 
@@ -118,6 +122,8 @@ describe('bun run start supervises API and worker processes', () => {
   // on what an earlier one did to its processes (killed, restarted, stopped).
   beforeEach(async () => {
     port = freeTcpPort();
+    runPrefix = `${h.prefix}r${runPrefixes.length + 1}`;
+    runPrefixes.push(runPrefix);
     run = startSupervisor();
     await eventually(
       () =>
