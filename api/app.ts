@@ -1,9 +1,12 @@
 import { mountDashboard } from '../dashboard/board';
-import { createMetrics } from '../lib/metrics';
+import { createMetrics } from '../wiring/metrics';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
-import { LiveTracking } from './live-tracking';
+import { orderEventRoutes } from './live/sse-route';
+import { LiveTracking } from './live/tracking';
+import { wsRoutes } from './live/ws-route';
+import { basicAdminGuard } from './middleware/basic-admin';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
 import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
@@ -14,12 +17,10 @@ import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
 import { metricsRoutes } from './routes/metrics';
 import { notifyRoutes } from './routes/notify';
-import { orderEventRoutes } from './routes/order-events';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
 import { systemRoutes } from './routes/system';
-import { wsRoutes } from './routes/ws';
 import { documentSharedResponses } from './shared-responses';
 
 /** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
@@ -53,7 +54,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
-  mountDashboard(app, deps);
+  mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',

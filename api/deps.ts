@@ -1,12 +1,12 @@
 import type { Db, TransactionWriter } from '../db/client';
+import { RedisFamilyRevocations } from '../domain/auth/token-revocations';
 import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import type { Metrics } from '../lib/metrics';
-import { RedisFamilyRevocations } from '../lib/token-revocations';
-import type { RedisClient } from '../queues/connection';
+import type { RedisClient } from '../lib/redis';
 import type { PartitionedQueues } from '../queues/partitioned';
+import type { Metrics } from '../wiring/metrics';
 
 /** What the HTTP edge is built from; tests build it against their own database and prefix. */
 export interface AppDeps {

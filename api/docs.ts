@@ -53,7 +53,7 @@ const pageOptions = {
 /**
  * `GET /docs` (the browsable reference) and the script it loads; both outside the API description.
  * Scalar's page renderer is loaded on the first `GET /docs`, not at start: few requests ever ask for
- * it, and every API process would hold its modules in memory (bench/README.md, "Round 3: memory").
+ * it, and loading it at start would add its modules to every API process's resident memory.
  */
 export function mountDocs(app: OpenAPIHono<AppEnv>): void {
   app.get(DOCS_BUNDLE_PATH, () => {

@@ -1,12 +1,12 @@
 /**
  * `bun run bench/api-only.ts [--rates 100,250,500] [--seconds 4] [--profile DIR]`
  *
- * The API alone: private MariaDB and Redis (as `bun run bench`), one `api/server.ts` process and no
+ * The API alone: private MariaDB and Redis (as `bun run bench`), one `api/start/server.ts` process and no
  * worker (the orders stay pending, their flows wait in Redis). Orders are placed over HTTP in an open
  * loop at each rate, then with 64 in flight, and the API's CPU per accepted order is read from
  * /proc (its idle CPU, measured first, is shown subtracted too). About 40 s: a quick way to see what
  * a change to the HTTP edge costs per request at low and at high load, without the workers'
- * noise. Run it under the bench lock on a shared machine, like the benchmark.
+ * noise. On a shared machine run one benchmark at a time: two would measure each other.
  */
 import mysql from 'mysql2/promise';
 import { createDb, createPool } from '../db/client';
@@ -53,9 +53,9 @@ const cmd = profile
       '--cpu-prof-md',
       `--cpu-prof-dir=${profile}`,
       `--cpu-prof-name=api-${Date.now()}.md`,
-      'api/server.ts',
+      'api/start/server.ts',
     ]
-  : ['bun', 'api/server.ts'];
+  : ['bun', 'api/start/server.ts'];
 const api = Bun.spawn(cmd, {
   cwd: new URL('..', import.meta.url).pathname,
   env: { ...env, PORT: String(port) },

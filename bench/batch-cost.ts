@@ -7,11 +7,11 @@
  * does); the simulated gateway's ledger insert is one per charged order.
  */
 import mysql from 'mysql2';
-import { completeAndRecordOutcomes } from '../domain/notifications/outcomes';
-import { chargeOrders } from '../domain/orders/charge-many';
-import { reserveOrders } from '../domain/orders/reserve-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
+import { completeAndRecordOutcomes } from '../domain/orders/complete';
+import { reserveOrders } from '../domain/orders/reserve-batch';
 import { createLogger } from '../lib/logger';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { jobIds } from '../queues/contract';
 import { createHarness } from '../test/support/harness';
 import { shop } from '../test/support/shop';

@@ -2,7 +2,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { defaultJobOptions } from '../queues/contract';
 import { orderFlow } from '../queues/flows';
 import { cpuMs, processTree, redisCommands } from './counters';

@@ -4,7 +4,7 @@
  * Env: BENCH_REDIS_URL, BENCH_PREFIX, BENCH_CONCURRENCY. Stops on SIGTERM.
  */
 import { MetricsTime, Worker } from 'bullmq';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 
 const redis = createRedis(process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker', 'bench-noop');
 const prefix = process.env.BENCH_PREFIX ?? 'bench';

@@ -15,7 +15,7 @@ import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
 import { createDb, createPool } from '../db/client';
 import { migrateDatabase } from '../db/migrate';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { measureCommitCeiling, measureFlowCeiling, perItem, round } from './ceilings';
 import {
   cpuMs,
@@ -191,7 +191,7 @@ try {
     }
   };
   const single =
-    SUPERVISED.length === 0 ? spawn(bunArgs('api/server.ts', 'api'), { PORT: String(port) }) : null;
+    SUPERVISED.length === 0 ? spawn(bunArgs('api/start/server.ts', 'api'), { PORT: String(port) }) : null;
   if (single) await waitReady();
   const target: LoadTarget = { url, token: accessToken, productIds };
   const serverCpu = () => ({
@@ -241,7 +241,7 @@ try {
       }
       const tree = processTree(supervisor.pid).map((pid) => ({ pid, cmd: cmdline(pid) }));
       return {
-        api: tree.filter((p) => p.cmd.includes('api/server.ts')).map((p) => p.pid),
+        api: tree.filter((p) => p.cmd.includes('api/start/server.ts')).map((p) => p.pid),
         workers: tree.filter((p) => p.cmd.includes('workers/main.ts')).map((p) => p.pid),
       };
     };

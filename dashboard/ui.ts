@@ -5,7 +5,7 @@ import type { IServerAdapter } from '@bull-board/api/typings/app';
 import { HonoAdapter } from '@bull-board/hono';
 import type { Hono } from 'hono';
 import { serveStatic } from 'hono/bun';
-import type { AppDeps } from '../api/deps';
+import type { PartitionedQueues } from '../queues/partitioned';
 
 /**
  * The UI package's directory, resolved from this file rather than from the working directory:
@@ -24,7 +24,7 @@ const staticFiles: typeof serveStatic = (options) => serveStatic({ ...options, r
  * Bull Board's own routes (its page, static files and API) over every partition's queues, to be mounted
  * at `basePath`. Loaded by `board.ts` on the first request that passes the admin guard.
  */
-export function boardUi(deps: Pick<AppDeps, 'queues'>, basePath: string): Hono {
+export function boardUi(deps: { queues: PartitionedQueues }, basePath: string): Hono {
   const serverAdapter = new HonoAdapter(staticFiles).setBasePath(basePath);
   createBullBoard({
     // Every partition's queues. The board keys queues by name, and each name exists once per

@@ -50,7 +50,7 @@ export function createPool(
     // drizzle sends every statement as text (`query`), none prepared, so mysql2's per-connection cache
     // of prepared statements stays empty. Its LRU allocates room for `max` entries up front: at
     // mysql2's default (16,000) that is 0.5 MB of JavaScript heap per connection, ~10 MB for a full
-    // pool of 20 (bench/README.md, "Round 3: memory"). A statement prepared some day still works.
+    // pool of 20. A statement prepared some day still works.
     maxPreparedStatements: PREPARED_STATEMENT_CACHE,
     // mysql2's promise API captures a stack trace for every statement, in case it fails: ~3 % of a
     // worker's CPU under load. drizzle, which runs every statement of the app, throws its own error

@@ -2,8 +2,7 @@ import type { Db, Statement, Tx } from './client';
 
 /**
  * Hand-built statements for the worker's hot batch paths. drizzle's query builders and `sql`
- * templates cost the worker 12–17 % of its CPU at saturation (bench/README.md, "Round 3: SQL
- * building"): every fragment is an object, every chunk is walked and type-checked again per
+ * templates cost the worker 12–17 % of its CPU at saturation: every fragment is an object, every chunk is walked and type-checked again per
  * statement. A batch statement here is its static text (written once) plus `?` placeholders joined
  * for the batch's row count; every value is still a parameter, escaped by mysql2, never spliced in.
  *

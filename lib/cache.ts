@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '../queues/connection';
+import type { RedisClient } from './redis';
 
 export interface CacheStats {
   hit(cache: string): void;

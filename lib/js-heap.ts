@@ -11,8 +11,7 @@ export const JSC_DEFAULT_HEAP_GROWTH = 2;
  * collection) while that allowance is at least `minEdenToOldGenerationRatio` of the heap's limit, and
  * the whole heap otherwise. Right after a full collection the allowance's share is g / (1 + g): at
  * JSC's default ratio (1/3) every other collection below g = 0.5 is a full one, which cost the API
- * and the worker 12–15 % of their CPU in the collector's thread alone (bench/README.md, "Round 3:
- * memory"). The ratio is set to 3/4 of that share: young collections stay the rule until what they
+ * and the worker 12–15 % of their CPU in the collector's thread alone under load. The ratio is set to 3/4 of that share: young collections stay the rule until what they
  * promoted reaches a third of the heap's limit, then one full collection starts over.
  */
 export function heapOptions(growth: number): Record<string, string> {

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { RedisClient } from './connection';
+import type { RedisClient } from '../lib/redis';
 import type { JobSettings, QueueName } from './contract';
 import { partitionHas, partitionOf } from './partitions';
 import { OrderQueues, type OutgoingMessage } from './producer';

@@ -1,5 +1,5 @@
 import { type DefaultJobOptions, FlowProducer, Queue } from 'bullmq';
-import type { RedisClient } from './connection';
+import type { RedisClient } from '../lib/redis';
 import {
   defaultJobOptions,
   type JobSettings,

@@ -4,7 +4,7 @@ import { OPENAPI_CONFIG } from '../api/docs';
 import { createDb, createPool } from '../db/client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createOrderContext, createQueues } from '../lib/wiring';
+import { createOrderContext, createQueues } from '../wiring/adapters';
 
 /**
  * The app's own OpenAPI document, built without Redis or MySQL: the routes describe themselves when

@@ -1,6 +1,6 @@
 import { createLogger } from '../lib/logger';
-import { onShutdown, preflight, prepareDatabase } from '../lib/startup';
 import { type ChildSpec, freePort, Supervisor } from '../lib/supervisor';
+import { onShutdown, preflight, prepareDatabase } from '../wiring/startup';
 
 /**
  * `bun run start`: migrates and makes the admin exist once, then supervises API_PROCESSES API
@@ -28,7 +28,11 @@ const env = {
 };
 const children: ChildSpec[] = [];
 for (let i = 1; i <= config.API_PROCESSES; i++) {
-  children.push({ name: `api-${i}`, cmd: [bun, 'run', `${root}api/server.ts`, '--name', `api-${i}`], env });
+  children.push({
+    name: `api-${i}`,
+    cmd: [bun, 'run', `${root}api/start/server.ts`, '--name', `api-${i}`],
+    env,
+  });
 }
 for (let i = 1; i <= config.WORKER_PROCESSES; i++) {
   const metricsPort = config.WORKER_METRICS_PORT ? String(config.WORKER_METRICS_PORT + i - 1) : undefined;

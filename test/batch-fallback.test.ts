@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { reserveOrder } from '../domain/orders/reserve';
-import { reserveOrders } from '../domain/orders/reserve-many';
+import { reserveOrders } from '../domain/orders/reserve-batch';
+import { reserveOrder } from '../domain/orders/reserve-one';
 import { type ItemResult, withFallback } from '../lib/batcher';
 import { createLogger } from '../lib/logger';
 import type { WorkerDeps } from '../workers/deps';
-import { stepBatcher } from '../workers/group';
+import { stepBatcher } from '../workers/group-commit';
 import { killingTransactions } from './support/faults';
 import type { Harness } from './support/harness';
 import { statuses } from './support/orders';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import type { CircuitStateName } from '../domain/resilience';
-import { breaker } from '../lib/wiring';
+import { breaker } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';

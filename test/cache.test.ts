@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { applyScreening } from '../domain/fraud/screen';
-import { chargeOrders } from '../domain/orders/charge-many';
-import { reserveOrder } from '../domain/orders/reserve';
+import { chargeOrders } from '../domain/orders/charge-batch';
+import { reserveOrder } from '../domain/orders/reserve-one';
+import { applyScreening } from '../domain/orders/screen';
 import { allowedTransitions, finalStatuses } from '../domain/orders/status';
 import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';
 import { ReadThroughCache } from '../lib/cache';

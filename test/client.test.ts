@@ -36,7 +36,7 @@ describe('client/openapi.ts', () => {
   }, 30_000);
 });
 
-describe("the README's order story through the typed client", () => {
+describe('an order through the typed client, against a live server', () => {
   let h: Harness;
   let w: TestWorkers;
   let server: ReturnType<typeof Bun.serve>;

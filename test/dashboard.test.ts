@@ -8,7 +8,7 @@ import { shop } from './support/shop';
 import { eventually, startTestWorkers } from './support/workers';
 
 const PASSWORD = 'correct horse battery';
-// The README's picture is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/dashboard.test.ts);
+// The picture in docs/operations.md is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/dashboard.test.ts);
 // an ordinary run writes to a temporary file, so testing leaves the work tree as it was.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
   ? join(import.meta.dir, '..', 'docs', 'dashboard.png')

@@ -7,10 +7,10 @@ import {
   type SmsMessage,
   TransientSendError,
 } from '../domain/notifications/transports';
-import { chargeOrders } from '../domain/orders/charge-many';
-import { reserveOrders } from '../domain/orders/reserve-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
+import { reserveOrders } from '../domain/orders/reserve-batch';
 import { createLogger } from '../lib/logger';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { jobNames, ORDER_MESSAGE_PRIORITY } from '../queues/contract';
 import { buildWorkerDeps, type WorkerDeps } from '../workers/deps';
 import { notifyBatcher } from '../workers/notify';

@@ -12,7 +12,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parse, parseAllDocuments } from 'yaml';
 import { configVariables, loadConfig } from '../lib/config';
-import { createRedis, deletePrefixedKeys } from '../queues/connection';
+import { createRedis, deletePrefixedKeys } from '../lib/redis';
 import { queueNames } from '../queues/contract';
 import { partitionHas, partitionPrefixes, waitListKey } from '../queues/partitions';
 import { parseWorkerArgs } from '../workers/main';

@@ -6,7 +6,7 @@ import { DOCS_BUNDLE_PATH } from '../api/docs';
 import { launchChromium } from './support/browser';
 import { createHarness, type Harness } from './support/harness';
 
-// The README's picture is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/docs.test.ts);
+// The picture in docs/operations.md is refreshed on demand (UPDATE_SCREENSHOT=1 bun test test/docs.test.ts);
 // an ordinary run writes to a temporary file, so testing leaves the work tree as it was.
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
   ? join(import.meta.dir, '..', 'docs', 'api-docs.png')

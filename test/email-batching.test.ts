@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { BatchingEmailTransport, batchKey } from '../domain/notifications/batching-email';
+import { RedisRequestWindow } from '../domain/notifications/request-window';
 import { ResendEmailTransport } from '../domain/notifications/resend-email';
 import {
   type BatchItemResult,
@@ -12,8 +13,7 @@ import {
 } from '../domain/notifications/transports';
 import { newId } from '../lib/ids';
 import { createLogger } from '../lib/logger';
-import { RedisRequestWindow } from '../lib/request-window';
-import { createTransports } from '../lib/wiring';
+import { createTransports } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
 

@@ -3,7 +3,7 @@ import type { Server } from 'bun';
 import { RateLimitedError, TransientSendError } from '../domain/notifications/transports';
 import { CircuitOpenError, type CircuitStateName } from '../domain/resilience';
 import { createLogger } from '../lib/logger';
-import { createTransports } from '../lib/wiring';
+import { createTransports } from '../wiring/adapters';
 import { testConfig, uniqueSuffix } from './support/harness';
 import { eventually } from './support/workers';
 

@@ -4,7 +4,7 @@ import type { FeatureName, RiskSignals } from '../domain/fraud/features';
 import { loadCommittedModel } from '../domain/fraud/model';
 import { regularCustomer, rocAuc, train } from '../domain/fraud/train';
 import { loadConfig } from '../lib/config';
-import { createRedis, deletePrefixedKeys } from '../queues/connection';
+import { createRedis, deletePrefixedKeys } from '../lib/redis';
 import { uniqueSuffix } from './support/harness';
 
 const defaults = loadConfig({ NODE_ENV: 'test' });

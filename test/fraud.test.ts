@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { loadCommittedModel } from '../domain/fraud/model';
-import { createGateway } from '../lib/wiring';
 import { queueNames } from '../queues/contract';
+import { createGateway } from '../wiring/adapters';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, type Harness } from './support/harness';
 import { ledger } from './support/orders';
@@ -41,7 +41,7 @@ afterAll(async () => {
 }, 60_000);
 
 const order = (id: string) => s.order(id) as Promise<RiskOrder>;
-const until = (id: string, status: string) =>
+const reaches = (id: string, status: string) =>
   eventually(
     () => order(id),
     (o) => o.status === status,
@@ -75,7 +75,7 @@ describe('screening in the flow', () => {
     const user = await h.signUp('user');
     const p = await s.product(10);
     const id = await place(user.token, p, 2, 'tok_visa');
-    const done = await until(id, 'completed');
+    const done = await reaches(id, 'completed');
     expect(done.risk).toEqual({
       score: expect.any(Number),
       decision: 'approve',
@@ -94,7 +94,7 @@ describe('screening in the flow', () => {
     const user = await h.signUp('user');
     const p = await s.product(10);
     const id = await place(user.token, p, 3, 'tok_riskLevelHighest');
-    const o = await until(id, 'rejected');
+    const o = await reaches(id, 'rejected');
     expect(o.failureReason).toBe('fraud_suspected');
     expect(o.risk?.decision).toBe('reject');
     expect(o.risk?.reasons[0]).toBe('test_token_highest');
@@ -144,7 +144,7 @@ test("a declined payment feeds its owner's failed-payments counter", async () =>
   const user = await h.signUp('user');
   const p = await s.product(5);
   const id = await place(user.token, p, 1, 'tok_chargeDeclined');
-  await until(id, 'payment_failed');
+  await reaches(id, 'payment_failed');
   const key = `${h.prefix}:risk:{${user.id}}:failed`;
   expect(
     await eventually(
@@ -159,7 +159,7 @@ describe('the review queue', () => {
     const user = await h.signUp('user');
     const p = await s.product(10);
     const id = await place(user.token, p, qty, 'tok_riskLevelElevated');
-    const o = await until(id, 'review');
+    const o = await reaches(id, 'review');
     expect(o.risk?.decision).toBe('review');
     expect(o.risk?.reasons[0]).toBe('test_token_elevated');
     // Parked, not hanging: the charge job completed with the review as its result, its parent too.
@@ -193,7 +193,7 @@ describe('the review queue', () => {
     const body = await expectJson<RiskOrder>(res, 200);
     expect(body.id).toBe(id);
     expect(body.risk?.decision).toBe('approve');
-    const done = await until(id, 'completed');
+    const done = await reaches(id, 'completed');
     expect(done.events.map((e) => e.to)).toEqual([
       'pending',
       'reserved',
@@ -365,14 +365,14 @@ describe('pay later: screened at POST /payment', () => {
     const user = await h.signUp('user');
     const p = await s.product(5);
     const id = await place(user.token, p, 1, null);
-    await until(id, 'reserved');
+    await reaches(id, 'reserved');
     const pay = await h.json('POST', '/payment', { orderId: id, token: 'tok_riskLevelElevated' }, user.token);
     expect(await expectJson(pay, 202)).toEqual({ orderId: id, status: 'pending' });
     // Decided before any job was added: the order is parked and no charge job exists for it.
     expect((await order(id)).status).toBe('review');
     expect(await h.deps.queues.queues.charge.getJobState(`${id}-charge`)).toBe('unknown');
     await expectJson(await review(id, 'approve'), 200);
-    await until(id, 'completed');
+    await reaches(id, 'completed');
     expect(gateway.chargeCalls(id)).toBe(1);
     expect(await s.stock(p)).toEqual({ available: 4, reserved: 0 });
     await nothingWaitingForChildren();
@@ -382,7 +382,7 @@ describe('pay later: screened at POST /payment', () => {
     const user = await h.signUp('user');
     const p = await s.product(5);
     const id = await place(user.token, p, 2, null);
-    await until(id, 'reserved');
+    await reaches(id, 'reserved');
     await expectJson(
       await h.json('POST', '/payment', { orderId: id, token: 'tok_riskLevelHighest' }, user.token),
       202,
@@ -406,7 +406,7 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
   const p = await s.product(30, 700);
   const ids: string[] = [];
   for (let i = 0; i < 12; i++) ids.push(await place(user.token, p, 2, 'tok_riskLevelElevated'));
-  for (const id of ids) await until(id, 'review');
+  for (const id of ids) await reaches(id, 'review');
   expect(await s.stock(p)).toEqual({ available: 6, reserved: 24 });
   const cancel = (id: string) => h.json('PUT', `/orders/${id}/cancel`, undefined, user.token);
   type Met = { id: string; how: string; approve: number; cancel: number };
@@ -420,7 +420,7 @@ test("an admin's approval racing the owner's cancel: each order ends once, stock
   // The approval wins: the cancel comes once the order is complete.
   for (const id of approveFirst ?? []) {
     const a = (await review(id, 'approve')).status;
-    await until(id, 'completed');
+    await reaches(id, 'completed');
     met.push({ id, how: 'approve first', approve: a, cancel: (await cancel(id)).status });
   }
   // The cancel lands while the approved charge is at the processor (money taken, answer held back).
@@ -503,9 +503,9 @@ test('metrics: decisions by outcome, the score histogram and the review queue', 
   const approved = await place(user.token, p, 1, 'tok_visa');
   const rejected = await place(user.token, p, 1, 'tok_riskLevelHighest');
   const parked = await place(user.token, p, 1, 'tok_riskLevelElevated');
-  await until(approved, 'completed');
-  await until(rejected, 'rejected');
-  await until(parked, 'review');
+  await reaches(approved, 'completed');
+  await reaches(rejected, 'rejected');
+  await reaches(parked, 'review');
   const after = await scrape();
   expect({
     review: after.review - before.review,

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { chargeOrders } from '../domain/orders/charge-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
-import { reserveOrders } from '../domain/orders/reserve-many';
+import { reserveOrders } from '../domain/orders/reserve-batch';
 import { MicroBatcher } from '../lib/batcher';
-import { createGateway } from '../lib/wiring';
 import { jobIds } from '../queues/contract';
+import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
 import { notifyBatcher } from '../workers/notify';
 import type { Harness } from './support/harness';

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from 'bun:test';
-import { OrderEventHub, type PublishedChange } from '../api/live';
-import { createRedis } from '../queues/connection';
-import { orderEventsChannel, RedisOrderEvents } from '../queues/order-events';
+import { OrderEventHub, type PublishedChange } from '../api/live/hub';
+import { createRedis } from '../lib/redis';
+import { orderEventsChannel, RedisOrderEvents } from '../wiring/order-events';
 import { uniqueSuffix } from './support/harness';
 import { eventually } from './support/workers';
 

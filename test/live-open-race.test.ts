@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { followOrder, type OrderChange } from '../api/live-follow';
+import { followOrder, type OrderChange } from '../api/live/follow';
 import { createDb, createPool } from '../db/client';
-import type { RedisClient } from '../queues/connection';
+import type { RedisClient } from '../lib/redis';
 import { createHarness, type Harness } from './support/harness';
 import { connectWs, followSse, type SseEvent, serveHarness, type WsMessage } from './support/live';
 import { shop } from './support/shop';
 import { eventually } from './support/workers';
 
-// A follower's first read comes only once the hub's subscription is confirmed (api/live-follow.ts):
+// A follower's first read comes only once the hub's subscription is confirmed (api/live/follow.ts):
 // a final change committed and published while the subscription is being set up is then either in
 // that read or, published after it, wakes the follower. Here the order is cancelled (a final status)
 // in exactly that window, and every stream must deliver `cancelled` and end. No workers run: the

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { POLL_MS } from '../api/live-follow';
+import { POLL_MS } from '../api/live/follow';
 import { ConfigError, loadConfig } from '../lib/config';
 import type { Harness } from './support/harness';
 import {

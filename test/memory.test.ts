@@ -47,7 +47,7 @@ async function moduleGraph(modules: string[]) {
 
 describe('what a process loads at start', () => {
   test('the API loads the queue dashboard and the docs page only when first asked for them', async () => {
-    const { packages } = await moduleGraph(['api/server.ts']);
+    const { packages } = await moduleGraph(['api/start/server.ts']);
     expect(packages.has('hono')).toBe(true);
     for (const lazy of [
       '@bull-board/api',
@@ -104,7 +104,7 @@ describe('JS_HEAP_GROWTH', () => {
   test('start-up hands it to JavaScriptCore: same process, the option set before the VM starts', async () => {
     // BUN_JSC_dumpOptions=1 makes the runtime print the options it started with, at every start.
     const run = await bunEval(
-      `import { preflight } from './lib/startup'; await preflight();
+      `import { preflight } from './wiring/startup'; await preflight();
        console.log(JSON.stringify({ pid: process.pid, growth: process.env.${HEAP_GROWTH_VARIABLE} }));`,
       { BUN_JSC_dumpOptions: '1', JS_HEAP_GROWTH: '0.3' },
     );

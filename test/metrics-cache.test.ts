@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { createApp } from '../api/app';
-import { createMetrics, scrapeAllowed } from '../lib/metrics';
+import { createMetrics, scrapeAllowed } from '../wiring/metrics';
 import { createHarness, type Harness } from './support/harness';
 import { expectProblem } from './support/problems';
 import { shop } from './support/shop';

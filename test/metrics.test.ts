@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mergeExpositions } from '../lib/metrics';
+import { mergeExpositions } from '../wiring/metrics';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 

@@ -7,7 +7,7 @@ import {
   TransientSendError,
 } from '../domain/notifications/transports';
 import { createLogger } from '../lib/logger';
-import { createTransports } from '../lib/wiring';
+import { createTransports } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
 

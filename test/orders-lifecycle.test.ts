@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createGateway } from '../lib/wiring';
 import type { QueueName } from '../queues/contract';
+import { createGateway } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { CountingGateway, CountingTransports } from './support/stand-ins';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { type AssembledApi, assembleApi } from '../api/assemble';
+import { type AssembledApi, assembleApi } from '../api/start/assemble';
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { enforceDocumentedStatuses } from './support/documented';

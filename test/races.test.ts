@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { CountingGateway, type GatePoint } from './support/stand-ins';

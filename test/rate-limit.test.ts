@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, spyOn, test } from 'bun:test';
 import { createApp } from '../api/app';
 import { addressKey } from '../api/middleware/limits';
 import { createLogger } from '../lib/logger';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { chargeOrders } from '../domain/orders/charge-many';
-import { reserveOrders } from '../domain/orders/reserve-many';
-import { createGateway } from '../lib/wiring';
+import { chargeOrders } from '../domain/orders/charge-batch';
+import { reserveOrders } from '../domain/orders/reserve-batch';
+import { createGateway } from '../wiring/adapters';
 import { reconcile } from '../workers/reconcile';
 import { createHarness, deleteKeys, type Harness } from './support/harness';
 import { ledger, statuses } from './support/orders';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { OrderEventHub } from '../api/live';
+import { OrderEventHub } from '../api/live/hub';
 import { partitionPrefixes } from '../queues/partitions';
 import { createHarness, type Harness, uniqueSuffix } from './support/harness';
 import { statuses } from './support/orders';

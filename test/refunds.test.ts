@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { chargeOrder } from '../domain/orders/charge';
+import { chargeOrder } from '../domain/orders/charge-one';
 import { cancelOrder } from '../domain/orders/compensate';
 import { refundIfCharged } from '../domain/orders/refund';
 import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';

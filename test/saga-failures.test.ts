@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { RowDataPacket } from 'mysql2';
 import { createApp } from '../api/app';
-import { createGateway, createQueues } from '../lib/wiring';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { jobIds } from '../queues/contract';
+import { createGateway, createQueues } from '../wiring/adapters';
 import {
   FaultyGateway,
   gatewayCallLog,

@@ -12,8 +12,8 @@ import {
 } from '../domain/users/passwords';
 import { ensureAdmin } from '../domain/users/users';
 import { newId } from '../lib/ids';
+import { createRedis } from '../lib/redis';
 import { Semaphore, SemaphoreFullError } from '../lib/semaphore';
-import { createRedis } from '../queues/connection';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 import { eventually } from './support/workers';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { SQL } from 'drizzle-orm';
 import { payments } from '../db/schema';
-import { chargeOrders } from '../domain/orders/charge-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
-import { reserveOrders } from '../domain/orders/reserve-many';
-import { createGateway } from '../lib/wiring';
+import { reserveOrders } from '../domain/orders/reserve-batch';
+import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
 import type { Harness } from './support/harness';
 import { CountingGateway } from './support/stand-ins';

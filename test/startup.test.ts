@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { type AssembledApi, assembleApi } from '../api/assemble';
+import { type AssembledApi, assembleApi } from '../api/start/assemble';
 import { createLogger } from '../lib/logger';
 import { createHarness, type Harness, testConfig, uniqueSuffix } from './support/harness';
 
@@ -20,7 +20,7 @@ afterAll(async () => {
   await h?.cleanup();
 });
 
-/** The environment `bun run api/server.ts` gets: nothing inherited but PATH and HOME. */
+/** The environment `bun run api/start/server.ts` gets: nothing inherited but PATH and HOME. */
 function serverEnv(env: Record<string, string>): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -44,7 +44,7 @@ interface Exit {
 /** Runs the API until it exits (killing it after `limitMs`, which then fails the caller's checks). */
 async function runServer(env: Record<string, string>, limitMs = 15_000): Promise<Exit> {
   const started = performance.now();
-  const proc = Bun.spawn([process.execPath, 'run', 'api/server.ts'], {
+  const proc = Bun.spawn([process.execPath, 'run', 'api/start/server.ts'], {
     cwd: root,
     env: serverEnv(env),
     stdin: 'ignore',
@@ -128,7 +128,7 @@ describe('the API refuses to start without its services', () => {
     const probe = Bun.serve({ port: 0, fetch: () => new Response('') });
     const port = probe.port;
     await probe.stop(true);
-    const proc = Bun.spawn([process.execPath, 'run', 'api/server.ts'], {
+    const proc = Bun.spawn([process.execPath, 'run', 'api/start/server.ts'], {
       cwd: root,
       env: serverEnv({
         PORT: String(port),

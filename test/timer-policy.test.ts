@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { groupCommitOptions, type ItemResult, MicroBatcher } from '../lib/batcher';
-import { createGateway } from '../lib/wiring';
+import { createGateway } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { statuses } from './support/orders';
 import { shop } from './support/shop';

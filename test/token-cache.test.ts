@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, setSystemTime, test } from 'bun:test';
 import { createApp } from '../api/app';
 import type { TokenPair } from '../domain/auth/tokens';
-import { createRedis } from '../queues/connection';
+import { createRedis } from '../lib/redis';
 import { createHarness, type Harness } from './support/harness';
 import { expectJson, expectProblem } from './support/problems';
 

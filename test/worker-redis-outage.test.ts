@@ -14,7 +14,7 @@ import { shop } from './support/shop';
 import { drained, eventually } from './support/workers';
 
 /**
- * A worker process's Redis connection (auto-pipelined: queues/connection.ts) is cut while it is busy,
+ * A worker process's Redis connection (auto-pipelined: lib/redis.ts) is cut while it is busy,
  * with commands of many jobs in flight in one pipeline, and comes back: the process must carry on by
  * itself, every order ending once, charged once and told once.
  */

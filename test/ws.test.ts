@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import net from 'node:net';
 import { decodeJwt } from 'jose';
-import { assembleApi } from '../api/assemble';
 import { tokenSettings } from '../api/deps';
-import { serveApi } from '../api/serve';
+import { assembleApi } from '../api/start/assemble';
+import { serveApi } from '../api/start/serve';
 import { createLogger } from '../lib/logger';
-import { encodeChanges, orderEventsChannel } from '../queues/order-events';
+import { encodeChanges, orderEventsChannel } from '../wiring/order-events';
 import type { Harness } from './support/harness';
 import {
   connectWs,

@@ -1,7 +1,7 @@
-import { chargeOrder } from '../domain/orders/charge';
-import { chargeOrders } from '../domain/orders/charge-many';
+import { chargeOrders } from '../domain/orders/charge-batch';
+import { chargeOrder } from '../domain/orders/charge-one';
 import type { WorkerDeps } from './deps';
-import { stepBatcher } from './group';
+import { stepBatcher } from './group-commit';
 import { orderStep } from './step';
 
 export function chargeProcessor(deps: WorkerDeps) {

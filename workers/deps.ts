@@ -5,16 +5,16 @@ import type { PaymentGateway } from '../domain/payments/gateway';
 import type { CircuitStateName } from '../domain/resilience';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
-import type { Metrics } from '../lib/metrics';
+import type { RedisClient } from '../lib/redis';
+import type { PartitionedQueues } from '../queues/partitioned';
 import {
   createGateway,
   createOrderContext,
   createQueues,
   createTransports,
   sendInBatches,
-} from '../lib/wiring';
-import type { RedisClient } from '../queues/connection';
-import type { PartitionedQueues } from '../queues/partitioned';
+} from '../wiring/adapters';
+import type { Metrics } from '../wiring/metrics';
 
 /** What a worker process is built from; tests hand in their own gateway or transports here. */
 export interface WorkerDeps {

@@ -1,11 +1,11 @@
 import type { Config } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../lib/metrics';
-import { openResources } from '../lib/resources';
-import { onShutdown, preflight, stopWhenOrphaned } from '../lib/startup';
-import { createQueues } from '../lib/wiring';
 import { type QueueName, queueNames } from '../queues/contract';
 import { parsePartitions } from '../queues/partitions';
+import { createQueues } from '../wiring/adapters';
+import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../wiring/metrics';
+import { openResources } from '../wiring/resources';
+import { onShutdown, preflight, stopWhenOrphaned } from '../wiring/startup';
 import { buildWorkerDeps } from './deps';
 import { startPartitions } from './partitions';
 

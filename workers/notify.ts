@@ -1,7 +1,7 @@
-import { completeAndRecordOutcomes, type Finished } from '../domain/notifications/outcomes';
+import { completeAndRecordOutcomes, type Finished } from '../domain/orders/complete';
 import { jobIds } from '../queues/contract';
 import type { WorkerDeps } from './deps';
-import { stepBatcher } from './group';
+import { stepBatcher } from './group-commit';
 import { orderStep } from './step';
 
 class NotFinalYet extends Error {}

@@ -1,8 +1,8 @@
 import { purgeDeadTokens } from '../domain/auth/tokens';
-import { expireReviews } from '../domain/fraud/review';
 import { expireHolds } from '../domain/orders/compensate';
 import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
+import { expireReviews } from '../domain/orders/review';
 import type { WorkerDeps } from './deps';
 
 export interface ReconcileReport {

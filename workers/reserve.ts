@@ -1,7 +1,7 @@
-import { reserveOrder } from '../domain/orders/reserve';
-import { reserveOrders } from '../domain/orders/reserve-many';
+import { reserveOrders } from '../domain/orders/reserve-batch';
+import { reserveOrder } from '../domain/orders/reserve-one';
 import type { WorkerDeps } from './deps';
-import { stepBatcher } from './group';
+import { stepBatcher } from './group-commit';
 import { orderStep } from './step';
 
 /**

@@ -54,7 +54,7 @@ export interface WorkerIdentity {
  * process fills every request while the next one is being collected (a `send-batch` job carries a
  * notify batch's messages, so fewer of those fill it; slots left free keep an admin's `send` job from
  * waiting for one). The provider's rate is kept by
- * the email transport (lib/wiring.ts), per request, not by a BullMQ limiter per job: a job limiter
+ * the email transport (wiring/adapters.ts), per request, not by a BullMQ limiter per job: a job limiter
  * would hold the queue to EMAIL_RATE_MAX messages a period however many fit in one request.
  */
 export const deliverConcurrency = (c: { EMAIL_BATCH_SIZE: number }) => 2 * c.EMAIL_BATCH_SIZE;

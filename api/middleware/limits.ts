@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../../lib/config';
-import type { RedisClient } from '../../queues/connection';
+import type { RedisClient } from '../../lib/redis';
 import { ProblemError } from '../problem';
 
 /** The budgets the API counts in Redis; the name is the key's prefix and the 429's wording. */

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import type { Metrics } from '../../lib/metrics';
+import type { Metrics } from '../../wiring/metrics';
 import type { AppEnv } from '../context';
 
 /** The label for a request no route answers (404 from the not-found handler). */

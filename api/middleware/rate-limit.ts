@@ -3,8 +3,8 @@ import { getConnInfo } from 'hono/bun';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
-import type { Metrics } from '../../lib/metrics';
-import type { RedisClient } from '../../queues/connection';
+import type { RedisClient } from '../../lib/redis';
+import type { Metrics } from '../../wiring/metrics';
 import type { AppEnv } from '../context';
 import { tokenSettings } from '../deps';
 import {

@@ -1,5 +1,5 @@
 import type { Config } from '../../lib/config';
-import type { RedisClient } from '../../queues/connection';
+import type { RedisClient } from '../../lib/redis';
 import type { ProblemError } from '../problem';
 import {
   addressKey,

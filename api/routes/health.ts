@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { pingDatabase } from '../../db/client';
-import { withTimeout } from '../../lib/resources';
+import { withTimeout } from '../../wiring/resources';
 import { newRouter } from '../context';
 import type { AppDeps } from '../deps';
 import { jsonResponse } from '../schemas';

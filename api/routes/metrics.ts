@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { type Metrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../../lib/metrics';
+import { type Metrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../../wiring/metrics';
 import { newRouter } from '../context';
 import { ProblemError } from '../problem';
 import { problem } from '../schemas';

@@ -1,13 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { forbidden } from '../../domain/errors';
-import { screenPayment } from '../../domain/fraud/screen';
+import { attachPayment, getPaymentView } from '../../domain/orders/payment';
 import { getOrderRow } from '../../domain/orders/read';
-import { attachPayment, getPaymentView } from '../../domain/payments/payments';
+import { screenPayment } from '../../domain/orders/screen';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
 import { assertSelfOrAdmin, requireAuth } from '../middleware/auth';
 import { bearer, IdSchema, idParam, jsonBody, jsonResponse, problem } from '../schemas';
-import { PaymentToken } from './orders';
+import { PaymentToken } from './orders/schemas';
 
 const PayBody = z.strictObject({ orderId: IdSchema, token: PaymentToken }).openapi('PaymentRequest');
 

@@ -29,7 +29,7 @@ export async function holdStock(tx: Tx, lines: Line[]): Promise<string | null> {
 
 /**
  * Gives held units back to available. (Completing an order takes its held units off the books in
- * the notify batch, domain/notifications/outcomes.ts, for one order as for many.)
+ * the notify batch, domain/orders/complete.ts, for one order as for many.)
  */
 export async function releaseStock(tx: Tx, lines: Line[]): Promise<void> {
   for (const line of inLockOrder(lines)) {

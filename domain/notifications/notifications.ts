@@ -1,11 +1,10 @@
 import { and, eq, inArray, like, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { caseWhen, marks, write } from '../../db/raw';
-import { notifications } from '../../db/schema';
+import { notifications, type OrderStatus } from '../../db/schema';
 import { type BatcherOptions, MicroBatcher } from '../../lib/batcher';
 import { newId } from '../../lib/ids';
 import { notFound } from '../errors';
-import type { OrderStatus } from '../orders/status';
 import { CircuitOpenError } from '../resilience';
 import { decryptPii, encryptPii } from '../users/pii';
 import { getContact } from '../users/users';

@@ -6,7 +6,7 @@ import { recordOutcomeMessages } from '../notifications/notifications';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
 import { oweRefund, type RefundAnswer, refundIfCharged } from './refund';
-import type { StepOutcome } from './reserve';
+import type { StepOutcome } from './reserve-one';
 import { isFinal, type OrderStatus } from './status';
 import { lockOrder, transition, withTransitions } from './transition';
 

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/client';
-import type { Screening } from '../fraud/screen';
+import type { Screening } from '../fraud/screening';
 import type { PaymentGateway } from '../payments/gateway';
 import type { OrderEventSink } from './status';
 

@@ -1,13 +1,13 @@
 import type { createApp } from '../../api/app';
-import { type AssembledApi, assembleApi } from '../../api/assemble';
+import { type AssembledApi, assembleApi } from '../../api/start/assemble';
 import { dropDatabase, migrateDatabase } from '../../db/migrate';
 import { issueTokenPair, type Principal } from '../../domain/auth/tokens';
 import { registerUser } from '../../domain/users/users';
 import { type Config, loadConfig } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
-import type { Resources } from '../../lib/resources';
-import { deletePrefixedKeys } from '../../queues/connection';
+import { deletePrefixedKeys } from '../../lib/redis';
 import { partitionPrefixes } from '../../queues/partitions';
+import type { Resources } from '../../wiring/resources';
 import { enforceDocumentedStatuses } from './documented';
 
 const baseMysql = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';

@@ -1,5 +1,5 @@
 import { expect } from 'bun:test';
-import { serveApi } from '../../api/serve';
+import { serveApi } from '../../api/start/serve';
 import { createHarness, type Harness } from './harness';
 import { shop } from './shop';
 import { eventually, startTestWorkers } from './workers';
@@ -13,7 +13,7 @@ export function serveHarness(h: Harness) {
     wsUrl: `ws://127.0.0.1:${server.port}/ws`,
     async stop() {
       h.live.endAll();
-      // As api/server.ts stops: end live connections, then a graceful stop that must not hang on them.
+      // As api/start/server.ts stops: end live connections, then a graceful stop that must not hang on them.
       await server.stop();
     },
   };

@@ -1,6 +1,6 @@
 import type { Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
-import { createRedis } from '../../queues/connection';
+import { createRedis } from '../../lib/redis';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
 import { createHarness, type Harness } from './harness';
 import { shop } from './shop';

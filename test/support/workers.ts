@@ -1,10 +1,10 @@
 import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
 import { createLogger, type Logger } from '../../lib/logger';
-import type { Metrics } from '../../lib/metrics';
-import { connectRedis } from '../../queues/connection';
+import { connectRedis } from '../../lib/redis';
 import { type QueueName, queueNames } from '../../queues/contract';
 import type { PartitionedQueues } from '../../queues/partitioned';
+import type { Metrics } from '../../wiring/metrics';
 import { buildWorkerDeps, type WorkerDeps } from '../../workers/deps';
 import { startPartitions } from '../../workers/partitions';
 import type { WorkerSet } from '../../workers/run';

@@ -1,0 +1,28 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { bearer, jsonBody, jsonResponse } from '../../schemas';
+import type { NotifyRouter } from './router';
+import { adminResponses, Queued } from './schemas';
+
+const EmailBody = z
+  .strictObject({
+    to: z.email().max(254),
+    subject: z.string().trim().min(1).max(200),
+    text: z.string().min(1).max(10_000),
+  })
+  .openapi('EmailRequest');
+
+export function sendEmailRoute({ app, admin, enqueue }: NotifyRouter): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/email',
+      summary: 'Send an email',
+      tags: ['notifications'],
+      security: bearer,
+      middleware: [admin] as const,
+      request: { body: jsonBody(EmailBody) },
+      responses: { 202: jsonResponse(Queued, 'Queued for sending'), ...adminResponses },
+    }),
+    async (c) => c.json(await enqueue({ channel: 'email', ...c.req.valid('json') }), 202),
+  );
+}

@@ -1,0 +1,40 @@
+import { z } from '@hono/zod-openapi';
+import { orderStatuses } from '../../../domain/orders/status';
+
+export const PaymentToken = z
+  .string()
+  .regex(/^tok_[A-Za-z0-9_]{1,60}$/, 'must be a card token such as tok_visa');
+
+export const Status = z.enum(orderStatuses);
+
+export const Order = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    status: Status,
+    items: z.array(
+      z.object({ productId: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int() }),
+    ),
+    totalCents: z.number().int(),
+    currency: z.string(),
+    failureReason: z.string().optional(),
+    risk: z
+      .object({
+        score: z.number().min(0).max(1),
+        decision: z.enum(['approve', 'review', 'reject']),
+        reasons: z.array(z.string()),
+        model: z.string(),
+      })
+      .optional()
+      .openapi({ description: 'Fraud screening, once the order has been screened (before its charge)' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    events: z.array(
+      z.object({ from: Status.nullable(), to: Status, at: z.string(), reason: z.string().optional() }),
+    ),
+  })
+  .openapi('Order');
+
+export const OrderPage = z
+  .object({ data: z.array(Order), nextCursor: z.string().nullable() })
+  .openapi('OrderPage');

@@ -1,0 +1,112 @@
+import { inArray } from 'drizzle-orm';
+import type { Db, TransactionWriter } from '../../db/client';
+import { orderEvents, orderItems, orders, products } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import type { Decided } from './group-commit';
+import {
+  buildOrder,
+  type Placed,
+  type PlaceOrderInput,
+  placeOrder,
+  requestHash,
+  type UnpaidLimits,
+} from './place-one';
+import type { OrderEvent, OrderEventSink } from './status';
+
+/**
+ * `placeOrder` for many requests at once (group commit on the API): one read of the catalogue, then
+ * one transaction with one multi-row INSERT per table. A request the catalogue refuses (unknown
+ * product, mixed currencies) gets its own 422 and stores nothing; its neighbours are stored.
+ *
+ * Idempotency stays with the unique (user, key) index: a key that already exists makes the batch's
+ * INSERT fail as a whole, and then every request of the batch is placed on its own through
+ * `placeOrder`, which answers a replay with the first order. Two requests of one batch with the
+ * same user and key are never inserted together: the later ones go the single way after the batch.
+ * An order without payment also goes the single way: its per-user cap is counted under a lock on
+ * the user's row, one placement at a time.
+ */
+export async function placeOrders(
+  db: Db,
+  events: OrderEventSink,
+  inputs: PlaceOrderInput[],
+  limits: UnpaidLimits,
+  /** Runs the batch's INSERTs as one transaction in one round trip (the API's); else drizzle's transaction. */
+  write?: TransactionWriter,
+): Promise<Decided<Placed>[]> {
+  const out: Decided<Placed>[] = new Array(inputs.length);
+  const seen = new Set<string>();
+  const later: number[] = [];
+  const now = new Date();
+  const paid = inputs.filter((i) => i.paymentToken);
+  const productIds = [...new Set(paid.flatMap((i) => i.items.map((l) => l.productId)))];
+  // Prices are read before the transaction, as the single path's read inside it would see them: a
+  // plain read takes no locks either way.
+  const rows = productIds.length
+    ? await db
+        .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
+        .from(products)
+        .where(inArray(products.id, productIds))
+    : [];
+  const catalogue = new Map(rows.map((r) => [r.id, r]));
+  const built: { index: number; order: ReturnType<typeof buildOrder> }[] = [];
+  inputs.forEach((input, index) => {
+    if (!input.paymentToken) {
+      later.push(index);
+      return;
+    }
+    if (input.idempotencyKey) {
+      const key = `${input.userId}\u0000${input.idempotencyKey}`;
+      if (seen.has(key)) {
+        later.push(index);
+        return;
+      }
+      seen.add(key);
+    }
+    try {
+      built.push({ index, order: buildOrder(input, requestHash(input), newId('ord'), now, catalogue) });
+    } catch (error) {
+      out[index] = { ok: false, error };
+    }
+  });
+  if (built.length) {
+    const inserts = [
+      db.insert(orders).values(built.map((b) => b.order.row)),
+      db.insert(orderItems).values(built.flatMap((b) => b.order.lines)),
+      db.insert(orderEvents).values(
+        built.map((b) => ({
+          orderId: b.order.row.id,
+          fromStatus: null,
+          toStatus: 'pending' as const,
+          at: now,
+        })),
+      ),
+    ] as const;
+    if (write) await write(inserts.map((q) => q.toSQL()));
+    else {
+      await db.transaction(async (tx) => {
+        for (const q of inserts) await tx.execute(q.getSQL());
+      });
+    }
+    const news: OrderEvent[] = built.map((b) => ({
+      orderId: b.order.row.id,
+      from: null,
+      to: 'pending',
+      at: now,
+    }));
+    // Not awaited (a sink swallows its own errors): the news of new orders goes out while the caller
+    // adds their flows. The API's sink and its queues share one Redis connection, so the PUBLISH is
+    // still sent (and, on one Redis node, run) before the flows are added and before any answer is
+    // sent; the two replies come back together instead of one round trip after the other.
+    void events.committed(news, []).catch(() => {});
+    for (const b of built) {
+      out[b.index] = { ok: true, value: { orderId: b.order.row.id, created: true, order: b.order.view } };
+    }
+  }
+  for (const index of later) {
+    out[index] = await placeOrder(db, events, inputs[index] as PlaceOrderInput, limits).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+  }
+  return out;
+}

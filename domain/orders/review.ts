@@ -1,0 +1,84 @@
+import { and, count, eq, lt, min } from 'drizzle-orm';
+import type { Db } from '../../db/client';
+import { orders } from '../../db/schema';
+import { conflict, notFound } from '../errors';
+import { releaseStock } from '../inventory/stock';
+import { recordOutcomeMessages } from '../notifications/notifications';
+import type { OrderContext } from './context';
+import { orderLines } from './lines';
+import { rejectForFraud, type Screened, settleUncharged } from './screen';
+import { lockOrder, transition, withTransitions } from './transition';
+
+export type ReviewDecision = 'approve' | 'reject';
+
+/**
+ * An admin's decision on an order in `review`, a compare-and-set like every step: 409 unless the
+ * order is still in review (decided already, cancelled by its owner, expired). `approve` puts it back
+ * to `reserved` with its risk marked approved, so its charge runs without a second screening; the
+ * caller then adds the charge → notify tail. `reject` ends it `rejected` (fraud_suspected).
+ */
+export async function decideReview(
+  ctx: OrderContext,
+  orderId: string,
+  decision: ReviewDecision,
+): Promise<Screened> {
+  return withTransitions(ctx.db, ctx.events, async (log) => {
+    const order = await lockOrder(log.tx, orderId);
+    if (!order) throw notFound('Order');
+    if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
+    if (decision === 'approve') {
+      await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
+      return { status: 'reserved', changed: true, messages: [] };
+    }
+    return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
+  });
+}
+
+/**
+ * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
+ * stock released; nothing was charged. The time in review is read from `updated_at`: nothing moves
+ * an order while it waits. Returns them with the customer's messages written in each transaction.
+ */
+export async function expireReviews(
+  ctx: OrderContext,
+  ttlSeconds: number,
+  now = new Date(),
+  limit = 200,
+): Promise<{ orderId: string; messages: string[] }[]> {
+  const due = await ctx.db
+    .select({ id: orders.id })
+    .from(orders)
+    .where(
+      and(eq(orders.status, 'review'), lt(orders.updatedAt, new Date(now.getTime() - ttlSeconds * 1000))),
+    )
+    .limit(limit);
+  const expired: { orderId: string; messages: string[] }[] = [];
+  for (const { id } of due) {
+    const messages = await withTransitions(ctx.db, ctx.events, async (log) => {
+      const order = await lockOrder(log.tx, id);
+      if (order?.status !== 'review') return null;
+      const lines = await orderLines(log.tx, id);
+      await releaseStock(log.tx, lines);
+      log.stockMoved(lines);
+      await transition(log, id, 'review', 'cancelled', 'review_expired', { reservedUntil: null });
+      // Screening runs before any charge: an order in review was never charged.
+      await settleUncharged(log.tx, id, 'not_charged');
+      return recordOutcomeMessages(log.tx, ctx.piiKey, {
+        ...order,
+        status: 'cancelled',
+        failureReason: 'review_expired',
+      });
+    });
+    if (messages) expired.push({ orderId: id, messages });
+  }
+  return expired;
+}
+
+/** How many orders wait for a decision, and since when the oldest has (for the metrics). */
+export async function reviewQueue(db: Db): Promise<{ length: number; oldestSince: Date | null }> {
+  const [row] = await db
+    .select({ n: count(), oldest: min(orders.updatedAt) })
+    .from(orders)
+    .where(eq(orders.status, 'review'));
+  return { length: Number(row?.n ?? 0), oldestSince: row?.oldest ?? null };
+}
