@@ -1,17 +1,20 @@
 import { mountDashboard } from '../dashboard/board';
 import { createMetrics } from '../wiring/metrics';
+import { documentAccess } from './access';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
 import { orderEventRoutes } from './live/sse-route';
 import { LiveTracking } from './live/tracking';
 import { wsRoutes } from './live/ws-route';
+import { authorize } from './middleware/authorize';
 import { basicAdminGuard } from './middleware/basic-admin';
 import { jsonBodies } from './middleware/body';
 import { httpMetrics } from './middleware/metrics';
 import { isRateLimitExempt, rateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
+import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
 import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
@@ -42,6 +45,8 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.use('*', requestContext(deps.logger));
   app.use('*', ...jsonBodies(deps.config.BODY_LIMIT_BYTES));
   app.use('*', rateLimits(deps));
+  // Who may call each route (api/access.ts), before any route's own middleware.
+  app.use('*', authorize(deps));
 
   app.route('/health', healthRoutes(deps));
   app.route('/metrics', metricsRoutes(metrics, deps.config.METRICS_TOKEN));
@@ -54,17 +59,14 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/payment', paymentRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
+  app.route('/api-keys', apiKeyRoutes(deps));
   mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',
   });
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
-    type: 'http',
-    scheme: 'bearer',
-    bearerFormat: 'JWT',
-  });
+  documentAccess(app);
   app.doc31('/openapi.json', OPENAPI_CONFIG);
   mountDocs(app);
 

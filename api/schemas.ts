@@ -40,5 +40,3 @@ export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
-
-export const bearer = [{ bearer: [] }];

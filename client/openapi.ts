@@ -6,6 +6,293 @@
 // Run `bun run client:generate` after changing a route; test/client.test.ts fails while this is stale.
 
 export interface paths {
+    "/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the API keys (never a key)
+         * @description Who may call it: an admin; no API key.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The live keys, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKeyList"];
+                    };
+                };
+                /** @description No credential, or one that is invalid, expired, revoked or deleted */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed: the wrong role, or an API key (none may call this) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create an API key
+         * @description Who may call it: an admin; no API key.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewApiKey"];
+                };
+            };
+            responses: {
+                /** @description The key, shown this once */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedApiKey"];
+                    };
+                };
+                /** @description Invalid body: an empty name, no scope or an unknown one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No credential, or one that is invalid, expired, revoked or deleted */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed: the wrong role, or an API key (none may call this) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than BODY_LIMIT_BYTES */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api-keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an API key
+         * @description The key stops working at once, in every API process.
+         *
+         *     Who may call it: an admin; no API key.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted (deleting it again answers the same) */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid input: the field and the reason */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No credential, or one that is invalid, expired, revoked or deleted */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed: the wrong role, or an API key (none may call this) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such key */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/login": {
         parameters: {
             query?: never;
@@ -15,7 +302,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with email and password */
+        /**
+         * Sign in with email and password
+         * @description Who may call it: anyone; no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -121,6 +411,8 @@ export interface paths {
         /**
          * End one login
          * @description Ends the login the refresh token belongs to: its refresh tokens and its access tokens stop working. A token that is unknown, or whose secret does not match, ends nothing and gets the same 204.
+         *
+         *     Who may call it: anyone (the refresh token in the body); no API key.
          */
         post: {
             parameters: {
@@ -216,6 +508,8 @@ export interface paths {
         /**
          * End every login of the signed-in user
          * @description Every refresh and access token of every login of this user stops working, this one included.
+         *
+         *     Who may call it: any signed-in user; no API key.
          */
         post: {
             parameters: {
@@ -235,6 +529,15 @@ export interface paths {
                 };
                 /** @description Not signed in */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed: the wrong role, or an API key (none may call this) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -304,7 +607,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange a refresh token for a new token pair */
+        /**
+         * Exchange a refresh token for a new token pair
+         * @description Who may call it: anyone (the refresh token in the body); no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -407,7 +713,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register a user account */
+        /**
+         * Register a user account
+         * @description Who may call it: anyone; no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -508,7 +817,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a user */
+        /**
+         * Get a user
+         * @description Who may call it: the resource's owner, or an admin; no API key.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -609,7 +921,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Check that the process is alive */
+        /**
+         * Check that the process is alive
+         * @description Who may call it: anyone; no API key.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -657,7 +972,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Check that Redis and MySQL answer */
+        /**
+         * Check that Redis and MySQL answer
+         * @description Who may call it: anyone; no API key.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -723,7 +1041,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a product's stock */
+        /**
+         * Get a product's stock
+         * @description Who may call it: any signed-in user; an API key with `catalog:write`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -755,6 +1076,15 @@ export interface paths {
                 };
                 /** @description Not signed in */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed: the wrong role, or an API key without `catalog:write` */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -816,7 +1146,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set or adjust a product's stock */
+        /**
+         * Set or adjust a product's stock
+         * @description Who may call it: an admin; an API key with `catalog:write`.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -950,6 +1283,8 @@ export interface paths {
         /**
          * Export Prometheus metrics
          * @description When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.
+         *
+         *     Who may call it: anyone (Bearer METRICS_TOKEN when one is configured); no API key.
          */
         get: {
             parameters: {
@@ -1013,7 +1348,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a message's delivery status */
+        /**
+         * Get a message's delivery status
+         * @description Who may call it: an admin; no API key.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1116,7 +1454,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send an email */
+        /**
+         * Send an email
+         * @description Who may call it: an admin; no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1232,7 +1573,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send an SMS */
+        /**
+         * Send an SMS
+         * @description Who may call it: an admin; no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1346,7 +1690,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List orders in one status */
+        /**
+         * List orders in one status
+         * @description Who may call it: an admin; an API key with `orders:read`.
+         */
         get: {
             parameters: {
                 query: {
@@ -1426,7 +1773,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Place an order */
+        /**
+         * Place an order
+         * @description Who may call it: any signed-in user; no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1472,6 +1822,15 @@ export interface paths {
                 };
                 /** @description Not signed in */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not allowed: the wrong role, or an API key (none may call this) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1557,7 +1916,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an order with its timeline */
+        /**
+         * Get an order with its timeline
+         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1659,7 +2021,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Cancel an order */
+        /**
+         * Cancel an order
+         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:write`.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -1786,7 +2151,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Follow an order's status live (Server-Sent Events) */
+        /**
+         * Follow an order's status live (Server-Sent Events)
+         * @description Who may call it: the resource's owner, or an admin; no API key.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1889,7 +2257,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Decide an order held for fraud review */
+        /**
+         * Decide an order held for fraud review
+         * @description Who may call it: an admin; an API key with `orders:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2019,7 +2390,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a user's orders */
+        /**
+         * List a user's orders
+         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         */
         get: {
             parameters: {
                 query?: {
@@ -2125,7 +2499,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pay for a reserved order */
+        /**
+         * Pay for a reserved order
+         * @description Who may call it: any signed-in user (the order's owner only); no API key.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2257,7 +2634,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an order's payment status */
+        /**
+         * Get an order's payment status
+         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -2358,7 +2738,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List products */
+        /**
+         * List products
+         * @description Who may call it: anyone; no API key.
+         */
         get: {
             parameters: {
                 query?: {
@@ -2422,7 +2805,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a product */
+        /**
+         * Create a product
+         * @description Who may call it: an admin; an API key with `catalog:write`.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2541,7 +2927,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a product */
+        /**
+         * Get a product
+         * @description Who may call it: anyone; no API key.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -2627,6 +3016,8 @@ export interface paths {
         /**
          * List the live worker processes
          * @description The live worker processes, read from the connections they hold in Redis.
+         *
+         *     Who may call it: an admin; no API key.
          */
         get: {
             parameters: {
@@ -2711,6 +3102,8 @@ export interface paths {
         /**
          * Follow orders live over a WebSocket
          * @description Upgrade to a WebSocket. The first message is `{"type":"auth","token":<accessToken>}` (a bad or missing token, or none within `WS_AUTH_TIMEOUT_SECONDS`, closes with code 4401); the server answers `{"type":"authenticated"}`. Then `{"type":"subscribe","orderId"}` answers `{"type":"status","orderId","status","at"}` and a `{"type":"change","orderId","from","to","at","reason?"}` per change (someone else's order: `{"type":"error","orderId","status":403}`); `{"type":"unsubscribe","orderId"}` stops them. An admin may subscribe with `{"all":true}` to every order's changes. Limits: `WS_MAX_SUBSCRIPTIONS` orders per connection (error status 429), `LIVE_MAX_PER_USER` live connections per user (close code 4429); a client that leaves more than `WS_MAX_BUFFERED_BYTES` unread is closed (1008). The server pings every `LIVE_HEARTBEAT_SECONDS`; a client that answers no ping for `HTTP_IDLE_TIMEOUT_SECONDS` is closed.
+         *
+         *     Who may call it: anyone (an access token in the first message); no API key.
          */
         get: {
             parameters: {
@@ -2778,6 +3171,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ApiKey: {
+            createdAt: string;
+            id: string;
+            /** @description Approximate: recorded at most every 30 s per API process */
+            lastUsedAt?: string;
+            name: string;
+            scopes: components["schemas"]["ApiKeyScope"][];
+        };
+        ApiKeyList: {
+            data: components["schemas"]["ApiKey"][];
+        };
+        /** @enum {string} */
+        ApiKeyScope: "orders:read" | "orders:write" | "catalog:write" | "refunds:write" | "events:read" | "webhooks:manage";
+        CreatedApiKey: {
+            createdAt: string;
+            id: string;
+            /** @description The key itself (`of_…`): shown this once, stored only as a hash */
+            key: string;
+            name: string;
+            scopes: components["schemas"]["ApiKeyScope"][];
+        };
         EmailRequest: {
             subject: string;
             text: string;
@@ -2788,6 +3202,10 @@ export interface components {
             /** Format: email */
             email: string;
             password: string;
+        };
+        NewApiKey: {
+            name: string;
+            scopes: components["schemas"]["ApiKeyScope"][];
         };
         NewOrder: {
             items: {
@@ -2818,6 +3236,12 @@ export interface components {
             createdAt: string;
             currency: string;
             events: {
+                /** @description Who caused the change: the user's, admin's or API key's id; none for system */
+                actor: {
+                    id?: string;
+                    /** @enum {string} */
+                    type: "user" | "admin" | "api_key" | "system";
+                };
                 at: string;
                 /** @enum {string|null} */
                 from: "pending" | "reserved" | "paid" | "completed" | "rejected" | "payment_failed" | "cancelled" | "failed" | "review" | null;

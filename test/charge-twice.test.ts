@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Actor } from '../domain/actor';
 import { chargeOrders } from '../domain/orders/charge-batch';
 import { chargeOrder } from '../domain/orders/charge-one';
 import { cancelOrder } from '../domain/orders/compensate';
@@ -14,6 +15,9 @@ import type { Harness } from './support/harness';
 import { ledger } from './support/orders';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
 import { eventually } from './support/workers';
+
+/** The cancels below are a customer's (the actor their timeline rows name). */
+const customer: Actor = { type: 'user' };
 
 // The same order in two charge batches at once: a stalled job re-run while its first run is still
 // at the gateway, or two worker processes each holding a copy of the job. Both batches find the
@@ -202,7 +206,7 @@ describe('the same order in two charge batches at once', () => {
       5000,
     );
     // The customer cancels now: nothing is charged yet, so the cancel's own refund finds nothing.
-    const cancelled = await cancelOrder(a.ctx, shared);
+    const cancelled = await cancelOrder(a.ctx, shared, customer);
     expect(cancelled.status).toBe('cancelled');
     a.gateway.release();
     b.gateway.release();
@@ -242,7 +246,7 @@ describe('the same order in two charge batches at once', () => {
     const outA = await ranA;
     expect(outA[0]).toEqual({ status: 'paid', changed: true });
     // Paid and not yet completed: the customer cancels, and the cancel gives the money back.
-    const cancelled = await cancelOrder(a.ctx, shared);
+    const cancelled = await cancelOrder(a.ctx, shared, customer);
     expect(cancelled).toMatchObject({ status: 'cancelled', refund: 'refunded' });
     b.gateway.release();
     const outB = await ranB;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Actor } from '../domain/actor';
 import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
@@ -12,6 +13,9 @@ import type { Harness } from './support/harness';
 import { ledger } from './support/orders';
 import { CountingGateway } from './support/stand-ins';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
+
+/** The cancels below are a customer's (the actor their timeline rows name). */
+const customer: Actor = { type: 'user' };
 
 let w: WorkerHarness;
 let h: Harness;
@@ -125,10 +129,10 @@ describe('group commit of the saga steps', () => {
     await reserveOrders(deps.orders, ids);
     const gateway = new CountingGateway(createGateway(h.config, h.db));
     const ctx: OrderContext = { ...deps.orders, gateway };
-    await cancelOrder(ctx, before);
+    await cancelOrder(ctx, before, customer);
     // The customer cancels while the gateway is taking the money for `during`.
     gateway.during = async (orderId) => {
-      if (orderId === during) await cancelOrder(ctx, during);
+      if (orderId === during) await cancelOrder(ctx, during, customer);
     };
 
     const out = await chargeOrders(ctx, ids);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import type { Actor } from '../domain/actor';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import type { Harness } from './support/harness';
@@ -12,6 +13,9 @@ import {
 } from './support/live';
 import type { shop } from './support/shop';
 import { eventually } from './support/workers';
+
+/** The cancels below are a customer's (the actor their timeline rows name). */
+const customer: Actor = { type: 'user' };
 
 // Pub/sub is healthy but one change is never published (the publish was lost, e.g. a failover between
 // the commit and the PUBLISH): the slow safety re-read (LIVE_SAFETY_RECHECK_SECONDS) still finds it.
@@ -50,7 +54,7 @@ test('an SSE stream whose final change was never published still ends, within th
   const polls = h.live.reads.poll;
   const safety = h.live.reads.safety;
 
-  await cancelOrder(silent, id);
+  await cancelOrder(silent, id, customer);
   await eventually(() => sse.state.ended, 'the stream to end', withinSafety);
   expect(sse.state.error).toBeUndefined();
   expect(
@@ -70,7 +74,7 @@ test('a WebSocket subscription gets a change that was never published, within th
   await ws.next((m) => m.type === 'status' && m.orderId === id, 'the status message');
   await eventually(healthy, 'subscribed');
 
-  await cancelOrder(silent, id);
+  await cancelOrder(silent, id, customer);
   const change = await ws.next((m) => m.type === 'change' && m.orderId === id, 'the change', withinSafety);
   expect(change).toMatchObject({ from: 'reserved', to: 'cancelled' });
   await ws.close();

@@ -31,6 +31,7 @@ const cases: Record<string, { path: string; body?: unknown }> = {
   'POST /payment': { path: '/payment', body: { orderId: unknown, token: 'tok_visa' } },
   'GET /payment/status/{orderId}': { path: `/payment/status/${unknown}` },
   'GET /notify/{id}': { path: `/notify/${unknown}` },
+  'DELETE /api-keys/{id}': { path: `/api-keys/${unknown}` },
 };
 
 async function documentedRoutes(): Promise<string[]> {

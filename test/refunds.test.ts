@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { Actor } from '../domain/actor';
 import { chargeOrder } from '../domain/orders/charge-one';
 import { cancelOrder } from '../domain/orders/compensate';
 import { refundIfCharged } from '../domain/orders/refund';
@@ -14,6 +15,9 @@ import { ledger, statuses } from './support/orders';
 import { shop } from './support/shop';
 import { CountingGateway } from './support/stand-ins';
 import { eventually, startTestWorkers } from './support/workers';
+
+/** The cancels below are a customer's (the actor their timeline rows name). */
+const customer: Actor = { type: 'user' };
 
 // Refunds are network calls made after the order's transaction commits, recorded by compare-and-set,
 // and finished by the reconciler. The gateway is the simulated processor on the same MySQL pool as the
@@ -131,7 +135,7 @@ describe('refunds outside the order transaction', () => {
          END IF`,
     );
     try {
-      const failed = await cancelOrder(h.deps.orders, id).then(
+      const failed = await cancelOrder(h.deps.orders, id, customer).then(
         () => null,
         (err: Error) => err,
       );
@@ -164,7 +168,7 @@ describe('refunds outside the order transaction', () => {
       transactions: (key) => simulated.transactions(key),
     };
     // The cancel stands (stock back, order cancelled); the money is owed, not lost.
-    const cancelled = await cancelOrder({ ...h.deps.orders, gateway: down }, id);
+    const cancelled = await cancelOrder({ ...h.deps.orders, gateway: down }, id, customer);
     expect(cancelled).toMatchObject({ status: 'cancelled', changed: true, refund: 'owed' });
     expect(await s.stock(p)).toEqual({ available: 1, reserved: 0 });
     expect(await paymentRow(id)).toMatchObject({ status: 'succeeded' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { SQL } from 'drizzle-orm';
 import { payments } from '../db/schema';
+import type { Actor } from '../domain/actor';
 import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
@@ -10,6 +11,9 @@ import type { WorkerDeps } from '../workers/deps';
 import type { Harness } from './support/harness';
 import { CountingGateway } from './support/stand-ins';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
+
+/** The cancels below are a customer's (the actor their timeline rows name). */
+const customer: Actor = { type: 'user' };
 
 // The statements a small batch no longer makes must not take a guarantee with them: the charge batch's
 // payment rows answer for the orders still reserved (no re-read), and reserve holds a batch's stock
@@ -47,7 +51,7 @@ describe('small batches keep the guarantees', () => {
         return async (query: SQL) => {
           if (query.queryChunks[1] === payments && !cancelledFirst) {
             cancelledFirst = true;
-            await cancelOrder({ ...deps.orders, gateway }, cancelled);
+            await cancelOrder({ ...deps.orders, gateway }, cancelled, customer);
           }
           return target.execute(query);
         };

@@ -3,9 +3,9 @@ import { streamSSE } from 'hono/streaming';
 import { getOrderRow } from '../../domain/orders/read';
 import { newRouter } from '../context';
 import { type AppDeps, tokenSettings } from '../deps';
-import { assertSelfOrAdmin, bearerToken, requireAuth, tokenStillValid } from '../middleware/auth';
+import { assertSelfOrAdmin, bearerToken, tokenStillValid } from '../middleware/auth';
 import { ProblemError } from '../problem';
-import { bearer, idParam, problem } from '../schemas';
+import { idParam, problem } from '../schemas';
 import { followOrder } from './follow';
 import type { LiveTracking } from './tracking';
 
@@ -20,8 +20,6 @@ export function orderEventRoutes(deps: AppDeps, live: LiveTracking) {
       path: '/{id}/events',
       tags: ['orders'],
       summary: "Follow an order's status live (Server-Sent Events)",
-      security: bearer,
-      middleware: [requireAuth(tokens)] as const,
       request: { params: idParam('id') },
       responses: {
         200: {

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getConnInfo } from 'hono/bun';
+import { looksLikeApiKey } from '../../domain/api-keys/secrets';
 import { type Principal, verifyAccessToken } from '../../domain/auth/tokens';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
@@ -147,7 +148,8 @@ async function bearerPrincipal(
   tokens: ReturnType<typeof tokenSettings>,
 ): Promise<Principal | undefined> {
   const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-  if (!match?.[1]) return undefined;
+  // An API key is counted per key by the auth middleware, once it is known to be genuine.
+  if (!match?.[1] || looksLikeApiKey(match[1])) return undefined;
   try {
     return await verifyAccessToken(tokens, match[1]);
   } catch {

@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { adjustAvailable, getStock, MAX_STOCK, setAvailable } from '../../domain/catalog/products';
 import { invalidate } from '../../lib/cache';
+import { actorOf } from '../actor';
 import { appCache } from '../cache';
 import { newRouter } from '../context';
-import { type AppDeps, tokenSettings } from '../deps';
-import { requireAuth } from '../middleware/auth';
-import { bearer, idParam, jsonBody, jsonResponse, problem } from '../schemas';
+import type { AppDeps } from '../deps';
+import { idParam, jsonBody, jsonResponse, problem } from '../schemas';
 
 const Stock = z
   .object({ productId: z.string(), available: z.number().int(), reserved: z.number().int() })
@@ -27,7 +27,6 @@ const StockUpdate = z
 
 export function inventoryRoutes(deps: AppDeps) {
   const app = newRouter();
-  const tokens = tokenSettings(deps);
   const cache = appCache(deps);
 
   app.openapi(
@@ -36,8 +35,6 @@ export function inventoryRoutes(deps: AppDeps) {
       path: '/{productId}',
       summary: "Get a product's stock",
       tags: ['inventory'],
-      security: bearer,
-      middleware: [requireAuth(tokens)] as const,
       request: { params: idParam('productId') },
       responses: {
         200: jsonResponse(Stock, 'Stock of one product'),
@@ -57,8 +54,6 @@ export function inventoryRoutes(deps: AppDeps) {
       path: '/{productId}/update',
       summary: "Set or adjust a product's stock",
       tags: ['inventory'],
-      security: bearer,
-      middleware: [requireAuth(tokens, 'admin')] as const,
       request: { params: idParam('productId'), body: jsonBody(StockUpdate) },
       responses: {
         200: jsonResponse(Stock, 'The stock after the change'),
@@ -77,6 +72,8 @@ export function inventoryRoutes(deps: AppDeps) {
           ? await setAvailable(deps.db, productId, body.available)
           : await adjustAvailable(deps.db, productId, body.delta);
       await invalidate(deps.redis, deps.config.QUEUE_PREFIX, 'inventory', [productId]);
+      // No row records a stock change: its log line says who made it.
+      deps.logger.info({ productId, change: body, actor: actorOf(c.get('principal')) }, 'stock changed');
       return c.json(stock, 200);
     },
   );

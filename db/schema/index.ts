@@ -1,3 +1,4 @@
+export * from './api-keys';
 export * from './gateway-transactions';
 export * from './notifications';
 export * from './order-events';

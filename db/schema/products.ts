@@ -1,4 +1,14 @@
-import { bigint, char, datetime, int, mysqlTable, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
+import {
+  bigint,
+  char,
+  datetime,
+  int,
+  mysqlEnum,
+  mysqlTable,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/mysql-core';
+import { actorTypes } from './order-events';
 
 export const products = mysqlTable(
   'products',
@@ -13,6 +23,9 @@ export const products = mysqlTable(
     reserved: int('reserved', { unsigned: true }).notNull().default(0),
     createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
     updatedAt: datetime('updated_at', { mode: 'date', fsp: 3 }).notNull(),
+    /** Who created it (domain/actor.ts): an admin, an API key with catalog:write, or the seed (system). */
+    createdByType: mysqlEnum('created_by_type', actorTypes).notNull().default('system'),
+    createdBy: varchar('created_by', { length: 40 }),
   },
   (t) => [uniqueIndex('products_sku_uq').on(t.sku)],
 );

@@ -27,6 +27,12 @@ export interface Principal {
   role: Role;
   /** The login (refresh-token family) the access token was issued from. */
   familyId?: string;
+  /**
+   * Set when the caller is an API key (api/middleware/authorize.ts): then `userId` is the key's id,
+   * `role` is `user` (no admin power outside what the key's scopes admitted), and the route's
+   * access entry has already admitted the key.
+   */
+  apiKeyId?: string;
 }
 
 export interface TokenPair {

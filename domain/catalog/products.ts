@@ -3,6 +3,7 @@ import type { Db } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { products } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { type Actor, actorColumns, systemActor } from '../actor';
 import { conflict, notFound } from '../errors';
 
 /** The largest stock a product can hold (what the unsigned INT column and JSON clients both carry safely). */
@@ -38,9 +39,18 @@ const productColumns = {
   currency: products.currency,
 };
 
-export async function createProduct(db: Db, input: NewProduct): Promise<Product> {
+export async function createProduct(db: Db, input: NewProduct, actor: Actor = systemActor): Promise<Product> {
   const now = new Date();
-  const row = { id: newId('prd'), ...input, reserved: 0, createdAt: now, updatedAt: now };
+  const created = actorColumns(actor);
+  const row = {
+    id: newId('prd'),
+    ...input,
+    reserved: 0,
+    createdAt: now,
+    updatedAt: now,
+    createdByType: created.actorType,
+    createdBy: created.actorId,
+  };
   try {
     await db.insert(products).values(row);
   } catch (err) {

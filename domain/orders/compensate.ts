@@ -1,5 +1,6 @@
 import { and, eq, isNull, lt } from 'drizzle-orm';
 import { orders } from '../../db/schema';
+import { type Actor, systemActor } from '../actor';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
@@ -31,28 +32,34 @@ async function unwind(
   to: 'cancelled' | 'failed',
   reason: string,
   guard: (order: { status: OrderStatus; paymentToken: string | null }) => boolean = () => true,
+  actor: Actor = systemActor,
 ): Promise<Unwound> {
-  const ended = await withTransitions(ctx.db, ctx.events, async (log) => {
-    const order = await lockOrder(log.tx, orderId);
-    if (!order) throw notFound('Order');
-    if (isFinal(order.status) || !guard(order)) {
-      return { status: order.status, changed: false, messages: [], refundOwed: false };
-    }
-    if (order.status === 'reserved' || order.status === 'review' || order.status === 'paid') {
-      const lines = await orderLines(log.tx, orderId);
-      await releaseStock(log.tx, lines);
-      log.stockMoved(lines);
-    }
-    await transition(log, orderId, order.status, to, reason, { reservedUntil: null });
-    // A payment row means a charge was at least attempted: whatever it took is owed back.
-    const refundOwed = await oweRefund(log.tx, orderId);
-    const messages = await recordOutcomeMessages(log.tx, ctx.piiKey, {
-      ...order,
-      status: to,
-      failureReason: reason,
-    });
-    return { status: to, changed: true, messages, refundOwed };
-  });
+  const ended = await withTransitions(
+    ctx.db,
+    ctx.events,
+    async (log) => {
+      const order = await lockOrder(log.tx, orderId);
+      if (!order) throw notFound('Order');
+      if (isFinal(order.status) || !guard(order)) {
+        return { status: order.status, changed: false, messages: [], refundOwed: false };
+      }
+      if (order.status === 'reserved' || order.status === 'review' || order.status === 'paid') {
+        const lines = await orderLines(log.tx, orderId);
+        await releaseStock(log.tx, lines);
+        log.stockMoved(lines);
+      }
+      await transition(log, orderId, order.status, to, reason, { reservedUntil: null });
+      // A payment row means a charge was at least attempted: whatever it took is owed back.
+      const refundOwed = await oweRefund(log.tx, orderId);
+      const messages = await recordOutcomeMessages(log.tx, ctx.piiKey, {
+        ...order,
+        status: to,
+        failureReason: reason,
+      });
+      return { status: to, changed: true, messages, refundOwed };
+    },
+    actor,
+  );
   const { refundOwed, ...outcome } = ended;
   if (!refundOwed) return { ...outcome, refund: 'none' };
   try {
@@ -63,9 +70,9 @@ async function unwind(
   }
 }
 
-/** The customer's (or an admin's) cancel: 409 once the order is final. */
-export async function cancelOrder(ctx: OrderContext, orderId: string): Promise<Unwound> {
-  const outcome = await unwind(ctx, orderId, 'cancelled', 'cancelled_by_user');
+/** The customer's, an admin's or an API key's cancel (`actor` says which): 409 once the order is final. */
+export async function cancelOrder(ctx: OrderContext, orderId: string, actor: Actor): Promise<Unwound> {
+  const outcome = await unwind(ctx, orderId, 'cancelled', 'cancelled_by_user', undefined, actor);
   if (!outcome.changed) throw conflict(`The order is ${outcome.status} and can no longer be cancelled`);
   return outcome;
 }

@@ -2,11 +2,13 @@ import { inArray } from 'drizzle-orm';
 import type { Db, TransactionWriter } from '../../db/client';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { actorColumns } from '../actor';
 import type { Decided } from './group-commit';
 import {
   buildOrder,
   type Placed,
   type PlaceOrderInput,
+  placedBy,
   placeOrder,
   requestHash,
   type UnpaidLimits,
@@ -48,7 +50,7 @@ export async function placeOrders(
         .where(inArray(products.id, productIds))
     : [];
   const catalogue = new Map(rows.map((r) => [r.id, r]));
-  const built: { index: number; order: ReturnType<typeof buildOrder> }[] = [];
+  const built: { index: number; input: PlaceOrderInput; order: ReturnType<typeof buildOrder> }[] = [];
   inputs.forEach((input, index) => {
     if (!input.paymentToken) {
       later.push(index);
@@ -63,7 +65,11 @@ export async function placeOrders(
       seen.add(key);
     }
     try {
-      built.push({ index, order: buildOrder(input, requestHash(input), newId('ord'), now, catalogue) });
+      built.push({
+        index,
+        input,
+        order: buildOrder(input, requestHash(input), newId('ord'), now, catalogue),
+      });
     } catch (error) {
       out[index] = { ok: false, error };
     }
@@ -78,6 +84,8 @@ export async function placeOrders(
           fromStatus: null,
           toStatus: 'pending' as const,
           at: now,
+          // The same multi-row INSERT as before, two more columns: no statement added per order.
+          ...actorColumns(placedBy(b.input)),
         })),
       ),
     ] as const;
@@ -92,6 +100,7 @@ export async function placeOrders(
       from: null,
       to: 'pending',
       at: now,
+      actor: placedBy(b.input),
     }));
     // Not awaited (a sink swallows its own errors): the news of new orders goes out while the caller
     // adds their flows. The API's sink and its queues share one Redis connection, so the PUBLISH is

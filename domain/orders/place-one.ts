@@ -3,6 +3,7 @@ import type { Db, Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { orderEvents, orderItems, orders, products, users } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { type Actor, actorColumns } from '../actor';
 import { DomainError } from '../errors';
 import type { OrderView } from './read';
 import type { OrderEventSink } from './status';
@@ -12,7 +13,12 @@ export interface PlaceOrderInput {
   items: { productId: string; quantity: number }[];
   paymentToken?: string | undefined;
   idempotencyKey?: string | undefined;
+  /** Who places it: the signed-in person (an admin placing for themselves is `admin`); default the user. */
+  actor?: Actor | undefined;
 }
+
+/** The actor of a placing: as given, else the customer whose order it is. */
+export const placedBy = (input: PlaceOrderInput): Actor => input.actor ?? { type: 'user', id: input.userId };
 
 /**
  * What an order without payment may hold: stock held by an unpaid order is held from everyone else
@@ -80,7 +86,13 @@ export async function placeOrder(
       const built = buildOrder(input, hash, orderId, now, new Map(rows.map((r) => [r.id, r])));
       await tx.insert(orders).values(built.row);
       await tx.insert(orderItems).values(built.lines);
-      await tx.insert(orderEvents).values({ orderId, fromStatus: null, toStatus: 'pending', at: now });
+      await tx.insert(orderEvents).values({
+        orderId,
+        fromStatus: null,
+        toStatus: 'pending',
+        at: now,
+        ...actorColumns(placedBy(input)),
+      });
       order = built.view;
     });
   } catch (err) {
@@ -92,7 +104,7 @@ export async function placeOrder(
     throw err;
   }
   if (replayed) return { orderId: replayed, created: false };
-  await events.committed([{ orderId, from: null, to: 'pending', at: now }], []);
+  await events.committed([{ orderId, from: null, to: 'pending', at: now, actor: placedBy(input) }], []);
   return { orderId, created: true, ...(order ? { order } : {}) };
 }
 
@@ -155,7 +167,7 @@ export function buildOrder(
     currency,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-    events: [{ from: null, to: 'pending', at: now.toISOString() }],
+    events: [{ from: null, to: 'pending', at: now.toISOString(), actor: placedBy(input) }],
   };
   return { row, lines, view };
 }

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { orderEvents, orderItems, orders, type RiskDecision, users } from '../../db/schema';
+import { type Actor, actorFromColumns } from '../actor';
 import { DomainError, notFound } from '../errors';
 import type { OrderStatus } from './status';
 
@@ -15,7 +16,7 @@ export interface OrderView {
   risk?: RiskView;
   createdAt: string;
   updatedAt: string;
-  events: { from: OrderStatus | null; to: OrderStatus; at: string; reason?: string }[];
+  events: { from: OrderStatus | null; to: OrderStatus; at: string; reason?: string; actor: Actor }[];
 }
 
 /** Fraud screening's verdict on the order, once it has been screened. */
@@ -131,6 +132,7 @@ async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
         to: e.toStatus,
         at: e.at.toISOString(),
         ...(e.reason ? { reason: e.reason } : {}),
+        actor: actorFromColumns(e.actorType, e.actorId),
       })),
   }));
 }

@@ -1,6 +1,7 @@
 import { and, count, eq, lt, min } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { orders } from '../../db/schema';
+import type { Actor } from '../actor';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
@@ -21,17 +22,23 @@ export async function decideReview(
   ctx: OrderContext,
   orderId: string,
   decision: ReviewDecision,
+  actor: Actor,
 ): Promise<Screened> {
-  return withTransitions(ctx.db, ctx.events, async (log) => {
-    const order = await lockOrder(log.tx, orderId);
-    if (!order) throw notFound('Order');
-    if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
-    if (decision === 'approve') {
-      await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
-      return { status: 'reserved', changed: true, messages: [] };
-    }
-    return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
-  });
+  return withTransitions(
+    ctx.db,
+    ctx.events,
+    async (log) => {
+      const order = await lockOrder(log.tx, orderId);
+      if (!order) throw notFound('Order');
+      if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
+      if (decision === 'approve') {
+        await transition(log, orderId, 'review', 'reserved', undefined, { riskDecision: 'approve' });
+        return { status: 'reserved', changed: true, messages: [] };
+      }
+      return rejectForFraud(ctx, log, order, { riskDecision: 'reject' });
+    },
+    actor,
+  );
 }
 
 /**

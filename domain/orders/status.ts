@@ -1,4 +1,5 @@
 import { type OrderStatus, orderStatuses } from '../../db/schema';
+import type { Actor } from '../actor';
 
 export { type OrderStatus, orderStatuses };
 
@@ -37,6 +38,8 @@ export interface OrderEvent {
   to: OrderStatus;
   at: Date;
   reason?: string;
+  /** Who caused it (absent where the writer did not say: the system's own steps). */
+  actor?: Actor;
 }
 
 /**

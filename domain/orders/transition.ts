@@ -1,13 +1,20 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { orderEvents, orders } from '../../db/schema';
+import { type Actor, actorColumns, systemActor } from '../actor';
 import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderStatus } from './status';
 
-/** Collects the transitions of one transaction so they are published only after it commits. */
+/**
+ * Collects the transitions of one transaction so they are published only after it commits, and
+ * says who made them: every timeline row the transaction writes names this actor.
+ */
 export class TransitionLog {
   readonly events: OrderEvent[] = [];
   readonly products = new Set<string>();
-  constructor(readonly tx: Tx) {}
+  constructor(
+    readonly tx: Tx,
+    readonly actor: Actor = systemActor,
+  ) {}
 
   /** Notes stock that this transaction moved, so cached stock reads go stale once it commits. */
   stockMoved(lines: { productId: string }[]): void {
@@ -41,22 +48,28 @@ export async function transition(
     })
     .where(and(eq(orders.id, orderId), eq(orders.status, from)));
   if (res.affectedRows !== 1) return false;
-  await log.tx
-    .insert(orderEvents)
-    .values({ orderId, fromStatus: from, toStatus: to, reason: reason ?? null, at });
-  log.events.push({ orderId, from, to, at, ...(reason ? { reason } : {}) });
+  await log.tx.insert(orderEvents).values({
+    orderId,
+    fromStatus: from,
+    toStatus: to,
+    reason: reason ?? null,
+    at,
+    ...actorColumns(log.actor),
+  });
+  log.events.push({ orderId, from, to, at, ...(reason ? { reason } : {}), actor: log.actor });
   return true;
 }
 
-/** Runs `fn` in a transaction and publishes its transitions once committed. */
+/** Runs `fn` in a transaction, its changes made by `actor`, and publishes its transitions once committed. */
 export async function withTransitions<T>(
   db: Db,
   sink: OrderEventSink,
   fn: (log: TransitionLog) => Promise<T>,
+  actor: Actor = systemActor,
 ) {
   let log: TransitionLog | undefined;
   const result = await db.transaction(async (tx) => {
-    log = new TransitionLog(tx);
+    log = new TransitionLog(tx, actor);
     return fn(log);
   });
   if (log && (log.events.length || log.products.size)) await sink.committed(log.events, [...log.products]);

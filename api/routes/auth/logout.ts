@@ -1,7 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { endAllSessions, endSession } from '../../../domain/auth/tokens';
-import { requireAuth } from '../../middleware/auth';
-import { bearer, jsonBody, problem } from '../../schemas';
+import { jsonBody, problem } from '../../schemas';
 import type { AuthRouter } from './router';
 import { bodyProblems, RefreshBody } from './schemas';
 
@@ -36,8 +35,6 @@ export function logoutRoutes({ app, deps, tokens }: AuthRouter): void {
       summary: 'End every login of the signed-in user',
       description:
         'Every refresh and access token of every login of this user stops working, this one included.',
-      security: bearer,
-      middleware: [requireAuth(tokens)] as const,
       responses: {
         204: { description: 'Every login of this user is over' },
         401: problem('Not signed in'),

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { bearer, jsonBody, jsonResponse } from '../../schemas';
+import { jsonBody, jsonResponse } from '../../schemas';
 import type { NotifyRouter } from './router';
 import { adminResponses, Queued } from './schemas';
 
@@ -11,15 +11,13 @@ const EmailBody = z
   })
   .openapi('EmailRequest');
 
-export function sendEmailRoute({ app, admin, enqueue }: NotifyRouter): void {
+export function sendEmailRoute({ app, enqueue }: NotifyRouter): void {
   app.openapi(
     createRoute({
       method: 'post',
       path: '/email',
       summary: 'Send an email',
       tags: ['notifications'],
-      security: bearer,
-      middleware: [admin] as const,
       request: { body: jsonBody(EmailBody) },
       responses: { 202: jsonResponse(Queued, 'Queued for sending'), ...adminResponses },
     }),

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getNotification } from '../../../domain/notifications/notifications';
-import { bearer, idParam, jsonResponse, problem } from '../../schemas';
+import { idParam, jsonResponse, problem } from '../../schemas';
 import type { NotifyRouter } from './router';
 
 const Notification = z
@@ -13,15 +13,13 @@ const Notification = z
   })
   .openapi('Notification');
 
-export function getNotificationRoute({ app, deps, admin }: NotifyRouter): void {
+export function getNotificationRoute({ app, deps }: NotifyRouter): void {
   app.openapi(
     createRoute({
       method: 'get',
       path: '/{id}',
       summary: "Get a message's delivery status",
       tags: ['notifications'],
-      security: bearer,
-      middleware: [admin] as const,
       request: { params: idParam('id') },
       responses: {
         200: jsonResponse(Notification, 'The message and its delivery status'),

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { bearer, jsonBody, jsonResponse } from '../../schemas';
+import { jsonBody, jsonResponse } from '../../schemas';
 import type { NotifyRouter } from './router';
 import { adminResponses, Queued } from './schemas';
 
@@ -10,15 +10,13 @@ const SmsBody = z
   })
   .openapi('SmsRequest');
 
-export function sendSmsRoute({ app, admin, enqueue }: NotifyRouter): void {
+export function sendSmsRoute({ app, enqueue }: NotifyRouter): void {
   app.openapi(
     createRoute({
       method: 'post',
       path: '/sms',
       summary: 'Send an SMS',
       tags: ['notifications'],
-      security: bearer,
-      middleware: [admin] as const,
       request: { body: jsonBody(SmsBody) },
       responses: { 202: jsonResponse(Queued, 'Queued for sending'), ...adminResponses },
     }),

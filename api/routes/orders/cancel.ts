@@ -1,20 +1,19 @@
 import { createRoute } from '@hono/zod-openapi';
 import { cancelOrder } from '../../../domain/orders/compensate';
 import { getOrderRow, getOrderView } from '../../../domain/orders/read';
+import { actorOf } from '../../actor';
 import { assertSelfOrAdmin } from '../../middleware/auth';
-import { bearer, idParam, jsonResponse, problem } from '../../schemas';
+import { idParam, jsonResponse, problem } from '../../schemas';
 import type { OrderRouter } from './router';
 import { Order } from './schemas';
 
-export function cancelOrderRoute({ app, deps, signedIn }: OrderRouter): void {
+export function cancelOrderRoute({ app, deps }: OrderRouter): void {
   app.openapi(
     createRoute({
       method: 'put',
       path: '/{id}/cancel',
       summary: 'Cancel an order',
       tags: ['orders'],
-      security: bearer,
-      middleware: [signedIn] as const,
       request: { params: idParam('id') },
       responses: {
         200: jsonResponse(Order, 'The cancelled order'),
@@ -28,7 +27,9 @@ export function cancelOrderRoute({ app, deps, signedIn }: OrderRouter): void {
       const { id } = c.req.valid('param');
       c.set('orderId', id);
       assertSelfOrAdmin(c.get('principal'), (await getOrderRow(deps.db, id)).userId);
-      const cancelled = await cancelOrder(deps.orders, id);
+      const actor = actorOf(c.get('principal'));
+      const cancelled = await cancelOrder(deps.orders, id, actor);
+      deps.logger.info({ orderId: id, actor }, 'order cancelled');
       if (cancelled.refund === 'owed') {
         deps.logger.warn({ orderId: id }, 'refund not confirmed by the gateway; left to the reconciler');
       }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getOrderView } from '../../../domain/orders/read';
-import { bearer, IdSchema, jsonBody, jsonResponse, problem } from '../../schemas';
+import { actorOf } from '../../actor';
+import { IdSchema, jsonBody, jsonResponse, problem } from '../../schemas';
 import { orderPlacer } from './placing';
 import type { OrderRouter } from './router';
 import { Order, PaymentToken } from './schemas';
@@ -27,7 +28,7 @@ const IdempotencyHeaders = z.object({
     .openapi({ param: { name: 'idempotency-key', in: 'header', description: 'Idempotency-Key' } }),
 });
 
-export function placeOrderRoute({ app, deps, signedIn }: OrderRouter): void {
+export function placeOrderRoute({ app, deps }: OrderRouter): void {
   const place = orderPlacer(deps);
 
   app.openapi(
@@ -36,8 +37,6 @@ export function placeOrderRoute({ app, deps, signedIn }: OrderRouter): void {
       path: '/',
       summary: 'Place an order',
       tags: ['orders'],
-      security: bearer,
-      middleware: [signedIn] as const,
       request: { headers: IdempotencyHeaders, body: jsonBody(NewOrder) },
       responses: {
         202: jsonResponse(Order, 'Accepted: the order is pending and its flow is queued'),
@@ -58,6 +57,7 @@ export function placeOrderRoute({ app, deps, signedIn }: OrderRouter): void {
       const principal = c.get('principal');
       const placed = await place({
         userId: principal.userId,
+        actor: actorOf(principal),
         items: body.items,
         paymentToken: body.payment?.token,
         idempotencyKey: key,

@@ -1,21 +1,20 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getOrderView } from '../../../domain/orders/read';
 import { decideReview } from '../../../domain/orders/review';
-import { bearer, idParam, jsonBody, jsonResponse, problem } from '../../schemas';
+import { actorOf } from '../../actor';
+import { idParam, jsonBody, jsonResponse, problem } from '../../schemas';
 import type { OrderRouter } from './router';
 import { Order } from './schemas';
 
 const ReviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) }).openapi('ReviewDecision');
 
-export function reviewOrderRoute({ app, deps, adminOnly }: OrderRouter): void {
+export function reviewOrderRoute({ app, deps }: OrderRouter): void {
   app.openapi(
     createRoute({
       method: 'post',
       path: '/{id}/review',
       tags: ['orders'],
       summary: 'Decide an order held for fraud review',
-      security: bearer,
-      middleware: [adminOnly] as const,
       request: { params: idParam('id'), body: jsonBody(ReviewBody) },
       responses: {
         200: jsonResponse(Order, 'The order: approved (back to reserved, its charge queued) or rejected'),
@@ -30,7 +29,9 @@ export function reviewOrderRoute({ app, deps, adminOnly }: OrderRouter): void {
       const { id } = c.req.valid('param');
       const { decision } = c.req.valid('json');
       c.set('orderId', id);
-      const decided = await decideReview(deps.orders, id, decision);
+      const actor = actorOf(c.get('principal'));
+      const decided = await decideReview(deps.orders, id, decision, actor);
+      deps.logger.info({ orderId: id, decision, actor }, 'review decided');
       deps.metrics?.reviewEnded(decision);
       try {
         if (decision === 'approve') await deps.queues.resumeAfterReview(id, c.get('requestId'));

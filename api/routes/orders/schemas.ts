@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { actorTypes } from '../../../domain/actor';
 import { orderStatuses } from '../../../domain/orders/status';
 
 export const PaymentToken = z
@@ -30,7 +31,15 @@ export const Order = z
     createdAt: z.string(),
     updatedAt: z.string(),
     events: z.array(
-      z.object({ from: Status.nullable(), to: Status, at: z.string(), reason: z.string().optional() }),
+      z.object({
+        from: Status.nullable(),
+        to: Status,
+        at: z.string(),
+        reason: z.string().optional(),
+        actor: z.object({ type: z.enum(actorTypes), id: z.string().optional() }).openapi({
+          description: "Who caused the change: the user's, admin's or API key's id; none for system",
+        }),
+      }),
     ),
   })
   .openapi('Order');
