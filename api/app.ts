@@ -4,6 +4,7 @@ import { documentAccess } from './access';
 import { newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
+import { documentQueryRules } from './document-rules';
 import { orderEventRoutes } from './live/sse-route';
 import { LiveTracking } from './live/tracking';
 import { wsRoutes } from './live/ws-route';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/system', systemRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));
   mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
+  documentQueryRules(app);
   documentSharedResponses(app, {
     rateLimited: (path) => !isRateLimitExempt(path),
     needsNoBackend: (path) => path === '/health/live',

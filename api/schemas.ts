@@ -23,6 +23,25 @@ export const IdSchema = z
   .max(64)
   .regex(/^[A-Za-z0-9_-]+$/, 'not a valid id');
 
+/**
+ * An email as the app checks it. The document's `format: email` alone is looser than zod's rule (a
+ * one-letter top-level domain, a `!` in the local part): the rule's own pattern goes with it.
+ */
+export const EmailSchema = z.email().max(254).openapi({ pattern: z.regexes.email.source });
+
+/**
+ * Text whose surrounding blanks are trimmed before its length is checked: 1–`max` characters after
+ * trimming. `minLength` alone would let a name of spaces through the document; `pattern: \S` says
+ * that at least one character must not be blank.
+ */
+export const trimmedText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .openapi({ pattern: '\\S', description: `Surrounding blanks are trimmed; 1–${max} characters remain` });
+
 export const idParam = <K extends string>(name: K) =>
   z.object({ [name]: IdSchema.openapi({ param: { name, in: 'path' } }) } as Record<K, typeof IdSchema>);
 

@@ -1282,7 +1282,7 @@ export interface paths {
         };
         /**
          * Export Prometheus metrics
-         * @description When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.
+         * @description When the server sets METRICS_TOKEN (required in production unless METRICS_PUBLIC=on), only `Authorization: Bearer <METRICS_TOKEN>` may read them. One rendered answer serves scrapes for METRICS_CACHE_SECONDS. Under `bun run start` one scrape covers every process it supervises (counters summed, per-process gauges labelled `process`).
          *
          *     Who may call it: anyone (Bearer METRICS_TOKEN when one is configured); no API key.
          */
@@ -1692,7 +1692,9 @@ export interface paths {
         };
         /**
          * List orders in one status
-         * @description Who may call it: an admin; an API key with `orders:read`.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: an admin; an API key with `orders:read`.
          */
         get: {
             parameters: {
@@ -2392,7 +2394,9 @@ export interface paths {
         };
         /**
          * List a user's orders
-         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
          */
         get: {
             parameters: {
@@ -2740,7 +2744,9 @@ export interface paths {
         };
         /**
          * List products
-         * @description Who may call it: anyone; no API key.
+         * @description Unknown query parameters are refused (400).
+         *
+         *     Who may call it: anyone; no API key.
          */
         get: {
             parameters: {
@@ -3101,7 +3107,7 @@ export interface paths {
         };
         /**
          * Follow orders live over a WebSocket
-         * @description Upgrade to a WebSocket. The first message is `{"type":"auth","token":<accessToken>}` (a bad or missing token, or none within `WS_AUTH_TIMEOUT_SECONDS`, closes with code 4401); the server answers `{"type":"authenticated"}`. Then `{"type":"subscribe","orderId"}` answers `{"type":"status","orderId","status","at"}` and a `{"type":"change","orderId","from","to","at","reason?"}` per change (someone else's order: `{"type":"error","orderId","status":403}`); `{"type":"unsubscribe","orderId"}` stops them. An admin may subscribe with `{"all":true}` to every order's changes. Limits: `WS_MAX_SUBSCRIPTIONS` orders per connection (error status 429), `LIVE_MAX_PER_USER` live connections per user (close code 4429); a client that leaves more than `WS_MAX_BUFFERED_BYTES` unread is closed (1008). The server pings every `LIVE_HEARTBEAT_SECONDS`; a client that answers no ping for `HTTP_IDLE_TIMEOUT_SECONDS` is closed.
+         * @description Upgrade to a WebSocket. The first message is `{"type":"auth","token":<accessToken>}` (a bad or missing token, or none within `WS_AUTH_TIMEOUT_SECONDS`, closes with code 4401); the server answers `{"type":"authenticated"}`. Then `{"type":"subscribe","orderId"}` answers `{"type":"status","orderId","status","at"}` and a `{"type":"change","orderId","from","to","at","reason?"}` per change (someone else's order: `{"type":"error","orderId","status":403}`); `{"type":"unsubscribe","orderId"}` stops them. An admin may subscribe with `{"all":true}` to every order's changes. Limits: `WS_MAX_SUBSCRIPTIONS` orders per connection (error status 429), `LIVE_MAX_PER_USER` live connections per user (close code 4429); a client that leaves more than `WS_MAX_BUFFERED_BYTES` unread is closed (1008). Messages past a connection's budget (`WS_MESSAGES_PER_SECOND`, bursts of `WS_MESSAGE_BURST`) are dropped with one error of status 429 per spell; more than `WS_MAX_QUEUED_MESSAGES` waiting to be handled closes the socket (1008). A socket counts toward `LIVE_MAX_PER_PROCESS` from its handshake. The server pings every `LIVE_HEARTBEAT_SECONDS`; a client that answers no ping for `HTTP_IDLE_TIMEOUT_SECONDS` is closed.
          *
          *     Who may call it: anyone (an access token in the first message); no API key.
          */
@@ -3193,6 +3199,7 @@ export interface components {
             scopes: components["schemas"]["ApiKeyScope"][];
         };
         EmailRequest: {
+            /** @description Surrounding blanks are trimmed; 1–200 characters remain */
             subject: string;
             text: string;
             /** Format: email */
@@ -3208,6 +3215,7 @@ export interface components {
             scopes: components["schemas"]["ApiKeyScope"][];
         };
         NewOrder: {
+            /** @description Each productId at most once (a product twice is refused: 400) */
             items: {
                 productId: string;
                 quantity: number;
@@ -3219,6 +3227,7 @@ export interface components {
         NewProduct: {
             available: number;
             currency: string;
+            /** @description Surrounding blanks are trimmed; 1–200 characters remain */
             name: string;
             priceCents: number;
             sku: string;
@@ -3317,6 +3326,7 @@ export interface components {
         RegisterRequest: {
             /** Format: email */
             email: string;
+            /** @description Surrounding blanks are trimmed; 1–100 characters remain */
             name: string;
             password: string;
             phone?: string;

@@ -22,6 +22,15 @@ export class PoolExhaustedError extends Error {
   }
 }
 
+/**
+ * Takes NO_BACKSLASH_ESCAPES out of a session's sql_mode, keeping the server's other modes. mysql2
+ * escapes values on the client, with backslashes (`'` as `\'`): under that mode the server reads the
+ * backslash as a character and the quote as the end of the string, so a value could end its literal
+ * and become SQL. Every connection runs this first (createPool), and every one-round-trip batch too.
+ */
+export const SAFE_SQL_MODE =
+  "SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
+
 /** Prepared statements kept per connection (see createPool). */
 export const PREPARED_STATEMENT_CACHE = 32;
 
@@ -59,6 +68,13 @@ export function createPool(
     trace: false,
   });
   boundAcquire(pool, limits.acquireTimeoutMs);
+  // Queued on the new connection before the caller that asked for it can send anything. A connection
+  // that cannot make its mode safe is not used.
+  pool.pool.on('connection', (connection: PoolConnection) => {
+    connection.query(SAFE_SQL_MODE, (err: unknown) => {
+      if (err) connection.destroy();
+    });
+  });
   return pool;
 }
 
@@ -127,12 +143,14 @@ export type TransactionWriter = (statements: Statement[]) => Promise<void>;
  * When a statement fails, MySQL runs none after it (so no COMMIT) and the connection is left inside
  * the transaction: it is rolled back before the connection goes back to the pool, or destroyed
  * (which ends the transaction on the server) when even that fails. The values are escaped by mysql2
- * exactly as for any other query with placeholders.
+ * exactly as for any other query with placeholders; the batch starts by making the session's
+ * sql_mode safe for that escaping (SAFE_SQL_MODE: the server reads each statement of a batch after
+ * running the one before, so it holds for the rest, whatever the session was set to since it opened).
  */
 export function oneRoundTripWriter(pool: mysql.Pool): TransactionWriter {
   return async (statements) => {
     if (statements.length === 0) return;
-    const text = ['START TRANSACTION', ...statements.map((s) => s.sql), 'COMMIT'].join(';\n');
+    const text = [SAFE_SQL_MODE, 'START TRANSACTION', ...statements.map((s) => s.sql), 'COMMIT'].join(';\n');
     const conn = await pool.getConnection();
     let reusable = true;
     try {

@@ -72,6 +72,9 @@ const schema = z.object({
   LOGIN_BLOCK_SECONDS: int(0, 86_400).default(300),
   // Sign-in attempts per minute per account from all addresses together (login and the board share it).
   LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(20),
+  // Sign-in attempts per minute from one address whatever the emails (a sprayer trying one password
+  // on many accounts would otherwise keep the password-hash queue full for everyone).
+  LOGIN_ADDRESS_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(30),
   // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
   PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
@@ -94,8 +97,13 @@ const schema = z.object({
   // waits for company when fewer are at hand. At EMAIL_RATE_MAX 2 that is up to 200 emails a second.
   EMAIL_BATCH_SIZE: int(1, 100).default(100),
   EMAIL_BATCH_LINGER_MS: int(0, 1000).default(10),
-  // A worker process run alone serves /metrics on this port (off when unset).
+  // A worker process run alone serves /metrics on this port (off when unset), on this address: loopback
+  // unless the operator opens it (a pod's scraper needs 0.0.0.0).
   WORKER_METRICS_PORT: int(1, 65535).optional(),
+  WORKER_METRICS_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]+$/, 'an address or host name (0.0.0.0: every interface)')
+    .default('127.0.0.1'),
   WORKER_CONCURRENCY: int(1, 1000).default(20),
   // Group commit: a worker runs up to this many waiting jobs of one saga step (the API: of POST
   // /orders) in one transaction (1 = one at a time). Saga steps: while fewer than
@@ -119,12 +127,26 @@ const schema = z.object({
   // Set by `bun run start` for its children (not an operator's setting): the supervisor they must
   // outlive by nothing, even when it dies before their start-up is over.
   SUPERVISOR_PID: int(1, 2 ** 31 - 1).optional(),
+  // Also set by `bun run start` for its children: each serves its metrics registry on this loopback
+  // port (Bearer METRICS_PEER_SECRET), and an API process's /metrics merges those of METRICS_PEERS
+  // (`name=port,…`, every child), so one scrape covers the whole supervised machine.
+  METRICS_PEER_PORT: int(1, 65535).optional(),
+  METRICS_PEERS: z
+    .string()
+    .regex(/^[\w-]+=\d{1,5}(,[\w-]+=\d{1,5})*$/, 'name=port,name=port,…')
+    .optional(),
+  METRICS_PEER_SECRET: z.string().min(16).optional(),
   API_PROCESSES: int(0, 256).default(() => Math.max(1, Math.floor(availableParallelism() / 2))),
   WORKER_PROCESSES: int(0, 256).default(() => Math.max(1, Math.ceil(availableParallelism() / 2))),
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
   BODY_LIMIT_BYTES: int(256, 10_000_000).default(64 * 1024),
   // When set, GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 without).
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // In production /metrics needs METRICS_TOKEN unless the operator says, with this, that it is public.
+  METRICS_PUBLIC: bool.default(false),
+  // How long one rendered /metrics answer serves scrapes (0: render every scrape): each render asks
+  // Redis per queue and partition, so anyone who can reach /metrics must not set its pace.
+  METRICS_CACHE_SECONDS: int(0, 300).default(5),
   // How long one `orders by status` count is reused by scrapes (0: count on every scrape).
   METRICS_ORDERS_CACHE_SECONDS: int(0, 3600).default(15),
   // Bun closes a connection that moves no bytes for this long (its own default is 10 s). Live
@@ -142,6 +164,12 @@ const schema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(1, 10_000).default(100),
   WS_AUTH_TIMEOUT_SECONDS: int(1, 300).default(10),
   WS_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // Messages one WebSocket may send: a budget refilled at this rate up to a burst (a client resubscribing
+  // its WS_MAX_SUBSCRIPTIONS orders at once fits); past it messages are refused. At most this many
+  // accepted messages wait to be handled (each subscribe reads MySQL): past it the socket is closed.
+  WS_MESSAGES_PER_SECOND: int(1, 10_000).default(20),
+  WS_MESSAGE_BURST: int(1, 100_000).default(120),
+  WS_MAX_QUEUED_MESSAGES: int(1, 100_000).default(128),
   // How much the JavaScript heap may allocate between two collections, as a multiple of what the last
   // collection kept (JSC's `heapGrowthMaxIncrease`; JSC's own, 2, lets it triple). Lower keeps resident
   // memory down (peaks of ~140 MB per process under load at 0.25, ~200 MB at 2) for some collector
@@ -158,8 +186,14 @@ export type Config = z.infer<typeof schema> & { jwtSecret: string; piiKey: Uint8
 
 export class ConfigError extends Error {}
 
+/** Which process reads the configuration: a worker signs and verifies no tokens (no JWT_SECRET). */
+export type ConfigRole = 'api' | 'worker';
+
 /** Parses the environment once at start; a bad value names its variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  role: ConfigRole = 'api',
+): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
@@ -170,11 +204,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // On a cluster every key of one flow must share a slot (BullMQ's scripts touch several keys at once):
   // an untagged prefix is tagged, so `orderflow` becomes `{orderflow}`.
   if (c.REDIS_CLUSTER_NODES && !/\{[^}]+\}/.test(c.QUEUE_PREFIX)) c.QUEUE_PREFIX = `{${c.QUEUE_PREFIX}}`;
-  if (c.NODE_ENV === 'production' && !c.JWT_SECRET) {
+  if (c.NODE_ENV === 'production' && !c.JWT_SECRET && role === 'api') {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production');
   }
   if (c.NODE_ENV === 'production' && !c.PII_KEY) {
     throw new ConfigError('Invalid configuration:\n  PII_KEY: required when NODE_ENV=production');
+  }
+  if (c.NODE_ENV === 'production' && !c.METRICS_TOKEN && !c.METRICS_PUBLIC) {
+    throw new ConfigError(
+      'Invalid configuration:\n  METRICS_TOKEN: required when NODE_ENV=production (or METRICS_PUBLIC=on to serve /metrics to anyone)',
+    );
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
@@ -186,7 +225,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const jwtSecret = c.JWT_SECRET ?? randomSecret();
-  if (!c.JWT_SECRET && c.NODE_ENV !== 'test') {
+  if (!c.JWT_SECRET && c.NODE_ENV !== 'test' && role === 'api') {
     console.warn(
       '[config] JWT_SECRET is not set: using a random one; tokens die when this process (or `bun run start`) stops.',
     );

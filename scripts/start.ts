@@ -1,3 +1,4 @@
+import { childEnv } from '../lib/child-env';
 import { createLogger } from '../lib/logger';
 import { type ChildSpec, freePort, Supervisor } from '../lib/supervisor';
 import { onShutdown, preflight, prepareDatabase } from '../wiring/startup';
@@ -26,23 +27,38 @@ const env = {
   JWT_SECRET: config.jwtSecret,
   SUPERVISOR_PID: String(process.pid),
 };
+// One scrape of any API process covers every child: each serves its registry on a loopback port of
+// its own, and the API processes merge them (lib/metrics-peers.ts). A restarted child keeps its port.
+const apiNames = Array.from({ length: config.API_PROCESSES }, (_, i) => `api-${i + 1}`);
+const workerNames = Array.from({ length: config.WORKER_PROCESSES }, (_, i) => `worker-${i + 1}`);
+const peerPorts = new Map([...apiNames, ...workerNames].map((name) => [name, freePort()]));
+const peers = {
+  METRICS_PEERS: [...peerPorts].map(([name, p]) => `${name}=${p}`).join(','),
+  METRICS_PEER_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url'),
+};
 const children: ChildSpec[] = [];
-for (let i = 1; i <= config.API_PROCESSES; i++) {
+for (const name of apiNames) {
   children.push({
-    name: `api-${i}`,
-    cmd: [bun, 'run', `${root}api/start/server.ts`, '--name', `api-${i}`],
-    env,
+    name,
+    cmd: [bun, 'run', `${root}api/start/server.ts`, '--name', name],
+    // Each kind of child gets the variables it needs, no more (lib/child-env.ts).
+    env: childEnv('api', { ...env, ...peers, METRICS_PEER_PORT: String(peerPorts.get(name)) }),
   });
 }
-for (let i = 1; i <= config.WORKER_PROCESSES; i++) {
-  const metricsPort = config.WORKER_METRICS_PORT ? String(config.WORKER_METRICS_PORT + i - 1) : undefined;
+workerNames.forEach((name, i) => {
+  const metricsPort = config.WORKER_METRICS_PORT ? String(config.WORKER_METRICS_PORT + i) : undefined;
   children.push({
-    name: `worker-${i}`,
-    cmd: [bun, 'run', `${root}workers/main.ts`, '--name', `worker-${i}`],
+    name,
+    cmd: [bun, 'run', `${root}workers/main.ts`, '--name', name],
     // One metrics port per worker process, counting up from WORKER_METRICS_PORT.
-    env: { ...env, WORKER_METRICS_PORT: metricsPort },
+    env: childEnv('worker', {
+      ...env,
+      WORKER_METRICS_PORT: metricsPort,
+      METRICS_PEER_PORT: String(peerPorts.get(name)),
+      METRICS_PEER_SECRET: peers.METRICS_PEER_SECRET,
+    }),
   });
-}
+});
 const supervisor = new Supervisor(children, logger, { graceMs: config.SHUTDOWN_GRACE_MS });
 supervisor.start();
 logger.info(

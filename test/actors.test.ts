@@ -149,7 +149,7 @@ describe('the timeline says who caused each change', () => {
     await reaches(id, 'reserved');
     // As the maintenance sweep calls it, with a clock past the hold.
     const expired = await expireHolds(h.deps.orders, new Date(Date.now() + 3600_000));
-    expect(expired.map((e) => e.orderId)).toContain(id);
+    expect(expired.expired.map((e) => e.orderId)).toContain(id);
     expect((await timeline(id)).events.at(-1)).toEqual({
       from: 'reserved',
       to: 'cancelled',

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../lib/config';
 
 const SECRET = 'production-secret-production-secret-0123';
 const PII_KEY = Buffer.alloc(32, 7).toString('base64');
+const METRICS_TOKEN = 'production-metrics-token-0123456789';
 
 /** The message loadConfig throws for `env` (fails the test when it does not throw a ConfigError). */
 function refusal(env: Record<string, string>): string {
@@ -98,9 +99,26 @@ describe('loadConfig refuses bad values, naming the variable', () => {
     expect(message).toContain('PII_KEY');
   });
 
+  test('NODE_ENV=production without METRICS_TOKEN throws, naming it and METRICS_PUBLIC', () => {
+    const message = refusal({ NODE_ENV: 'production', JWT_SECRET: SECRET, PII_KEY });
+    expect(message).toContain('METRICS_TOKEN');
+    expect(message).toContain('METRICS_PUBLIC=on');
+  });
+
+  test('a worker (role worker) starts in production without JWT_SECRET, which it never uses, and says nothing', () => {
+    captureWarnings();
+    expect(() => loadConfig({ NODE_ENV: 'production', PII_KEY, METRICS_TOKEN }, 'worker')).not.toThrow();
+    expect(warnings).toEqual([]);
+  });
+
+  test('NODE_ENV=production with METRICS_PUBLIC=on starts without METRICS_TOKEN (an explicit choice)', () => {
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PII_KEY, METRICS_PUBLIC: 'on' });
+    expect(config.METRICS_TOKEN).toBeUndefined();
+  });
+
   test('NODE_ENV=production with both starts, using them, without a warning', () => {
     captureWarnings();
-    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PII_KEY });
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PII_KEY, METRICS_TOKEN });
     expect(config.jwtSecret).toBe(SECRET);
     expect([...config.piiKey]).toEqual([...Buffer.alloc(32, 7)]);
     expect(warnings).toEqual([]);

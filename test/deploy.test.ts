@@ -186,7 +186,7 @@ describe('deploy/k8s', () => {
     expect(named.size).toBeGreaterThan(30);
     expect([...named].filter((v) => !configVariables.includes(v))).toEqual([]);
     // The Secret holds the four secrets the issue names; the ConfigMap none of them.
-    for (const key of ['JWT_SECRET', 'PII_KEY', 'DATABASE_URL', 'RESEND_API_KEY']) {
+    for (const key of ['JWT_SECRET', 'PII_KEY', 'DATABASE_URL', 'RESEND_API_KEY', 'METRICS_TOKEN']) {
       expect(Object.keys(secret.stringData ?? {})).toContain(key);
       expect(Object.keys(configMap.data ?? {})).not.toContain(key);
     }
@@ -196,6 +196,7 @@ describe('deploy/k8s', () => {
         ...configMap.data,
         JWT_SECRET: 'x'.repeat(40),
         PII_KEY: Buffer.alloc(32).toString('base64'),
+        METRICS_TOKEN: 'm'.repeat(32),
       }),
     ).not.toThrow();
   });
@@ -206,6 +207,7 @@ describe('deploy/k8s', () => {
       ...configMap.data,
       JWT_SECRET: 'x'.repeat(40),
       PII_KEY: Buffer.alloc(32).toString('base64'),
+      METRICS_TOKEN: 'm'.repeat(32),
     });
     expect(config.QUEUE_PARTITIONS).toBeGreaterThan(1);
     const prefixes = partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { networkInterfaces } from 'node:os';
 import type { RowDataPacket } from 'mysql2';
 import { gatewayCallLog, killProcess, spawnWorkerProcess, type WorkerProcess } from './support/faults';
 import { createHarness, type Harness } from './support/harness';
@@ -147,4 +148,36 @@ test('a worker run alone serves /metrics on WORKER_METRICS_PORT, only to a Beare
   // The worker's own series: its jobs and its screening, and the shared scan of the orders.
   for (const name of ['job_processing_seconds', 'fraud_decisions_total', 'orders_by_status'])
     expect(text).toContain(`# TYPE ${name}`);
+  // By default it listens on loopback only: this machine's other address does not reach it.
+  const outside = `http://${externalAddress()}:${port}/metrics`;
+  expect(await fetch(outside, { headers: { authorization: `Bearer ${token}` } }).catch(() => 'refused')).toBe(
+    'refused',
+  );
 }, 60_000);
+
+test("WORKER_METRICS_HOST puts the worker's /metrics on the address the operator chose", async () => {
+  const port = await freePort();
+  const child = spawnWorkerProcess(h, { WORKER_METRICS_PORT: String(port), WORKER_METRICS_HOST: '0.0.0.0' }, [
+    '--concurrency',
+    '1',
+  ]);
+  children.push(child);
+  const res = await eventually(
+    async () => {
+      if (child.proc.exitCode !== null) throw new Error(`the worker exited:\n${child.output()}`);
+      return fetch(`http://${externalAddress()}:${port}/metrics`).catch(() => undefined);
+    },
+    (r) => r !== undefined,
+    30_000,
+  );
+  expect(res?.status).toBe(200);
+}, 60_000);
+
+/** An IPv4 address of this machine other than loopback (the test needs one to tell the two apart). */
+function externalAddress(): string {
+  const found = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
+  if (!found) throw new Error('this machine has no non-loopback IPv4 address to test the bind address with');
+  return found.address;
+}

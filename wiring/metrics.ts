@@ -6,6 +6,7 @@ import type { Db } from '../db/client';
 import { notifications, orderStatuses, orders } from '../db/schema';
 import { reviewQueue } from '../domain/orders/review';
 import type { Logger } from '../lib/logger';
+import { type MetricsPeers, mergedExposition, servePeerRegistry } from '../lib/metrics-peers';
 
 /** The Prometheus text format that `/metrics` answers in. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -33,7 +34,25 @@ export interface MetricsSources {
    * to make MySQL do that as often as it likes.
    */
   ordersCacheSeconds?: number;
+  /** How long one rendered exposition serves scrapes, in seconds (0 or unset: a render per scrape). */
+  scrapeCacheSeconds?: number;
+  /** Under `bun run start`: the other processes whose registries this one's exposition merges. */
+  peers?: MetricsPeers;
 }
+
+/**
+ * Families that read the same cluster-wide state in every process (MySQL counts, queue ages): under
+ * the supervisor only the scraped process reports them, never summed over processes.
+ */
+export const SHARED_FAMILIES: ReadonlySet<string> = new Set([
+  'orders_by_status',
+  'fraud_review_queue_length',
+  'fraud_review_queue_oldest_seconds',
+  'bullmq_oldest_waiting_seconds',
+  'notifications_queued',
+  'notifications_oldest_queued_seconds',
+  'metrics_source_up',
+]);
 
 interface OrdersScan {
   done: Promise<void>;
@@ -57,6 +76,7 @@ export class Metrics {
   readonly riskDecisions: Counter<'decision'>;
   readonly riskScore: Histogram;
   readonly reviewOutcomes: Counter<'decision'>;
+  readonly reconcileFailures: Counter<'task'>;
   private readonly reviewQueueLength: Gauge;
   private readonly reviewQueueAge: Gauge;
   private readonly sourceUp: Gauge<'source'>;
@@ -68,6 +88,8 @@ export class Metrics {
   private ordersScan: OrdersScan | undefined;
   /** When the oldest queued message was recorded (null: none is queued; undefined: unknown). */
   private oldestQueuedAt: number | null | undefined;
+  /** The last exposition (or the one being rendered), reused by scrapes for `scrapeCacheSeconds`. */
+  private lastScrape: { text: Promise<string>; at: number | undefined } | undefined;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -136,6 +158,14 @@ export class Metrics {
       registers,
     });
     for (const decision of ['approve', 'reject', 'expired']) this.reviewOutcomes.inc({ decision }, 0);
+    this.reconcileFailures = new Counter({
+      name: 'reconcile_failures_total',
+      help: 'Orders the reconciler could not handle in a pass (left for the next), by task (expire_hold, expire_review, readd, settle)',
+      labelNames: ['task'],
+      registers,
+    });
+    for (const task of ['expire_hold', 'expire_review', 'readd', 'settle'])
+      this.reconcileFailures.inc({ task }, 0);
     this.riskScore = new Histogram({
       name: 'fraud_score',
       help: "Fraud screening scores (0-1, the model's probability of fraud) of the orders screened here",
@@ -186,6 +216,10 @@ export class Metrics {
     this.reviewOutcomes.inc({ decision });
   }
 
+  reconcileFailed(task: string): void {
+    this.reconcileFailures.inc({ task });
+  }
+
   cacheHit(cache: string): void {
     this.cacheHits.inc({ cache });
   }
@@ -211,7 +245,31 @@ export class Metrics {
     this.httpDuration.observe(labels, seconds);
   }
 
-  /** The whole exposition: this registry plus BullMQ's queue metrics, one block per metric family. */
+  /**
+   * What a scrape answers: the exposition, rendered at most once per `scrapeCacheSeconds` (scrapes at
+   * once share the render in flight). A failed render is not kept.
+   */
+  scrape(render: () => Promise<string> = () => this.render()): Promise<string> {
+    const ttlMs = (this.sources.scrapeCacheSeconds ?? 0) * 1000;
+    const last = this.lastScrape;
+    if (last && (last.at === undefined || Date.now() - last.at < ttlMs)) return last.text;
+    const entry: { text: Promise<string>; at: number | undefined } = { text: render(), at: undefined };
+    this.lastScrape = entry;
+    entry.text.then(
+      () => {
+        entry.at = Date.now();
+      },
+      () => {
+        if (this.lastScrape === entry) this.lastScrape = undefined;
+      },
+    );
+    return entry.text;
+  }
+
+  /**
+   * The whole exposition: this registry (merged with its peers' under the supervisor) plus BullMQ's
+   * queue metrics, one block per metric family.
+   */
   async render(): Promise<string> {
     // Both sources are read before the registry is serialised, so each scrape reports its own state.
     const [queueTexts] = await Promise.all([
@@ -220,7 +278,17 @@ export class Metrics {
       this.collectOldestWaiting(),
     ]);
     this.setOldestMessage();
-    const own = await this.registry.metrics();
+    const { peers } = this.sources;
+    const own = peers
+      ? await mergedExposition(
+          {
+            name: peers.peers.find((p) => p.port === peers.selfPort)?.name ?? 'self',
+            metrics: await this.registry.getMetricsAsJSON(),
+          },
+          peers,
+          SHARED_FAMILIES,
+        )
+      : await this.registry.metrics();
     return mergeExpositions([own, ...queueTexts]);
   }
 
@@ -368,6 +436,23 @@ export function scrapeAllowed(authorization: string | undefined, token: string |
   const a = new Bun.CryptoHasher('sha256').update(presented).digest();
   const b = new Bun.CryptoHasher('sha256').update(token).digest();
   return timingSafeEqual(a, b);
+}
+
+/**
+ * Under `bun run start` (METRICS_PEER_PORT and METRICS_PEER_SECRET set): serves this process's
+ * registry on loopback for the API processes' merged /metrics. Undefined for a process run alone.
+ */
+export function servePeerMetrics(
+  metrics: Metrics,
+  config: { METRICS_PEER_PORT?: number | undefined; METRICS_PEER_SECRET?: string | undefined },
+) {
+  if (!config.METRICS_PEER_PORT || !config.METRICS_PEER_SECRET) return undefined;
+  return servePeerRegistry(
+    metrics.registry,
+    config.METRICS_PEER_PORT,
+    config.METRICS_PEER_SECRET,
+    SHARED_FAMILIES,
+  );
 }
 
 export function createMetrics(sources: MetricsSources): Metrics {

@@ -1,7 +1,7 @@
 import { migrateDatabase } from '../db/migrate';
 import { RedisFamilyRevocations } from '../domain/auth/token-revocations';
 import { ensureAdmin } from '../domain/users/users';
-import { type Config, ConfigError, loadConfig } from '../lib/config';
+import { type Config, ConfigError, type ConfigRole, loadConfig } from '../lib/config';
 import { applyHeapGrowth } from '../lib/js-heap';
 import type { Logger } from '../lib/logger';
 import { checkServices, openResources } from './resources';
@@ -10,10 +10,10 @@ import { checkServices, openResources } from './resources';
  * Start-up shared by every entry point (API, worker, supervisor): the configuration parsed once, and
  * Redis and MySQL checked, with one clear paragraph and a non-zero exit when something is wrong.
  */
-export async function preflight(): Promise<Config> {
+export async function preflight(role: ConfigRole = 'api'): Promise<Config> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, role);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

@@ -3,7 +3,7 @@ import { createLogger } from '../lib/logger';
 import { type QueueName, queueNames } from '../queues/contract';
 import { parsePartitions } from '../queues/partitions';
 import { createQueues } from '../wiring/adapters';
-import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed } from '../wiring/metrics';
+import { createMetrics, PROMETHEUS_CONTENT_TYPE, scrapeAllowed, servePeerMetrics } from '../wiring/metrics';
 import { openResources } from '../wiring/resources';
 import { onShutdown, preflight, stopWhenOrphaned } from '../wiring/startup';
 import { buildWorkerDeps } from './deps';
@@ -75,21 +75,25 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
     ...(args.name ? { process: args.name } : {}),
   });
   const resources = await openResources(config, 'worker');
-  // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset).
+  // A worker process serves its own /metrics on WORKER_METRICS_PORT (off when unset); under the
+  // supervisor it counts too, for the API's merged /metrics (METRICS_PEER_PORT).
   const queues = createQueues(config, resources.redis);
-  const metrics = config.WORKER_METRICS_PORT
-    ? createMetrics({
-        db: resources.db,
-        queues: queues.all(),
-        logger,
-        ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
-      })
-    : undefined;
+  const metrics =
+    config.WORKER_METRICS_PORT || config.METRICS_PEER_PORT
+      ? createMetrics({
+          db: resources.db,
+          queues: queues.all(),
+          logger,
+          ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+          scrapeCacheSeconds: config.METRICS_CACHE_SECONDS,
+        })
+      : undefined;
   const deps = buildWorkerDeps(config, resources, logger, { queues, ...(metrics ? { metrics } : {}) });
   const metricsServer =
     metrics && config.WORKER_METRICS_PORT
       ? Bun.serve({
           port: config.WORKER_METRICS_PORT,
+          hostname: config.WORKER_METRICS_HOST,
           fetch: async (req) => {
             if (new URL(req.url).pathname !== '/metrics') return new Response('not found', { status: 404 });
             // The same METRICS_TOKEN as the API's /metrics, when one is set.
@@ -99,12 +103,13 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
                 headers: { 'www-authenticate': 'Bearer realm="metrics"' },
               });
             }
-            return new Response(await metrics.render(), {
+            return new Response(await metrics.scrape(), {
               headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
             });
           },
         })
       : undefined;
+  const peerServer = metrics ? servePeerMetrics(metrics, config) : undefined;
   const set = await startPartitions(deps, args.queues, args.concurrency, args.partitions, args.name);
   logger.info(
     { queues: args.queues, concurrency: args.concurrency, partitions: args.partitions },
@@ -114,6 +119,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
     async stop() {
       await set.close(config.SHUTDOWN_GRACE_MS);
       await metricsServer?.stop();
+      await peerServer?.stop(true);
       await queues.close();
       await resources.close();
       logger.info('workers stopped');
@@ -122,7 +128,8 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
 }
 
 if (import.meta.main) {
-  const config = await preflight();
+  // A worker holds no JWT_SECRET (the supervisor gives it none): it signs and verifies no tokens.
+  const config = await preflight('worker');
   let args: WorkerArgs;
   try {
     args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY, config.QUEUE_PARTITIONS);

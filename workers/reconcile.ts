@@ -12,7 +12,12 @@ export interface ReconcileReport {
   settled: number;
   /** Refresh tokens deleted (expired or revoked long enough ago to matter no more). */
   purgedTokens: number;
+  /** Orders this pass could not handle (logged, counted in reconcile_failures_total); retried next pass. */
+  failed: number;
 }
+
+/** What the reconciler was doing for an order when it failed (the metric's `task` label). */
+export type ReconcileTask = 'expire_hold' | 'expire_review' | 'readd' | 'settle';
 
 /**
  * MySQL is the truth, Redis can be rebuilt: expire unpaid holds and unanswered reviews, re-add the
@@ -21,25 +26,48 @@ export interface ReconcileReport {
  * their refund going through (or were told "not charged" while a late charge could still land).
  */
 export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { expired: 0, readded: 0, resent: 0, settled: 0, purgedTokens: 0 };
+  const report: ReconcileReport = {
+    expired: 0,
+    readded: 0,
+    resent: 0,
+    settled: 0,
+    purgedTokens: 0,
+    failed: 0,
+  };
+  // One order that cannot be handled (its contact no longer decrypts, a guard throws) is logged and
+  // counted, and the pass goes on with the others: a single bad row must not stop every settlement.
+  const failed = (task: ReconcileTask, orderId: string, err: unknown) => {
+    report.failed++;
+    deps.metrics?.reconcileFailed(task);
+    deps.logger.error({ err, orderId, task }, `reconciler could not ${task.replace('_', ' ')} an order`);
+  };
   // Each expiry wrote its message in its own transaction (the outbox): here it is only handed to the
-  // queue. Should that fail, the row is still there and a later pass re-sends it (below).
-  for (const { orderId, messages } of await expireHolds(deps.orders)) {
+  // queue. Should that fail (Redis away), the row is still there and a later pass re-sends it (below).
+  const holds = await expireHolds(deps.orders);
+  for (const f of holds.failed) failed('expire_hold', f.orderId, f.error);
+  for (const { orderId, messages } of holds.expired) {
     report.expired++;
     for (const id of messages) await deps.queues.send(id, orderId);
   }
   // Orders nobody reviewed in time (REVIEW_TTL_SECONDS) are cancelled, their stock released.
-  for (const { orderId, messages } of await expireReviews(deps.orders, deps.config.REVIEW_TTL_SECONDS)) {
+  const reviews = await expireReviews(deps.orders, deps.config.REVIEW_TTL_SECONDS);
+  for (const f of reviews.failed) failed('expire_review', f.orderId, f.error);
+  for (const { orderId, messages } of reviews.expired) {
     report.expired++;
     deps.metrics?.reviewEnded('expired');
     for (const id of messages) await deps.queues.send(id, orderId);
   }
   const olderThan = new Date(Date.now() - deps.config.RECONCILE_AFTER_SECONDS * 1000);
   for (const order of await findStuckOrders(deps.db, olderThan)) {
-    if (await deps.queues.hasLiveJobs(order.id)) continue;
-    await deps.queues.clearFinishedJobs(order.id);
-    if (order.status === 'pending') await deps.queues.startOrder(order.id, order.paymentToken !== null);
-    else await deps.queues.resumeFrom(order.id, order.status === 'reserved' ? 'charge' : 'notify');
+    try {
+      if (await deps.queues.hasLiveJobs(order.id)) continue;
+      await deps.queues.clearFinishedJobs(order.id);
+      if (order.status === 'pending') await deps.queues.startOrder(order.id, order.paymentToken !== null);
+      else await deps.queues.resumeFrom(order.id, order.status === 'reserved' ? 'charge' : 'notify');
+    } catch (err) {
+      failed('readd', order.id, err);
+      continue;
+    }
     deps.logger.warn(
       { orderId: order.id, status: order.status },
       'reconciler re-added the flow of a stuck order',
@@ -55,7 +83,7 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
       }
     } catch (err) {
       // The gateway is down or its circuit open: this payment waits for the next pass, the others go on.
-      deps.logger.warn({ err, orderId }, 'could not settle the refund of an ended order');
+      failed('settle', orderId, err);
     }
   }
   // A message recorded by a notify batch is only ever sent by its batch's job: that job is re-added

@@ -25,10 +25,11 @@ function reached(order: OrderView): { status: OrderView['status']; at: string } 
 }
 
 /**
- * Why a follower read the order from MySQL; `poll` is the fallback that a healthy hub never needs,
- * `safety` the slow re-read that catches a publish lost while the hub looked healthy.
+ * Why live tracking read an order from MySQL; `poll` is the fallback that a healthy hub never needs,
+ * `safety` the slow re-read that catches a publish lost while the hub looked healthy, `access` the
+ * owner check of a WebSocket subscribe (before any follower exists).
  */
-export type ReadTrigger = 'open' | 'event' | 'resync' | 'poll' | 'safety';
+export type ReadTrigger = 'open' | 'event' | 'resync' | 'poll' | 'safety' | 'access';
 
 export interface FollowOptions {
   db: Db;

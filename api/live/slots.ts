@@ -19,20 +19,42 @@ export class LiveSlots {
 
   /** Takes a slot for `userId`, or says which cap is full. The release function is idempotent. */
   acquire(userId: string): { release: () => void } | { refused: SlotRefusal } {
+    const slot = this.reserve();
+    if ('refused' in slot) return slot;
+    if (!slot.claim(userId)) {
+      slot.release();
+      return { refused: 'user' };
+    }
+    return { release: slot.release };
+  }
+
+  /**
+   * Takes a process slot for a connection whose user is not known yet (a WebSocket before its auth
+   * message): an unauthenticated socket holds memory and a timer too, so it counts like any other.
+   * `claim` then charges it to a user (false when that user's cap is full). `release` is idempotent.
+   */
+  reserve(): { claim: (userId: string) => boolean; release: () => void } | { refused: 'process' } {
     if (this.total >= this.maxPerProcess) return { refused: 'process' };
-    const mine = this.perUser.get(userId) ?? 0;
-    if (mine >= this.maxPerUser) return { refused: 'user' };
     this.total++;
-    this.perUser.set(userId, mine + 1);
     let held = true;
+    let owner: string | undefined;
     return {
+      claim: (userId) => {
+        if (!held || owner !== undefined) return false;
+        const mine = this.perUser.get(userId) ?? 0;
+        if (mine >= this.maxPerUser) return false;
+        owner = userId;
+        this.perUser.set(userId, mine + 1);
+        return true;
+      },
       release: () => {
         if (!held) return;
         held = false;
         this.total--;
-        const left = (this.perUser.get(userId) ?? 1) - 1;
-        if (left > 0) this.perUser.set(userId, left);
-        else this.perUser.delete(userId);
+        if (owner === undefined) return;
+        const left = (this.perUser.get(owner) ?? 1) - 1;
+        if (left > 0) this.perUser.set(owner, left);
+        else this.perUser.delete(owner);
       },
     };
   }

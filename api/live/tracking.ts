@@ -16,6 +16,9 @@ type LiveSettings = Pick<
   | 'WS_MAX_SUBSCRIPTIONS'
   | 'WS_AUTH_TIMEOUT_SECONDS'
   | 'WS_MAX_BUFFERED_BYTES'
+  | 'WS_MESSAGES_PER_SECOND'
+  | 'WS_MESSAGE_BURST'
+  | 'WS_MAX_QUEUED_MESSAGES'
 >;
 
 /**
@@ -29,9 +32,19 @@ export class LiveTracking {
   /** How long a follower goes without a read while pub/sub is healthy (LIVE_SAFETY_RECHECK_SECONDS). */
   readonly safetyRecheckMs: number;
   /** MySQL reads of followed orders, by trigger; `poll` stays 0 while pub/sub is healthy. */
-  readonly reads: Record<ReadTrigger, number> = { open: 0, event: 0, resync: 0, poll: 0, safety: 0 };
+  readonly reads: Record<ReadTrigger, number> = {
+    open: 0,
+    event: 0,
+    resync: 0,
+    poll: 0,
+    safety: 0,
+    access: 0,
+  };
+  /** WebSocket messages received from clients, and those refused (over a connection's budget). */
+  readonly wsMessages = { received: 0, refused: 0 };
   private readonly readCounter: Counter<'trigger'>;
   private readonly refusals: Counter<'transport' | 'cap'>;
+  private readonly refusedMessages: Counter;
   private readonly enders = new Set<() => void>();
 
   constructor(
@@ -50,7 +63,7 @@ export class LiveTracking {
       (registry.getSingleMetric('live_order_reads_total') as Counter<'trigger'> | undefined) ??
       new Counter({
         name: 'live_order_reads_total',
-        help: 'MySQL reads of followed orders by live tracking, by trigger (open, event, resync, poll, safety)',
+        help: 'MySQL reads of orders by live tracking, by trigger (open, event, resync, poll, safety, access)',
         labelNames: ['trigger'],
         registers,
       });
@@ -62,6 +75,13 @@ export class LiveTracking {
         name: 'live_connections_refused_total',
         help: 'Live-tracking connections refused at a cap, by transport (sse, ws) and cap (user, process)',
         labelNames: ['transport', 'cap'],
+        registers,
+      });
+    this.refusedMessages =
+      (registry.getSingleMetric('ws_messages_refused_total') as Counter | undefined) ??
+      new Counter({
+        name: 'ws_messages_refused_total',
+        help: 'WebSocket messages dropped because their connection was over its budget (WS_MESSAGES_PER_SECOND)',
         registers,
       });
     if (!registry.getSingleMetric('live_connections')) {
@@ -93,6 +113,11 @@ export class LiveTracking {
 
   refused(transport: 'sse' | 'ws', cap: 'user' | 'process'): void {
     this.refusals.inc({ transport, cap });
+  }
+
+  refusedMessage(): void {
+    this.wsMessages.refused++;
+    this.refusedMessages.inc();
   }
 
   /** Registers how to end one open connection at shutdown; returns its unregister function. */

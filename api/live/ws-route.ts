@@ -31,7 +31,10 @@ export function wsRoutes(deps: AppDeps, live: LiveTracking) {
         '`{"type":"unsubscribe","orderId"}` stops them. An admin may subscribe with `{"all":true}` to every',
         `order's changes. Limits: \`WS_MAX_SUBSCRIPTIONS\` orders per connection (error status 429),`,
         `\`LIVE_MAX_PER_USER\` live connections per user (close code ${WsClose.tooMany}); a client that leaves`,
-        `more than \`WS_MAX_BUFFERED_BYTES\` unread is closed (${WsClose.tooSlow}). The server pings every`,
+        `more than \`WS_MAX_BUFFERED_BYTES\` unread is closed (${WsClose.tooSlow}). Messages past a connection's`,
+        'budget (`WS_MESSAGES_PER_SECOND`, bursts of `WS_MESSAGE_BURST`) are dropped with one error of status 429',
+        `per spell; more than \`WS_MAX_QUEUED_MESSAGES\` waiting to be handled closes the socket (${WsClose.tooManyQueued}).`,
+        'A socket counts toward `LIVE_MAX_PER_PROCESS` from its handshake. The server pings every',
         '`LIVE_HEARTBEAT_SECONDS`; a client that answers no ping for `HTTP_IDLE_TIMEOUT_SECONDS` is closed.',
       ].join(' '),
       responses: {

@@ -6,6 +6,7 @@ import { type Principal, type TokenSettings, verifyAccessToken } from '../../dom
 import { DomainError } from '../../domain/errors';
 import { getOrderRow } from '../../domain/orders/read';
 import type { Logger } from '../../lib/logger';
+import { TokenBucket } from '../../lib/token-bucket';
 import { IdSchema } from '../schemas';
 import { followOrder } from './follow';
 import type { LiveTracking } from './tracking';
@@ -18,6 +19,8 @@ export const WsClose = {
   tooMany: 4429,
   /** The client reads too slowly: more than WS_MAX_BUFFERED_BYTES waited to be sent. */
   tooSlow: 1008,
+  /** More than WS_MAX_QUEUED_MESSAGES accepted messages waited to be handled (policy violation). */
+  tooManyQueued: 1008,
   goingAway: 1001,
 } as const;
 
@@ -55,15 +58,33 @@ export class WsSession {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private untrack: (() => void) | undefined;
   private queue: Promise<void> = Promise.resolve();
+  /** Accepted messages not yet handled (WS_MAX_QUEUED_MESSAGES caps them). */
+  private queued = 0;
+  private readonly budget: TokenBucket;
+  /** True from a refused message until one is accepted: the client is told once per spell. */
+  private refusing = false;
+  private claim: ((userId: string) => boolean) | undefined;
   private closed = false;
 
   constructor(
     private readonly ws: WsSocket,
     private readonly deps: WsSessionDeps,
-  ) {}
+  ) {
+    const { settings } = deps.live;
+    this.budget = new TokenBucket(settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGE_BURST);
+  }
 
   opened(): void {
     const { live } = this.deps;
+    // The socket holds a place under the process cap from its first moment, authenticated or not.
+    const slot = live.slots.reserve();
+    if ('refused' in slot) {
+      live.refused('ws', slot.refused);
+      this.close(WsClose.tooMany, 'server full, retry shortly');
+      return;
+    }
+    this.claim = slot.claim;
+    this.release = slot.release;
     this.untrack = live.track(() => this.close(WsClose.goingAway, 'server shutting down'));
     this.later(live.settings.WS_AUTH_TIMEOUT_SECONDS * 1000, () => {
       if (!this.principal) this.close(WsClose.unauthorized, 'no auth message in time');
@@ -77,8 +98,40 @@ export class WsSession {
     }, live.heartbeatMs);
   }
 
+  /**
+   * Takes a message into the queue, within the connection's budget: over the rate it is dropped (the
+   * client told once per spell), and past WS_MAX_QUEUED_MESSAGES waiting the socket is closed, so a
+   * flood costs neither unbounded MySQL reads nor unbounded memory.
+   */
   received(raw: string | ArrayBuffer): void {
-    this.queue = this.queue.then(() => this.handle(raw)).catch((err: unknown) => this.failed(err));
+    const { live } = this.deps;
+    live.wsMessages.received++;
+    if (this.closed) return;
+    if (!this.budget.take()) {
+      live.refusedMessage();
+      if (!this.refusing) {
+        this.refusing = true;
+        const { WS_MESSAGES_PER_SECOND: rate, WS_MESSAGE_BURST: burst } = live.settings;
+        this.send({
+          type: 'error',
+          status: 429,
+          detail: `Too many messages: at most ${rate} a second (bursts of ${burst}); messages are dropped until then`,
+        });
+      }
+      return;
+    }
+    this.refusing = false;
+    if (this.queued >= live.settings.WS_MAX_QUEUED_MESSAGES) {
+      this.close(WsClose.tooManyQueued, 'too many messages waiting to be handled');
+      return;
+    }
+    this.queued++;
+    this.queue = this.queue
+      .then(() => this.handle(raw))
+      .catch((err: unknown) => this.failed(err))
+      .finally(() => {
+        this.queued--;
+      });
   }
 
   /** The socket is gone: stop following, give the slot back. Idempotent. */
@@ -134,17 +187,12 @@ export class WsSession {
       throw err;
     }
     if (this.closed) return;
-    const slot = this.deps.live.slots.acquire(principal.userId);
-    if ('refused' in slot) {
-      this.deps.live.refused('ws', slot.refused);
-      return this.close(
-        WsClose.tooMany,
-        slot.refused === 'user' ? 'too many live connections for this user' : 'server full, retry shortly',
-      );
+    if (!this.claim?.(principal.userId)) {
+      this.deps.live.refused('ws', 'user');
+      return this.close(WsClose.tooMany, 'too many live connections for this user');
     }
     this.principal = principal;
     this.token = parsed.data.token;
-    this.release = slot.release;
     // The socket lives no longer than the token it was opened with: a client reconnects with a fresh one.
     const exp = decodeJwt(parsed.data.token).exp;
     if (exp) {
@@ -193,6 +241,7 @@ export class WsSession {
     }
     let ownerId: string;
     try {
+      this.deps.live.countRead('access');
       ownerId = (await getOrderRow(this.deps.db, orderId)).userId;
     } catch (err) {
       if (err instanceof DomainError && err.code === 'not_found') {

@@ -5,7 +5,7 @@ import type { RedisClient } from '../../lib/redis';
 import { ProblemError } from '../problem';
 
 /** The budgets the API counts in Redis; the name is the key's prefix and the 429's wording. */
-export type RateLimitScope = 'ip' | 'user' | 'login' | 'account' | 'order' | 'key';
+export type RateLimitScope = 'ip' | 'user' | 'login' | 'login_address' | 'account' | 'order' | 'key';
 
 export const WINDOW_SECONDS = 60;
 

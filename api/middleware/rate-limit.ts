@@ -85,7 +85,7 @@ export function rateLimits(deps: RateLimitDeps): MiddlewareHandler<AppEnv> {
     let loginEmailSeen: string | undefined;
     if (c.req.method === 'POST' && loginPath.test(c.req.path)) {
       loginEmailSeen = await loginEmail(c);
-      checks.push(signIn.addressCheck(ip, loginEmailSeen));
+      checks.push(...signIn.addressChecks(ip, loginEmailSeen));
     }
     if (principal && c.req.method === 'POST' && ordersPath.test(c.req.path)) {
       checks.push({ scope: 'order', limiter: limiters.order, key: principal.userId });

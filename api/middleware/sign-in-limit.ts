@@ -19,6 +19,9 @@ export const accountKey = (email: string) => email.trim().toLowerCase().slice(0,
  * check a password, so both spend them):
  * - `login`: per address (IPv6 by /64) and email, LOGIN_RATE_LIMIT_PER_MINUTE, then blocked for
  *   LOGIN_BLOCK_SECONDS; cleared by a success from that address;
+ * - `login_address`: per address whatever the email, LOGIN_ADDRESS_RATE_LIMIT_PER_MINUTE: a sprayer
+ *   trying one password on many accounts spends one pair budget per email, but this one for all; a
+ *   success gives its point back (it is not wiped: one valid account must not buy a sprayer more);
  * - `account`: per email from every address together, LOGIN_ACCOUNT_RATE_LIMIT_PER_MINUTE, then
  *   blocked too, so that guesses spread over many addresses still meet one limit; a success gives
  *   its own point back (only failures add up) without wiping what others spent.
@@ -29,6 +32,7 @@ export const accountKey = (email: string) => email.trim().toLowerCase().slice(0,
  */
 export class SignInLimits {
   private readonly address;
+  private readonly anyEmail;
   private readonly account;
 
   constructor(config: Config, redis: RedisClient) {
@@ -39,6 +43,7 @@ export class SignInLimits {
       config.LOGIN_RATE_LIMIT_PER_MINUTE,
       config.LOGIN_BLOCK_SECONDS,
     );
+    this.anyEmail = redisLimiter(config, redis, 'login_address', config.LOGIN_ADDRESS_RATE_LIMIT_PER_MINUTE);
     this.account = redisLimiter(
       config,
       redis,
@@ -48,9 +53,13 @@ export class SignInLimits {
     );
   }
 
-  /** The per-address budget an attempt spends first. */
-  addressCheck(ip: string, email: string): Check {
-    return { scope: 'login', limiter: this.address, key: `${addressKey(ip)}|${accountKey(email)}` };
+  /** The per-address budgets an attempt spends first: the address with this email, and the address alone. */
+  addressChecks(ip: string, email: string): Check[] {
+    const address = addressKey(ip);
+    return [
+      { scope: 'login', limiter: this.address, key: `${address}|${accountKey(email)}` },
+      { scope: 'login_address', limiter: this.anyEmail, key: address },
+    ];
   }
 
   /**
@@ -69,7 +78,7 @@ export class SignInLimits {
     email: string,
     unavailable: (err: unknown, scope: RateLimitScope) => void,
   ): Promise<{ refusal?: ProblemError; passed: Verdict[] }> {
-    const first = await consumeAll([this.addressCheck(ip, email)], unavailable);
+    const first = await consumeAll(this.addressChecks(ip, email), unavailable);
     const early = tooMany(first.refused);
     if (early) return { refusal: early, passed: first.passed };
     const second = await consumeAll(this.accountChecks(email), unavailable);
@@ -78,11 +87,16 @@ export class SignInLimits {
     return refusal ? { refusal, passed } : { passed };
   }
 
-  /** A correct password: this address starts afresh, and the account gets back the point the attempt took. */
+  /**
+   * A correct password: this address starts afresh with this email, and the address and the account
+   * each get back the point the attempt took.
+   */
   async succeeded(ip: string, email: string): Promise<void> {
     const account = accountKey(email);
+    const address = addressKey(ip);
     await Promise.all([
-      this.address.delete(`${addressKey(ip)}|${account}`),
+      this.address.delete(`${address}|${account}`),
+      this.anyEmail.reward(address, 1),
       account ? this.account.reward(account, 1) : Promise.resolve(),
     ]);
   }

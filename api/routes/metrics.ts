@@ -18,7 +18,7 @@ export function metricsRoutes(metrics: Metrics, token?: string) {
       summary: 'Export Prometheus metrics',
       tags: ['operations'],
       description:
-        'When the server sets METRICS_TOKEN, only `Authorization: Bearer <METRICS_TOKEN>` may read them.',
+        'When the server sets METRICS_TOKEN (required in production unless METRICS_PUBLIC=on), only `Authorization: Bearer <METRICS_TOKEN>` may read them. One rendered answer serves scrapes for METRICS_CACHE_SECONDS. Under `bun run start` one scrape covers every process it supervises (counters summed, per-process gauges labelled `process`).',
       ...(token ? { security: [{ bearer: [] }] } : {}),
       responses: {
         200: {
@@ -34,7 +34,7 @@ export function metricsRoutes(metrics: Metrics, token?: string) {
           'www-authenticate': 'Bearer realm="metrics"',
         });
       }
-      return c.text(await metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+      return c.text(await metrics.scrape(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
     },
   );
 

@@ -2,6 +2,7 @@ import { createPool, oneRoundTripWriter } from '../../db/client';
 import { configurePasswordHashing } from '../../domain/users/passwords';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
+import { peersFromConfig } from '../../lib/metrics-peers';
 import { createOrderContext, createQueues } from '../../wiring/adapters';
 import { createMetrics } from '../../wiring/metrics';
 import { openResources, type Resources } from '../../wiring/resources';
@@ -24,11 +25,15 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
   configurePasswordHashing(config.PASSWORD_HASH_CONCURRENCY);
   const resources = await openResources(config, 'producer');
   const queues = createQueues(config, resources.redis);
+  // Under `bun run start`, one scrape covers every process it supervises (lib/metrics-peers.ts).
+  const peers = peersFromConfig(config);
   const metrics = createMetrics({
     db: resources.db,
     queues: queues.all(),
     logger,
     ordersCacheSeconds: config.METRICS_ORDERS_CACHE_SECONDS,
+    scrapeCacheSeconds: config.METRICS_CACHE_SECONDS,
+    ...(peers ? { peers } : {}),
   });
   // A few connections that accept multi-statement queries, for the placing batches only (see
   // oneRoundTripWriter): a batch holds one for one round trip.

@@ -1,5 +1,6 @@
 import type { Config } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
+import { servePeerMetrics } from '../../wiring/metrics';
 import { flagValue, onShutdown, preflight, prepareDatabase, stopWhenOrphaned } from '../../wiring/startup';
 import { assembleApi } from './assemble';
 import { serveApi } from './serve';
@@ -26,6 +27,7 @@ export async function startApi(config: Config, options: ApiOptions = {}) {
   if (options.prepare !== false) await prepareDatabase(config, logger);
   const api = await assembleApi(config, logger);
   const server = serveApi(api, config, { port: config.PORT, reusePort: options.sharePort === true });
+  const peerServer = servePeerMetrics(api.deps.metrics, config);
   logger.info({ port: server.port }, `API listening on http://localhost:${server.port}`);
   return {
     server,
@@ -39,6 +41,7 @@ export async function startApi(config: Config, options: ApiOptions = {}) {
         Bun.sleep(config.SHUTDOWN_GRACE_MS).then(() => false),
       ]);
       if (!drained) await server.stop(true);
+      await peerServer?.stop(true);
       await api.close();
       logger.info('API stopped');
     },

@@ -82,27 +82,37 @@ export async function failOrder(ctx: OrderContext, orderId: string, reason: stri
   return unwind(ctx, orderId, 'failed', reason.slice(0, 255));
 }
 
-/** Cancels unpaid orders whose hold ran out; returns them with the messages written for each. */
-export async function expireHolds(
-  ctx: OrderContext,
-  now = new Date(),
-  limit = 500,
-): Promise<{ orderId: string; messages: string[] }[]> {
+/** What an expiry pass did: the orders it ended (with their messages) and those it could not end. */
+export interface ExpiryPass {
+  expired: { orderId: string; messages: string[] }[];
+  /** Orders whose expiry threw (e.g. a customer's contact no longer decrypts): left as they were. */
+  failed: { orderId: string; error: unknown }[];
+}
+
+/**
+ * Cancels unpaid orders whose hold ran out, each in its own transaction: one that cannot be ended is
+ * reported in `failed` and the others go on (a single bad row must not keep every hold held).
+ */
+export async function expireHolds(ctx: OrderContext, now = new Date(), limit = 500): Promise<ExpiryPass> {
   const due = await ctx.db
     .select({ id: orders.id })
     .from(orders)
     .where(and(eq(orders.status, 'reserved'), isNull(orders.paymentToken), lt(orders.reservedUntil, now)))
     .limit(limit);
-  const expired: { orderId: string; messages: string[] }[] = [];
+  const pass: ExpiryPass = { expired: [], failed: [] };
   for (const { id } of due) {
-    const outcome = await unwind(
-      ctx,
-      id,
-      'cancelled',
-      'reservation_expired',
-      (o) => o.status === 'reserved' && o.paymentToken === null,
-    );
-    if (outcome.changed) expired.push({ orderId: id, messages: outcome.messages });
+    try {
+      const outcome = await unwind(
+        ctx,
+        id,
+        'cancelled',
+        'reservation_expired',
+        (o) => o.status === 'reserved' && o.paymentToken === null,
+      );
+      if (outcome.changed) pass.expired.push({ orderId: id, messages: outcome.messages });
+    } catch (error) {
+      pass.failed.push({ orderId: id, error });
+    }
   }
-  return expired;
+  return pass;
 }

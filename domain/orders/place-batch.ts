@@ -1,8 +1,9 @@
-import { inArray } from 'drizzle-orm';
+import { and, inArray, isNotNull } from 'drizzle-orm';
 import type { Db, TransactionWriter } from '../../db/client';
 import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { actorColumns } from '../actor';
+import { DomainError } from '../errors';
 import type { Decided } from './group-commit';
 import {
   buildOrder,
@@ -20,10 +21,17 @@ import type { OrderEvent, OrderEventSink } from './status';
  * one transaction with one multi-row INSERT per table. A request the catalogue refuses (unknown
  * product, mixed currencies) gets its own 422 and stores nothing; its neighbours are stored.
  *
- * Idempotency stays with the unique (user, key) index: a key that already exists makes the batch's
- * INSERT fail as a whole, and then every request of the batch is placed on its own through
- * `placeOrder`, which answers a replay with the first order. Two requests of one batch with the
- * same user and key are never inserted together: the later ones go the single way after the batch.
+ * Idempotency: the keys of the batch that already exist are looked up first (one SELECT, only when
+ * a request has a key), and those requests go the single way through `placeOrder`, which answers a
+ * replay with the first order: a replay never fails its neighbours. The unique (user, key) index still
+ * decides a race with another process (the batch then fails as a whole and its caller places the
+ * requests one by one). Two requests of one batch with the same user and key are never inserted
+ * together: the later ones go the single way after the batch.
+ *
+ * A write that fails may still have committed (the connection lost after COMMIT was sent): the
+ * batch's order ids are looked up before anything is placed again. All there: the batch stands and
+ * its requests are answered with their orders. None: the error is thrown (nothing was stored, placing
+ * again is safe). Unknown (the lookup failed too): each request gets a 503 and nothing is placed again.
  * An order without payment also goes the single way: its per-user cap is counted under a lock on
  * the user's row, one placement at a time.
  */
@@ -43,12 +51,16 @@ export async function placeOrders(
   const productIds = [...new Set(paid.flatMap((i) => i.items.map((l) => l.productId)))];
   // Prices are read before the transaction, as the single path's read inside it would see them: a
   // plain read takes no locks either way.
-  const rows = productIds.length
-    ? await db
-        .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
-        .from(products)
-        .where(inArray(products.id, productIds))
-    : [];
+  // Both reads at once, on two connections: a batch with keys pays no extra round trip in time.
+  const [rows, known] = await Promise.all([
+    productIds.length
+      ? db
+          .select({ id: products.id, priceCents: products.priceCents, currency: products.currency })
+          .from(products)
+          .where(inArray(products.id, productIds))
+      : Promise.resolve([]),
+    knownKeys(db, paid),
+  ]);
   const catalogue = new Map(rows.map((r) => [r.id, r]));
   const built: { index: number; input: PlaceOrderInput; order: ReturnType<typeof buildOrder> }[] = [];
   inputs.forEach((input, index) => {
@@ -58,7 +70,7 @@ export async function placeOrders(
     }
     if (input.idempotencyKey) {
       const key = `${input.userId}\u0000${input.idempotencyKey}`;
-      if (seen.has(key)) {
+      if (seen.has(key) || known.has(key)) {
         later.push(index);
         return;
       }
@@ -89,11 +101,25 @@ export async function placeOrders(
         })),
       ),
     ] as const;
-    if (write) await write(inserts.map((q) => q.toSQL()));
-    else {
-      await db.transaction(async (tx) => {
-        for (const q of inserts) await tx.execute(q.getSQL());
-      });
+    const stored = await (async () => {
+      if (write) await write(inserts.map((q) => q.toSQL()));
+      else {
+        await db.transaction(async (tx) => {
+          for (const q of inserts) await tx.execute(q.getSQL());
+        });
+      }
+    })().then(
+      () => true as const,
+      (err: unknown) =>
+        committedAnyway(
+          db,
+          built.map((b) => b.order.row.id),
+          err,
+        ),
+    );
+    if (stored !== true) {
+      for (const b of built) out[b.index] = { ok: false, error: stored };
+      built.length = 0;
     }
     const news: OrderEvent[] = built.map((b) => ({
       orderId: b.order.row.id,
@@ -106,7 +132,7 @@ export async function placeOrders(
     // adds their flows. The API's sink and its queues share one Redis connection, so the PUBLISH is
     // still sent (and, on one Redis node, run) before the flows are added and before any answer is
     // sent; the two replies come back together instead of one round trip after the other.
-    void events.committed(news, []).catch(() => {});
+    if (news.length) void events.committed(news, []).catch(() => {});
     for (const b of built) {
       out[b.index] = { ok: true, value: { orderId: b.order.row.id, created: true, order: b.order.view } };
     }
@@ -118,4 +144,46 @@ export async function placeOrders(
     );
   }
   return out;
+}
+
+/** The (user, key) pairs among `inputs` that already name an order, as `user\0key`. */
+async function knownKeys(db: Db, inputs: PlaceOrderInput[]): Promise<Set<string>> {
+  const keyed = inputs.filter((i) => i.idempotencyKey);
+  if (keyed.length === 0) return new Set();
+  const rows = await db
+    .select({ userId: orders.userId, key: orders.idempotencyKey })
+    .from(orders)
+    .where(
+      and(
+        inArray(orders.userId, [...new Set(keyed.map((i) => i.userId))]),
+        inArray(orders.idempotencyKey, [...new Set(keyed.map((i) => i.idempotencyKey as string))]),
+        isNotNull(orders.idempotencyKey),
+      ),
+    );
+  return new Set(rows.map((r) => `${r.userId}\u0000${r.key}`));
+}
+
+/**
+ * After a failed batch write: true when every order of the batch is stored (it committed, and only
+ * the answer was lost); throws `err` when none is (safe to place again); an error to answer each
+ * request with when that cannot be told.
+ */
+async function committedAnyway(db: Db, ids: string[], err: unknown): Promise<true | DomainError> {
+  let found: number;
+  try {
+    const rows = await db.select({ id: orders.id }).from(orders).where(inArray(orders.id, ids));
+    found = rows.length;
+  } catch {
+    return new DomainError(
+      'unavailable',
+      'The order may or may not have been stored; retry with an Idempotency-Key',
+    );
+  }
+  if (found === ids.length) return true;
+  if (found === 0) throw err;
+  // One transaction commits all of its rows or none: a part means something else is wrong.
+  return new DomainError(
+    'unavailable',
+    'The order may or may not have been stored; retry with an Idempotency-Key',
+  );
 }

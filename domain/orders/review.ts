@@ -5,6 +5,7 @@ import type { Actor } from '../actor';
 import { conflict, notFound } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
+import type { ExpiryPass } from './compensate';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
 import { rejectForFraud, type Screened, settleUncharged } from './screen';
@@ -44,14 +45,15 @@ export async function decideReview(
 /**
  * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
  * stock released; nothing was charged. The time in review is read from `updated_at`: nothing moves
- * an order while it waits. Returns them with the customer's messages written in each transaction.
+ * an order while it waits. Returns them with the customer's messages written in each transaction,
+ * and the orders that could not be ended (each in its own transaction: the others still expire).
  */
 export async function expireReviews(
   ctx: OrderContext,
   ttlSeconds: number,
   now = new Date(),
   limit = 200,
-): Promise<{ orderId: string; messages: string[] }[]> {
+): Promise<ExpiryPass> {
   const due = await ctx.db
     .select({ id: orders.id })
     .from(orders)
@@ -59,8 +61,9 @@ export async function expireReviews(
       and(eq(orders.status, 'review'), lt(orders.updatedAt, new Date(now.getTime() - ttlSeconds * 1000))),
     )
     .limit(limit);
-  const expired: { orderId: string; messages: string[] }[] = [];
+  const pass: ExpiryPass = { expired: [], failed: [] };
   for (const { id } of due) {
+    // Each order on its own: one that cannot be ended is reported, the others still expire.
     const messages = await withTransitions(ctx.db, ctx.events, async (log) => {
       const order = await lockOrder(log.tx, id);
       if (order?.status !== 'review') return null;
@@ -75,10 +78,13 @@ export async function expireReviews(
         status: 'cancelled',
         failureReason: 'review_expired',
       });
+    }).catch((error: unknown) => {
+      pass.failed.push({ orderId: id, error });
+      return null;
     });
-    if (messages) expired.push({ orderId: id, messages });
+    if (messages) pass.expired.push({ orderId: id, messages });
   }
-  return expired;
+  return pass;
 }
 
 /** How many orders wait for a decision, and since when the oldest has (for the metrics). */

@@ -272,3 +272,77 @@ export function gatewayCallLog() {
     remove: () => rmSync(file, { force: true }),
   };
 }
+
+export interface CommitCuttingProxy {
+  url: string;
+  /**
+   * The next multi-statement batch that ends in COMMIT is forwarded to the server, its answer held
+   * back, and once `committed()` says the server has applied it the client's connection is cut: the
+   * client knows it sent COMMIT and never learns whether it ran (an ambiguous failure).
+   */
+  arm(committed: () => Promise<boolean>): void;
+  /** Resolves when an armed cut has happened. */
+  readonly cut: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy in front of MySQL that can lose the answer to one COMMIT (see {@link CommitCuttingProxy}). */
+export async function commitCuttingProxy(target: string): Promise<CommitCuttingProxy> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let armed: (() => Promise<boolean>) | undefined;
+  const cutDone = Promise.withResolvers<void>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    let holding = false;
+    let tail = '';
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      upstream.write(chunk);
+      // The batch's text ends with COMMIT (db/client.ts); keep a few bytes in case it spans two chunks.
+      const seen = tail + chunk.toString('latin1');
+      tail = seen.slice(-16);
+      const committed = armed;
+      if (committed && /COMMIT\s*$/.test(seen)) {
+        armed = undefined;
+        holding = true;
+        void (async () => {
+          const deadline = Date.now() + 10_000;
+          while (!(await committed()) && Date.now() < deadline) await Bun.sleep(10);
+          client.destroy();
+          upstream.destroy();
+          cutDone.resolve();
+        })();
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holding) client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('proxy has no port');
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(address.port);
+  return {
+    url: url.toString(),
+    arm(committed) {
+      armed = committed;
+    },
+    cut: cutDone.promise,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+}

@@ -47,6 +47,8 @@ export function testConfig(suffix: string, env: Record<string, string> = {}): Co
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
     DATABASE_POOL_SIZE: '20',
     RATE_LIMITS: 'off',
+    // Tests scrape right after what they count; test/metrics-cache.test.ts covers the cache itself.
+    METRICS_CACHE_SECONDS: '0',
     // Tests place many orders from brand-new accounts in seconds, which the fraud model rightly finds
     // suspicious: orders are still screened (risk stored), but only the test tokens force a decision.
     // test/fraud.test.ts sets real thresholds.

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { registerUser } from '../../../domain/users/users';
-import { jsonBody, jsonResponse, problem } from '../../schemas';
+import { jsonBody, jsonResponse, problem, trimmedText } from '../../schemas';
 import type { AuthRouter } from './router';
 import { bodyProblems, Email, hashingBusy, Password, User } from './schemas';
 
@@ -10,7 +10,7 @@ const RegisterBody = z
   .strictObject({
     email: Email,
     password: Password,
-    name: z.string().trim().min(1).max(100),
+    name: trimmedText(100),
     phone: Phone.optional(),
   })
   .openapi('RegisterRequest');

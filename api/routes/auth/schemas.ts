@@ -1,14 +1,16 @@
 import { z } from '@hono/zod-openapi';
-import { problem } from '../../schemas';
+import { EmailSchema, problem } from '../../schemas';
 
-export const Email = z.email().max(254);
+export const Email = EmailSchema;
 
-// Length over composition rules (NIST SP 800-63B): at least 10 characters, not blank.
+// Length over composition rules (NIST SP 800-63B): at least 10 characters, not blank. The pattern
+// says "at least 10 once the surrounding blanks are trimmed" in the document's words.
 export const Password = z
   .string()
   .min(10, 'must be at least 10 characters')
   .max(128)
-  .refine((p) => p.trim().length >= 10, 'must not be mostly blank');
+  .refine((p) => p.trim().length >= 10, 'must not be mostly blank')
+  .openapi({ pattern: '^\\s*\\S[\\s\\S]{8,}\\S\\s*$' });
 
 export const RefreshBody = z
   .strictObject({ refreshToken: z.string().min(1).max(200) })

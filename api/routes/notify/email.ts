@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { jsonBody, jsonResponse } from '../../schemas';
+import { EmailSchema, jsonBody, jsonResponse, trimmedText } from '../../schemas';
 import type { NotifyRouter } from './router';
 import { adminResponses, Queued } from './schemas';
 
 const EmailBody = z
   .strictObject({
-    to: z.email().max(254),
-    subject: z.string().trim().min(1).max(200),
+    to: EmailSchema,
+    subject: trimmedText(200),
     text: z.string().min(1).max(10_000),
   })
   .openapi('EmailRequest');

@@ -15,7 +15,13 @@ const NewOrder = z
       .refine(
         (items) => new Set(items.map((i) => i.productId)).size === items.length,
         'a product may appear once',
-      ),
+      )
+      // JSON Schema's uniqueItems compares whole items; the rule is on productId alone: said in words,
+      // and as an extension a validator can honour.
+      .openapi({
+        description: 'Each productId at most once (a product twice is refused: 400)',
+        'x-uniqueItemProperty': 'productId',
+      }),
     payment: z.strictObject({ token: PaymentToken }).optional(),
   })
   .openapi('NewOrder');

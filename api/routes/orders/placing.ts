@@ -11,8 +11,9 @@ export interface PlaceRequest extends PlaceOrderInput {
 /**
  * `POST /orders` with group commit: the requests that arrive within a couple of milliseconds are
  * stored in one transaction and their flows added in one round trip. Each request still gets its
- * own answer; a batch that fails as a whole (a replayed Idempotency-Key among them) is placed again
- * one request at a time. A flow that cannot be added (Redis down) is left to the reconciler, as
+ * own answer (a replayed Idempotency-Key among them is found before the write and answered on its
+ * own); a batch that fails as a whole and provably stored nothing (placeOrders looks its ids up first)
+ * is placed again one request at a time. A flow that cannot be added (Redis down) is left to the reconciler, as
  * before: the orders are safe in MySQL.
  */
 export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<Placed> {

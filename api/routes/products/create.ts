@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createProduct, MAX_STOCK } from '../../../domain/catalog/products';
 import { actorOf } from '../../actor';
-import { jsonBody, jsonResponse, problem } from '../../schemas';
+import { jsonBody, jsonResponse, problem, trimmedText } from '../../schemas';
 import type { ProductRouter } from './router';
 import { MAX_PRICE_CENTS, Product } from './schemas';
 
@@ -13,7 +13,7 @@ const NewProduct = z
       .min(1)
       .max(64)
       .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'),
-    name: z.string().trim().min(1).max(200),
+    name: trimmedText(200),
     priceCents: z.number().int().min(0).max(MAX_PRICE_CENTS),
     currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR'),
     available: z.number().int().min(0).max(MAX_STOCK),
