@@ -214,10 +214,17 @@ describe('the same order in two charge batches at once', () => {
 
     expect(outA[0]).toEqual({ status: 'cancelled', changed: false });
     expect(outB[0]).toEqual({ status: 'cancelled', changed: false });
-    // Both charges were answered after the cancel: each process asks for the refund, under the one
+    // Both charges were answered after the cancel: each process may ask for the refund, under the one
     // charge key, so the processor refunds once (the ledger below).
-    const calls = asked(shared, a.gateway, b.gateway);
-    expect({ ...calls, refunds: calls.refunds >= 1 && calls.refunds <= 2 }).toEqual({
+    // (A refund owed after the batch's commit may still be on its way when the batch returns.)
+    const calls = await eventually(
+      () => asked(shared, a.gateway, b.gateway),
+      (c) => c.refunds >= 1,
+      10_000,
+      'the refund call',
+    );
+    // At most one refund call per party: the cancel (it asks, finds nothing yet) and each process.
+    expect({ ...calls, refunds: calls.refunds >= 1 && calls.refunds <= 3 }).toEqual({
       charges: [1, 1],
       keys: [`chg_${shared}`],
       refunds: true,
