@@ -1,7 +1,8 @@
+import type { MiddlewareHandler } from 'hono';
 import { mountDashboard } from '../dashboard/board';
 import { createMetrics } from '../wiring/metrics';
 import { documentAccess } from './access';
-import { newRouter } from './context';
+import { type AppEnv, newRouter } from './context';
 import type { AppDeps } from './deps';
 import { mountDocs, OPENAPI_CONFIG } from './docs';
 import { documentQueryRules } from './document-rules';
@@ -24,11 +25,20 @@ import { notifyRoutes } from './routes/notify';
 import { orderRoutes } from './routes/orders';
 import { paymentRoutes } from './routes/payments';
 import { productRoutes } from './routes/products';
+import { refundRoutes } from './routes/refunds';
+import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { systemRoutes } from './routes/system';
 import { documentSharedResponses } from './shared-responses';
 
-/** Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. */
-export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
+/**
+ * Builds the whole HTTP edge from its dependencies; `server.ts` only gives it a socket. `tracing` is
+ * the request-span middleware (api/middleware/tracing.ts), handed in only when tracing is on.
+ */
+export function createApp(
+  deps: AppDeps,
+  givenLive?: LiveTracking,
+  tracing: MiddlewareHandler<AppEnv>[] = [],
+) {
   const app = newRouter();
   const metrics =
     deps.metrics ??
@@ -42,6 +52,8 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   // Every router sees the same registry (cache hits, rate-limit rejections land in one /metrics).
   deps = { ...deps, metrics };
 
+  // First, so that the request's span covers everything after it and every log line and problem has it.
+  if (tracing.length) app.use('*', ...tracing);
   app.use('*', httpMetrics(metrics));
   app.use('*', requestContext(deps.logger));
   app.use('*', ...jsonBodies(deps.config.BODY_LIMIT_BYTES));
@@ -56,8 +68,10 @@ export function createApp(deps: AppDeps, givenLive?: LiveTracking) {
   app.route('/inventory', inventoryRoutes(deps));
   app.route('/orders', orderRoutes(deps));
   app.route('/orders', orderEventRoutes(deps, live));
+  app.route('/orders', refundRoutes(deps));
   app.route('/ws', wsRoutes(deps, live));
   app.route('/payment', paymentRoutes(deps));
+  app.route('/webhooks/stripe', stripeWebhookRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));

@@ -2,6 +2,7 @@ import type { Db, TransactionWriter } from '../db/client';
 import { RedisFamilyRevocations } from '../domain/auth/token-revocations';
 import type { TokenSettings } from '../domain/auth/tokens';
 import type { OrderContext } from '../domain/orders/context';
+import type { StripeRefundLister } from '../domain/orders/stripe-events';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { RedisClient } from '../lib/redis';
@@ -23,6 +24,8 @@ export interface AppDeps {
    * its own); without it the batch uses drizzle's transaction on `db`.
    */
   writeTransaction?: TransactionWriter;
+  /** Stripe's list of a payment's refunds, for its webhooks (PAYMENT_GATEWAY=stripe only). */
+  stripeRefunds?: StripeRefundLister | null;
 }
 
 export function tokenSettings({ config, redis }: Pick<AppDeps, 'config' | 'redis'>): TokenSettings {

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { DomainError, type DomainErrorCode, type FieldError } from '../domain/errors';
+import { activeTraceIds } from '../lib/tracing';
 
 /** RFC 9457 problem details: the only shape an error leaves the API in. */
 export interface Problem {
@@ -12,6 +13,8 @@ export interface Problem {
   detail: string;
   instance?: string;
   errors?: FieldError[];
+  /** The request's trace, when tracing is on: a customer's error report leads an operator to it. */
+  traceId?: string;
 }
 
 const titles: Record<number, string> = {
@@ -67,6 +70,8 @@ export function problemResponse(
     instance: c.req.path,
     ...extra,
   };
+  const traceId = activeTraceIds()?.traceId;
+  if (traceId) body.traceId = traceId;
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/problem+json', ...headers },

@@ -8,6 +8,10 @@ export const ProblemSchema = z
     detail: z.string(),
     instance: z.string().optional(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    traceId: z
+      .string()
+      .optional()
+      .openapi({ description: 'The request’s OpenTelemetry trace id, when tracing is on' }),
   })
   .openapi('Problem');
 

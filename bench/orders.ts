@@ -1,5 +1,5 @@
 /**
- * `bun run bench [-- --quick] [--shared-servers] [--label NAME] [--rates 150,300]`
+ * `bun run bench [-- --quick] [--shared-servers] [--label NAME] [--rates 150,300] [--tracing]`
  *
  * In one run on one machine: the engine's ceilings (the bare 3-step BullMQ flow with no-op
  * processors; MariaDB's durable-commit loop), then Orderflow end to end — the API and `bun run worker`
@@ -72,6 +72,20 @@ function fail(message: string): never {
 
 const servers = await startServers(flag('shared-servers'));
 const cleanups: (() => Promise<void>)[] = [() => servers.close()];
+// --tracing: the API and workers trace every order (full sampling) and export over OTLP/HTTP to a
+// receiver here that reads each request and answers OK: what tracing costs, collector aside.
+const TRACING = flag('tracing');
+const collector = TRACING
+  ? Bun.serve({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req) => {
+        await req.arrayBuffer();
+        return new Response(null, { status: 200 });
+      },
+    })
+  : undefined;
+if (collector) cleanups.push(() => collector.stop(true));
 const spawned = new Set<ReturnType<typeof Bun.spawn>>();
 const shutdown = async () => {
   for (const p of spawned) p.kill('SIGTERM');
@@ -123,6 +137,13 @@ try {
     // still screened (its cost is measured), but no decision is taken by score unless asked.
     RISK_REVIEW_AT: process.env.RISK_REVIEW_AT ?? '2',
     RISK_REJECT_AT: process.env.RISK_REJECT_AT ?? '2',
+    ...(collector
+      ? {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+          OTEL_TRACES_SAMPLER: 'always_on',
+        }
+      : {}),
   };
   await migrateDatabase(env.DATABASE_URL as string);
   const pool = createPool(env.DATABASE_URL as string, 4);
@@ -446,6 +467,7 @@ try {
   const results = {
     date: new Date().toISOString(),
     label: option('label') ?? null,
+    tracing: TRACING ? 'every order traced (always_on), OTLP/HTTP protobuf to a no-op receiver' : 'off',
     machine: {
       host: hostname(),
       cpus: cpus().length,

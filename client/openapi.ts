@@ -2250,6 +2250,250 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an order's refunds
+         * @description Who may call it: the resource's owner, or an admin; an API key with `orders:read`.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The refunds, oldest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RefundList"];
+                    };
+                };
+                /** @description Invalid input: the field and the reason */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Someone else's order */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such order */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Refund an order by amount or by lines
+         * @description Who may call it: an admin; an API key with `refunds:write`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Idempotency-Key */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["NewRefund"];
+                };
+            };
+            responses: {
+                /** @description The refund this Idempotency-Key already created */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Refund"];
+                    };
+                };
+                /** @description The refund, succeeded (or failed, or pending while the gateway is away) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Refund"];
+                    };
+                };
+                /** @description Invalid body: amount not a positive whole number of cents, bad lines */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not signed in */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an admin, or an API key without refunds:write */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such order */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The order's money was not captured (not paid or completed), the refund would pass what was captured, or a request with this key is in flight */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than BODY_LIMIT_BYTES */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Items the order does not have, quantities past what is left to return, or a reused key with another body */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orders/{id}/review": {
         parameters: {
             query?: never;
@@ -3098,6 +3342,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive Stripe's events
+         * @description Stripe's event JSON, signed with the endpoint's secret. Each event is applied once however often it arrives: a refund made in Stripe's dashboard (`charge.refunded`), a dispute (`charge.dispute.created`), a payment that failed after the fact (`payment_intent.payment_failed`).
+         *
+         *     Who may call it: anyone (Stripe-Signature with STRIPE_WEBHOOK_SECRET); no API key.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    "stripe-signature": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Received: applied now, applied before, or not about an order of ours */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StripeWebhookReceived"];
+                    };
+                };
+                /** @description No, a bad or a stale signature (nothing changed), or webhooks not configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is larger than BODY_LIMIT_BYTES */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The body is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; Retry-After says when to come back */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An unexpected error: logged, and the answer carries nothing internal */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description MySQL or Redis is unavailable; retry shortly */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws": {
         parameters: {
             query?: never;
@@ -3232,6 +3573,18 @@ export interface components {
             priceCents: number;
             sku: string;
         };
+        /** @description `{amountCents}` or `{items:[{productId, quantity}], restock?}` (restock defaults to true) */
+        NewRefund: {
+            amountCents: number;
+            reason?: string;
+        } | {
+            items: {
+                productId: string;
+                quantity: number;
+            }[];
+            reason?: string;
+            restock?: boolean;
+        };
         Notification: {
             attempts: number;
             /** @enum {string} */
@@ -3244,6 +3597,11 @@ export interface components {
         Order: {
             createdAt: string;
             currency: string;
+            /**
+             * @description The customer disputed the payment with their bank
+             * @enum {boolean}
+             */
+            disputed?: true;
             events: {
                 /** @description Who caused the change: the user's, admin's or API key's id; none for system */
                 actor: {
@@ -3265,6 +3623,8 @@ export interface components {
                 quantity: number;
                 unitPriceCents: number;
             }[];
+            /** @description What went back to the customer after the sale */
+            refundedCents: number;
             /** @description Fraud screening, once the order has been screened (before its charge) */
             risk?: {
                 /** @enum {string} */
@@ -3289,17 +3649,19 @@ export interface components {
         };
         PaymentStatus: {
             amountCents: number;
+            capturedCents: number;
             currency: string;
             failureCode?: string;
             orderId: string;
+            refundedCents: number;
             /** @enum {string} */
-            status: "unpaid" | "pending" | "succeeded" | "failed" | "refunded";
+            status: "unpaid" | "pending" | "authorized" | "succeeded" | "failed" | "voided" | "partially_refunded" | "refunded";
             transactions: {
                 amountCents: number;
                 at: string;
                 gatewayRef: string;
                 /** @enum {string} */
-                type: "charge" | "refund";
+                type: "authorization" | "capture" | "charge" | "void" | "refund";
             }[];
         };
         Problem: {
@@ -3311,6 +3673,8 @@ export interface components {
             instance?: string;
             status: number;
             title: string;
+            /** @description The request’s OpenTelemetry trace id, when tracing is on */
+            traceId?: string;
             type: string;
         };
         Product: {
@@ -3322,6 +3686,24 @@ export interface components {
         };
         RefreshRequest: {
             refreshToken: string;
+        };
+        Refund: {
+            amountCents: number;
+            createdAt: string;
+            failureCode?: string;
+            id: string;
+            items?: {
+                productId: string;
+                quantity: number;
+            }[];
+            orderId: string;
+            reason?: string;
+            restocked: boolean;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+        };
+        RefundList: {
+            data: components["schemas"]["Refund"][];
         };
         RegisterRequest: {
             /** Format: email */
@@ -3349,6 +3731,12 @@ export interface components {
             available: number;
         } | {
             delta: number;
+        };
+        StripeWebhookReceived: {
+            /** @enum {boolean} */
+            received: true;
+            /** @enum {string} */
+            result: "applied" | "duplicate" | "ignored";
         };
         TokenPair: {
             accessToken: string;

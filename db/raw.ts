@@ -1,3 +1,4 @@
+import { inSpan, SpanKind, tracingOn } from '../lib/tracing';
 import type { Db, Statement, Tx } from './client';
 
 /**
@@ -24,13 +25,32 @@ export interface Written {
 }
 
 export async function write(db: Db | Tx, sql: string, params: unknown[]): Promise<Written> {
-  const [res] = (await sessionOf(db).prepareQuery({ sql, params }, undefined).execute()) as [Written];
-  return res;
+  const run = async () => {
+    const [res] = (await sessionOf(db).prepareQuery({ sql, params }, undefined).execute()) as [Written];
+    return res;
+  };
+  return tracingOn() ? inSpan(...sqlSpan(sql), run, { kind: SpanKind.CLIENT }) : run();
 }
 
 export async function select<Row>(db: Db | Tx, sql: string, params: unknown[]): Promise<Row[]> {
-  const [rows] = (await sessionOf(db).prepareQuery({ sql, params }, undefined).execute()) as [Row[]];
-  return rows;
+  const run = async () => {
+    const [rows] = (await sessionOf(db).prepareQuery({ sql, params }, undefined).execute()) as [Row[]];
+    return rows;
+  };
+  return tracingOn() ? inSpan(...sqlSpan(sql), run, { kind: SpanKind.CLIENT }) : run();
+}
+
+/**
+ * A batch statement's span: its operation and first table, never its text or values (the statements
+ * here carry placeholders only, but a span is no place to find out otherwise).
+ */
+function sqlSpan(sql: string): [string, Record<string, string>] {
+  const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'SQL';
+  const table = /\b(?:FROM|INTO|UPDATE)\s+`?(\w+)`?/i.exec(sql)?.[1] ?? '';
+  return [
+    `${operation} ${table}`.trim(),
+    { 'db.system.name': 'mysql', 'db.operation.name': operation, 'db.collection.name': table },
+  ];
 }
 
 /** `?, ?, …, ?` for n values (n ≥ 1). */

@@ -16,6 +16,9 @@
  *   (so that one slow batch, a gateway taking seconds, holds the next one no longer than that). Under
  *   load the batches grow by themselves to what arrives during one batch.
  */
+import type { Context } from '@opentelemetry/api';
+import { batchSpan, captureContext } from './tracing';
+
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface BatcherOptions {
@@ -32,6 +35,11 @@ export interface BatcherOptions {
   startWhenIdle?: boolean;
   /** The in-flight policy (see above) with at most this many batches running before items wait. */
   maxInFlight?: number;
+  /**
+   * With tracing on, a batch runs in a span of this name in its own trace, linked to the span each item
+   * was submitted from (lib/tracing.ts `batchSpan`); without a name it runs in no span of its own.
+   */
+  traceName?: string;
 }
 
 /** The saga steps' group-commit policy, from the configuration. */
@@ -51,7 +59,12 @@ export function groupCommitOptions(config: {
 }
 
 export class MicroBatcher<K, T> {
-  private waiting: { key: K; resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
+  private waiting: {
+    key: K;
+    resolve: (v: T) => void;
+    reject: (e: unknown) => void;
+    context: Context | undefined;
+  }[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private running = 0;
@@ -65,7 +78,7 @@ export class MicroBatcher<K, T> {
 
   submit(key: K): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ key, resolve, reject });
+      this.waiting.push({ key, resolve, reject, context: captureContext() });
       const now = performance.now();
       const quiet = now - this.lastArrival >= this.options.maxWaitMs;
       this.lastArrival = now;
@@ -106,7 +119,9 @@ export class MicroBatcher<K, T> {
     }
     this.running++;
     if (this.waiting.length) this.schedule(false);
-    this.run(now.map((i) => i.key))
+    const keys = now.map((i) => i.key);
+    const { traceName } = this.options;
+    (traceName && now[0]?.context ? batchSpan(traceName, now, () => this.run(keys)) : this.run(keys))
       .finally(() => this.running--)
       .then(
         (results) => {

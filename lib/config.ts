@@ -78,7 +78,22 @@ const schema = z.object({
   // argon2id hashes (login, registration, board sign-in) running at once in one process; the rest wait.
   PASSWORD_HASH_CONCURRENCY: int(1, 256).default(Math.max(1, Math.floor(availableParallelism() / 2))),
   ORDER_RATE_LIMIT_PER_MINUTE: int(1, 1_000_000).default(60),
-  PAYMENT_GATEWAY: z.enum(['simulated']).default('simulated'),
+  PAYMENT_GATEWAY: z.enum(['simulated', 'stripe']).default('simulated'),
+  // Stripe (PAYMENT_GATEWAY=stripe): a secret or restricted key (sk_test_… is test mode), the signing
+  // secret of the webhook endpoint, and the API's address (stripe-mock or a test stand-in elsewhere).
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, 'must be a Stripe secret key (sk_test_…, sk_live_…)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\S+$/, 'must be a webhook signing secret (whsec_…)')
+    .optional(),
+  STRIPE_API_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+    .default('https://api.stripe.com'),
   GATEWAY_LATENCY_MS: int(0, 60_000).default(0),
   GATEWAY_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   GATEWAY_TIMEOUT_MS: int(10, 120_000).default(5000),
@@ -176,6 +191,29 @@ const schema = z.object({
   // CPU. JSC reads it once, when the process starts: lib/js-heap.ts hands it over, with the eden ratio
   // that keeps young collections the rule. 2 leaves JSC's defaults alone.
   JS_HEAP_GROWTH: z.coerce.number().min(0.05).max(2).default(0.25),
+  // Tracing (wiring/tracing.ts), the OpenTelemetry SDK's standard variables: off while the endpoint is
+  // unset. The exporter itself also reads OTEL_EXPORTER_OTLP_HEADERS / _TIMEOUT, and the resource
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (each process adds its own service.instance.id).
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  // The batch span processor's queue is bounded: with the collector away, spans past it are dropped
+  // (never memory that grows); a full batch, or the delay, sends what is queued.
+  OTEL_BSP_MAX_QUEUE_SIZE: int(1, 1_000_000).default(2048),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 100_000).default(512),
+  OTEL_BSP_SCHEDULE_DELAY: int(0, 600_000).default(5000),
+  OTEL_BSP_EXPORT_TIMEOUT: int(1, 600_000).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -217,6 +255,17 @@ export function loadConfig(
   }
   if ((c.ADMIN_EMAIL === undefined) !== (c.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL, ADMIN_PASSWORD: set both or neither');
+  }
+  if (c.PAYMENT_GATEWAY === 'stripe') {
+    for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
+      if (!c[name])
+        throw new ConfigError(`Invalid configuration:\n  ${name}: required when PAYMENT_GATEWAY=stripe`);
+    }
+  }
+  if (c.OTEL_BSP_MAX_EXPORT_BATCH_SIZE > c.OTEL_BSP_MAX_QUEUE_SIZE) {
+    throw new ConfigError(
+      'Invalid configuration:\n  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must be at most OTEL_BSP_MAX_QUEUE_SIZE',
+    );
   }
   if (c.LIVE_HEARTBEAT_SECONDS * 2 > c.HTTP_IDLE_TIMEOUT_SECONDS) {
     // One heartbeat may be late or lost under load; two per idle period keep a quiet stream open.

@@ -1,4 +1,4 @@
-export type IdPrefix = 'usr' | 'prd' | 'ord' | 'pay' | 'ntf' | 'rtk' | 'fam' | 'gw' | 'snd' | 'key';
+export type IdPrefix = 'usr' | 'prd' | 'ord' | 'pay' | 'ntf' | 'rtk' | 'fam' | 'gw' | 'snd' | 'key' | 'rf';
 
 /** Opaque, time-ordered ids (UUIDv7 underneath), prefixed by kind so a log line says what it names. */
 export function newId(prefix: IdPrefix): string {

@@ -1,8 +1,15 @@
 import pino from 'pino';
+import { activeTraceIds, tracingOn } from './tracing';
 
 export type Logger = pino.Logger;
 
-/** JSON lines to stdout, or to `destination` (tests read the lines back). */
+/** Every line written inside a span names it (`traceId`, `spanId`): the way from a log line to its trace. */
+const traceMixin = () => activeTraceIds() ?? {};
+
+/**
+ * JSON lines to stdout, or to `destination` (tests read the lines back). With tracing on (started
+ * before the logger is made, by wiring/startup.ts `preflight`), each line carries the active span's ids.
+ */
 export function createLogger(
   level: string,
   base: Record<string, unknown> = {},
@@ -25,6 +32,7 @@ export function createLogger(
       ],
       remove: true,
     },
+    ...(tracingOn() ? { mixin: traceMixin } : {}),
   };
   return destination ? pino(options, destination) : pino(options);
 }

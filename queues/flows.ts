@@ -1,4 +1,4 @@
-import type { DefaultJobOptions, FlowJob, FlowJobNode } from 'bullmq';
+import type { DefaultJobOptions, FlowJob, FlowJobNode, JobsOptions } from 'bullmq';
 import { jobIds, jobNames, type Round } from './contract';
 
 /**
@@ -14,9 +14,10 @@ export function orderFlow(
   from: 'reserve' | 'charge' | 'notify',
   requestId?: string,
   round?: Round,
+  trace?: string,
 ): FlowJob {
   const data = { orderId, ...(requestId ? { requestId } : {}) };
-  const child = { ...defaults, ignoreDependencyOnFailure: true };
+  const child = { ...withTrace(defaults, trace), ignoreDependencyOnFailure: true };
   const reserve: FlowJobNode = {
     name: jobNames.reserve,
     queueName: 'reserve',
@@ -29,7 +30,7 @@ export function orderFlow(
     from === 'reserve'
       ? { name: jobNames.charge, queueName: 'charge', prefix, data, opts: chargeOpts, children: [reserve] }
       : { name: jobNames.charge, queueName: 'charge', prefix, data, opts: chargeOpts };
-  const notifyOpts = { ...defaults, jobId: jobIds.notify(orderId, round) };
+  const notifyOpts = { ...withTrace(defaults, trace), jobId: jobIds.notify(orderId, round) };
   return from === 'notify'
     ? { name: jobNames.outcome, queueName: 'notify', prefix, data, opts: notifyOpts }
     : { name: jobNames.outcome, queueName: 'notify', prefix, data, opts: notifyOpts, children: [charge] };
@@ -41,12 +42,22 @@ export function reserveOnly(
   defaults: DefaultJobOptions,
   orderId: string,
   requestId?: string,
+  trace?: string,
 ): FlowJob {
   return {
     name: jobNames.reserve,
     queueName: 'reserve',
     prefix,
     data: { orderId, ...(requestId ? { requestId } : {}) },
-    opts: { ...defaults, jobId: jobIds.reserve(orderId) },
+    opts: { ...withTrace(defaults, trace), jobId: jobIds.reserve(orderId) },
   };
+}
+
+/**
+ * The trace a flow's jobs continue (BullMQ telemetry metadata, lib/tracing.ts): given per node when
+ * one `addBulk` carries many requests' flows, each of which must join its own request's trace rather
+ * than the batch's. Absent (tracing off, or a single add in the request's context), nothing is added.
+ */
+function withTrace(defaults: DefaultJobOptions, trace: string | undefined): JobsOptions {
+  return trace ? { ...defaults, telemetry: { metadata: trace } } : defaults;
 }

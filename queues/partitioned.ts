@@ -1,8 +1,8 @@
-import type { Queue } from 'bullmq';
+import type { Queue, Telemetry } from 'bullmq';
 import type { RedisClient } from '../lib/redis';
 import type { JobSettings, QueueName } from './contract';
 import { partitionHas, partitionOf } from './partitions';
-import { OrderQueues, type OutgoingMessage } from './producer';
+import { type NewOrderFlow, OrderQueues, type OutgoingMessage } from './producer';
 
 /** One queue of one partition, with the labels /metrics gives its series. */
 export interface PartitionQueue {
@@ -20,9 +20,14 @@ export interface PartitionQueue {
 export class PartitionedQueues {
   readonly families: readonly OrderQueues[];
 
-  constructor(connection: RedisClient, prefixes: readonly string[], settings: JobSettings) {
+  constructor(
+    connection: RedisClient,
+    prefixes: readonly string[],
+    settings: JobSettings,
+    telemetry?: Telemetry,
+  ) {
     if (!prefixes.length) throw new Error('at least one partition');
-    this.families = prefixes.map((prefix) => new OrderQueues(connection, prefix, settings));
+    this.families = prefixes.map((prefix) => new OrderQueues(connection, prefix, settings, telemetry));
   }
 
   private get first(): OrderQueues {
@@ -68,7 +73,7 @@ export class PartitionedQueues {
   }
 
   /** New orders' sagas, one `addBulk` per partition they fall in (the API's group commit). */
-  async startOrders(list: { orderId: string; withPayment: boolean; requestId?: string }[]): Promise<void> {
+  async startOrders(list: NewOrderFlow[]): Promise<void> {
     const byFamily = new Map<number, typeof list>();
     for (const item of list) {
       const p = this.partitionOf(item.orderId);

@@ -1,4 +1,4 @@
-import { type DefaultJobOptions, FlowProducer, Queue } from 'bullmq';
+import { type DefaultJobOptions, FlowProducer, Queue, type Telemetry } from 'bullmq';
 import type { RedisClient } from '../lib/redis';
 import {
   defaultJobOptions,
@@ -16,6 +16,16 @@ export interface OutgoingMessage {
   notificationId: string;
   orderId?: string;
   sendJob?: string | null;
+  /** The order's trace (lib/tracing.ts metadata): a send batch's job carries each of its orders'. */
+  trace?: string | undefined;
+}
+
+/** A new order's saga to start; `trace` is its request's (lib/tracing.ts metadata) when tracing is on. */
+export interface NewOrderFlow {
+  orderId: string;
+  withPayment: boolean;
+  requestId?: string | undefined;
+  trace?: string | undefined;
 }
 
 const liveStates = new Set(['active', 'waiting', 'waiting-children', 'delayed', 'prioritized']);
@@ -25,20 +35,25 @@ export class OrderQueues {
   readonly queues: Record<QueueName, Queue>;
   private readonly flows: FlowProducer;
   private readonly defaults: DefaultJobOptions;
+  private readonly traced: boolean;
 
   constructor(
     private readonly connection: RedisClient,
     readonly prefix: string,
     settings: JobSettings,
+    /** bullmq-otel's telemetry when tracing is on; absent, BullMQ traces nothing and costs nothing. */
+    telemetry?: Telemetry,
   ) {
     this.defaults = defaultJobOptions(settings);
+    this.traced = telemetry !== undefined;
+    const traced = telemetry ? { telemetry } : {};
     this.queues = Object.fromEntries(
       queueNames.map((name) => [
         name,
-        new Queue(name, { connection, prefix, defaultJobOptions: this.defaults }),
+        new Queue(name, { connection, prefix, defaultJobOptions: this.defaults, ...traced }),
       ]),
     ) as Record<QueueName, Queue>;
-    this.flows = new FlowProducer({ connection, prefix });
+    this.flows = new FlowProducer({ connection, prefix, ...traced });
     // Connection errors reach the caller of each add (the API answers or leaves the order to the
     // reconciler) and readiness; the emitters' copies would only be printed as unhandled noise.
     for (const queue of Object.values(this.queues)) queue.on('error', () => {});
@@ -56,14 +71,14 @@ export class OrderQueues {
   }
 
   /** The sagas of several new orders in one round trip (the API's group commit). */
-  async startOrders(list: { orderId: string; withPayment: boolean; requestId?: string }[]): Promise<void> {
+  async startOrders(list: NewOrderFlow[]): Promise<void> {
     if (list.length === 0) return;
     this.failFast();
     await this.flows.addBulk(
-      list.map(({ orderId, withPayment, requestId }) =>
+      list.map(({ orderId, withPayment, requestId, trace }) =>
         withPayment
-          ? orderFlow(this.prefix, this.defaults, orderId, 'reserve', requestId)
-          : reserveOnly(this.prefix, this.defaults, orderId, requestId),
+          ? orderFlow(this.prefix, this.defaults, orderId, 'reserve', requestId, undefined, trace)
+          : reserveOnly(this.prefix, this.defaults, orderId, requestId, trace),
       ),
     );
   }
@@ -80,7 +95,20 @@ export class OrderQueues {
   /** The charge → notify tail of an order an admin approved after review (its own job ids: see Round). */
   async resumeAfterReview(orderId: string, requestId?: string): Promise<void> {
     this.failFast();
-    await this.flows.add(orderFlow(this.prefix, this.defaults, orderId, 'charge', requestId, 'approved'));
+    const trace = this.traced ? await this.traceOf(orderId) : undefined;
+    await this.flows.add(
+      orderFlow(this.prefix, this.defaults, orderId, 'charge', requestId, 'approved', trace),
+    );
+  }
+
+  /**
+   * The trace an order's saga runs in, read from its first charge job (kept a while after it held the
+   * order for review): the tail an admin's approval adds joins the order's trace, not the admin's
+   * request. Undefined once that job is gone; the tail then runs in the approving request's trace.
+   */
+  private async traceOf(orderId: string): Promise<string | undefined> {
+    const job = await this.queues.charge.getJob(jobIds.charge(orderId)).catch(() => undefined);
+    return job?.opts.telemetry?.metadata;
   }
 
   /** Tells the customer a final outcome reached outside the flow (cancel, expiry, a failed lone step). */
@@ -107,12 +135,14 @@ export class OrderQueues {
   async sendMany(messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
     this.failFast();
-    const batches = new Set<string>();
+    const batches = new Map<string, Record<string, string>>();
     const jobs: Parameters<Queue['addBulk']>[0] = [];
-    for (const { notificationId, orderId, sendJob } of messages) {
+    for (const { notificationId, orderId, sendJob, trace } of messages) {
       if (sendJob) {
-        if (!batches.has(sendJob)) jobs.push(this.sendBatchJob(sendJob));
-        batches.add(sendJob);
+        const traces = batches.get(sendJob) ?? {};
+        if (!batches.has(sendJob)) jobs.push(this.sendBatchJob(sendJob, traces));
+        batches.set(sendJob, traces);
+        if (trace && orderId) traces[orderId] = trace;
         continue;
       }
       jobs.push({
@@ -122,17 +152,22 @@ export class OrderQueues {
         opts: {
           jobId: jobIds.send(notificationId),
           ...(orderId ? { priority: ORDER_MESSAGE_PRIORITY } : {}),
+          ...(trace ? { telemetry: { metadata: trace } } : {}),
         },
       });
     }
     await this.queues.deliver.addBulk(jobs);
   }
 
-  /** A send batch's job: its messages are orders', so it waits behind admin messages too. */
-  private sendBatchJob(sendJob: string) {
+  /**
+   * A send batch's job: its messages are orders', so it waits behind admin messages too. With tracing
+   * on it carries each order's trace (`traces`, by order id, filled in as its messages are seen), so
+   * that the delivery shows in every order's trace, not only in the notify batch's.
+   */
+  private sendBatchJob(sendJob: string, traces: Record<string, string> = {}) {
     return {
       name: jobNames.sendBatch,
-      data: {},
+      data: { traces },
       opts: { jobId: sendJob, priority: ORDER_MESSAGE_PRIORITY },
     };
   }

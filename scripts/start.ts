@@ -8,7 +8,7 @@ import { onShutdown, preflight, prepareDatabase } from '../wiring/startup';
  * processes (all on PORT, `reusePort`) and WORKER_PROCESSES worker processes (every queue), each
  * restarted with backoff when it dies. SIGTERM drains them all within SHUTDOWN_GRACE_MS.
  */
-const config = await preflight();
+const config = await preflight('api', 'orderflow-supervisor');
 const logger = createLogger(config.LOG_LEVEL, { role: 'supervisor', process: 'supervisor' });
 await prepareDatabase(config, logger);
 if (config.API_PROCESSES + config.WORKER_PROCESSES === 0) {

@@ -3,7 +3,8 @@ import { chargeOrders } from '../domain/orders/charge-batch';
 import { reserveOrder } from '../domain/orders/reserve-one';
 import { applyScreening } from '../domain/orders/screen';
 import { allowedTransitions, finalStatuses } from '../domain/orders/status';
-import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';
+import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
+import { GatewayUnavailableError } from '../domain/payments/gateway';
 import { ReadThroughCache } from '../lib/cache';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
@@ -175,14 +176,11 @@ describe('read-through cache', () => {
     await reserveOrder(h.deps.orders, id);
     expect(await s.order(id)).not.toHaveProperty('risk');
     const real = h.deps.orders.gateway;
-    const down: PaymentGateway = {
-      name: 'down',
-      charge: async () => {
+    const down = new (class extends ForwardingGateway {
+      override async charge(): Promise<never> {
         throw new GatewayUnavailableError('injected: the gateway is down');
-      },
-      refund: (req) => real.refund(req),
-      transactions: (key) => real.transactions(key),
-    };
+      }
+    })(real);
     const results = await chargeOrders({ ...h.deps.orders, gateway: down }, [id]);
     expect(results.get(id)?.ok).toBe(false);
     const after = await s.order(id);

@@ -6,7 +6,8 @@ import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-batch';
 import type { StepOutcome } from '../domain/orders/reserve-one';
-import type { ChargeRequest, ChargeResult, PaymentGateway, RefundRequest } from '../domain/payments/gateway';
+import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
+import type { ChargeRequest, ChargeResult, RefundRequest } from '../domain/payments/gateway';
 import type { MicroBatcher } from '../lib/batcher';
 import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
@@ -40,17 +41,16 @@ afterAll(() => w?.close());
  * One process's gateway client (the configured one, over the shared simulated processor's ledger):
  * every charge call waits until the test releases it, and the keys it was called with are kept.
  */
-class HeldGateway implements PaymentGateway {
-  readonly name = 'held';
+class HeldGateway extends ForwardingGateway {
+  override readonly name = 'held';
   /** Charge calls per order, counted as they arrive (before the hold). */
   readonly calls = new Map<string, number>();
   /** Every idempotency key a charge was asked with, per order. */
   readonly keys = new Map<string, Set<string>>();
   private gate: Promise<void>;
   private open: () => void = () => {};
-  private readonly inner: PaymentGateway;
   constructor() {
-    this.inner = createGateway(h.config, h.db);
+    super(createGateway(h.config, h.db));
     this.gate = new Promise((resolve) => {
       this.open = resolve;
     });
@@ -58,7 +58,7 @@ class HeldGateway implements PaymentGateway {
   release(): void {
     this.open();
   }
-  async charge(req: ChargeRequest): Promise<ChargeResult> {
+  override async charge(req: ChargeRequest): Promise<ChargeResult> {
     const orderId = orderOf(req.idempotencyKey);
     this.calls.set(orderId, (this.calls.get(orderId) ?? 0) + 1);
     const keys = this.keys.get(orderId) ?? new Set();
@@ -69,13 +69,10 @@ class HeldGateway implements PaymentGateway {
   }
   /** Refund calls per order (not held). */
   readonly refunds = new Map<string, number>();
-  refund(req: RefundRequest) {
+  override refund(req: RefundRequest) {
     const orderId = orderOf(req.chargeIdempotencyKey);
     this.refunds.set(orderId, (this.refunds.get(orderId) ?? 0) + 1);
     return this.inner.refund(req);
-  }
-  transactions(key: string) {
-    return this.inner.transactions(key);
   }
 }
 

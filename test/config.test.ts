@@ -50,7 +50,19 @@ describe('loadConfig refuses bad values, naming the variable', () => {
     ['RATE_LIMITS=maybe', { RATE_LIMITS: 'maybe' }, ['RATE_LIMITS']],
     ['RESERVATION_TTL_SECONDS=0', { RESERVATION_TTL_SECONDS: '0' }, ['RESERVATION_TTL_SECONDS']],
     ['RECONCILE_AFTER_SECONDS=-1', { RECONCILE_AFTER_SECONDS: '-1' }, ['RECONCILE_AFTER_SECONDS']],
-    ['PAYMENT_GATEWAY unknown', { PAYMENT_GATEWAY: 'stripe' }, ['PAYMENT_GATEWAY']],
+    ['PAYMENT_GATEWAY unknown', { PAYMENT_GATEWAY: 'paypal' }, ['PAYMENT_GATEWAY']],
+    [
+      'PAYMENT_GATEWAY=stripe without STRIPE_SECRET_KEY',
+      { PAYMENT_GATEWAY: 'stripe', STRIPE_WEBHOOK_SECRET: 'whsec_test' },
+      ['STRIPE_SECRET_KEY'],
+    ],
+    [
+      'PAYMENT_GATEWAY=stripe without STRIPE_WEBHOOK_SECRET',
+      { PAYMENT_GATEWAY: 'stripe', STRIPE_SECRET_KEY: 'sk_test_abc' },
+      ['STRIPE_WEBHOOK_SECRET'],
+    ],
+    ['STRIPE_SECRET_KEY not a secret key', { STRIPE_SECRET_KEY: 'pk_test_abc' }, ['STRIPE_SECRET_KEY']],
+    ['STRIPE_API_URL not a URL', { STRIPE_API_URL: 'stripe' }, ['STRIPE_API_URL']],
     ['BODY_LIMIT_BYTES=lots', { BODY_LIMIT_BYTES: 'lots' }, ['BODY_LIMIT_BYTES']],
     ['PII_KEY not 32 bytes', { PII_KEY: 'c2hvcnQ=' }, ['PII_KEY']],
     [

@@ -3,7 +3,8 @@ import type { Actor } from '../domain/actor';
 import { chargeOrder } from '../domain/orders/charge-one';
 import { cancelOrder } from '../domain/orders/compensate';
 import { refundIfCharged } from '../domain/orders/refund';
-import { GatewayUnavailableError, type PaymentGateway } from '../domain/payments/gateway';
+import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
+import { GatewayUnavailableError } from '../domain/payments/gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
 import { createLogger } from '../lib/logger';
 import type { QueueName } from '../queues/contract';
@@ -159,14 +160,11 @@ describe('refunds outside the order transaction', () => {
   test('a refund the gateway could not take at the cancel is owed, and the reconciler pays it once', async () => {
     const p = await s.product(1, 800);
     const [id] = (await ordersIn('paid', 1, p)) as [string];
-    const down: PaymentGateway = {
-      name: 'down',
-      charge: (req) => simulated.charge(req),
-      refund: async () => {
+    const down = new (class extends ForwardingGateway {
+      override async refund(): Promise<never> {
         throw new GatewayUnavailableError('injected: the gateway is down');
-      },
-      transactions: (key) => simulated.transactions(key),
-    };
+      }
+    })(simulated);
     // The cancel stands (stock back, order cancelled); the money is owed, not lost.
     const cancelled = await cancelOrder({ ...h.deps.orders, gateway: down }, id, customer);
     expect(cancelled).toMatchObject({ status: 'cancelled', changed: true, refund: 'owed' });

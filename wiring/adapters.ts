@@ -9,9 +9,11 @@ import { RedisRequestWindow } from '../domain/notifications/request-window';
 import { isSendOutage, ResilientEmailTransport } from '../domain/notifications/resilient-transports';
 import type { OrderContext } from '../domain/orders/context';
 import { FailedPaymentSignals } from '../domain/orders/failed-payments';
+import type { StripeRefundLister } from '../domain/orders/stripe-events';
 import type { PaymentGateway } from '../domain/payments/gateway';
 import { isGatewayOutage, ResilientGateway } from '../domain/payments/resilient-gateway';
 import { SimulatedGateway } from '../domain/payments/simulated-gateway';
+import { StripeGateway } from '../domain/payments/stripe-gateway';
 import { Breaker, type CircuitStateName } from '../domain/resilience';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
@@ -19,14 +21,39 @@ import type { RedisClient } from '../lib/redis';
 import { PartitionedQueues } from '../queues/partitioned';
 import { partitionPrefixes } from '../queues/partitions';
 import { RedisOrderEvents } from './order-events';
+import { jobTelemetry } from './tracing';
 
 /** The composition root shared by the API and the workers: one place that picks the adapters. */
 export function createGateway(config: Config, db: Db, onState?: BreakerListener): PaymentGateway {
-  const simulated = new SimulatedGateway(db, {
+  return new ResilientGateway(
+    paymentProcessor(config, db),
+    breaker(config, 'payment_gateway', isGatewayOutage, onState),
+  );
+}
+
+/** Stripe's own list of a payment's refunds, for its webhooks; none unless PAYMENT_GATEWAY=stripe. */
+export function createStripeRefundLister(config: Config): StripeRefundLister | undefined {
+  if (config.PAYMENT_GATEWAY !== 'stripe' || !config.STRIPE_SECRET_KEY) return undefined;
+  return new StripeGateway({
+    secretKey: config.STRIPE_SECRET_KEY,
+    apiUrl: config.STRIPE_API_URL,
+    timeoutMs: config.GATEWAY_TIMEOUT_MS,
+  });
+}
+
+/** The processor PAYMENT_GATEWAY names (config checked that Stripe has its key). */
+function paymentProcessor(config: Config, db: Db): PaymentGateway {
+  if (config.PAYMENT_GATEWAY === 'stripe' && config.STRIPE_SECRET_KEY) {
+    return new StripeGateway({
+      secretKey: config.STRIPE_SECRET_KEY,
+      apiUrl: config.STRIPE_API_URL,
+      timeoutMs: config.GATEWAY_TIMEOUT_MS,
+    });
+  }
+  return new SimulatedGateway(db, {
     latencyMs: config.GATEWAY_LATENCY_MS,
     failureRate: config.GATEWAY_FAILURE_RATE,
   });
-  return new ResilientGateway(simulated, breaker(config, 'payment_gateway', isGatewayOutage, onState));
 }
 
 export type BreakerListener = (name: string, state: CircuitStateName) => void;
@@ -73,6 +100,7 @@ export function createOrderContext(
       enabled: config.FRAUD_SCREENING,
       reviewAt: config.RISK_REVIEW_AT,
       rejectAt: config.RISK_REJECT_AT,
+      maxHolds: config.MAX_UNPAID_ORDERS,
       ...(observeRisk ? { observe: observeRisk } : {}),
     },
   };
@@ -87,10 +115,12 @@ function committedModel(): RiskModel {
 
 /** The producer over every partition's flow family (one family unless QUEUE_PARTITIONS > 1). */
 export function createQueues(config: Config, redis: RedisClient): PartitionedQueues {
-  return new PartitionedQueues(redis, partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS), {
-    attempts: config.JOB_ATTEMPTS,
-    backoffMs: config.JOB_BACKOFF_MS,
-  });
+  return new PartitionedQueues(
+    redis,
+    partitionPrefixes(config.QUEUE_PREFIX, config.QUEUE_PARTITIONS),
+    { attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS },
+    jobTelemetry(),
+  );
 }
 
 export function createTransports(config: Config, logger: Logger, onState?: BreakerListener): Transports {

@@ -5,12 +5,15 @@ import { type Config, ConfigError, type ConfigRole, loadConfig } from '../lib/co
 import { applyHeapGrowth } from '../lib/js-heap';
 import type { Logger } from '../lib/logger';
 import { checkServices, openResources } from './resources';
+import { startTracing, stopTracing } from './tracing';
 
 /**
  * Start-up shared by every entry point (API, worker, supervisor): the configuration parsed once, and
  * Redis and MySQL checked, with one clear paragraph and a non-zero exit when something is wrong.
+ * Tracing starts here (when configured), before any logger, queue or worker is made: they look for it
+ * once, when made. `service` is the process's default OpenTelemetry service name.
  */
-export async function preflight(role: ConfigRole = 'api'): Promise<Config> {
+export async function preflight(role: ConfigRole = 'api', service = 'orderflow'): Promise<Config> {
   let config: Config;
   try {
     config = loadConfig(process.env, role);
@@ -28,6 +31,7 @@ export async function preflight(role: ConfigRole = 'api'): Promise<Config> {
     console.error(`Orderflow cannot start.\n\n${problem}`);
     process.exit(1);
   }
+  await startTracing(config, service);
   return config;
 }
 
@@ -88,13 +92,15 @@ export function stopWhenOrphaned(stop: () => Promise<void>, supervisorPid: numbe
 export function onShutdown(stop: () => Promise<void>): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   const run = () => {
-    stopping ??= stop().then(
-      () => process.exit(0),
-      (err) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
+    stopping ??= stop()
+      .finally(stopTracing)
+      .then(
+        () => process.exit(0),
+        (err) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
     return stopping;
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void run());

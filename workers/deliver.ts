@@ -7,6 +7,7 @@ import {
   type Transports,
 } from '../domain/notifications/notifications';
 import { markBatchFailed, sendBatch } from '../domain/notifications/send-batch';
+import { inSpan, linkedToItems, tracingOn } from '../lib/tracing';
 import { jobNames, SendJobData } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { delayIfCircuitOpen, isFinalAttempt } from './step';
@@ -35,13 +36,22 @@ export function deliverProcessor(deps: WorkerDeps) {
     const { notificationId, orderId } = SendJobData.parse(job.data);
     const transports = job.opts.priority ? deps.transports : express;
     try {
-      const status = await sendNotification(
-        deps.db,
-        deps.config.piiKey,
-        transports,
-        notificationId,
-        job.opts.priority ? grouped : undefined,
-      );
+      const send = () =>
+        sendNotification(
+          deps.db,
+          deps.config.piiKey,
+          transports,
+          notificationId,
+          job.opts.priority ? grouped : undefined,
+        );
+      // In the trace the job was added in: the order's (a cancel's, a lone reservation's message).
+      const status = tracingOn()
+        ? await inSpan(
+            'deliver',
+            { 'order.id': orderId ?? '', 'job.id': job.id ?? '', 'job.attempt': job.attemptsMade + 1 },
+            send,
+          )
+        : await send();
       deps.logger.info(
         { notificationId, orderId, status, attempt: job.attemptsMade + 1 },
         'message delivered',
@@ -67,7 +77,18 @@ function batchProcessor(deps: WorkerDeps) {
     const sendJob = job.id;
     if (!sendJob) throw new Error('a send-batch job has no id');
     try {
-      const { messages, retry } = await sendBatch(deps.db, deps.config.piiKey, deps.transports, sendJob);
+      // The batch's span links to each of its orders' traces, and each message's send is a span of its
+      // order's trace (the traces came with the job, queues/producer.ts sendMany).
+      const traces = (job.data as { traces?: Record<string, string> }).traces;
+      const send = () => sendBatch(deps.db, deps.config.piiKey, deps.transports, sendJob);
+      const { messages, retry } = tracingOn()
+        ? await linkedToItems(
+            'deliver batch',
+            traces,
+            { 'job.id': sendJob, 'job.attempt': job.attemptsMade + 1 },
+            send,
+          )
+        : await send();
       if (deps.logger.isLevelEnabled('info')) {
         const attempt = job.attemptsMade + 1;
         for (const { id, orderId, status } of messages) {

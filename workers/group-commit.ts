@@ -20,6 +20,7 @@ export function stepBatcher<T>(
         `${step} batch failed as a whole; deciding its orders one by one`,
       ),
     ),
-    groupCommitOptions(deps.config),
+    // With tracing on, a batch is a span of its own linked to each order's step span.
+    { ...groupCommitOptions(deps.config), traceName: `${step} batch` },
   );
 }

@@ -129,7 +129,7 @@ export async function runWorkerProcess(config: Config, args: WorkerArgs) {
 
 if (import.meta.main) {
   // A worker holds no JWT_SECRET (the supervisor gives it none): it signs and verifies no tokens.
-  const config = await preflight('worker');
+  const config = await preflight('worker', 'orderflow-worker');
   let args: WorkerArgs;
   try {
     args = parseWorkerArgs(process.argv.slice(2), config.WORKER_CONCURRENCY, config.QUEUE_PARTITIONS);

@@ -1,4 +1,5 @@
 import { completeAndRecordOutcomes, type Finished } from '../domain/orders/complete';
+import { itemMetadata } from '../lib/tracing';
 import { jobIds } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 import { stepBatcher } from './group-commit';
@@ -37,7 +38,12 @@ export function notifyBatcher(deps: WorkerDeps) {
       const results = await completeAndRecordOutcomes(deps.orders, ids, jobIds.sendBatch());
       const messages = [...results].flatMap(([orderId, r]) =>
         r.ok
-          ? (r.value.messages ?? []).map(({ id, sendJob }) => ({ notificationId: id, orderId, sendJob }))
+          ? (r.value.messages ?? []).map(({ id, sendJob }) => ({
+              notificationId: id,
+              orderId,
+              sendJob,
+              trace: itemMetadata(orderId),
+            }))
           : [],
       );
       await deps.queues.sendMany(messages);
@@ -57,7 +63,14 @@ async function notifyOne(deps: WorkerDeps, orderId: string): Promise<Finished> {
   if (!result.ok) throw result.error;
   const { messages } = result.value;
   if (messages) {
-    await deps.queues.sendMany(messages.map(({ id, sendJob }) => ({ notificationId: id, orderId, sendJob })));
+    await deps.queues.sendMany(
+      messages.map(({ id, sendJob }) => ({
+        notificationId: id,
+        orderId,
+        sendJob,
+        trace: itemMetadata(orderId),
+      })),
+    );
   }
   return result.value;
 }

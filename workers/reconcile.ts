@@ -1,8 +1,16 @@
 import { purgeDeadTokens } from '../domain/auth/tokens';
+import { authorizeHeld } from '../domain/orders/authorize';
 import { expireHolds } from '../domain/orders/compensate';
-import { findStaleNotifications, findStuckOrders, findUnsettledPayments } from '../domain/orders/reconcile';
+import {
+  findStaleNotifications,
+  findStuckOrders,
+  findUnauthorizedReviews,
+  findUnsettledPayments,
+} from '../domain/orders/reconcile';
 import { refundIfCharged } from '../domain/orders/refund';
+import { findStaleRefunds, settleRefund } from '../domain/orders/refunds/settle';
 import { expireReviews } from '../domain/orders/review';
+import { invalidate } from '../lib/cache';
 import type { WorkerDeps } from './deps';
 
 export interface ReconcileReport {
@@ -74,16 +82,40 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     );
     report.readded++;
   }
+  for (const { orderId } of await findUnauthorizedReviews(deps.db, olderThan)) {
+    try {
+      const { messages } = await authorizeHeld(deps.orders, orderId);
+      for (const id of messages) await deps.queues.send(id, orderId);
+      report.settled++;
+    } catch (err) {
+      deps.logger.warn({ err, orderId }, 'could not authorize an order held in review');
+    }
+  }
   const lateChargeSince = new Date(Date.now() - deps.config.LATE_CHARGE_WINDOW_SECONDS * 1000);
   for (const { orderId } of await findUnsettledPayments(deps.db, olderThan, lateChargeSince)) {
     try {
-      if ((await refundIfCharged(deps.orders, orderId)) === 'refunded') {
-        deps.logger.warn({ orderId }, 'reconciler refunded an ended order');
+      const answer = await refundIfCharged(deps.orders, orderId);
+      if (answer === 'refunded' || answer === 'voided') {
+        deps.logger.warn({ orderId, answer }, 'reconciler gave back the money of an ended order');
         report.settled++;
       }
     } catch (err) {
       // The gateway is down or its circuit open: this payment waits for the next pass, the others go on.
       failed('settle', orderId, err);
+    }
+  }
+  // Refunds after the sale left pending (the gateway was away, the process died after the intent): the
+  // gateway is asked again with the refund's own key, so it moves the money once, and the answer is
+  // recorded once (only a pending refund takes one).
+  for (const { id, orderId } of await findStaleRefunds(deps.db, olderThan)) {
+    try {
+      const { refund, messages } = await settleRefund(deps.orders, id);
+      for (const message of messages) await deps.queues.send(message, orderId);
+      await invalidate(deps.redis, deps.config.QUEUE_PREFIX, 'order', [orderId]).catch(() => {});
+      deps.logger.warn({ orderId, refundId: id, status: refund.status }, 'reconciler settled a refund');
+      report.settled++;
+    } catch (err) {
+      deps.logger.warn({ err, orderId, refundId: id }, 'could not settle a pending refund');
     }
   }
   // A message recorded by a notify batch is only ever sent by its batch's job: that job is re-added

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { MetricsTime, type Processor, Worker } from 'bullmq';
 import { BatchingEmailTransport } from '../domain/notifications/batching-email';
 import { jobNames, type QueueName } from '../queues/contract';
+import { jobTelemetry } from '../wiring/tracing';
 import { chargeProcessor } from './charge';
 import { deliverProcessor } from './deliver';
 import type { WorkerDeps } from './deps';
@@ -69,6 +70,8 @@ export async function startWorkers(
   const startedAt = new Date().toISOString();
   const c = deps.config;
   const { prefix = c.QUEUE_PREFIX, ...labels } = identity;
+  // bullmq-otel when tracing is on: each job's `process` span continues the trace it was added in.
+  const telemetry = jobTelemetry();
   const workers = queues.map((queue) => {
     const worker = new Worker(queue, processorFor(deps, queue), {
       connection: deps.redis,
@@ -82,6 +85,7 @@ export async function startWorkers(
       stalledInterval: c.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: c.WORKER_MAX_STALLED,
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      ...(telemetry ? { telemetry } : {}),
     });
     worker.on('failed', (job, err) => {
       // A job failed by the stalled checker never reached its processor's catch: end the order here.

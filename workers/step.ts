@@ -1,6 +1,7 @@
 import { DelayedError, type Job, type Processor, UnrecoverableError } from 'bullmq';
 import { failOrder } from '../domain/orders/compensate';
 import { CircuitOpenError } from '../domain/resilience';
+import { inSpan, tracingOn } from '../lib/tracing';
 import type { OrderJobData, StepResult } from '../queues/contract';
 import type { WorkerDeps } from './deps';
 
@@ -33,7 +34,7 @@ export function orderStep(
     const started = performance.now();
     const context = () => ({ orderId, requestId, jobId: job.id, step, attempt: job.attemptsMade + 1 });
     try {
-      const result = await run(orderId, job);
+      const result = tracingOn() ? await traced(step, orderId, job, run) : await run(orderId, job);
       if (deps.logger.isLevelEnabled('info')) {
         deps.logger.info(
           { ...context(), ...result, ms: Math.round(performance.now() - started) },
@@ -48,6 +49,29 @@ export function orderStep(
       throw err;
     }
   };
+}
+
+/**
+ * The order's own span of this step (in its trace, under BullMQ's `process` span); the batch that
+ * decides it links to it. Called only with tracing on: off, a job allocates nothing for it.
+ */
+function traced(
+  step: StepName,
+  orderId: string,
+  job: Job,
+  run: (orderId: string, job: Job) => Promise<StepResult>,
+): Promise<StepResult> {
+  const attributes = {
+    'order.id': orderId,
+    'messaging.destination.name': step,
+    'job.id': job.id ?? '',
+    'job.attempt': job.attemptsMade + 1,
+  };
+  return inSpan(step, attributes, async (span) => {
+    const result = await run(orderId, job);
+    span?.setAttribute('order.status', result.status);
+    return result;
+  });
 }
 
 /**

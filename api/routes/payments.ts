@@ -14,13 +14,24 @@ const PayBody = z.strictObject({ orderId: IdSchema, token: PaymentToken }).opena
 const PaymentView = z
   .object({
     orderId: z.string(),
-    status: z.enum(['unpaid', 'pending', 'succeeded', 'failed', 'refunded']),
+    status: z.enum([
+      'unpaid',
+      'pending',
+      'authorized',
+      'succeeded',
+      'failed',
+      'voided',
+      'partially_refunded',
+      'refunded',
+    ]),
     amountCents: z.number().int(),
+    capturedCents: z.number().int(),
+    refundedCents: z.number().int(),
     currency: z.string(),
     failureCode: z.string().optional(),
     transactions: z.array(
       z.object({
-        type: z.enum(['charge', 'refund']),
+        type: z.enum(['authorization', 'capture', 'charge', 'void', 'refund']),
         amountCents: z.number().int(),
         gatewayRef: z.string(),
         at: z.string(),

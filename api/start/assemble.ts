@@ -3,7 +3,8 @@ import { configurePasswordHashing } from '../../domain/users/passwords';
 import type { Config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { peersFromConfig } from '../../lib/metrics-peers';
-import { createOrderContext, createQueues } from '../../wiring/adapters';
+import { tracingOn } from '../../lib/tracing';
+import { createOrderContext, createQueues, createStripeRefundLister } from '../../wiring/adapters';
 import { createMetrics } from '../../wiring/metrics';
 import { openResources, type Resources } from '../../wiring/resources';
 import { createApp } from '../app';
@@ -56,10 +57,13 @@ export async function assembleApi(config: Config, logger: Logger): Promise<Assem
     ),
     metrics,
     writeTransaction: oneRoundTripWriter(placingPool),
+    stripeRefunds: createStripeRefundLister(config) ?? null,
   };
   const live = new LiveTracking(resources.redis, config, deps.metrics);
+  // @hono/otel is loaded only when tracing is on: off, no request pays for it.
+  const tracing = tracingOn() ? (await import('../middleware/tracing')).tracingMiddleware() : [];
   return {
-    app: createApp(deps, live),
+    app: createApp(deps, live, tracing),
     deps,
     resources,
     live,

@@ -49,7 +49,7 @@ export async function startApi(config: Config, options: ApiOptions = {}) {
 }
 
 if (import.meta.main) {
-  const config = await preflight();
+  const config = await preflight('api', 'orderflow-api');
   const argv = process.argv.slice(2);
   const name = flagValue(argv, '--name');
   // `--name` is how the supervisor starts its children (scripts/start.ts).

@@ -10,7 +10,7 @@ export const gatewayTransactions = mysqlTable(
   {
     idempotencyKey: varchar('idempotency_key', { length: 80 }).primaryKey(),
     ref: varchar('ref', { length: 80 }).notNull(),
-    type: mysqlEnum('type', ['charge', 'refund']).notNull(),
+    type: mysqlEnum('type', ['charge', 'refund', 'authorization', 'capture', 'void']).notNull(),
     outcome: mysqlEnum('outcome', ['succeeded', 'declined']).notNull(),
     declineCode: varchar('decline_code', { length: 64 }),
     paymentRef: varchar('payment_ref', { length: 80 }),

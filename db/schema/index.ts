@@ -7,4 +7,6 @@ export * from './orders';
 export * from './payments';
 export * from './products';
 export * from './refresh-tokens';
+export * from './refunds';
+export * from './stripe-events';
 export * from './users';

@@ -1,5 +1,6 @@
 import {
   bigint,
+  boolean,
   char,
   datetime,
   double,
@@ -41,12 +42,16 @@ export const orders = mysqlTable(
     idempotencyKey: varchar('idempotency_key', { length: 255 }),
     requestHash: char('request_hash', { length: 64 }),
     failureReason: varchar('failure_reason', { length: 255 }),
+    // The customer disputed the payment with their bank (Stripe's `charge.dispute.created`).
+    disputed: boolean('disputed').notNull().default(false),
     reservedUntil: datetime('reserved_until', { mode: 'date', fsp: 3 }),
     // Fraud screening's verdict, taken once before the first charge (null until then).
     riskScore: double('risk_score'),
     riskDecision: mysqlEnum('risk_decision', riskDecisions),
     riskReasons: varchar('risk_reasons', { length: 255 }),
     riskModel: varchar('risk_model', { length: 40 }),
+    // What went back to the customer after the sale (refunds, or the full refund of a cancel).
+    refundedCents: bigint('refunded_cents', { mode: 'number', unsigned: true }).notNull().default(0),
     // Bumped by every transition: a compare-and-set can use it, and the reconciler sees movement.
     version: int('version', { unsigned: true }).notNull().default(0),
     createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),

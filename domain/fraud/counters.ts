@@ -33,6 +33,8 @@ export interface RiskCounters {
   observeOrders(inputs: ObserveInput[]): Promise<PromiseSettledResult<CounterSignals>[]>;
   /** A declined payment of this user's order. */
   recordFailedPayment(userId: string, orderId: string, at: number): Promise<void>;
+  /** A payment of this user's order disputed with their bank (a chargeback): counted as a failed payment. */
+  recordDispute(userId: string, orderId: string, at: number): Promise<void>;
 }
 
 const MINUTE = 60_000;
@@ -235,6 +237,12 @@ export class RedisRiskCounters implements RiskCounters {
       DAY,
       MAX_MEMBERS,
     );
+  }
+
+  async recordDispute(userId: string, orderId: string, at: number): Promise<void> {
+    // The model knows failed payments (a card that does not hold); a dispute is the strongest of them.
+    // Its own member, so a declined charge and a dispute of one order count twice.
+    await this.recordFailedPayment(userId, `dispute:${orderId}`, at);
   }
 
   /** EVALSHA, and the script's text only when this Redis has not seen it yet (or lost it). */

@@ -20,11 +20,20 @@ export interface Screening {
   rejectAt: number;
   /** False (FRAUD_SCREENING=off, the operator's kill switch): every order is charged unscreened. */
   enabled?: boolean;
+  /**
+   * MAX_UNPAID_ORDERS: orders in `review` count with unpaid `reserved` ones; an order that would pass
+   * it on entering review is rejected (`too_many_holds`) before anything is authorized.
+   */
+  maxHolds: number;
   /** Told of every decision that took effect (metrics). */
   observe?: (a: RiskAssessment) => void;
 }
 
-/** Stripe-style test tokens that force a decision whatever the score (they charge like tok_visa). */
+/**
+ * Stripe-style test tokens that force a decision whatever the score (they charge like tok_visa); only
+ * with a gateway in test mode: with real money they are ordinary tokens, and a customer cannot steer
+ * screening with them.
+ */
 export const forcedDecisions: Readonly<Record<string, { decision: RiskDecision; reason: string }>> = {
   tok_riskLevelElevated: { decision: 'review', reason: 'test_token_elevated' },
   tok_riskLevelHighest: { decision: 'reject', reason: 'test_token_highest' },
@@ -67,6 +76,7 @@ export function assess(
   f: OrderFacts,
   counters: CounterSignals,
   now: number,
+  testMode: boolean,
 ): RiskAssessment {
   const token = order.paymentToken ?? '';
   const { score, reasons } = s.model.score({
@@ -77,7 +87,7 @@ export function assess(
     accountAgeHours: f.accountCreated ? Math.max(0, now - f.accountCreated.getTime()) / 3_600_000 : 0,
     units: f.units,
   });
-  const forced = forcedDecisions[token];
+  const forced = testMode ? forcedDecisions[token] : undefined;
   const decision: RiskDecision =
     forced?.decision ?? (score >= s.rejectAt ? 'reject' : score >= s.reviewAt ? 'review' : 'approve');
   return {

@@ -45,6 +45,12 @@ export function outcomeText(status: OrderStatus, orderId: string, total: string,
         text: `Thank you! Your order ${orderId} (${total}) is confirmed.`,
       };
     case 'rejected':
+      if (reason === 'too_many_holds') {
+        return {
+          subject: `Order ${orderId} could not be accepted`,
+          text: `Sorry: order ${orderId} could not be accepted while you have other orders waiting for payment or review. You have not been charged.`,
+        };
+      }
       if (reason === 'fraud_suspected') {
         return {
           subject: `Order ${orderId} could not be accepted`,

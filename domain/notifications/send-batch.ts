@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { select } from '../../db/raw';
 import { notifications } from '../../db/schema';
+import { itemSpan, SpanKind, tracingOn } from '../../lib/tracing';
 import { CircuitOpenError } from '../resilience';
 import {
   callProvider,
@@ -45,7 +46,20 @@ export async function sendBatch(
   sendJob: string,
 ): Promise<BatchDelivery> {
   const rows = await select<NotificationRow>(db, READ_BATCH, [sendJob]);
-  const answers = await Promise.allSettled(rows.map((row) => callProvider(piiKey, transports, row)));
+  // Each message's provider call is a span of its order's trace (a send batch serves many orders).
+  const answers = await Promise.allSettled(
+    rows.map((row) =>
+      !tracingOn()
+        ? callProvider(piiKey, transports, row)
+        : itemSpan(
+            row.orderId,
+            'deliver',
+            { 'order.id': row.orderId ?? '', 'notification.channel': row.channel },
+            () => callProvider(piiKey, transports, row),
+            SpanKind.CLIENT,
+          ),
+    ),
+  );
   const sent = new Map<string, string>();
   // Failures with the same error (a request that failed as a whole) are recorded with one statement.
   const failures = new Map<string, { failure: SendFailure; ids: string[] }>();

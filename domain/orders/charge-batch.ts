@@ -1,13 +1,12 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { AnyMySqlColumn } from 'drizzle-orm/mysql-core';
 import type { Tx } from '../../db/client';
 import { caseWhen, marks, select, write } from '../../db/raw';
 import type { RiskDecision } from '../../db/schema';
-import { orders, payments } from '../../db/schema';
-import { newId } from '../../lib/ids';
+import { spanEach, tracingOn } from '../../lib/tracing';
 import { notFound } from '../errors';
 import { type OrderFacts, orderFacts } from '../fraud/screening';
 import { type ChargeResult, chargeKey } from '../payments/gateway';
+import { chargeOrder } from './charge-one';
+import { claimPayments } from './claim';
 import type { OrderContext } from './context';
 import {
   byId,
@@ -23,6 +22,7 @@ import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { screenBeforeChargeMany } from './screen';
 import type { OrderEvent, OrderStatus } from './status';
+import { chargeTraced } from './traced-charge';
 
 type ChargeRow = {
   id: string;
@@ -54,16 +54,21 @@ export async function chargeOrders(
     totalCents: number;
     currency: string;
     riskDecision: RiskDecision | null;
+    captureMethod: 'automatic' | 'manual' | null;
     units: string | number;
     accountCreated: string | Date | null;
   }>(ctx.db, batchRead(orderIds.length), orderIds);
   const found = new Map(rows.map((r) => [r.id, r]));
   const settle: string[] = [];
+  const held: string[] = [];
   const due: ChargeRow[] = [];
   for (const id of orderIds) {
     const row = found.get(id);
     if (!row) out.set(id, { ok: false, error: notFound('Order') });
     else if (row.status === 'cancelled' || row.status === 'failed') settle.push(id);
+    // Held for review (its authorization owed) or approved after it (its capture owed): rare, and
+    // decided one by one on the single-order path.
+    else if (row.status === 'review' || row.captureMethod === 'manual') held.push(id);
     else if (row.status !== 'reserved' || !row.paymentToken)
       out.set(id, { ok: true, value: { status: row.status, changed: false } });
     else
@@ -85,9 +90,31 @@ export async function chargeOrders(
       ),
     ),
   );
+  const single = Promise.all(
+    held.map((id) =>
+      chargeOrder(ctx, id).then(
+        (value) => out.set(id, { ok: true, value }),
+        (error) => out.set(id, { ok: false, error }),
+      ),
+    ),
+  );
   await chargeDue(ctx, due, out);
-  await settling;
+  await Promise.all([settling, single]);
   return out;
+}
+
+/** Screening decides the batch at once; each order still gets a `screen` span in its own trace. */
+function screenTraced(ctx: OrderContext, candidates: ChargeRow[]) {
+  return spanEach(
+    candidates.map((o) => o.id),
+    'screen',
+    (id) => ({ 'order.id': id }),
+    () => screenBeforeChargeMany(ctx, candidates),
+    (id, span, found) => {
+      const v = found.get(id);
+      span.setAttribute('screen.verdict', v === null ? 'approved' : v && 'status' in v ? v.status : 'error');
+    },
+  );
 }
 
 /** The batch's first read, with what fraud screening needs (one statement, not one per order). */
@@ -96,7 +123,8 @@ const batchRead = (n: number) =>
   '`orders`.`payment_token` AS `paymentToken`, `orders`.`total_cents` AS `totalCents`, ' +
   '`orders`.`currency` AS `currency`, `orders`.`risk_decision` AS `riskDecision`, ' +
   '(SELECT COALESCE(SUM(`order_items`.`quantity`), 0) FROM `order_items` WHERE `order_items`.`order_id` = `orders`.`id`) AS `units`, ' +
-  '(SELECT `users`.`created_at` FROM `users` WHERE `users`.`id` = `orders`.`user_id`) AS `accountCreated` ' +
+  '(SELECT `users`.`created_at` FROM `users` WHERE `users`.`id` = `orders`.`user_id`) AS `accountCreated`, ' +
+  '(SELECT `payments`.`capture_method` FROM `payments` WHERE `payments`.`order_id` = `orders`.`id`) AS `captureMethod` ' +
   `FROM \`orders\` WHERE \`orders\`.\`id\` IN (${marks(n)})`;
 
 async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<string, Decided<StepOutcome>>) {
@@ -104,7 +132,9 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   // Fraud screening comes before any money is asked for, as on the single-order path: an order held
   // for review or rejected goes no further (its screening recorded the decision). The batch's
   // approvals are stored (one statement) before the payment rows are made.
-  const verdicts = await screenBeforeChargeMany(ctx, candidates);
+  const verdicts = tracingOn()
+    ? await screenTraced(ctx, candidates)
+    : await screenBeforeChargeMany(ctx, candidates);
   const screened = candidates.map((o) => {
     // Never charged unscreened: an order the screening did not answer fails its job (it retries).
     const verdict = verdicts.has(o.id) ? (verdicts.get(o.id) ?? null) : { error: new Error('not screened') };
@@ -121,7 +151,7 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   // from here on finds the row and owes the refund; if it asks before the charge lands, the record
   // below sees the order cancelled and refunds. The insert itself answers for the orders it finds
   // reserved; only when it did not find them all are their statuses read.
-  const allReserved = await ensurePaymentRows(ctx, approved);
+  const allReserved = await claimPayments(ctx.db, approved);
   const still = allReserved
     ? approved.map((o) => ({ id: o.id, status: 'reserved' as const }))
     : await select<{ id: string; status: OrderStatus }>(
@@ -138,20 +168,19 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
   if (due.length === 0) return;
   const answers = await Promise.all(
     due.map((o) =>
-      ctx.gateway
-        .charge({
-          idempotencyKey: chargeKey(o.id),
-          token: o.paymentToken,
-          amountCents: o.totalCents,
-          currency: o.currency,
-        })
-        .then(
-          (result) => ({ order: o, result }),
-          (error: unknown) => {
-            out.set(o.id, { ok: false, error });
-            return null;
-          },
-        ),
+      // The gateway call is a span of the order's trace (never the token: only the outcome).
+      chargeTraced(ctx.gateway, o, {
+        idempotencyKey: chargeKey(o.id),
+        token: o.paymentToken,
+        amountCents: o.totalCents,
+        currency: o.currency,
+      }).then(
+        (result) => ({ order: o, result }),
+        (error: unknown) => {
+          out.set(o.id, { ok: false, error });
+          return null;
+        },
+      ),
     ),
   );
   const answered = answers.filter((a): a is { order: ChargeRow; result: ChargeResult } => a !== null);
@@ -167,48 +196,6 @@ async function chargeDue(ctx: OrderContext, candidates: ChargeRow[], out: Map<st
 
 async function settleOne(ctx: OrderContext, orderId: string): Promise<void> {
   await refundIfCharged(ctx, orderId);
-}
-
-/**
- * Makes the payment rows of the orders that are still `reserved`, and tells whether that was all of
- * them. One `INSERT … SELECT` from their order rows: the select is a locking read (shared locks, held
- * until the insert commits), so the status it sees is the latest, and a cancel that comes after it
- * waits for the row and then finds it (and owes its refund). An order no longer reserved gets no row:
- * nothing was charged and nothing will be. A row made by an earlier attempt stays as it is (the
- * unique order_id and idempotency key), counted as found: mysql2 asks for found rows, so the count is
- * the number of orders found reserved, and it equals the batch's size only when every one was.
- *
- * Still built with drizzle's `sql` (one statement per batch): test/small-batches.test.ts commits a
- * cancel at exactly this statement by catching it in `db.execute`.
- */
-/** A column as an INSERT names it: unqualified. */
-const column = (c: AnyMySqlColumn) => sql`${sql.identifier(c.name)}`;
-
-async function ensurePaymentRows(ctx: OrderContext, due: ChargeRow[]): Promise<boolean> {
-  const now = new Date();
-  const o = sql`${orders.id}`;
-  const byOrder = (value: (row: ChargeRow) => string) =>
-    sql`CASE ${o} ${sql.join(
-      due.map((row) => sql`WHEN ${row.id} THEN ${value(row)}`),
-      sql` `,
-    )} END`;
-  const [res] = await ctx.db.execute(
-    sql`INSERT INTO ${payments} (${column(payments.id)}, ${column(payments.orderId)}, ${column(payments.status)},
-        ${column(payments.amountCents)}, ${column(payments.currency)}, ${column(payments.idempotencyKey)},
-        ${column(payments.createdAt)}, ${column(payments.updatedAt)})
-      SELECT ${byOrder(() => newId('pay'))}, ${orders.id}, 'pending', ${orders.totalCents}, ${orders.currency},
-        ${byOrder((row) => chargeKey(row.id))}, ${now}, ${now}
-      FROM ${orders} FORCE INDEX (PRIMARY)
-      WHERE ${and(
-        inArray(
-          orders.id,
-          due.map((row) => row.id),
-        ),
-        eq(orders.status, 'reserved'),
-      )}
-      ON DUPLICATE KEY UPDATE ${column(payments.orderId)} = ${payments.orderId}`,
-  );
-  return (res as { affectedRows: number }).affectedRows === due.length;
 }
 
 type Paid = { orderId: string; to: 'paid'; ref: string };

@@ -1,21 +1,31 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { orders, payments } from '../../db/schema';
+import { orders, payments, type PaymentStatus as StoredPaymentStatus } from '../../db/schema';
 import { conflict } from '../errors';
-import { chargeKey } from '../payments/gateway';
+import { chargeKey, type GatewayTransactionType } from '../payments/gateway';
 import { ensurePaymentRow } from './charge-one';
 import type { OrderContext } from './context';
 import { getOrderRow } from './read';
 
-export type PaymentStatus = 'unpaid' | 'pending' | 'succeeded' | 'failed' | 'refunded';
+export type PaymentStatus = 'unpaid' | StoredPaymentStatus;
 
 export interface PaymentView {
   orderId: string;
   status: PaymentStatus;
   amountCents: number;
+  /** What the processor took (0 while only authorized, or once voided). */
+  capturedCents: number;
+  refundedCents: number;
   currency: string;
   failureCode?: string;
-  transactions: { type: 'charge' | 'refund'; amountCents: number; gatewayRef: string; at: string }[];
+  transactions: { type: GatewayTransactionType; amountCents: number; gatewayRef: string; at: string }[];
 }
+
+/** The statuses in which the processor holds (or held, before refunds) the captured money. */
+export const capturedStatuses: ReadonlySet<StoredPaymentStatus> = new Set([
+  'succeeded',
+  'partially_refunded',
+  'refunded',
+]);
 
 /** Pays a reserved order that was placed without payment; the caller then adds the charge → notify tail. */
 export async function attachPayment(ctx: OrderContext, orderId: string, token: string): Promise<void> {
@@ -37,12 +47,14 @@ export async function attachPayment(ctx: OrderContext, orderId: string, token: s
 export async function getPaymentView(ctx: OrderContext, orderId: string): Promise<PaymentView> {
   const order = await getOrderRow(ctx.db, orderId);
   const [payment] = await ctx.db.select().from(payments).where(eq(payments.orderId, orderId)).limit(1);
-  const transactions = await ctx.gateway.transactions(chargeKey(orderId));
+  const transactions = await ctx.gateway.transactions(chargeKey(orderId), payment?.gatewayRef ?? undefined);
   const status: PaymentStatus = payment ? payment.status : order.paymentToken ? 'pending' : 'unpaid';
   return {
     orderId,
     status,
     amountCents: order.totalCents,
+    capturedCents: payment && capturedStatuses.has(payment.status) ? payment.amountCents : 0,
+    refundedCents: order.refundedCents,
     currency: order.currency,
     ...(payment?.failureCode && status === 'failed' ? { failureCode: payment.failureCode } : {}),
     transactions: transactions.map((t) => ({ ...t, at: t.at.toISOString() })),

@@ -1,4 +1,4 @@
-import { and, count, eq, inArray, isNull } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull, or } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { orderEvents, orderItems, orders, products, users } from '../../db/schema';
@@ -25,7 +25,7 @@ export const placedBy = (input: PlaceOrderInput): Actor => input.actor ?? { type
  * until it expires, so one account may keep only a few such orders, each of bounded size.
  */
 export interface UnpaidLimits {
-  /** Orders of one user that may wait unpaid (`pending` or `reserved`) at once. */
+  /** Orders of one user that may wait unpaid (`pending` or `reserved`) or in `review` at once. */
   maxOrders: number;
   /** Units (the sum of quantities) one unpaid order may hold. */
   maxUnits: number;
@@ -164,6 +164,7 @@ export function buildOrder(
       .map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents }))
       .sort((a, b) => (a.productId < b.productId ? -1 : 1)),
     totalCents: total,
+    refundedCents: 0,
     currency,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
@@ -204,15 +205,18 @@ async function holdUnpaidSlot(
     .where(
       and(
         eq(orders.userId, input.userId),
-        isNull(orders.paymentToken),
-        inArray(orders.status, ['pending', 'reserved']),
+        // An order in review holds its stock (and an authorization) until an admin decides: a hold too.
+        or(
+          eq(orders.status, 'review'),
+          and(isNull(orders.paymentToken), inArray(orders.status, ['pending', 'reserved'])),
+        ),
       ),
     );
   const n = held?.n ?? 0;
   if (n >= limits.maxOrders) {
     throw new DomainError(
       'conflict',
-      `You already hold ${n} unpaid orders (at most ${limits.maxOrders}): pay for or cancel one, or send the payment with this order.`,
+      `You already hold ${n} unpaid orders or orders in review (at most ${limits.maxOrders}): pay for or cancel one, or send the payment with this order.`,
       [{ field: 'payment', message: `required while ${limits.maxOrders} unpaid orders are held` }],
     );
   }

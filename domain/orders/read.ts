@@ -11,9 +11,12 @@ export interface OrderView {
   status: OrderStatus;
   items: { productId: string; quantity: number; unitPriceCents: number }[];
   totalCents: number;
+  refundedCents: number;
   currency: string;
   failureReason?: string;
   risk?: RiskView;
+  /** The customer disputed the payment with their bank (shown only when true). */
+  disputed?: true;
   createdAt: string;
   updatedAt: string;
   events: { from: OrderStatus | null; to: OrderStatus; at: string; reason?: string; actor: Actor }[];
@@ -111,6 +114,7 @@ async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
       .filter((i) => i.orderId === r.id)
       .map((i) => ({ productId: i.productId, quantity: i.quantity, unitPriceCents: i.unitPriceCents })),
     totalCents: r.totalCents,
+    refundedCents: r.refundedCents,
     currency: r.currency,
     ...(r.failureReason ? { failureReason: r.failureReason } : {}),
     ...(r.riskDecision
@@ -123,6 +127,7 @@ async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
           },
         }
       : {}),
+    ...(r.disputed ? { disputed: true as const } : {}),
     createdAt: r.createdAt.toISOString(),
     updatedAt: r.updatedAt.toISOString(),
     events: events

@@ -8,7 +8,8 @@ import { recordOutcomeMessages } from '../notifications/notifications';
 import type { ExpiryPass } from './compensate';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
-import { rejectForFraud, type Screened, settleUncharged } from './screen';
+import { oweRefund, refundIfCharged } from './refund';
+import { rejectForFraud, type Screened } from './screen';
 import { lockOrder, transition, withTransitions } from './transition';
 
 export type ReviewDecision = 'approve' | 'reject';
@@ -16,8 +17,9 @@ export type ReviewDecision = 'approve' | 'reject';
 /**
  * An admin's decision on an order in `review`, a compare-and-set like every step: 409 unless the
  * order is still in review (decided already, cancelled by its owner, expired). `approve` puts it back
- * to `reserved` with its risk marked approved, so its charge runs without a second screening; the
- * caller then adds the charge → notify tail. `reject` ends it `rejected` (fraud_suspected).
+ * to `reserved` with its risk marked approved, so the charge step captures its authorization without a
+ * second screening; the caller then adds the charge → notify tail. `reject` ends it `rejected`
+ * (fraud_suspected) and voids its authorization after the commit.
  */
 export async function decideReview(
   ctx: OrderContext,
@@ -25,10 +27,10 @@ export async function decideReview(
   decision: ReviewDecision,
   actor: Actor,
 ): Promise<Screened> {
-  return withTransitions(
+  const decided = await withTransitions(
     ctx.db,
     ctx.events,
-    async (log) => {
+    async (log): Promise<Screened> => {
       const order = await lockOrder(log.tx, orderId);
       if (!order) throw notFound('Order');
       if (order.status !== 'review') throw conflict(`The order is ${order.status}, not in review`);
@@ -40,13 +42,22 @@ export async function decideReview(
     },
     actor,
   );
+  // Rejected: its authorization is voided after the commit (the reconciler retries if this fails).
+  if (decided.status === 'rejected') await releaseAuthorization(ctx, orderId);
+  return decided;
+}
+
+/** Voids what an ended review order holds; a failure leaves it owed (the reconciler settles it). */
+async function releaseAuthorization(ctx: OrderContext, orderId: string): Promise<void> {
+  await refundIfCharged(ctx, orderId).catch(() => 'owed');
 }
 
 /**
  * Cancels orders that waited in `review` longer than `ttlSeconds` (reason `review_expired`), their
- * stock released; nothing was charged. The time in review is read from `updated_at`: nothing moves
- * an order while it waits. Returns them with the customer's messages written in each transaction,
- * and the orders that could not be ended (each in its own transaction: the others still expire).
+ * stock released, their authorizations voided (nothing was captured). The time in review is read from
+ * `updated_at`: nothing moves an order while it waits. Returns them with the customer's messages written
+ * in each transaction, and the orders that could not be ended (each in its own transaction: the others
+ * still expire).
  */
 export async function expireReviews(
   ctx: OrderContext,
@@ -71,8 +82,8 @@ export async function expireReviews(
       await releaseStock(log.tx, lines);
       log.stockMoved(lines);
       await transition(log, id, 'review', 'cancelled', 'review_expired', { reservedUntil: null });
-      // Screening runs before any charge: an order in review was never charged.
-      await settleUncharged(log.tx, id, 'not_charged');
+      // An order in review holds an authorization at most (never a charge): owed back, voided below.
+      await oweRefund(log.tx, id);
       return recordOutcomeMessages(log.tx, ctx.piiKey, {
         ...order,
         status: 'cancelled',
@@ -82,7 +93,11 @@ export async function expireReviews(
       pass.failed.push({ orderId: id, error });
       return null;
     });
-    if (messages) pass.expired.push({ orderId: id, messages });
+    if (!messages) continue;
+    // Its authorization is voided after the commit (releaseAuthorization never throws: a void that
+    // fails stays owed, and the reconciler settles it).
+    await releaseAuthorization(ctx, id);
+    pass.expired.push({ orderId: id, messages });
   }
   return pass;
 }

@@ -1,7 +1,8 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Tx } from '../../db/client';
 import { caseWhen, marks, write } from '../../db/raw';
 import { orderItems, orders, payments, type RiskDecision, users } from '../../db/schema';
+import { newId } from '../../lib/ids';
 import {
   assess,
   type OrderFacts,
@@ -13,8 +14,11 @@ import {
 } from '../fraud/screening';
 import { releaseStock } from '../inventory/stock';
 import { type OutcomeOrder, recordOutcomeMessages } from '../notifications/notifications';
+import { chargeKey } from '../payments/gateway';
+import { authorizeHeld } from './authorize';
 import type { OrderContext } from './context';
 import { orderLines } from './lines';
+import { oweRefund } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { lockOrder, type TransitionLog, transition, withTransitions } from './transition';
 
@@ -35,7 +39,7 @@ export async function screenOrder(ctx: OrderContext, order: ScreenableOrder): Pr
   const f = orderFacts(facts?.units, facts?.accountCreated);
   const now = Date.now();
   const counters = await ctx.screening.counters.observeOrder(observed(order, f, now));
-  return assess(ctx.screening, order, f, counters, now);
+  return assess(ctx.screening, order, f, counters, now, ctx.gateway.testMode);
 }
 
 /** A screening or review outcome, with the customer's messages written in its transaction (the outbox). */
@@ -53,20 +57,23 @@ export async function rejectForFraud(
   log: TransitionLog,
   order: OutcomeOrder,
   extra: Partial<ReturnType<typeof riskColumns>> = {},
+  reason: 'fraud_suspected' | 'too_many_holds' = 'fraud_suspected',
 ): Promise<Screened> {
   const lines = await orderLines(log.tx, order.id);
   await releaseStock(log.tx, lines);
   log.stockMoved(lines);
-  await transition(log, order.id, order.status, 'rejected', 'fraud_suspected', {
+  await transition(log, order.id, order.status, 'rejected', reason, {
     ...extra,
     reservedUntil: null,
   });
-  // A pay-later order's payment row was made when it was paid for; no charge was ever sent.
-  await settleUncharged(log.tx, order.id, 'fraud_suspected');
+  // From review: its authorization is owed back (voided after the commit, by the caller). Otherwise a
+  // pay-later order's payment row was made when it was paid for, and no charge was ever sent.
+  if (order.status === 'review') await oweRefund(log.tx, order.id);
+  else await settleUncharged(log.tx, order.id, reason);
   const messages = await recordOutcomeMessages(log.tx, ctx.piiKey, {
     ...order,
     status: 'rejected',
-    failureReason: 'fraud_suspected',
+    failureReason: reason,
   });
   return { status: 'rejected', changed: true, messages };
 }
@@ -80,6 +87,7 @@ export async function applyScreening(
   ctx: OrderContext,
   orderId: string,
   a: RiskAssessment,
+  options: { authorize?: boolean } = {},
 ): Promise<Screened | null> {
   const risk = riskColumns(a);
   if (a.decision === 'approve') {
@@ -103,15 +111,65 @@ export async function applyScreening(
       return { status: order?.status ?? 'failed', changed: false, messages: [] };
     // Approved meanwhile by a concurrent run of this step: that verdict stands.
     if (order.riskDecision === 'approve') return null;
-    if (a.decision === 'review') {
-      // The review's clock starts now: updatedAt is when the order entered `review` (REVIEW_TTL_SECONDS).
-      await transition(log, orderId, 'reserved', 'review', undefined, risk);
-      return { status: 'review' as const, changed: true, messages: [] };
-    }
+    if (a.decision === 'review') return holdForReview(ctx, log, order, risk);
     return rejectForFraud(ctx, log, order, risk);
   });
   if (result?.changed) ctx.screening.observe?.(a);
+  // Held for review: its money is authorized now, after the move to review committed.
+  if (result?.changed && result.status === 'review' && options.authorize !== false) {
+    const authorized = await authorizeHeld(ctx, orderId);
+    if (authorized.changed) return authorized;
+  }
   return result;
+}
+
+/**
+ * Parks a reserved order in `review` (stock held) and records the intent to authorize its money (a
+ * `manual` payment row, captured on approval), unless the user already holds MAX_UNPAID_ORDERS
+ * orders in review or reserved unpaid: then it is rejected (`too_many_holds`), nothing authorized.
+ * The count is taken under a lock on the user's row, as `POST /orders` takes it, so that two orders
+ * of one user entering review at once take turns. The caller holds the order's lock.
+ */
+async function holdForReview(
+  ctx: OrderContext,
+  log: TransitionLog,
+  order: OutcomeOrder & { paymentToken: string | null },
+  risk: ReturnType<typeof riskColumns>,
+): Promise<Screened> {
+  await log.tx.select({ id: users.id }).from(users).where(eq(users.id, order.userId)).for('update');
+  const [held] = await log.tx
+    .select({ n: count() })
+    .from(orders)
+    .where(
+      and(
+        eq(orders.userId, order.userId),
+        or(
+          eq(orders.status, 'review'),
+          and(isNull(orders.paymentToken), inArray(orders.status, ['pending', 'reserved'])),
+        ),
+      ),
+    );
+  if ((held?.n ?? 0) >= ctx.screening.maxHolds)
+    return rejectForFraud(ctx, log, order, risk, 'too_many_holds');
+  // The review's clock starts now: updatedAt is when the order entered `review` (REVIEW_TTL_SECONDS).
+  await transition(log, order.id, 'reserved', 'review', undefined, risk);
+  const now = new Date();
+  await log.tx
+    .insert(payments)
+    .values({
+      id: newId('pay'),
+      orderId: order.id,
+      status: 'pending',
+      captureMethod: 'manual',
+      amountCents: order.totalCents,
+      currency: order.currency,
+      idempotencyKey: chargeKey(order.id),
+      createdAt: now,
+      updatedAt: now,
+    })
+    // A pay-later order's row was made when it was paid for, and nothing was sent to the gateway yet.
+    .onDuplicateKeyUpdate({ set: { captureMethod: 'manual', updatedAt: now } });
+  return { status: 'review', changed: true, messages: [] };
 }
 
 /** Marks a payment that never reached the gateway as failed (screening runs before any charge). */
@@ -129,9 +187,10 @@ export async function settleUncharged(tx: Tx, orderId: string, code: string): Pr
 export async function screenBeforeCharge(
   ctx: OrderContext,
   order: ScreenableOrder & { riskDecision: RiskDecision | null },
+  options: { authorize?: boolean } = {},
 ): Promise<Screened | null> {
   if (order.riskDecision === 'approve' || ctx.screening.enabled === false) return null;
-  return applyScreening(ctx, order.id, await screenOrder(ctx, order));
+  return applyScreening(ctx, order.id, await screenOrder(ctx, order), options);
 }
 
 /**
@@ -141,12 +200,14 @@ export async function screenBeforeCharge(
 export async function screenPayment(
   ctx: OrderContext,
   orderId: string,
-): Promise<{ next: 'charge' | 'review' | 'rejected'; messages: string[] }> {
+): Promise<{ next: 'charge' | 'rejected'; messages: string[] }> {
   const [order] = await ctx.db.select().from(orders).where(eq(orders.id, orderId)).limit(1);
   if (order?.status !== 'reserved' || !order.paymentToken) return { next: 'charge', messages: [] };
-  const outcome = await screenBeforeCharge(ctx, order);
-  if (outcome?.changed && (outcome.status === 'review' || outcome.status === 'rejected'))
-    return { next: outcome.status, messages: outcome.messages };
+  // An order held for review is authorized by the charge step (which finds it in review), not here:
+  // the API does not wait for the gateway.
+  const outcome = await screenBeforeCharge(ctx, order, { authorize: false });
+  if (outcome?.changed && outcome.status === 'rejected')
+    return { next: 'rejected', messages: outcome.messages };
   return { next: 'charge', messages: [] };
 }
 
@@ -181,7 +242,7 @@ export async function screenBeforeChargeMany(
       out.set(o.id, { error: c?.reason ?? new Error('no counters') });
       return;
     }
-    const a = assess(ctx.screening, o, o, c.value, now);
+    const a = assess(ctx.screening, o, o, c.value, now, ctx.gateway.testMode);
     (a.decision === 'approve' ? approved : other).push({ id: o.id, a });
   });
   const applying = Promise.all(

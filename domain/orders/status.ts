@@ -21,8 +21,9 @@ export const allowedTransitions: Record<OrderStatus, readonly OrderStatus[]> = {
   pending: ['reserved', 'rejected', 'cancelled', 'failed'],
   // Screening before the charge may park the order for an admin (`review`) or reject it.
   reserved: ['paid', 'payment_failed', 'review', 'rejected', 'cancelled', 'failed'],
-  // An admin's approval puts it back to `reserved` for its charge; rejection, expiry or cancel end it.
-  review: ['reserved', 'rejected', 'cancelled', 'failed'],
+  // An admin's approval puts it back to `reserved` for its capture; rejection, expiry or cancel end it,
+  // and so does a declined authorization.
+  review: ['reserved', 'rejected', 'cancelled', 'failed', 'payment_failed'],
   paid: ['completed', 'cancelled', 'failed'],
   completed: [],
   rejected: [],

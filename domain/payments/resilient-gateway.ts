@@ -1,35 +1,45 @@
 import type { Breaker } from '../resilience';
+import { ForwardingGateway } from './forwarding-gateway';
 import {
   type ChargeRequest,
   type ChargeResult,
-  type GatewayTransaction,
   GatewayUnavailableError,
   type PaymentGateway,
+  type PaymentOperation,
   type RefundRequest,
 } from './gateway';
 
 export const isGatewayOutage = (err: Error) => err instanceof GatewayUnavailableError;
 
-/** The gateway behind a breaker: same port, so the saga does not know it is there. */
-export class ResilientGateway implements PaymentGateway {
-  readonly name: string;
+/**
+ * The gateway behind a breaker: same port, so the saga does not know it is there. Reads of the
+ * ledger (`transactions`, for the status page) pass straight through: not worth opening the circuit over.
+ */
+export class ResilientGateway extends ForwardingGateway {
   constructor(
-    private readonly inner: PaymentGateway,
+    inner: PaymentGateway,
     private readonly breaker: Breaker,
   ) {
-    this.name = inner.name;
+    super(inner);
   }
 
-  charge(req: ChargeRequest): Promise<ChargeResult> {
+  override charge(req: ChargeRequest): Promise<ChargeResult> {
     return this.breaker.run(() => this.inner.charge(req));
   }
 
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
-    return this.breaker.run(() => this.inner.refund(req));
+  override authorize(req: ChargeRequest): Promise<ChargeResult> {
+    return this.breaker.run(() => this.inner.authorize(req));
   }
 
-  // A read of the ledger for the status page: not worth opening the circuit over.
-  transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(chargeIdempotencyKey);
+  override capture(op: PaymentOperation): Promise<{ ref: string } | null> {
+    return this.breaker.run(() => this.inner.capture(op));
+  }
+
+  override void(op: PaymentOperation): Promise<{ ref: string } | null> {
+    return this.breaker.run(() => this.inner.void(op));
+  }
+
+  override refund(req: RefundRequest): Promise<{ ref: string } | null> {
+    return this.breaker.run(() => this.inner.refund(req));
   }
 }

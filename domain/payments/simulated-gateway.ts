@@ -1,5 +1,5 @@
 import { and, eq, or } from 'drizzle-orm';
-import type { Db } from '../../db/client';
+import type { Db, Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { write } from '../../db/raw';
 import { gatewayTransactions } from '../../db/schema';
@@ -8,8 +8,10 @@ import {
   type ChargeRequest,
   type ChargeResult,
   type GatewayTransaction,
+  type GatewayTransactionType,
   GatewayUnavailableError,
   type PaymentGateway,
+  type PaymentOperation,
   type RefundRequest,
 } from './gateway';
 
@@ -24,19 +26,83 @@ const declines: Record<string, string> = {
   tok_chargeDeclinedInsufficientFunds: 'insufficient_funds',
 };
 
+type LedgerRow = typeof gatewayTransactions.$inferSelect;
+
 /**
  * A payment processor simulation that behaves like a real one where it matters: answers by test
  * token, keeps its own durable ledger keyed by idempotency key (a repeated call returns the first
- * answer), and can be slow or flaky on demand.
+ * answer), refuses to capture a voided authorization, to void a captured one or to refund past what
+ * it captured, and can be slow or flaky on demand.
  */
 export class SimulatedGateway implements PaymentGateway {
   readonly name = 'simulated';
+  readonly testMode = true;
   constructor(
     private readonly db: Db,
     readonly options: SimulatedGatewayOptions,
   ) {}
 
-  async charge(req: ChargeRequest): Promise<ChargeResult> {
+  charge(req: ChargeRequest): Promise<ChargeResult> {
+    return this.open('charge', req);
+  }
+
+  authorize(req: ChargeRequest): Promise<ChargeResult> {
+    return this.open('authorization', req);
+  }
+
+  capture(op: PaymentOperation): Promise<{ ref: string } | null> {
+    return this.operate(op, (payment, later) => {
+      if (payment.type !== 'authorization') return null;
+      if (later.some((r) => r.type === 'void')) return null;
+      const captured = later.find((r) => r.type === 'capture');
+      if (captured) return { ref: captured.ref };
+      return { type: 'capture', amountCents: payment.amountCents };
+    });
+  }
+
+  void(op: PaymentOperation): Promise<{ ref: string } | null> {
+    return this.operate(op, (payment, later) => {
+      if (payment.type !== 'authorization') return null;
+      if (later.some((r) => r.type === 'capture')) return null;
+      const voided = later.find((r) => r.type === 'void');
+      if (voided) return { ref: voided.ref };
+      return { type: 'void', amountCents: payment.amountCents };
+    });
+  }
+
+  refund(req: RefundRequest): Promise<{ ref: string } | null> {
+    return this.operate(req, (payment, later) => {
+      const captured =
+        payment.type === 'charge'
+          ? payment.amountCents
+          : (later.find((r) => r.type === 'capture')?.amountCents ?? 0);
+      const refunded = later.filter((r) => r.type === 'refund').reduce((n, r) => n + r.amountCents, 0);
+      const left = captured - refunded;
+      const amount = req.amountCents ?? left;
+      if (left <= 0 || amount <= 0 || amount > left) return null;
+      return { type: 'refund', amountCents: amount };
+    });
+  }
+
+  async transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
+    const rows = await this.db
+      .select()
+      .from(gatewayTransactions)
+      .where(
+        and(
+          eq(gatewayTransactions.outcome, 'succeeded'),
+          or(
+            eq(gatewayTransactions.idempotencyKey, chargeIdempotencyKey),
+            eq(gatewayTransactions.paymentRef, chargeIdempotencyKey),
+          ),
+        ),
+      )
+      .orderBy(gatewayTransactions.at);
+    return rows.map((r) => ({ type: r.type, amountCents: r.amountCents, gatewayRef: r.ref, at: r.at }));
+  }
+
+  /** A new payment (a charge or an authorization): one statement in the usual case. */
+  private async open(type: 'charge' | 'authorization', req: ChargeRequest): Promise<ChargeResult> {
     await this.weather();
     // Insert first, read only on a duplicate key: a new charge (the usual case) is one statement, and a
     // repeated key still gets the first answer back.
@@ -44,7 +110,7 @@ export class SimulatedGateway implements PaymentGateway {
     const row = {
       idempotencyKey: req.idempotencyKey,
       ref: newId('gw'),
-      type: 'charge' as const,
+      type,
       outcome: code ? ('declined' as const) : ('succeeded' as const),
       declineCode: code,
       paymentRef: req.idempotencyKey,
@@ -73,59 +139,80 @@ export class SimulatedGateway implements PaymentGateway {
     } catch (err) {
       // Two calls with one key raced: the processor keeps the first and answers both with it.
       if (!isDuplicateKey(err)) throw err;
-      const first = await this.find(req.idempotencyKey);
+      const first = await this.find(this.db, req.idempotencyKey);
       if (first) return asResult(first);
       throw err;
     }
     return asResult(row);
   }
 
-  async refund(req: RefundRequest): Promise<{ ref: string } | null> {
+  /**
+   * An operation on an existing payment (capture, void, refund), decided with the payment's ledger
+   * locked: two operations on one payment take turns, so a capture and a void racing never both
+   * succeed and two refunds never pass what was captured. A repeated key gets its first answer.
+   */
+  private async operate(
+    op: PaymentOperation,
+    decide: (
+      payment: LedgerRow,
+      later: LedgerRow[],
+    ) => { ref: string } | { type: GatewayTransactionType; amountCents: number } | null,
+  ): Promise<{ ref: string } | null> {
     await this.weather();
-    const previous = await this.find(req.idempotencyKey);
+    const previous = await this.find(this.db, op.idempotencyKey);
     if (previous) return { ref: previous.ref };
-    const charge = await this.find(req.chargeIdempotencyKey);
-    if (charge?.outcome !== 'succeeded') return null;
-    const ref = newId('gw');
+    // No payment, nothing to act on; checked before the locking read, which on a missing key would
+    // lock a gap of the ledger (and hold up new charges whose keys fall in it).
+    if ((await this.find(this.db, op.chargeIdempotencyKey))?.outcome !== 'succeeded') return null;
     try {
-      await this.db.insert(gatewayTransactions).values({
-        idempotencyKey: req.idempotencyKey,
-        ref,
-        type: 'refund',
-        outcome: 'succeeded',
-        paymentRef: req.chargeIdempotencyKey,
-        amountCents: charge.amountCents,
-        currency: charge.currency,
-        at: new Date(),
+      return await this.db.transaction(async (tx) => {
+        const [payment] = await tx
+          .select()
+          .from(gatewayTransactions)
+          .where(eq(gatewayTransactions.idempotencyKey, op.chargeIdempotencyKey))
+          .for('update');
+        // Plain reads from here: their snapshot is taken after the payment's lock was granted, so
+        // they see every operation on it that committed before (they all take that lock first).
+        const again = await this.find(tx, op.idempotencyKey);
+        if (again) return { ref: again.ref };
+        if (payment?.outcome !== 'succeeded') return null;
+        const later = await tx
+          .select()
+          .from(gatewayTransactions)
+          .where(
+            and(
+              eq(gatewayTransactions.paymentRef, op.chargeIdempotencyKey),
+              eq(gatewayTransactions.outcome, 'succeeded'),
+            ),
+          );
+        const decided = decide(
+          payment,
+          later.filter((r) => r.idempotencyKey !== payment.idempotencyKey),
+        );
+        if (decided === null || 'ref' in decided) return decided;
+        const ref = newId('gw');
+        await tx.insert(gatewayTransactions).values({
+          idempotencyKey: op.idempotencyKey,
+          ref,
+          type: decided.type,
+          outcome: 'succeeded',
+          paymentRef: op.chargeIdempotencyKey,
+          amountCents: decided.amountCents,
+          currency: payment.currency,
+          at: new Date(),
+        });
+        return { ref };
       });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      const first = await this.find(req.idempotencyKey);
+      const first = await this.find(this.db, op.idempotencyKey);
       if (first) return { ref: first.ref };
       throw err;
     }
-    return { ref };
   }
 
-  async transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
-    const rows = await this.db
-      .select()
-      .from(gatewayTransactions)
-      .where(
-        and(
-          eq(gatewayTransactions.outcome, 'succeeded'),
-          or(
-            eq(gatewayTransactions.idempotencyKey, chargeIdempotencyKey),
-            eq(gatewayTransactions.paymentRef, chargeIdempotencyKey),
-          ),
-        ),
-      )
-      .orderBy(gatewayTransactions.at);
-    return rows.map((r) => ({ type: r.type, amountCents: r.amountCents, gatewayRef: r.ref, at: r.at }));
-  }
-
-  private async find(key: string) {
-    const [row] = await this.db
+  private async find(db: Db | Tx, key: string) {
+    const [row] = await db
       .select()
       .from(gatewayTransactions)
       .where(eq(gatewayTransactions.idempotencyKey, key))

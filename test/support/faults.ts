@@ -6,10 +6,10 @@ import type { Subprocess } from 'bun';
 import { sql } from 'drizzle-orm';
 import type { Pool } from 'mysql2/promise';
 import type { Db } from '../../db/client';
+import { ForwardingGateway } from '../../domain/payments/forwarding-gateway';
 import {
   type ChargeRequest,
   type ChargeResult,
-  type GatewayTransaction,
   GatewayUnavailableError,
   type PaymentGateway,
   type RefundRequest,
@@ -21,8 +21,8 @@ import type { Harness } from './harness';
  * before the processor sees it; `after` faults let the processor take the money and then lose the
  * answer (a crash between the call and our commit).
  */
-export class FaultyGateway implements PaymentGateway {
-  readonly name = 'faulty';
+export class FaultyGateway extends ForwardingGateway {
+  override readonly name = 'faulty';
   /** Charge calls made so far (1-based numbers are passed to `fault`). */
   calls = 0;
   /** Charge calls in progress right now. */
@@ -31,11 +31,13 @@ export class FaultyGateway implements PaymentGateway {
   readonly requests: { idempotencyKey: string; amountCents: number }[] = [];
 
   constructor(
-    private readonly inner: PaymentGateway,
+    inner: PaymentGateway,
     private readonly fault: (call: number) => 'before' | 'after' | 'none',
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  async charge(req: ChargeRequest): Promise<ChargeResult> {
+  override async charge(req: ChargeRequest): Promise<ChargeResult> {
     const call = ++this.calls;
     this.requests.push({ idempotencyKey: req.idempotencyKey, amountCents: req.amountCents });
     const fault = this.fault(call);
@@ -49,14 +51,6 @@ export class FaultyGateway implements PaymentGateway {
     } finally {
       this.inFlight--;
     }
-  }
-
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
-    return this.inner.refund(req);
-  }
-
-  transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(chargeIdempotencyKey);
   }
 }
 
@@ -160,13 +154,15 @@ export async function tcpProxy(target: string): Promise<TcpProxy> {
  * timeout at once and keeps the request; `land()` then makes the charge at the real gateway, as a
  * processor that received the request before the connection dropped would.
  */
-export class LateChargeGateway implements PaymentGateway {
-  readonly name = 'late-charge';
+export class LateChargeGateway extends ForwardingGateway {
+  override readonly name = 'late-charge';
   private held: ChargeRequest[] = [];
 
-  constructor(private readonly inner: PaymentGateway) {}
+  constructor(inner: PaymentGateway) {
+    super(inner);
+  }
 
-  async charge(req: ChargeRequest): Promise<ChargeResult> {
+  override async charge(req: ChargeRequest): Promise<ChargeResult> {
     this.held.push(req);
     throw new GatewayUnavailableError('injected: the charge call timed out (the processor still has it)');
   }
@@ -177,30 +173,20 @@ export class LateChargeGateway implements PaymentGateway {
     this.held = [];
     for (const req of held) await this.inner.charge(req);
   }
-
-  refund(req: RefundRequest): Promise<{ ref: string } | null> {
-    return this.inner.refund(req);
-  }
-
-  transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(chargeIdempotencyKey);
-  }
 }
 
 /** A gateway whose refund answer is held back until `release()`: a slow "not charged" reply. */
-export class HeldRefundGateway implements PaymentGateway {
-  readonly name = 'held-refund';
+export class HeldRefundGateway extends ForwardingGateway {
+  override readonly name = 'held-refund';
   private gate = Promise.withResolvers<void>();
   /** Resolves once a refund call has its answer from the processor and is waiting to return it. */
   readonly answered = Promise.withResolvers<void>();
 
-  constructor(private readonly inner: PaymentGateway) {}
-
-  charge(req: ChargeRequest): Promise<ChargeResult> {
-    return this.inner.charge(req);
+  constructor(inner: PaymentGateway) {
+    super(inner);
   }
 
-  async refund(req: RefundRequest): Promise<{ ref: string } | null> {
+  override async refund(req: RefundRequest): Promise<{ ref: string } | null> {
     const answer = await this.inner.refund(req);
     this.answered.resolve();
     await this.gate.promise;
@@ -209,10 +195,6 @@ export class HeldRefundGateway implements PaymentGateway {
 
   release(): void {
     this.gate.resolve();
-  }
-
-  transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(chargeIdempotencyKey);
   }
 }
 

@@ -7,6 +7,7 @@ export interface OrderBody {
   status: string;
   totalCents: number;
   failureReason?: string;
+  disputed?: boolean;
   events: { from: string | null; to: string; at: string; reason?: string }[];
 }
 
@@ -60,8 +61,11 @@ export function shop(h: Harness, admin: { token: string }) {
       expect(res.status).toBe(200);
       return (await res.json()) as {
         status: string;
+        amountCents: number;
+        capturedCents: number;
+        refundedCents: number;
         failureCode?: string;
-        transactions: { type: string; amountCents: number }[];
+        transactions: { type: string; amountCents: number; gatewayRef: string }[];
       };
     },
     async notificationsOf(orderId: string) {

@@ -6,13 +6,16 @@ import type {
   SmsMessage,
   SmsTransport,
 } from '../../domain/notifications/transports';
+import { ForwardingGateway } from '../../domain/payments/forwarding-gateway';
 import type {
   ChargeRequest,
   ChargeResult,
-  GatewayTransaction,
   PaymentGateway,
+  PaymentOperation,
   RefundRequest,
 } from '../../domain/payments/gateway';
+
+const bump = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
 
 /** Where a gated charge waits: before the processor sees it, or after it took the money. */
 export type GatePoint = 'before' | 'after';
@@ -41,12 +44,16 @@ interface Gate {
  * refund calls (calls, not ledger rows: a unique key cannot hide a second call). A test can gate
  * one order's charge, learn when it is in flight, act, and then let it go on.
  */
-export class CountingGateway implements PaymentGateway {
-  readonly name = 'counting';
+export class CountingGateway extends ForwardingGateway {
+  override readonly name = 'counting';
   /** Charge calls per charge idempotency key (`chg_<orderId>`). */
   readonly charges = new Map<string, number>();
   /** Refund calls per charge idempotency key. */
   readonly refunds = new Map<string, number>();
+  /** Authorize, capture and void calls per charge idempotency key. */
+  readonly authorizations = new Map<string, number>();
+  readonly captures = new Map<string, number>();
+  readonly voids = new Map<string, number>();
   /** Refund calls in progress right now, and the most seen at once (do refunds overlap?). */
   refundsInFlight = 0;
   maxRefundsInFlight = 0;
@@ -57,7 +64,9 @@ export class CountingGateway implements PaymentGateway {
    */
   during?: (orderId: string) => Promise<void>;
 
-  constructor(private readonly inner: PaymentGateway) {}
+  constructor(inner: PaymentGateway) {
+    super(inner);
+  }
 
   chargeCalls(orderId: string): number {
     return this.charges.get(`chg_${orderId}`) ?? 0;
@@ -65,6 +74,18 @@ export class CountingGateway implements PaymentGateway {
 
   refundCalls(orderId: string): number {
     return this.refunds.get(`chg_${orderId}`) ?? 0;
+  }
+
+  authorizeCalls(orderId: string): number {
+    return this.authorizations.get(`chg_${orderId}`) ?? 0;
+  }
+
+  captureCalls(orderId: string): number {
+    return this.captures.get(`chg_${orderId}`) ?? 0;
+  }
+
+  voidCalls(orderId: string): number {
+    return this.voids.get(`chg_${orderId}`) ?? 0;
   }
 
   totalCharges(): number {
@@ -95,7 +116,7 @@ export class CountingGateway implements PaymentGateway {
     for (const gate of this.gates.values()) gate.open.resolve();
   }
 
-  async charge(req: ChargeRequest): Promise<ChargeResult> {
+  override async charge(req: ChargeRequest): Promise<ChargeResult> {
     const key = req.idempotencyKey;
     this.charges.set(key, (this.charges.get(key) ?? 0) + 1);
     const gate = this.gates.get(key);
@@ -106,7 +127,22 @@ export class CountingGateway implements PaymentGateway {
     return result;
   }
 
-  async refund(req: RefundRequest): Promise<{ ref: string } | null> {
+  override authorize(req: ChargeRequest): Promise<ChargeResult> {
+    bump(this.authorizations, req.idempotencyKey);
+    return this.inner.authorize(req);
+  }
+
+  override capture(op: PaymentOperation): Promise<{ ref: string } | null> {
+    bump(this.captures, op.chargeIdempotencyKey);
+    return this.inner.capture(op);
+  }
+
+  override void(op: PaymentOperation): Promise<{ ref: string } | null> {
+    bump(this.voids, op.chargeIdempotencyKey);
+    return this.inner.void(op);
+  }
+
+  override async refund(req: RefundRequest): Promise<{ ref: string } | null> {
     const key = req.chargeIdempotencyKey;
     this.refunds.set(key, (this.refunds.get(key) ?? 0) + 1);
     this.maxRefundsInFlight = Math.max(this.maxRefundsInFlight, ++this.refundsInFlight);
@@ -115,10 +151,6 @@ export class CountingGateway implements PaymentGateway {
     } finally {
       this.refundsInFlight--;
     }
-  }
-
-  transactions(chargeIdempotencyKey: string): Promise<GatewayTransaction[]> {
-    return this.inner.transactions(chargeIdempotencyKey);
   }
 
   private async hold(gate: Gate): Promise<void> {

@@ -1,11 +1,18 @@
 import { placeOrders } from '../../../domain/orders/place-batch';
 import { type Placed, type PlaceOrderInput, placeOrder } from '../../../domain/orders/place-one';
 import { MicroBatcher, withFallback } from '../../../lib/batcher';
+import { propagationMetadata } from '../../../lib/tracing';
 import type { AppDeps } from '../../deps';
 
 export interface PlaceRequest extends PlaceOrderInput {
   withPayment: boolean;
   requestId?: string | undefined;
+}
+
+/** A request as the batcher holds it: with its own trace, which its order's flow must continue. */
+interface Pending {
+  request: PlaceRequest;
+  trace: string | undefined;
 }
 
 /**
@@ -18,10 +25,10 @@ export interface PlaceRequest extends PlaceOrderInput {
  */
 export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<Placed> {
   const limits = { maxOrders: deps.config.MAX_UNPAID_ORDERS, maxUnits: deps.config.MAX_UNPAID_UNITS };
-  const start = async (done: { request: PlaceRequest; placed: Placed }[]) => {
-    const created = done.flatMap(({ request, placed }) =>
+  const start = async (done: { pending: Pending; placed: Placed }[]) => {
+    const created = done.flatMap(({ pending: { request, trace }, placed }) =>
       placed.created
-        ? [{ orderId: placed.orderId, withPayment: request.withPayment, requestId: request.requestId }]
+        ? [{ orderId: placed.orderId, withPayment: request.withPayment, requestId: request.requestId, trace }]
         : [],
     );
     try {
@@ -33,29 +40,29 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
       );
     }
   };
-  const batcher = new MicroBatcher<PlaceRequest, Placed>(
+  const batcher = new MicroBatcher<Pending, Placed>(
     withFallback(
-      async (requests) => {
+      async (pending) => {
         const results = await placeOrders(
           deps.db,
           deps.orders.events,
-          requests,
+          pending.map((p) => p.request),
           limits,
           deps.writeTransaction,
         );
         await start(
-          requests.flatMap((request, i) => {
+          pending.flatMap((p, i) => {
             const r = results[i];
-            return r?.ok ? [{ request, placed: r.value }] : [];
+            return r?.ok ? [{ pending: p, placed: r.value }] : [];
           }),
         );
         return new Map(
-          requests.map((r, i) => [r, results[i] ?? { ok: false, error: new Error('no answer') }]),
+          pending.map((p, i) => [p, results[i] ?? { ok: false, error: new Error('no answer') }]),
         );
       },
-      async (request) => {
-        const placed = await placeOrder(deps.db, deps.orders.events, request, limits);
-        await start([{ request, placed }]);
+      async (pending) => {
+        const placed = await placeOrder(deps.db, deps.orders.events, pending.request, limits);
+        await start([{ pending, placed }]);
         return placed;
       },
       (err, size) =>
@@ -65,7 +72,9 @@ export function orderPlacer(deps: AppDeps): (request: PlaceRequest) => Promise<P
       maxSize: deps.config.GROUP_COMMIT_MAX,
       maxWaitMs: deps.config.GROUP_COMMIT_WAIT_MS,
       startWhenIdle: true,
+      traceName: 'place batch',
     },
   );
-  return (request) => batcher.submit(request);
+  // The request's trace goes with it: one addBulk carries many requests' flows, each joins its own.
+  return (request) => batcher.submit({ request, trace: propagationMetadata() });
 }

@@ -4,7 +4,11 @@ import { orderStatuses } from '../../../domain/orders/status';
 
 export const PaymentToken = z
   .string()
-  .regex(/^tok_[A-Za-z0-9_]{1,60}$/, 'must be a card token such as tok_visa');
+  // A card token (tok_visa) or, with Stripe, a PaymentMethod id (pm_card_visa, pm_1Q…).
+  .regex(
+    /^(tok|pm)_[A-Za-z0-9_]{1,60}$/,
+    'must be a card token or PaymentMethod such as tok_visa or pm_card_visa',
+  );
 
 export const Status = z.enum(orderStatuses);
 
@@ -17,6 +21,7 @@ export const Order = z
       z.object({ productId: z.string(), quantity: z.number().int(), unitPriceCents: z.number().int() }),
     ),
     totalCents: z.number().int(),
+    refundedCents: z.number().int().openapi({ description: 'What went back to the customer after the sale' }),
     currency: z.string(),
     failureReason: z.string().optional(),
     risk: z
@@ -28,6 +33,10 @@ export const Order = z
       })
       .optional()
       .openapi({ description: 'Fraud screening, once the order has been screened (before its charge)' }),
+    disputed: z
+      .literal(true)
+      .optional()
+      .openapi({ description: 'The customer disputed the payment with their bank' }),
     createdAt: z.string(),
     updatedAt: z.string(),
     events: z.array(

@@ -1,0 +1,26 @@
+import { itemSpan, SpanKind, tracingOn } from '../../lib/tracing';
+import type { ChargeRequest, ChargeResult, PaymentGateway } from '../payments/gateway';
+
+/**
+ * One order's gateway call as a span of that order's trace (inside a charge batch too: lib/tracing.ts
+ * finds the order's own context), with the outcome and a decline's code; never the token.
+ */
+export function chargeTraced(
+  gateway: PaymentGateway,
+  order: { id: string; userId: string },
+  request: ChargeRequest,
+): Promise<ChargeResult> {
+  if (!tracingOn()) return gateway.charge(request);
+  return itemSpan(
+    order.id,
+    'gateway charge',
+    { 'order.id': order.id, 'user.id': order.userId },
+    async (span) => {
+      const result = await gateway.charge(request);
+      span?.setAttribute('gateway.outcome', result.outcome);
+      if (result.outcome !== 'succeeded') span?.setAttribute('gateway.code', result.code);
+      return result;
+    },
+    SpanKind.CLIENT,
+  );
+}

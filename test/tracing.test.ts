@@ -1,0 +1,360 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { RowDataPacket } from 'mysql2';
+import { createHarness, type Harness } from './support/harness';
+import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './support/otlp-receiver';
+import { freePort, type Spawned, spawnBun } from './support/processes';
+import { shop } from './support/shop';
+import { eventually } from './support/workers';
+
+/**
+ * One order, one trace, across the API and two worker processes (each a real process exporting over
+ * OTLP/HTTP JSON to a receiver this test runs). The workers split the queues, so a completed order's
+ * steps run in three processes: the API, the reserve/notify worker and the charge/deliver worker.
+ */
+let h: Harness;
+let receiver: OtlpReceiver;
+let api: Spawned;
+let base: string;
+const procs: Spawned[] = [];
+
+const CUSTOMER_PASSWORD_HINT = 'correct horse battery';
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: h.config.DATABASE_URL,
+    REDIS_URL: h.config.REDIS_URL,
+    QUEUE_PREFIX: h.config.QUEUE_PREFIX,
+    JWT_SECRET: h.config.jwtSecret,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    RATE_LIMITS: 'off',
+    RISK_REVIEW_AT: String(h.config.RISK_REVIEW_AT),
+    RISK_REJECT_AT: String(h.config.RISK_REJECT_AT),
+    GATEWAY_LATENCY_MS: '5',
+    EMAIL_RATE_MAX: '1000',
+    JOB_BACKOFF_MS: '50',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    ...extra,
+  };
+}
+
+const instance = (s: ReceivedSpan) => String(s.resource['service.instance.id']);
+
+beforeAll(async () => {
+  h = await createHarness();
+  receiver = startOtlpReceiver();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  api = spawnBun(['run', 'api/start/server.ts'], env({ PORT: String(port) }));
+  procs.push(api);
+  procs.push(spawnBun(['run', 'workers/main.ts', '--queues', 'reserve,notify', '--concurrency', '4'], env()));
+  procs.push(spawnBun(['run', 'workers/main.ts', '--queues', 'charge,deliver', '--concurrency', '4'], env()));
+  await eventually(
+    async () => {
+      for (const p of procs)
+        if (p.proc.exitCode !== null) throw new Error(`a process exited:\n${p.text.join('\n')}`);
+      const q = h.deps.queues.queues;
+      const workers = await Promise.all(
+        [q.reserve, q.charge, q.notify, q.deliver].map((x) => x.getWorkers()),
+      );
+      const up = await fetch(`${base}/health/live`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      return { up, workers: workers.map((w) => w.length) };
+    },
+    (ready) => ready.up && ready.workers.every((n) => n >= 1),
+    60_000,
+  );
+}, 90_000);
+
+afterAll(async () => {
+  for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p.proc.exited));
+  await receiver.stop();
+  await h.cleanup();
+});
+
+async function call(method: string, path: string, token: string, body?: unknown, headers = {}) {
+  return fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+async function statusOf(id: string): Promise<string | undefined> {
+  const [rows] = await h.pool.query<RowDataPacket[]>('SELECT status FROM orders WHERE id = ?', [id]);
+  return rows[0]?.status as string | undefined;
+}
+
+/** The request span that placed the order (the API sets `order.id` on it). */
+const requestSpanOf = (id: string) =>
+  receiver.spans.find((s) => s.kind === 2 && s.attributes['order.id'] === id && s.name.startsWith('POST'));
+
+/** The spans of a trace whose parent is not (yet) in it, besides its root. */
+function orphansOf(spans: ReceivedSpan[], root: ReceivedSpan | undefined): ReceivedSpan[] {
+  const ids = new Set(spans.map((s) => s.spanId));
+  return spans.filter((s) => s !== root && !ids.has(s.parentSpanId));
+}
+
+/**
+ * Waits until the order's trace holds every span named and each of its spans' parents (processes
+ * export on their own schedules, so a child may arrive before its parent).
+ */
+async function traceOf(id: string, names: string[]): Promise<ReceivedSpan[]> {
+  return eventually(
+    async () => {
+      const root = requestSpanOf(id);
+      return root ? receiver.spans.filter((s) => s.traceId === root.traceId) : [];
+    },
+    (spans) =>
+      names.every((n) => spans.some((s) => s.name === n && (s.attributes['order.id'] ?? id) === id)) &&
+      orphansOf(spans, requestSpanOf(id)).length === 0,
+    30_000,
+  );
+}
+
+/** Every span of a trace reaches its root through parents that are in the trace (no orphans). */
+function expectConnected(spans: ReceivedSpan[], root: ReceivedSpan) {
+  expect(orphansOf(spans, root).map((s) => s.name)).toEqual([]);
+}
+
+describe('one trace per order', () => {
+  let admin: { id: string; token: string };
+  let user: { id: string; email: string; token: string };
+  let product: string;
+  const placed: Record<'completed' | 'declined' | 'reviewed', string> = {
+    completed: '',
+    declined: '',
+    reviewed: '',
+  };
+
+  beforeAll(async () => {
+    admin = await h.signUp('admin');
+    user = await h.signUp('user');
+    product = await shop(h, admin).product(100, 700);
+    const place = async (token: string) => {
+      const res = await call('POST', '/orders', user.token, {
+        items: [{ productId: product, quantity: 1 }],
+        payment: { token },
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    // Placed together: one placing batch (one addBulk) carries the three flows.
+    [placed.completed, placed.declined, placed.reviewed] = await Promise.all([
+      place('tok_visa'),
+      place('tok_chargeDeclined'),
+      place('tok_riskLevelElevated'),
+    ]);
+    await eventually(
+      () => statusOf(placed.reviewed),
+      (s) => s === 'review',
+      30_000,
+    );
+    const res = await call('POST', `/orders/${placed.reviewed}/review`, admin.token, { decision: 'approve' });
+    expect(res.status).toBe(200);
+    for (const [id, final] of [
+      [placed.completed, 'completed'],
+      [placed.declined, 'payment_failed'],
+      [placed.reviewed, 'completed'],
+    ] as const) {
+      await eventually(
+        () => statusOf(id),
+        (s) => s === final,
+        30_000,
+      );
+    }
+  }, 90_000);
+
+  test('a completed order: request, reserve, charge (screen, gateway), notify and deliver in one trace over three processes', async () => {
+    const id = placed.completed;
+    const spans = await traceOf(id, ['reserve', 'charge', 'screen', 'gateway charge', 'notify', 'deliver']);
+    const root = requestSpanOf(id) as ReceivedSpan;
+    // The request span is the root, with the route, status and user id an operator filters by.
+    expect(root.parentSpanId).toBe('');
+    expect(root.attributes['http.route']).toBe('/orders');
+    expect(root.attributes['http.response.status_code']).toBe(202);
+    expect(root.attributes['user.id']).toBe(user.id);
+    expectConnected(spans, root);
+    expect(new Set(spans.map(instance)).size).toBeGreaterThanOrEqual(3);
+
+    // Each saga step is a span of the order (under BullMQ's `process` span) with queue, job and attempt.
+    for (const step of ['reserve', 'charge', 'notify']) {
+      const span = spans.find((s) => s.name === step && s.attributes['order.id'] === id);
+      expect(span?.attributes['messaging.destination.name']).toBe(step);
+      expect(String(span?.attributes['job.id'])).toContain(id);
+      expect(span?.attributes['job.attempt']).toBe(1);
+      const parent = spans.find((s) => s.spanId === span?.parentSpanId);
+      expect(parent?.name).toBe(`process ${step}`);
+    }
+    // Screening and the gateway call are children of the charge step, in the worker that charged.
+    const charge = spans.find((s) => s.name === 'charge') as ReceivedSpan;
+    const gateway = spans.find((s) => s.name === 'gateway charge') as ReceivedSpan;
+    expect(gateway.parentSpanId).toBe(charge.spanId);
+    expect(gateway.attributes['gateway.outcome']).toBe('succeeded');
+    expect(spans.find((s) => s.name === 'screen')?.parentSpanId).toBe(charge.spanId);
+    expect(instance(gateway)).toBe(instance(charge));
+    expect(instance(charge)).not.toBe(instance(root));
+    expect(instance(spans.find((s) => s.name === 'reserve') as ReceivedSpan)).not.toBe(instance(charge));
+
+    // The group-committed batches are spans of their own traces that link to the order's step spans.
+    for (const step of ['reserve', 'charge', 'notify']) {
+      const own = spans.find((s) => s.name === step) as ReceivedSpan;
+      const batch = receiver.spans.find(
+        (s) => s.name === `${step} batch` && s.links.some((l) => l.spanId === own.spanId),
+      );
+      expect(batch, `${step} batch`).toBeDefined();
+      expect(batch?.traceId).not.toBe(own.traceId);
+      expect(batch?.parentSpanId).toBe('');
+      expect(Number(batch?.attributes['batch.size'])).toBeGreaterThanOrEqual(1);
+      expect(batch?.links.find((l) => l.spanId === own.spanId)?.traceId).toBe(own.traceId);
+    }
+    // The placing batch links to the request span too.
+    const placing = receiver.spans.find(
+      (s) => s.name === 'place batch' && s.links.some((l) => l.spanId === root.spanId),
+    );
+    expect(placing?.traceId).not.toBe(root.traceId);
+    // The email's delivery: a span of this order's trace under its notify step, sent by the other
+    // worker; the send batch that carried it is a span of the notify batch's trace, linked to the order.
+    const notify = spans.find((s) => s.name === 'notify') as ReceivedSpan;
+    const deliver = spans.find((s) => s.name === 'deliver' && s.attributes['order.id'] === id);
+    expect(deliver?.attributes['notification.channel']).toBe('email');
+    expect(deliver?.parentSpanId).toBe(notify.spanId);
+    expect(instance(deliver as ReceivedSpan)).not.toBe(instance(notify));
+    const deliverBatch = receiver.spans.find(
+      (s) => s.name === 'deliver batch' && s.links.some((l) => l.spanId === notify.spanId),
+    );
+    expect(deliverBatch?.traceId).not.toBe(root.traceId);
+    expect(instance(deliverBatch as ReceivedSpan)).toBe(instance(deliver as ReceivedSpan));
+  }, 60_000);
+
+  test('a declined order: its gateway span says declined, all in one trace', async () => {
+    const id = placed.declined;
+    const spans = await traceOf(id, ['reserve', 'charge', 'gateway charge', 'notify', 'deliver']);
+    const root = requestSpanOf(id) as ReceivedSpan;
+    expectConnected(spans, root);
+    const gateway = spans.find((s) => s.name === 'gateway charge');
+    expect(gateway?.attributes['gateway.outcome']).toBe('declined');
+    expect(spans.find((s) => s.name === 'charge')?.attributes['order.status']).toBe('payment_failed');
+    expect(new Set(spans.map(instance)).size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  test("a reviewed order: the admin's approval continues the order's trace (charge twice, then notify)", async () => {
+    const id = placed.reviewed;
+    const spans = await traceOf(id, ['reserve', 'charge', 'gateway charge', 'notify', 'deliver']);
+    const root = requestSpanOf(id) as ReceivedSpan;
+    expectConnected(spans, root);
+    const charges = spans.filter((s) => s.name === 'charge' && s.attributes['order.id'] === id);
+    expect(charges.map((s) => s.attributes['order.status']).sort()).toEqual(['paid', 'review']);
+    expect(spans.filter((s) => s.name === 'gateway charge')).toHaveLength(1);
+  }, 60_000);
+
+  test('no attribute anywhere carries an email, a payment token, a bearer token or a secret', async () => {
+    await traceOf(placed.reviewed, ['deliver']);
+    const secrets = [
+      user.email,
+      '@example.test',
+      'tok_',
+      user.token,
+      admin.token,
+      h.config.jwtSecret,
+      CUSTOMER_PASSWORD_HINT,
+    ];
+    const leaks = receiver.spans.flatMap((s) =>
+      s.values.filter((v) => secrets.some((x) => v.includes(x))).map((v) => `${s.name}: ${v}`),
+    );
+    expect(receiver.spans.length).toBeGreaterThan(50);
+    expect(leaks).toEqual([]);
+  });
+
+  test('log lines carry the trace and span ids of the work they describe', async () => {
+    const root = requestSpanOf(placed.completed) as ReceivedSpan;
+    const lines = procs.flatMap((p) => p.lines);
+    const charged = lines.find((l) => l.msg === 'charge done' && l.orderId === placed.completed);
+    expect(charged?.traceId).toBe(root.traceId);
+    expect(typeof charged?.spanId).toBe('string');
+    const request = api.lines.find((l) => l.msg === 'request' && l.orderId === placed.completed);
+    expect(request?.traceId).toBe(root.traceId);
+    expect(request?.spanId).toBe(root.spanId);
+  });
+});
+
+describe('an incoming trace', () => {
+  test('a traceparent is continued by the request and the saga; a problem answer names the trace', async () => {
+    const admin = await h.signUp('admin');
+    const user = await h.signUp('user');
+    const product = await shop(h, admin).product(10, 300);
+    const traceId = crypto.randomUUID().replaceAll('-', '');
+    const parent = crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+    const traceparent = `00-${traceId}-${parent}-01`;
+    const res = await call(
+      'POST',
+      '/orders',
+      user.token,
+      { items: [{ productId: product, quantity: 1 }], payment: { token: 'tok_visa' } },
+      { traceparent },
+    );
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const spans = await traceOf(id, ['reserve', 'charge', 'notify', 'deliver']);
+    const root = requestSpanOf(id) as ReceivedSpan;
+    expect(root.traceId).toBe(traceId);
+    expect(root.parentSpanId).toBe(parent);
+    expect(spans.every((s) => s.traceId === traceId)).toBe(true);
+
+    // A problem answer carries the trace it was given…
+    const bad = await call('POST', '/orders', user.token, { items: [] }, { traceparent });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { traceId?: string }).traceId).toBe(traceId);
+    // …or the one its request started, which the receiver gets.
+    const lost = await call('GET', `/orders/${'x'.repeat(20)}`, user.token);
+    expect(lost.status).toBe(404);
+    const problem = (await lost.json()) as { traceId?: string };
+    expect(problem.traceId).toMatch(/^[0-9a-f]{32}$/);
+    const span = await eventually(
+      async () => receiver.spans.find((s) => s.traceId === problem.traceId && s.kind === 2),
+      (s) => s !== undefined,
+      10_000,
+    );
+    expect(span?.attributes['http.response.status_code']).toBe(404);
+  }, 60_000);
+});
+
+describe('the collector away', () => {
+  test('orders complete as before while no span can be exported', async () => {
+    const admin = await h.signUp('admin');
+    const user = await h.signUp('user');
+    const product = await shop(h, admin).product(50, 300);
+    await receiver.stop();
+    const ids = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const res = await call('POST', '/orders', user.token, {
+          items: [{ productId: product, quantity: 1 }],
+          payment: { token: 'tok_visa' },
+        });
+        expect(res.status).toBe(202);
+        return ((await res.json()) as { id: string }).id;
+      }),
+    );
+    await eventually(
+      async () => {
+        const [rows] = await h.pool.query<RowDataPacket[]>(
+          "SELECT COUNT(*) AS n FROM orders WHERE status = 'completed' AND id IN (?)",
+          [ids],
+        );
+        return Number(rows[0]?.n);
+      },
+      (n) => n === ids.length,
+      30_000,
+    );
+    for (const p of procs) expect(p.proc.exitCode).toBeNull();
+  }, 60_000);
+});

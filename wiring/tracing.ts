@@ -1,0 +1,92 @@
+import { hostname } from 'node:os';
+import type { Telemetry } from 'bullmq';
+import type { Config } from '../lib/config';
+import { setTracing } from '../lib/tracing';
+
+/** What a process traces with, once started: BullMQ's telemetry and a way to flush on the way out. */
+interface Started {
+  telemetry: Telemetry;
+  shutdown(): Promise<void>;
+}
+
+let started: Started | undefined;
+
+/**
+ * Starts this process's tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set: the SDK (loaded here, on
+ * demand, so a process without an endpoint never loads it), AsyncLocalStorage context (Bun runs it),
+ * W3C trace context, a sampler from OTEL_TRACES_SAMPLER, a batch processor whose queue is bounded
+ * (OTEL_BSP_MAX_QUEUE_SIZE) and the OTLP/HTTP exporter of OTEL_EXPORTER_OTLP_PROTOCOL. Each process
+ * names itself with `service.instance.id` (host, pid); `service` is its default service name.
+ */
+export async function startTracing(config: Config, service: string): Promise<boolean> {
+  if (started || !config.OTEL_EXPORTER_OTLP_ENDPOINT) return started !== undefined;
+  const [api, sdk, core, resources, asyncHooks, { BullMQOtel }, exporter] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/context-async-hooks'),
+    import('bullmq-otel'),
+    config.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/json'
+      ? import('@opentelemetry/exporter-trace-otlp-http')
+      : import('@opentelemetry/exporter-trace-otlp-proto'),
+  ]);
+  const ratio = new sdk.TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG);
+  const samplers = {
+    always_on: () => new sdk.AlwaysOnSampler(),
+    always_off: () => new sdk.AlwaysOffSampler(),
+    traceidratio: () => ratio,
+    parentbased_always_on: () => new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
+    parentbased_always_off: () => new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() }),
+    parentbased_traceidratio: () => new sdk.ParentBasedSampler({ root: ratio }),
+  } as const;
+  // Ours first, then what the operator set (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) over it.
+  const resource = resources
+    .defaultResource()
+    .merge(
+      resources.resourceFromAttributes({
+        'service.name': service,
+        'service.instance.id': `${hostname()}:${process.pid}`,
+        'process.pid': process.pid,
+      }),
+    )
+    .merge(resources.detectResources({ detectors: [resources.envDetector] }));
+  // The exporter reads the endpoint, headers and timeout from the standard OTEL_EXPORTER_OTLP_* variables.
+  const processor = new sdk.BatchSpanProcessor({
+    exporter: new exporter.OTLPTraceExporter(),
+    maxQueueSize: config.OTEL_BSP_MAX_QUEUE_SIZE,
+    maxExportBatchSize: config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    scheduledDelayMillis: config.OTEL_BSP_SCHEDULE_DELAY,
+    exportTimeoutMillis: config.OTEL_BSP_EXPORT_TIMEOUT,
+  });
+  const provider = new sdk.TracerProvider({
+    resource,
+    sampler: samplers[config.OTEL_TRACES_SAMPLER](),
+    spanProcessors: [processor],
+  });
+  api.context.setGlobalContextManager(new asyncHooks.AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+  api.trace.setGlobalTracerProvider(provider);
+  // An exporter that cannot reach its collector reports each failed export through the diag logger,
+  // which is silent unless set: the spans are dropped, the process goes on.
+  started = {
+    telemetry: new BullMQOtel({ tracerName: 'bullmq' }),
+    shutdown: () => provider.shutdown(),
+  };
+  setTracing(true);
+  return true;
+}
+
+/** BullMQ's `telemetry` option (bullmq-otel) when tracing is on; undefined (no option at all) when off. */
+export function jobTelemetry(): Telemetry | undefined {
+  return started?.telemetry;
+}
+
+/** How long a stopping process waits for its last spans to be sent: a collector away never holds it up. */
+const FLUSH_ON_STOP_MS = 3000;
+
+/** Sends the spans still queued, for at most FLUSH_ON_STOP_MS; a no-op when tracing is off. */
+export async function stopTracing(): Promise<void> {
+  if (!started) return;
+  await Promise.race([started.shutdown().catch(() => {}), Bun.sleep(FLUSH_ON_STOP_MS)]);
+}
