@@ -60,8 +60,8 @@ describe('the reserve step when its batch transaction fails as a whole', () => {
   beforeAll(async () => {
     w = await startWorkerHarness('batch-fallback');
     ({ h, deps } = w);
-  });
-  afterAll(() => w?.close());
+  }, 60_000);
+  afterAll(() => w?.close(), 60_000);
 
   /**
    * Three orders whose outcomes do not depend on the order they are decided in (each on its own

@@ -34,8 +34,8 @@ let deps: WorkerDeps;
 beforeAll(async () => {
   w = await startWorkerHarness('charge-twice');
   ({ h, s, user, deps } = w);
-});
-afterAll(() => w?.close());
+}, 60_000);
+afterAll(() => w?.close(), 60_000);
 
 /**
  * One process's gateway client (the configured one, over the shared simulated processor's ledger):

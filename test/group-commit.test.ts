@@ -27,8 +27,8 @@ beforeAll(async () => {
   // The workers' batches hold up to 3 orders and wait long enough for all three submissions to join.
   w = await startWorkerHarness('group-commit', { GROUP_COMMIT_MAX: 3, GROUP_COMMIT_WAIT_MS: 1000 });
   ({ h, s, user, deps } = w);
-});
-afterAll(() => w?.close());
+}, 60_000);
+afterAll(() => w?.close(), 60_000);
 
 /** Places an order over the API (no workers run here: the batches are driven by the test). */
 async function place(items: { productId: string; quantity: number }[]): Promise<string> {

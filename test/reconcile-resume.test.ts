@@ -26,11 +26,11 @@ beforeAll(async () => {
   user = await h.signUp('user');
   gateway = new CountingGateway(createGateway(h.config, h.db));
   transports = new CountingTransports();
-});
+}, 60_000);
 afterAll(async () => {
   await w?.stop();
   await h.cleanup();
-});
+}, 60_000);
 
 async function place(productId: string): Promise<string> {
   const res = await s.place(user.token, productId, 1);

@@ -28,8 +28,8 @@ let deps: WorkerDeps;
 beforeAll(async () => {
   w = await startWorkerHarness('small-batches');
   ({ h, s, user, deps } = w);
-});
-afterAll(() => w?.close());
+}, 60_000);
+afterAll(() => w?.close(), 60_000);
 
 async function place(productId: string, quantity = 1): Promise<string> {
   const res = await s.place(user.token, productId, quantity);

@@ -81,7 +81,7 @@ describe('the saga steps under GROUP_COMMIT_IN_FLIGHT=0', () => {
     afterAll(async () => {
       await w?.stop();
       await h?.cleanup();
-    });
+    }, 60_000);
 
     test('orders complete, each charged and emailed once, and the steps commit them in batches', async () => {
       const admin = await h.signUp('admin');
