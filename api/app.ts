@@ -18,6 +18,7 @@ import { requestContext } from './middleware/request-context';
 import { problemResponse, toProblem } from './problem';
 import { apiKeyRoutes } from './routes/api-keys';
 import { authRoutes } from './routes/auth';
+import { eventRoutes } from './routes/events';
 import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
 import { metricsRoutes } from './routes/metrics';
@@ -28,6 +29,8 @@ import { productRoutes } from './routes/products';
 import { refundRoutes } from './routes/refunds';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks';
 import { systemRoutes } from './routes/system';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints';
 import { documentSharedResponses } from './shared-responses';
 
 /**
@@ -74,6 +77,9 @@ export function createApp(
   app.route('/webhooks/stripe', stripeWebhookRoutes(deps));
   app.route('/notify', notifyRoutes(deps));
   app.route('/system', systemRoutes(deps));
+  app.route('/events', eventRoutes(deps));
+  app.route('/webhook-endpoints', webhookEndpointRoutes(deps));
+  app.route('/webhook-deliveries', webhookDeliveryRoutes(deps));
   app.route('/api-keys', apiKeyRoutes(deps));
   mountDashboard(app, { guard: basicAdminGuard(deps), queues: deps.queues });
   documentQueryRules(app);

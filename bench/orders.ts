@@ -1,5 +1,5 @@
 /**
- * `bun run bench [-- --quick] [--shared-servers] [--label NAME] [--rates 150,300] [--tracing]`
+ * `bun run bench [-- --quick] [--shared-servers] [--label NAME] [--rates 150,300] [--tracing] [--webhook]`
  *
  * In one run on one machine: the engine's ceilings (the bare 3-step BullMQ flow with no-op
  * processors; MariaDB's durable-commit loop), then Orderflow end to end — the API and `bun run worker`
@@ -29,6 +29,7 @@ import {
 import { closedLoop, type LoadResult, type LoadTarget, openLoop, percentile } from './load';
 import { freePort, seedShop } from './seed';
 import { startServers } from './servers';
+import { type BenchReceiver, subscribeEverything } from './webhook';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -60,6 +61,9 @@ const FIXED_RATES = (option('rates') ?? '')
   .filter(Boolean)
   .map(Number)
   .filter((r) => r > 0);
+// --webhook: one local endpoint subscribed to every event (bench/webhook.ts); each run also waits
+// for its deliveries, so their cost lands in it.
+const WEBHOOK = flag('webhook');
 const PRODUCTS = 8;
 const INITIAL_STOCK = 1_000_000;
 const root = new URL('..', import.meta.url).pathname;
@@ -137,6 +141,7 @@ try {
     // still screened (its cost is measured), but no decision is taken by score unless asked.
     RISK_REVIEW_AT: process.env.RISK_REVIEW_AT ?? '2',
     RISK_REJECT_AT: process.env.RISK_REJECT_AT ?? '2',
+    ...(WEBHOOK ? { WEBHOOK_ALLOW_PRIVATE: 'on' } : {}),
     ...(collector
       ? {
           OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
@@ -159,6 +164,12 @@ try {
     products: PRODUCTS,
     stock: INITIAL_STOCK,
   });
+  let receiver: BenchReceiver | undefined;
+  if (WEBHOOK) {
+    const r = await subscribeEverything(db, config);
+    receiver = r;
+    cleanups.push(() => r.stop());
+  }
 
   const port = freePort();
   // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop.
@@ -301,6 +312,16 @@ try {
       while ((await count(`SELECT COUNT(*) AS n FROM ${name}.notifications WHERE status = 'queued'`)) > 0) {
         if (Date.now() > drainDeadline) fail(`${label}: messages still queued after 120 s`);
         await Bun.sleep(100);
+      }
+      // --webhook: every event delivered too (the dispatcher runs every WEBHOOK_DISPATCH_EVERY_MS).
+      if (receiver) {
+        const events = () => count(`SELECT COUNT(*) AS n FROM ${name}.events`);
+        const delivered = () =>
+          count(`SELECT COUNT(*) AS n FROM ${name}.webhook_deliveries WHERE status = 'succeeded'`);
+        while ((await delivered()) < (await events())) {
+          if (Date.now() > drainDeadline) fail(`${label}: webhook deliveries still pending after 120 s`);
+          await Bun.sleep(100);
+        }
       }
       const allSent = Date.now();
       const notSent = await count(`SELECT COUNT(*) AS n FROM ${name}.notifications WHERE status <> 'sent'`);

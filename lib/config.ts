@@ -61,6 +61,18 @@ const schema = z.object({
   RISK_REVIEW_AT: z.coerce.number().min(0).max(10).default(0.6),
   RISK_REJECT_AT: z.coerce.number().min(0).max(10).default(0.9),
   RECONCILE_AFTER_SECONDS: int(1, 86_400).default(30),
+  // Events and webhooks: how long GET /events reaches back (older events are pruned by maintenance);
+  // webhook endpoints on loopback/private addresses or plain http (tests, a local receiver); the first
+  // retry's delay (each later one ×3), the attempts in all (the last ≈ 3 days after the first at the
+  // defaults), a send's time limit, and the sends one process runs at once to one endpoint.
+  EVENT_RETENTION_DAYS: int(1, 3650).default(30),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_RETRY_BASE_SECONDS: int(1, 86_400).default(30),
+  WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(10),
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(1, 1000).default(5),
+  WEBHOOK_CONCURRENCY: int(1, 1000).default(50),
+  WEBHOOK_DISPATCH_EVERY_MS: int(50, 60_000).default(500),
   RECONCILE_EVERY_MS: int(100, 3_600_000).default(10_000),
   RATE_LIMITS: bool.default(true),
   // Behind exactly one reverse proxy that appends the client's address to X-Forwarded-For, turn this

@@ -5,9 +5,10 @@ import { newId } from '../lib/ids';
 /**
  * One queue per step; `deliver` sends recorded messages through the providers, behind their rate
  * limit (kept off `notify` so that completing orders never waits for the email quota); `maintenance`
- * runs the reconciler. `--queues` takes these names.
+ * runs the reconciler; `webhooks` sends webhook deliveries (queues/webhooks.ts), never a step of an
+ * order's flow. `--queues` takes these names.
  */
-export const queueNames = ['reserve', 'charge', 'notify', 'deliver', 'maintenance'] as const;
+export const queueNames = ['reserve', 'charge', 'notify', 'deliver', 'maintenance', 'webhooks'] as const;
 export type QueueName = (typeof queueNames)[number];
 
 export const jobNames = {

@@ -8,9 +8,9 @@
  * Queues that exist once, in partition 0, whatever K: `deliver` is bound by the email provider's
  * request window (one Redis key for every process), not by a node's CPU, and one queue gathers the
  * messages that fill the provider's batch requests; `maintenance` holds the reconciler's one schedule
- * (it covers every partition).
+ * (it covers every partition); `webhooks` is fed by one outbox, whatever the partition of an order.
  */
-export const unpartitionedQueues: readonly string[] = ['deliver', 'maintenance'];
+export const unpartitionedQueues: readonly string[] = ['deliver', 'maintenance', 'webhooks'];
 
 /** Whether partition `partition` has queue `queue`. */
 export const partitionHas = (partition: number, queue: string) =>

@@ -249,12 +249,22 @@ describe('one trace per order', () => {
 
   test("a reviewed order: the admin's approval continues the order's trace (charge twice, then notify)", async () => {
     const id = placed.reviewed;
-    const spans = await traceOf(id, ['reserve', 'charge', 'gateway charge', 'notify', 'deliver']);
+    const spans = await traceOf(id, [
+      'reserve',
+      'charge',
+      'gateway authorize',
+      'gateway capture',
+      'notify',
+      'deliver',
+    ]);
     const root = requestSpanOf(id) as ReceivedSpan;
     expectConnected(spans, root);
     const charges = spans.filter((s) => s.name === 'charge' && s.attributes['order.id'] === id);
     expect(charges.map((s) => s.attributes['order.status']).sort()).toEqual(['paid', 'review']);
-    expect(spans.filter((s) => s.name === 'gateway charge')).toHaveLength(1);
+    // Its money was authorized when it entered review and captured on approval: never charged.
+    expect(spans.filter((s) => s.name === 'gateway authorize')).toHaveLength(1);
+    expect(spans.filter((s) => s.name === 'gateway capture')).toHaveLength(1);
+    expect(spans.filter((s) => s.name === 'gateway charge')).toHaveLength(0);
   }, 60_000);
 
   test('no attribute anywhere carries an email, a payment token, a bearer token or a secret', async () => {

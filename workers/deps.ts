@@ -3,6 +3,7 @@ import type { Transports } from '../domain/notifications/notifications';
 import type { OrderContext } from '../domain/orders/context';
 import type { PaymentGateway } from '../domain/payments/gateway';
 import type { CircuitStateName } from '../domain/resilience';
+import type { Resolve } from '../domain/webhooks/addresses';
 import type { Config } from '../lib/config';
 import type { Logger } from '../lib/logger';
 import type { RedisClient } from '../lib/redis';
@@ -28,6 +29,8 @@ export interface WorkerDeps {
   queues: PartitionedQueues;
   /** Job durations and breaker states of this process, when someone scrapes them. */
   metrics?: Metrics;
+  /** Webhook hosts' name resolution (the system's when absent; tests point names anywhere). */
+  resolve?: Resolve;
 }
 
 export interface WorkerParts {
@@ -38,6 +41,7 @@ export interface WorkerParts {
   /** The producer this process adds jobs with; made from the connection when absent. */
   queues?: PartitionedQueues;
   metrics?: Metrics;
+  resolve?: Resolve;
 }
 
 /**
@@ -75,5 +79,6 @@ export function buildWorkerDeps(
     ),
     queues: parts.queues ?? createQueues(config, conn.redis),
     ...(metrics ? { metrics } : {}),
+    ...(parts.resolve ? { resolve: parts.resolve } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
 import { refundIfCharged } from '../domain/orders/refund';
 import { findStaleRefunds, settleRefund } from '../domain/orders/refunds/settle';
 import { expireReviews } from '../domain/orders/review';
+import { pruneEvents } from '../domain/outbox/retention';
 import { invalidate } from '../lib/cache';
 import type { WorkerDeps } from './deps';
 
@@ -20,6 +21,8 @@ export interface ReconcileReport {
   settled: number;
   /** Refresh tokens deleted (expired or revoked long enough ago to matter no more). */
   purgedTokens: number;
+  /** Events deleted for being older than EVENT_RETENTION_DAYS (a bounded number per pass). */
+  prunedEvents: number;
   /** Orders this pass could not handle (logged, counted in reconcile_failures_total); retried next pass. */
   failed: number;
 }
@@ -40,6 +43,7 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     resent: 0,
     settled: 0,
     purgedTokens: 0,
+    prunedEvents: 0,
     failed: 0,
   };
   // One order that cannot be handled (its contact no longer decrypts, a guard throws) is logged and
@@ -135,5 +139,9 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   report.purgedTokens = await purgeDeadTokens(deps.db, {
     accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
   });
+  report.prunedEvents = await pruneEvents(
+    deps.db,
+    new Date(Date.now() - deps.config.EVENT_RETENTION_DAYS * 86_400_000),
+  );
   return report;
 }

@@ -10,6 +10,7 @@ import { notifyProcessor } from './notify';
 import { reconcile } from './reconcile';
 import { reserveProcessor } from './reserve';
 import { giveUp, type StepName } from './step';
+import { startDispatcher, webhookProcessor } from './webhooks';
 
 export interface WorkerSet {
   workers: Worker[];
@@ -38,6 +39,8 @@ function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
         if (Object.values(report).some((n) => n > 0)) deps.logger.info(report, 'reconciled');
         return report;
       };
+    case 'webhooks':
+      return webhookProcessor(deps);
   }
 }
 
@@ -78,7 +81,14 @@ export async function startWorkers(
       prefix,
       // Published in CLIENT LIST: GET /system/workers reads who is alive from it.
       name: JSON.stringify({ host: hostname(), pid: process.pid, queues, concurrency, startedAt, ...labels }),
-      concurrency: queue === 'maintenance' ? 1 : queue === 'deliver' ? deliverConcurrency(c) : concurrency,
+      concurrency:
+        queue === 'maintenance'
+          ? 1
+          : queue === 'deliver'
+            ? deliverConcurrency(c)
+            : queue === 'webhooks'
+              ? c.WEBHOOK_CONCURRENCY
+              : concurrency,
       // A killed process's jobs come back after one lock period; several stalls are tolerated because
       // every step is idempotent, and a real fault still fails the job through its attempts.
       lockDuration: c.WORKER_LOCK_MS,
@@ -116,10 +126,12 @@ export async function startWorkers(
     );
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const dispatcher = queues.includes('webhooks') ? startDispatcher(deps) : undefined;
 
   return {
     workers,
     async close(deadlineMs) {
+      await dispatcher?.stop();
       // pause() stops taking jobs and waits for the active ones. Not close(): a second close(true)
       // after the deadline would only return the first, graceful close and wait for ever.
       const drained = Promise.all(workers.map((w) => w.pause()));

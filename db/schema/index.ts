@@ -1,4 +1,5 @@
 export * from './api-keys';
+export * from './events';
 export * from './gateway-transactions';
 export * from './notifications';
 export * from './order-events';
@@ -10,3 +11,4 @@ export * from './refresh-tokens';
 export * from './refunds';
 export * from './stripe-events';
 export * from './users';
+export * from './webhooks';

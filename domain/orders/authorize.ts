@@ -9,6 +9,7 @@ import { getOrderRow } from './read';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { isFinal } from './status';
+import { gatewayTraced } from './traced-charge';
 import { lockOrder, transition, withTransitions } from './transition';
 
 /** An authorization's outcome, with the customer's messages a decline wrote (the outbox). */
@@ -31,12 +32,13 @@ export async function authorizeHeld(ctx: OrderContext, orderId: string): Promise
   // Approved meanwhile: the charge step authorizes (the same key) and captures; ended: nothing to set aside.
   if (order.status !== 'review' || !order.paymentToken) return unchanged;
   if (payment?.captureMethod !== 'manual' || payment.status !== 'pending') return unchanged;
-  const result = await ctx.gateway.authorize({
+  const request = {
     idempotencyKey: chargeKey(orderId),
     token: order.paymentToken,
     amountCents: order.totalCents,
     currency: order.currency,
-  });
+  };
+  const result = await gatewayTraced('authorize', order, () => ctx.gateway.authorize(request));
   return recordAuthorization(ctx, orderId, result);
 }
 

@@ -12,7 +12,7 @@ import { getOrderRow } from './read';
 import { refundIfCharged } from './refund';
 import type { StepOutcome } from './reserve-one';
 import { screenBeforeCharge } from './screen';
-import { chargeTraced } from './traced-charge';
+import { chargeTraced, gatewayTraced } from './traced-charge';
 import { lockOrder, transition, withTransitions } from './transition';
 
 /** The payment row exists before the gateway is called, with the key the gateway call will carry. */
@@ -69,7 +69,7 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
   };
   const result =
     payment?.captureMethod === 'manual'
-      ? await captureHeld(ctx, request, orderId, payment.status === 'authorized' ? payment.gatewayRef : null)
+      ? await captureHeld(ctx, request, order, payment.status === 'authorized' ? payment.gatewayRef : null)
       : await chargeTraced(ctx.gateway, { id: orderId, userId: order.userId }, request);
   const outcome = await withTransitions(ctx.db, ctx.events, async (log) => {
     const current = await lockOrder(log.tx, orderId);
@@ -113,20 +113,23 @@ export async function chargeOrder(ctx: OrderContext, orderId: string): Promise<S
 async function captureHeld(
   ctx: OrderContext,
   request: ChargeRequest,
-  orderId: string,
+  order: { id: string; userId: string },
   authorizedRef: string | null,
 ): Promise<ChargeResult> {
   let ref = authorizedRef;
   if (ref === null) {
-    const authorized = await ctx.gateway.authorize(request);
+    const authorized = await gatewayTraced('authorize', order, () => ctx.gateway.authorize(request));
     if (authorized.outcome === 'declined') return authorized;
     ref = authorized.ref;
   }
-  const captured = await ctx.gateway.capture({
-    idempotencyKey: captureKey(orderId),
-    chargeIdempotencyKey: chargeKey(orderId),
-    paymentRef: ref,
-  });
+  const paymentRef = ref;
+  const captured = await gatewayTraced('capture', order, () =>
+    ctx.gateway.capture({
+      idempotencyKey: captureKey(order.id),
+      chargeIdempotencyKey: chargeKey(order.id),
+      paymentRef,
+    }),
+  );
   // No authorization left to capture (voided): the order cannot be paid with it.
   return captured ? { outcome: 'succeeded', ref } : { outcome: 'declined', code: 'authorization_voided' };
 }

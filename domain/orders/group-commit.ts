@@ -7,6 +7,7 @@
 import type { Tx } from '../../db/client';
 import { caseWhen, marks, select, valueRows, write } from '../../db/raw';
 import type { Line } from '../inventory/stock';
+import { orderChanges, recordEvents } from '../outbox/write';
 import { allowedTransitions, type OrderEvent, type OrderStatus } from './status';
 
 /** What a batch answers for each order: its outcome, or the error its job fails with. */
@@ -243,6 +244,8 @@ export async function transitionMany(
     `INSERT INTO \`order_events\` (\`order_id\`, \`from_status\`, \`to_status\`, \`reason\`, \`at\`) VALUES ${valueRows(changes.length, 5)}`,
     events,
   );
+  // The outbox: the batch's events in one more multi-row INSERT (the order path's only addition).
+  await recordEvents(tx, orderChanges(changes.map((c) => ({ orderId: c.orderId, to: c.to, at }))));
   return changes.map((c) => ({
     orderId: c.orderId,
     from,

@@ -4,6 +4,7 @@ import { orderEvents, orderItems, orders, products } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { actorColumns } from '../actor';
 import { DomainError } from '../errors';
+import { eventsStatement, orderChanges, recordEvents } from '../outbox/write';
 import type { Decided } from './group-commit';
 import {
   buildOrder,
@@ -101,11 +102,16 @@ export async function placeOrders(
         })),
       ),
     ] as const;
+    // The outbox's rows go in the same transaction, one more multi-row INSERT for the batch.
+    const outbox = orderChanges(
+      built.map((b) => ({ orderId: b.order.row.id, to: 'pending' as const, at: now })),
+    );
     const stored = await (async () => {
-      if (write) await write(inserts.map((q) => q.toSQL()));
+      if (write) await write([...inserts.map((q) => q.toSQL()), eventsStatement(outbox)]);
       else {
         await db.transaction(async (tx) => {
           for (const q of inserts) await tx.execute(q.getSQL());
+          await recordEvents(tx, outbox);
         });
       }
     })().then(

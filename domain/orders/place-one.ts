@@ -5,6 +5,7 @@ import { orderEvents, orderItems, orders, products, users } from '../../db/schem
 import { newId } from '../../lib/ids';
 import { type Actor, actorColumns } from '../actor';
 import { DomainError } from '../errors';
+import { orderChanges, recordEvents } from '../outbox/write';
 import type { OrderView } from './read';
 import type { OrderEventSink } from './status';
 
@@ -93,6 +94,7 @@ export async function placeOrder(
         at: now,
         ...actorColumns(placedBy(input)),
       });
+      await recordEvents(tx, orderChanges([{ orderId, to: 'pending', at: now }]));
       order = built.view;
     });
   } catch (err) {

@@ -99,7 +99,8 @@ async function listOrders(db: Db, filter: SQL, limit: number, cursor?: string): 
   };
 }
 
-async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
+/** Orders as GET shows them (items and timeline read for all of them at once). */
+export async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [items, events] = await Promise.all([

@@ -7,6 +7,7 @@ import { newId } from '../../lib/ids';
 import { DomainError } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
+import { recordEvents } from '../outbox/write';
 import { declineReason } from '../payments/stripe-declines';
 import { ORDER_ID_METADATA, REFUND_KEY_METADATA } from '../payments/stripe-gateway';
 import type { OrderContext } from './context';
@@ -99,7 +100,9 @@ function effectOf(ctx: OrderContext, event: Stripe.Event, listed: Stripe.Refund[
       return (tx, _log, order) => refundsMadeAtStripe(tx, order.id, listed);
     case 'charge.dispute.created':
       return async (tx, _log, order) => {
-        await tx.update(orders).set({ disputed: true, updatedAt: new Date() }).where(eq(orders.id, order.id));
+        const at = new Date();
+        await tx.update(orders).set({ disputed: true, updatedAt: at }).where(eq(orders.id, order.id));
+        await recordEvents(tx, [{ type: 'dispute.created', orderId: order.id, at }]);
         return {};
       };
     case 'payment_intent.payment_failed':
@@ -205,6 +208,14 @@ async function refundsMadeAtStripe(
       createdAt: new Date(r.created * 1000),
       updatedAt: now,
     })),
+  );
+  // A refund made in Stripe's dashboard exists here already succeeded: both of its events at once.
+  await recordEvents(
+    tx,
+    rows.flatMap(({ id }) => [
+      { type: 'refund.created' as const, orderId, refundId: id, at: now },
+      { type: 'refund.succeeded' as const, orderId, refundId: id, at: now },
+    ]),
   );
   const refundedCents = Math.min(
     order.totalCents,

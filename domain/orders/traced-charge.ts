@@ -24,3 +24,29 @@ export function chargeTraced(
     SpanKind.CLIENT,
   );
 }
+
+/**
+ * Any other operation on an order's payment (an authorization, a capture) as a span of the order's
+ * trace, with what the processor answered (`accepted` or `refused`, or a decline's outcome and code).
+ */
+export function gatewayTraced<T extends ChargeResult | { ref: string } | null>(
+  operation: 'authorize' | 'capture',
+  order: { id: string; userId: string },
+  call: () => Promise<T>,
+): Promise<T> {
+  if (!tracingOn()) return call();
+  return itemSpan(
+    order.id,
+    `gateway ${operation}`,
+    { 'order.id': order.id, 'user.id': order.userId },
+    async (span) => {
+      const result = await call();
+      if (result !== null && 'outcome' in result) {
+        span?.setAttribute('gateway.outcome', result.outcome);
+        if (result.outcome !== 'succeeded') span?.setAttribute('gateway.code', result.code);
+      } else span?.setAttribute('gateway.outcome', result === null ? 'refused' : 'accepted');
+      return result;
+    },
+    SpanKind.CLIENT,
+  );
+}

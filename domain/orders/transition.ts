@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { orderEvents, orders } from '../../db/schema';
 import { type Actor, actorColumns, systemActor } from '../actor';
+import { orderChanges, recordEvents } from '../outbox/write';
 import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderStatus } from './status';
 
 /**
@@ -56,6 +57,7 @@ export async function transition(
     at,
     ...actorColumns(log.actor),
   });
+  await recordEvents(log.tx, orderChanges([{ orderId, to, at }]));
   log.events.push({ orderId, from, to, at, ...(reason ? { reason } : {}), actor: log.actor });
   return true;
 }

@@ -1,5 +1,6 @@
 import type { Transports } from '../../domain/notifications/notifications';
 import type { PaymentGateway } from '../../domain/payments/gateway';
+import type { Resolve } from '../../domain/webhooks/addresses';
 import { createLogger, type Logger } from '../../lib/logger';
 import { connectRedis } from '../../lib/redis';
 import { type QueueName, queueNames } from '../../queues/contract';
@@ -27,6 +28,8 @@ export async function startTestWorkers(
     logger?: Logger;
     /** A registry to count into (e.g. the harness app's, so one /metrics shows API and workers). */
     metrics?: Metrics;
+    /** Webhook hosts' resolution (names pointed anywhere; no external DNS here). */
+    resolve?: Resolve;
   } = {},
 ): Promise<TestWorkers> {
   const redis = connectRedis(h.config, 'worker', 'orderflow-test-worker');
@@ -36,6 +39,7 @@ export async function startTestWorkers(
     ...(opts.gateway ? { gateway: opts.gateway } : {}),
     ...(opts.transports ? { transports: opts.transports } : {}),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
+    ...(opts.resolve ? { resolve: opts.resolve } : {}),
   });
   const { queues } = deps;
   // Every partition (one unless the test set QUEUE_PARTITIONS), as `bun run worker` takes them.

@@ -5,6 +5,7 @@ import { orderItems, payments, refundItems, refunds } from '../../../db/schema';
 import { newId } from '../../../lib/ids';
 import type { Actor } from '../../actor';
 import { conflict, DomainError, notFound } from '../../errors';
+import { recordEvents } from '../../outbox/write';
 import type { OrderContext } from '../context';
 import type { OrderStatus } from '../status';
 import { lockOrder } from '../transition';
@@ -168,6 +169,7 @@ export async function recordRefundIntent(
       .insert(refundItems)
       .values(input.items.map((l) => ({ refundId: id, productId: l.productId, quantity: l.quantity })));
   }
+  await recordEvents(tx, [{ type: 'refund.created', orderId: input.orderId, refundId: id, at: now }]);
   return id;
 }
 

@@ -1,0 +1,171 @@
+import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import type { RowDataPacket } from 'mysql2';
+import type { Db } from '../../db/client';
+import { select, valueRows, write } from '../../db/raw';
+import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
+import { newId } from '../../lib/ids';
+import { conflict, DomainError, notFound } from '../errors';
+import { sequenceEvents } from '../outbox/sequence';
+import { publicEventId } from '../outbox/types';
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface DeliveryView {
+  id: string;
+  eventId: string;
+  type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  lastStatusCode?: number;
+  lastError?: string;
+  nextAttemptAt?: string;
+  createdAt: string;
+}
+
+/** A delivery to hand to the queue: its next attempt is attempt `attempts + 1`. */
+export interface DueDelivery {
+  id: string;
+  endpointId?: string;
+  attempts: number;
+  /** When it is due (now for a new one). */
+  at: Date;
+}
+
+/**
+ * Turns new events into deliveries: one row per (endpoint, event) for each enabled endpoint that
+ * subscribes to the event's type and existed when it happened. Reads the outbox in commit order
+ * after the dispatcher's cursor and moves the cursor in the same transaction as the rows it writes,
+ * so every event gets its deliveries once (one dispatcher at a time: the cursor row is locked, and a
+ * second one skips instead of waiting). Returns the new deliveries, which the caller queues; should
+ * that fail, they are pending in MySQL and `staleDeliveries` finds them.
+ */
+export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]> {
+  await sequenceEvents(db, { waitSeconds: 0 });
+  return db.transaction(async (tx) => {
+    const [cursor] = await select<{ afterSeq: number }>(
+      tx,
+      'SELECT `after_seq` AS `afterSeq` FROM `webhook_dispatch` WHERE `id` = 1 FOR UPDATE SKIP LOCKED',
+      [],
+    );
+    if (!cursor) return [];
+    const events = await select<{ id: number; seq: number; type: string; createdAt: Date }>(
+      tx,
+      'SELECT `id`, `seq`, `type`, `created_at` AS `createdAt` FROM `events` WHERE `seq` > ? ORDER BY `seq` LIMIT ?',
+      [cursor.afterSeq, batch],
+    );
+    const last = events.at(-1);
+    if (!last) return [];
+    const endpoints = await tx
+      .select({
+        id: webhookEndpoints.id,
+        events: webhookEndpoints.events,
+        createdAt: webhookEndpoints.createdAt,
+      })
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.status, 'enabled'));
+    const now = new Date();
+    const made: DueDelivery[] = [];
+    const params: unknown[] = [];
+    for (const e of events) {
+      for (const ep of endpoints) {
+        if (e.createdAt < ep.createdAt) continue;
+        if (ep.events !== '*' && !ep.events.split(',').includes(e.type)) continue;
+        const id = newId('whd');
+        made.push({ id, endpointId: ep.id, attempts: 0, at: now });
+        params.push(id, ep.id, e.id, e.type, 'pending', 0, now, now, now);
+      }
+    }
+    if (made.length) {
+      await write(
+        tx,
+        'INSERT IGNORE INTO `webhook_deliveries` (`id`, `endpoint_id`, `event_id`, `event_type`, `status`, ' +
+          `\`attempts\`, \`next_attempt_at\`, \`created_at\`, \`updated_at\`) VALUES ${valueRows(made.length, 9)}`,
+        params,
+      );
+    }
+    await write(tx, 'UPDATE `webhook_dispatch` SET `after_seq` = ? WHERE `id` = 1', [last.seq]);
+    return made;
+  });
+}
+
+/**
+ * Pending deliveries due for longer than `graceMs`: their job should have run by now, so Redis lost
+ * it (or it was never added). Adding the job again is safe: its id is the attempt's, so it is
+ * ignored while the job still exists, and an attempt records itself only once.
+ */
+export async function staleDeliveries(db: Db, graceMs: number, limit = 500): Promise<DueDelivery[]> {
+  const [rows] = await db.$client.query<RowDataPacket[]>(
+    'SELECT `id`, `attempts`, `next_attempt_at` AS `at` FROM `webhook_deliveries` ' +
+      "WHERE `status` = 'pending' AND `next_attempt_at` < ? ORDER BY `next_attempt_at` LIMIT ?",
+    [new Date(Date.now() - graceMs), limit],
+  );
+  return rows.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), at: r.at as Date }));
+}
+
+type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+export function deliveryView(r: DeliveryRow): DeliveryView {
+  return {
+    id: r.id,
+    eventId: publicEventId(r.eventId),
+    type: r.eventType,
+    status: r.status,
+    attempts: r.attempts,
+    ...(r.lastStatusCode !== null ? { lastStatusCode: r.lastStatusCode } : {}),
+    ...(r.lastError ? { lastError: r.lastError } : {}),
+    ...(r.status === 'pending' && r.nextAttemptAt ? { nextAttemptAt: r.nextAttemptAt.toISOString() } : {}),
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/** An endpoint's deliveries, newest first (ids are time-ordered); `cursor` is the last id of a page. */
+export async function listDeliveries(
+  db: Db,
+  endpointId: string,
+  q: { status?: DeliveryStatus | undefined; limit: number; cursor?: string | undefined },
+): Promise<{ data: DeliveryView[]; nextCursor: string | null }> {
+  const [endpoint] = await db
+    .select({ id: webhookEndpoints.id })
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.id, endpointId))
+    .limit(1);
+  if (!endpoint) throw notFound('Webhook endpoint');
+  if (q.cursor !== undefined && !/^whd_[0-9a-f]{32}$/.test(q.cursor)) {
+    throw new DomainError('validation', 'Invalid cursor', [
+      { field: 'cursor', message: 'not a cursor from this API' },
+    ]);
+  }
+  const where: (SQL | undefined)[] = [eq(webhookDeliveries.endpointId, endpointId)];
+  if (q.status) where.push(eq(webhookDeliveries.status, q.status));
+  if (q.cursor) where.push(lt(webhookDeliveries.id, q.cursor));
+  const rows = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(...where))
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  return {
+    data: page.map(deliveryView),
+    nextCursor: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null,
+  };
+}
+
+/** Sends a delivery again now (whatever its state): pending, due now, its attempts kept. */
+export async function retryDelivery(db: Db, id: string): Promise<DueDelivery> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).for('update');
+    if (!row) throw notFound('Webhook delivery');
+    const [endpoint] = await tx
+      .select({ status: webhookEndpoints.status })
+      .from(webhookEndpoints)
+      .where(eq(webhookEndpoints.id, row.endpointId));
+    if (endpoint?.status !== 'enabled') throw conflict('Its endpoint is disabled: enable it first');
+    const now = new Date();
+    await tx
+      .update(webhookDeliveries)
+      .set({ status: 'pending', nextAttemptAt: now, updatedAt: now })
+      .where(eq(webhookDeliveries.id, id));
+    return { id, attempts: row.attempts, at: now };
+  });
+}
