@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 const timeline = async (id: string) => (await s.order(id)) as unknown as Timeline;
-const until = (id: string, status: string) =>
+const reaches = (id: string, status: string) =>
   eventually(
     () => timeline(id),
     (o) => o.status === status,
@@ -62,7 +62,7 @@ describe('the timeline says who caused each change', () => {
   test("the saga's steps are the system's; the placing is the customer's", async () => {
     const user = await h.signUp('user');
     const id = await place(user.token, 'tok_visa');
-    const done = await until(id, 'completed');
+    const done = await reaches(id, 'completed');
     expect(actors(done)).toEqual([
       ['pending', { type: 'user', id: user.id }],
       ['reserved', system],
@@ -74,7 +74,7 @@ describe('the timeline says who caused each change', () => {
   test("a customer's cancel is the customer's, in the timeline and in the log line of the change", async () => {
     const user = await h.signUp('user');
     const id = await place(user.token, null);
-    await until(id, 'reserved');
+    await reaches(id, 'reserved');
     expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)).status).toBe(200);
     const o = await timeline(id);
     expect(o.events.at(-1)).toMatchObject({ to: 'cancelled', actor: { type: 'user', id: user.id } });
@@ -85,7 +85,7 @@ describe('the timeline says who caused each change', () => {
   test("an admin's cancel of a customer's order is the admin's", async () => {
     const user = await h.signUp('user');
     const id = await place(user.token, null);
-    await until(id, 'reserved');
+    await reaches(id, 'reserved');
     expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, admin.token)).status).toBe(200);
     expect((await timeline(id)).events.at(-1)).toMatchObject({
       to: 'cancelled',
@@ -96,10 +96,10 @@ describe('the timeline says who caused each change', () => {
   test("an admin's review decision is the admin's; the charge that follows is the system's", async () => {
     const user = await h.signUp('user');
     const id = await place(user.token, 'tok_riskLevelElevated');
-    await until(id, 'review');
+    await reaches(id, 'review');
     const res = await h.json('POST', `/orders/${id}/review`, { decision: 'approve' }, admin.token);
     expect(res.status).toBe(200);
-    const done = await until(id, 'completed');
+    const done = await reaches(id, 'completed');
     expect(actors(done)).toEqual([
       ['pending', { type: 'user', id: user.id }],
       ['reserved', system],
@@ -119,7 +119,7 @@ describe('the timeline says who caused each change', () => {
     );
     const user = await h.signUp('user');
     const id = await place(user.token, null);
-    await until(id, 'reserved');
+    await reaches(id, 'reserved');
     expect((await h.json('PUT', `/orders/${id}/cancel`, undefined, key.key)).status).toBe(200);
     expect((await timeline(id)).events.at(-1)).toMatchObject({
       to: 'cancelled',
@@ -134,7 +134,7 @@ describe('the timeline says who caused each change', () => {
     );
     const user = await h.signUp('user');
     const id = await place(user.token, 'tok_riskLevelElevated');
-    await until(id, 'review');
+    await reaches(id, 'review');
     expect((await h.json('POST', `/orders/${id}/review`, { decision: 'reject' }, key.key)).status).toBe(200);
     expect((await timeline(id)).events.at(-1)).toMatchObject({
       from: 'review',
@@ -146,7 +146,7 @@ describe('the timeline says who caused each change', () => {
   test("an expired hold's cancel is the system's", async () => {
     const user = await h.signUp('user');
     const id = await place(user.token, null);
-    await until(id, 'reserved');
+    await reaches(id, 'reserved');
     // As the maintenance sweep calls it, with a clock past the hold.
     const expired = await expireHolds(h.deps.orders, new Date(Date.now() + 3600_000));
     expect(expired.expired.map((e) => e.orderId)).toContain(id);

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test';
+import { describe, expect, spyOn, test } from 'bun:test';
 import { type ItemResult, MicroBatcher } from '../lib/batcher';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -56,19 +56,27 @@ describe('MicroBatcher with startWhenIdle (POST /orders)', () => {
       },
       { maxSize: 10, maxWaitMs: 40, startWhenIdle: true },
     );
-    expect(await b.submit('x')).toBe('x');
-    await Bun.sleep(60);
-    const y = b.submit('y');
-    await nextTurn();
-    expect(calls).toEqual([['x'], ['y']]);
-    await y;
-    // Nothing runs, but 'y' came less than maxWaitMs ago: requests are coming, wait for company.
-    const z = b.submit('z');
-    const z2 = b.submit('z2');
-    await nextTurn();
-    expect(calls).toHaveLength(2);
-    expect(await Promise.all([z, z2])).toEqual(['z', 'z2']);
-    expect(calls.at(-1)).toEqual(['z', 'z2']);
+    // The batcher's clock is the test's: "a quiet spell" and "closely" are exact, however slow the machine.
+    let now = 1000;
+    const clock = spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      expect(await b.submit('x')).toBe('x');
+      now += 60;
+      const y = b.submit('y');
+      await nextTurn();
+      expect(calls).toEqual([['x'], ['y']]);
+      await y;
+      // Nothing runs, but 'y' came less than maxWaitMs ago: requests are coming, wait for company.
+      now += 5;
+      const z = b.submit('z');
+      const z2 = b.submit('z2');
+      await nextTurn();
+      expect(calls).toHaveLength(2);
+      expect(await Promise.all([z, z2])).toEqual(['z', 'z2']);
+      expect(calls.at(-1)).toEqual(['z', 'z2']);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   test('without it, a lone item waits maxWaitMs (the workers keep this)', async () => {

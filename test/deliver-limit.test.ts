@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { CountingTransports } from './support/stand-ins';
-import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+import { drained, eventually, startTestWorkers, type TestWorkers } from './support/workers';
 
 let h: Harness;
 let w: TestWorkers;
@@ -46,7 +46,8 @@ test('orders complete at their own pace while every email is sent, at the provid
     (m) => m.length >= count,
     30_000,
   );
-  await Bun.sleep(300);
+  // Nothing left that could send again: every job drained.
+  await drained(h.deps.queues);
   expect(ids.map((id) => transports.of(id, 'email').length)).toEqual(ids.map(() => 1));
   expect(transports.sent.filter((m) => m.channel === 'email')).toHaveLength(count);
 

@@ -130,13 +130,14 @@ describe('deploy/k8s', () => {
     const kinds = kustomization.resources.flatMap((r) =>
       manifests.filter((m) => m.file === r).map((m) => m.kind),
     );
-    // The same documents kubectl would apply, when kubectl is on this machine.
-    if (Bun.which('kubectl')) {
-      const built = Bun.spawnSync(['kubectl', 'kustomize', k8sDir]);
-      expect(built.exitCode, built.stderr.toString()).toBe(0);
-      const builtKinds = parseAllDocuments(built.stdout.toString()).map((d) => (d.toJS() as Manifest).kind);
-      expect(builtKinds.sort()).toEqual([...kinds].sort());
-    }
+    // The same documents kubectl applies: built by kubectl itself (a missing kubectl fails, never skips).
+    const kubectl = Bun.which('kubectl');
+    if (!kubectl)
+      throw new Error('kubectl is missing: run .ci/system-deps (installs Debian package kubernetes-client)');
+    const built = Bun.spawnSync([kubectl, 'kustomize', k8sDir]);
+    expect(built.exitCode, built.stderr.toString()).toBe(0);
+    const builtKinds = parseAllDocuments(built.stdout.toString()).map((d) => (d.toJS() as Manifest).kind);
+    expect(builtKinds.sort()).toEqual([...kinds].sort());
     expect(kinds.sort()).toEqual(
       [
         'ConfigMap',
@@ -198,6 +199,25 @@ describe('deploy/k8s', () => {
         METRICS_TOKEN: 'm'.repeat(32),
       }),
     ).not.toThrow();
+  });
+
+  test('worker pods get only the secrets a worker uses (no JWT_SECRET, no admin password)', () => {
+    const workers = byKind('Deployment').filter((d) => d.file === 'worker.yaml');
+    expect(workers.length).toBeGreaterThan(0);
+    for (const d of workers) {
+      for (const c of containersOf(d)) {
+        const from = (c as { envFrom?: { secretRef?: unknown }[] }).envFrom ?? [];
+        expect(
+          from.some((f) => f.secretRef),
+          `${d.file}: a whole Secret as envFrom`,
+        ).toBe(false);
+        const names = (c.env ?? []).map((e) => e.name);
+        for (const banned of ['JWT_SECRET', 'ADMIN_EMAIL', 'ADMIN_PASSWORD'])
+          expect(names).not.toContain(banned);
+        expect(names).toContain('DATABASE_URL');
+        expect(names).toContain('PII_KEY');
+      }
+    }
   });
 
   test('each worker group scales on exactly the wait lists of its queues in every partition', () => {
@@ -313,7 +333,10 @@ describe('deploy/grafana', () => {
     const out = Bun.spawnSync([bin, 'check', 'rules', file]);
     expect(out.exitCode, out.stdout.toString() + out.stderr.toString()).toBe(0);
     // Queue counts are summed over partitions after the max over processes (an age is a max of both).
-    for (const e of exprs.filter((x) => /bullmq_jobs|bullmq_job_/.test(x))) expect(e).toContain('partition');
+    const queueExprs = exprs.filter((x) => /bullmq_jobs|bullmq_job_/.test(x));
+    // The dashboard has queue panels (an empty list would make the check below pass on nothing).
+    expect(queueExprs.length).toBeGreaterThanOrEqual(2);
+    for (const e of queueExprs) expect(e).toContain('partition');
   });
 });
 

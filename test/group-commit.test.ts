@@ -4,14 +4,14 @@ import { chargeOrders } from '../domain/orders/charge-batch';
 import { cancelOrder } from '../domain/orders/compensate';
 import type { OrderContext } from '../domain/orders/context';
 import { reserveOrders } from '../domain/orders/reserve-batch';
-import { ForwardingGateway } from '../domain/payments/forwarding-gateway';
-import type { ChargeRequest, ChargeResult, PaymentGateway } from '../domain/payments/gateway';
 import { MicroBatcher } from '../lib/batcher';
 import { jobIds } from '../queues/contract';
 import { createGateway } from '../wiring/adapters';
 import type { WorkerDeps } from '../workers/deps';
 import { notifyBatcher } from '../workers/notify';
 import type { Harness } from './support/harness';
+import { ledger } from './support/orders';
+import { CountingGateway } from './support/stand-ins';
 import { startWorkerHarness, type WorkerHarness } from './support/worker-harness';
 
 /** The cancels below are a customer's (the actor their timeline rows name). */
@@ -27,8 +27,8 @@ beforeAll(async () => {
   // The workers' batches hold up to 3 orders and wait long enough for all three submissions to join.
   w = await startWorkerHarness('group-commit', { GROUP_COMMIT_MAX: 3, GROUP_COMMIT_WAIT_MS: 1000 });
   ({ h, s, user, deps } = w);
-});
-afterAll(() => w?.close());
+}, 60_000);
+afterAll(() => w?.close(), 60_000);
 
 /** Places an order over the API (no workers run here: the batches are driven by the test). */
 async function place(items: { productId: string; quantity: number }[]): Promise<string> {
@@ -48,33 +48,6 @@ async function timeline(id: string) {
     [id],
   );
   return (rows as { from: string | null; to: string }[]).map((e) => `${e.from ?? '∅'}→${e.to}`);
-}
-
-/** The gateway's own ledger: succeeded charges and refunds of one order. */
-async function ledger(id: string) {
-  const [rows] = await h.pool.query(
-    "SELECT type FROM gateway_transactions WHERE outcome = 'succeeded' AND (idempotency_key = ? OR payment_ref = ?)",
-    [`chg_${id}`, `chg_${id}`],
-  );
-  return (rows as { type: string }[]).map((r) => r.type).sort();
-}
-
-/** The real gateway, counting charge calls per order and able to run something while one is in flight. */
-class CountingGateway extends ForwardingGateway {
-  override readonly name = 'counting';
-  readonly calls = new Map<string, number>();
-  during?: (orderId: string) => Promise<void>;
-  constructor(inner: PaymentGateway) {
-    super(inner);
-  }
-  override async charge(req: ChargeRequest): Promise<ChargeResult> {
-    const orderId = req.idempotencyKey.replace(/^chg_/, '');
-    this.calls.set(orderId, (this.calls.get(orderId) ?? 0) + 1);
-    // Runs after the call left us and before the processor records the charge: a cancel landing
-    // here finds nothing to refund yet, so only the charge step can give the money back.
-    await this.during?.(orderId);
-    return this.inner.charge(req);
-  }
 }
 
 describe('the micro-batcher', () => {
@@ -167,13 +140,13 @@ describe('group commit of the saga steps', () => {
     expect(out.get(d)).toEqual({ ok: true, value: { status: 'paid', changed: true } });
     expect(out.get(before)).toEqual({ ok: true, value: { status: 'cancelled', changed: false } });
     expect(out.get(during)).toEqual({ ok: true, value: { status: 'cancelled', changed: false } });
-    expect(gateway.calls.get(before)).toBeUndefined();
-    expect(gateway.calls.get(a)).toBe(1);
-    expect(gateway.calls.get(during)).toBe(1);
-    expect(await ledger(a)).toEqual(['charge']);
-    expect(await ledger(d)).toEqual(['charge']);
-    expect(await ledger(before)).toEqual([]);
-    expect(await ledger(during)).toEqual(['charge', 'refund']);
+    expect(gateway.chargeCalls(before)).toBe(0);
+    expect(gateway.chargeCalls(a)).toBe(1);
+    expect(gateway.chargeCalls(during)).toBe(1);
+    expect(await ledger(h, a)).toEqual({ charges: 1, refunds: 0 });
+    expect(await ledger(h, d)).toEqual({ charges: 1, refunds: 0 });
+    expect(await ledger(h, before)).toEqual({ charges: 0, refunds: 0 });
+    expect(await ledger(h, during)).toEqual({ charges: 1, refunds: 1 });
     expect(await timeline(during)).toEqual(['∅→pending', 'pending→reserved', 'reserved→cancelled']);
     expect(await timeline(a)).toEqual(['∅→pending', 'pending→reserved', 'reserved→paid']);
     // Two cancelled orders gave their units back; two paid ones hold theirs.
@@ -190,7 +163,7 @@ describe('group commit of the saga steps', () => {
     // A retried batch charges nobody again.
     const again = await chargeOrders(ctx, ids);
     expect([...again.values()].every((r) => r.ok && !r.value.changed)).toBe(true);
-    expect(gateway.calls.get(a)).toBe(1);
+    expect(gateway.chargeCalls(a)).toBe(1);
   });
 
   test('notify: a batch whose transaction fails falls back to one order at a time; only the bad order fails', async () => {

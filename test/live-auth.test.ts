@@ -8,9 +8,9 @@ import {
   reservedOrder as reservedOrderOf,
   type serveHarness,
   startLiveStack,
-  until,
 } from './support/live';
 import type { shop } from './support/shop';
+import { eventually } from './support/workers';
 
 // An order's SSE stream re-checks its token at every heartbeat, as a WebSocket does: a logout (one
 // login or all of them) or the token's expiry ends it within about a heartbeat.
@@ -40,7 +40,7 @@ async function follow(orderId: string, token: string) {
   });
   expect(res.status).toBe(200);
   const sse = followSse(res);
-  await until(() => sse.state.events.length === 1, 'the status event');
+  await eventually(() => sse.state.events.length === 1, 'the status event');
   return sse;
 }
 
@@ -63,13 +63,13 @@ test('logout ends the streams of that login at the next heartbeat; another login
   const b = await follow(id, other.accessToken);
 
   expect((await h.json('POST', '/auth/logout', { refreshToken: ended.refreshToken })).status).toBe(204);
-  await until(() => a.state.ended, 'the logged-out stream to end', withinHeartbeats);
+  await eventually(() => a.state.ended, 'the logged-out stream to end', withinHeartbeats);
   expect(a.state.error).toBeUndefined();
   // Only the status it opened with: the order never changed.
   expect(a.state.events.map((e) => e.event)).toEqual(['status']);
   // The other login's stream goes on beating.
   const beats = b.state.comments;
-  await until(
+  await eventually(
     () => b.state.comments >= beats + 2,
     'two more heartbeats on the other stream',
     withinHeartbeats,
@@ -78,8 +78,8 @@ test('logout ends the streams of that login at the next heartbeat; another login
 
   // Logging out everywhere ends it too.
   expect((await h.json('POST', '/auth/logout-all', undefined, other.accessToken)).status).toBe(204);
-  await until(() => b.state.ended, 'the stream to end after logout-all', withinHeartbeats);
-  await until(() => h.live.slots.open === 0, 'their slots released');
+  await eventually(() => b.state.ended, 'the stream to end after logout-all', withinHeartbeats);
+  await eventually(() => h.live.slots.open === 0, 'their slots released');
 }, 60_000);
 
 test('a stream ends once its token expires', async () => {
@@ -94,11 +94,11 @@ test('a stream ends once its token expires', async () => {
   const opened = Date.now();
   const sse = await follow(id, short.accessToken);
   const control = await follow(id, user.token);
-  await until(() => sse.state.ended, 'the expired stream to end', 3000 + withinHeartbeats);
+  await eventually(() => sse.state.ended, 'the expired stream to end', 3000 + withinHeartbeats);
   // Not before the token ran out (jose allows no clock tolerance here).
   expect(Date.now() - opened).toBeGreaterThanOrEqual(2000);
   expect(sse.state.comments).toBeGreaterThanOrEqual(1);
   expect(control.state.ended).toBe(false);
   await control.cancel();
-  await until(() => h.live.slots.open === 0, 'slots released');
+  await eventually(() => h.live.slots.open === 0, 'slots released');
 }, 60_000);

@@ -3,7 +3,7 @@ import { OrderEventHub, type PublishedChange } from '../api/live/hub';
 import { createRedis } from '../lib/redis';
 import { orderEventsChannel, RedisOrderEvents } from '../wiring/order-events';
 import { uniqueSuffix } from './support/harness';
-import { until } from './support/live';
+import { eventually } from './support/workers';
 
 // The hub and the publisher against a real Redis: one message per committed batch on one shared
 // channel, each change handed to its own order's followers, and no subscription while nobody follows.
@@ -32,8 +32,16 @@ test('a committed batch is one message; each change wakes its own order, the all
   // An outside listener counts the messages on the channel.
   const listener = redis.duplicate();
   const messages: string[] = [];
-  listener.on('message', (_c: string, m: string) => messages.push(m));
-  await listener.subscribe(channel);
+  // A marker published after a commit on the same connection arrives after everything that commit
+  // published (Redis delivers one connection's publishes in order): once it is in, nothing more can come.
+  const markerChannel = `${channel}:test-marker`;
+  const markers: string[] = [];
+  listener.on('message', (c: string, m: string) => (c === markerChannel ? markers : messages).push(m));
+  await listener.subscribe(channel, markerChannel);
+  const settled = async (name: string) => {
+    await redis.publish(markerChannel, name);
+    await eventually(() => markers.includes(name), `the marker ${name}`, 5000);
+  };
 
   const hub = new OrderEventHub(redis, prefix);
   const woken = { a: 0, b: 0, quiet: 0 };
@@ -56,9 +64,11 @@ test('a committed batch is one message; each change wakes its own order, the all
     ],
     [],
   );
-  await until(() => all.length === 3 && messages.length > 0, 'the batch on the all feed and the listener');
-  // Anything more would have come right behind it.
-  await Bun.sleep(100);
+  await eventually(
+    () => all.length === 3 && messages.length > 0,
+    'the batch on the all feed and the listener',
+  );
+  await settled('after the batch');
   expect(messages).toHaveLength(1);
   expect(woken).toEqual({ a: 2, b: 1, quiet: 0 });
   expect(all.map((c) => `${c.orderId}:${c.from}->${c.to}`)).toEqual([
@@ -68,7 +78,7 @@ test('a committed batch is one message; each change wakes its own order, the all
   ]);
   // A commit without a transition (stock only) publishes nothing.
   await events.committed([], ['prd_x']);
-  await Bun.sleep(100);
+  await settled('after the stock-only commit');
   expect(messages).toHaveLength(1);
 
   a.close();
@@ -90,13 +100,13 @@ test('the hub subscribes while someone follows and unsubscribes when nobody does
   await Bun.sleep(50);
   expect(await subscribers()).toBe(1);
   two.close();
-  await until(async () => (await subscribers()) === 0, 'unsubscribed');
+  await eventually(async () => (await subscribers()) === 0, 'unsubscribed');
   expect(hub.status).toMatchObject({ channels: 0, allFeed: false });
 
   // The all feed alone holds the subscription, and a follower arriving right after a release
   // subscribes again (the answer to the earlier UNSUBSCRIBE confirms nothing).
   const stop = hub.followAll(() => {});
-  await until(() => hub.status.allFeed, 'the all feed subscribed');
+  await eventually(() => hub.status.allFeed, 'the all feed subscribed');
   stop();
   const again = hub.follow('ord_3', () => {});
   await again.ready(5000);
@@ -104,6 +114,6 @@ test('the hub subscribes while someone follows and unsubscribes when nobody does
   expect(await subscribers()).toBe(1);
   expect(hub.status.allFeed).toBe(false);
   again.close();
-  await until(async () => (await subscribers()) === 0, 'unsubscribed again');
+  await eventually(async () => (await subscribers()) === 0, 'unsubscribed again');
   hub.close();
 });

@@ -3,8 +3,9 @@ import { followOrder, type OrderChange } from '../api/live/follow';
 import { createDb, createPool } from '../db/client';
 import type { RedisClient } from '../lib/redis';
 import { createHarness, type Harness } from './support/harness';
-import { connectWs, followSse, type SseEvent, serveHarness, until, type WsMessage } from './support/live';
+import { connectWs, followSse, type SseEvent, serveHarness, type WsMessage } from './support/live';
 import { shop } from './support/shop';
+import { eventually } from './support/workers';
 
 // A follower's first read comes only once the hub's subscription is confirmed (api/live/follow.ts):
 // a final change committed and published while the subscription is being set up is then either in
@@ -94,7 +95,7 @@ async function holdSubscribe() {
   };
 }
 
-const idle = () => until(() => h.live.hub.status.channels === 0, 'nobody following any more', 5000);
+const idle = () => eventually(() => h.live.hub.status.channels === 0, 'nobody following any more', 5000);
 
 describe('a final change while a follower subscribes is not missed', () => {
   test('SSE and WebSocket: cancelled while the hub’s SUBSCRIBE is held back, then released', async () => {
@@ -107,11 +108,11 @@ describe('a final change while a follower subscribes is not missed', () => {
         const asked = seam.asked();
         const opening = openSse(id);
         // The stream is open and its follower is waiting for the channel: the window.
-        await until(() => seam.asked() > asked, 'the hub asking to subscribe', 5000);
+        await eventually(() => seam.asked() > asked, 'the hub asking to subscribe', 5000);
         await cancel(id);
         seam.release();
         const sse = followSse(await opening);
-        await until(() => sse.state.ended, 'the stream to end', 5000);
+        await eventually(() => sse.state.ended, 'the stream to end', 5000);
         expect(sse.state.error).toBeUndefined();
         expect(lastSseStatus(sse.state.events)).toBe('cancelled');
       }
@@ -124,10 +125,14 @@ describe('a final change while a follower subscribes is not missed', () => {
         seam.hold();
         const asked = seam.asked();
         ws.send({ type: 'subscribe', orderId: id });
-        await until(() => seam.asked() > asked, 'the hub asking to subscribe', 5000);
+        await eventually(() => seam.asked() > asked, 'the hub asking to subscribe', 5000);
         await cancel(id);
         seam.release();
-        await until(() => lastWsStatus(ws.messages, id) === 'cancelled', 'cancelled over the socket', 5000);
+        await eventually(
+          () => lastWsStatus(ws.messages, id) === 'cancelled',
+          'cancelled over the socket',
+          5000,
+        );
         // The subscription ended with the final status: the hub follows nobody.
         await idle();
       } finally {
@@ -147,7 +152,7 @@ describe('a final change while a follower subscribes is not missed', () => {
       await Bun.sleep(i % 5);
       await cancel(id);
       const sse = followSse(await opening);
-      await until(() => sse.state.ended, `stream ${i} to end`, 5000);
+      await eventually(() => sse.state.ended, `stream ${i} to end`, 5000);
       expect(sse.state.error).toBeUndefined();
       expect(lastSseStatus(sse.state.events)).toBe('cancelled');
     }
@@ -163,7 +168,11 @@ describe('a final change while a follower subscribes is not missed', () => {
         ws.send({ type: 'subscribe', orderId: id });
         await Bun.sleep(i % 5);
         await cancel(id);
-        await until(() => lastWsStatus(ws.messages, id) === 'cancelled', `subscription ${i} cancelled`, 5000);
+        await eventually(
+          () => lastWsStatus(ws.messages, id) === 'cancelled',
+          `subscription ${i} cancelled`,
+          5000,
+        );
       }
     } finally {
       await ws.close();

@@ -8,13 +8,14 @@ import {
   reservedOrder as reservedOrderOf,
   serveHarness,
   startLiveStack,
-  until,
 } from './support/live';
 import type { shop } from './support/shop';
+import { eventually } from './support/workers';
 
 // A heartbeat above Bun's default idle timeout (10 s) and an idle timeout of 30 s: a server started
 // without `idleTimeout` cuts a quiet stream after 10 s, one without heartbeats after 30 s.
 const IDLE_S = 30;
+const SAFETY_S = 3;
 const HEARTBEAT_S = 12;
 
 let h: Harness;
@@ -28,6 +29,8 @@ beforeAll(async () => {
     LIVE_HEARTBEAT_SECONDS: String(HEARTBEAT_S),
     LIVE_MAX_PER_USER: '2',
     LIVE_MAX_PER_PROCESS: '3',
+    // Longer than POLL_MS: a quiet, healthy stream's next read is a safety read, after any poll would have come.
+    LIVE_SAFETY_RECHECK_SECONDS: String(SAFETY_S),
   });
   ({ h, s, srv } = stack);
 });
@@ -59,7 +62,7 @@ test('a quiet stream stays open past the idle timeout on heartbeats, then delive
   const res = await open(id, user.token);
   expect(res.status).toBe(200);
   const sse = followSse(res);
-  await until(() => sse.state.events.length === 1, 'the status event');
+  await eventually(() => sse.state.events.length === 1, 'the status event');
   expect(sse.state.events[0]).toEqual({
     event: 'status',
     data: { status: 'reserved', at: expect.any(String) },
@@ -84,38 +87,44 @@ test('a stream whose pub/sub is cut falls back to polling, and stops polling onc
   const second = await reservedOrder(user.token);
   const sub = h.live.hub.subscriberConnection;
   const a = followSse(await open(first, user.token));
-  await until(() => a.state.events.length === 1 && h.live.hub.status.pending === 0, 'a subscribed stream');
+  await eventually(
+    () => a.state.events.length === 1 && h.live.hub.status.pending === 0,
+    'a subscribed stream',
+  );
   const liveSub = h.live.hub.subscriberConnection;
   expect(liveSub).toBeDefined();
   expect(sub === undefined || sub === liveSub).toBe(true);
 
   // Cut the subscriber (it stays down until we reconnect it): no message can wake the stream now.
   liveSub?.disconnect();
-  await until(() => !h.live.hub.status.connected, 'the subscriber down');
+  await eventually(() => !h.live.hub.status.connected, 'the subscriber down');
   const pollsBefore = h.live.reads.poll;
   await pay(first, user.token);
-  await until(() => a.state.ended, 'the first stream to end', 20_000);
+  await eventually(() => a.state.ended, 'the first stream to end', 20_000);
   expect(changes(a.state.events)).toEqual(['reserved->paid', 'paid->completed']);
   expect(h.live.reads.poll).toBeGreaterThan(pollsBefore);
 
   // A stream opened while pub/sub is down still starts (after a short wait for its channel) and polls.
   const b = followSse(await open(second, user.token));
-  await until(() => b.state.events.length === 1, 'the second stream status', 10_000);
+  await eventually(() => b.state.events.length === 1, 'the second stream status', 10_000);
   const whileDown = h.live.reads.poll;
-  await until(() => h.live.reads.poll > whileDown, 'a poll while down', 3 * POLL_MS + 5000);
+  await eventually(() => h.live.reads.poll > whileDown, 'a poll while down', 3 * POLL_MS + 5000);
 
   // Back up: the hub subscribes again, the stream reads once to catch up, and polling stops.
   const resyncs = h.live.reads.resync;
   await liveSub?.connect();
-  await until(() => h.live.hub.status.connected && h.live.hub.status.pending === 0, 'resubscribed');
-  await until(() => h.live.reads.resync > resyncs, 'the catch-up read');
+  await eventually(() => h.live.hub.status.connected && h.live.hub.status.pending === 0, 'resubscribed');
+  await eventually(() => h.live.reads.resync > resyncs, 'the catch-up read');
   const settled = h.live.reads.poll;
-  await Bun.sleep(3 * POLL_MS);
+  // Polling stopped: the stream's next read is a safety read (only a stream that trusts pub/sub makes
+  // one, SAFETY_S after its last read), and no poll came before it (one would, every POLL_MS).
+  const safety = h.live.reads.safety;
+  await eventually(() => h.live.reads.safety > safety, 'a safety read', SAFETY_S * 1000 * 3 + 5000);
   expect(h.live.reads.poll).toBe(settled);
 
   const events = h.live.reads.event;
   await pay(second, user.token);
-  await until(() => b.state.ended, 'the second stream to end', 20_000);
+  await eventually(() => b.state.ended, 'the second stream to end', 20_000);
   expect(changes(b.state.events)).toEqual(['reserved->paid', 'paid->completed']);
   expect(h.live.reads.event).toBeGreaterThan(events);
   expect(h.live.reads.poll).toBe(settled);
@@ -129,11 +138,11 @@ test('open streams are capped per user and per process with a 429 problem, and a
     await reservedOrder(one.token),
     await reservedOrder(two.token),
   ];
-  await until(() => h.live.slots.open === 0, 'no stream left from earlier tests');
+  await eventually(() => h.live.slots.open === 0, 'no stream left from earlier tests');
   const stop = new AbortController();
   const a = followSse(await open(ids[0] as string, one.token, stop.signal));
   const b = followSse(await open(ids[1] as string, one.token));
-  await until(() => a.state.events.length === 1 && b.state.events.length === 1, 'two streams open');
+  await eventually(() => a.state.events.length === 1 && b.state.events.length === 1, 'two streams open');
 
   const third = await open(ids[0] as string, one.token);
   expect(third.status).toBe(429);
@@ -142,20 +151,20 @@ test('open streams are capped per user and per process with a 429 problem, and a
   expect(((await third.json()) as { detail: string }).detail).toContain('2 orders live');
 
   const c = followSse(await open(ids[2] as string, two.token));
-  await until(() => c.state.events.length === 1, "the other user's stream");
+  await eventually(() => c.state.events.length === 1, "the other user's stream");
   const full = await open(ids[2] as string, two.token);
   expect(full.status).toBe(429);
   expect(((await full.json()) as { detail: string }).detail).toContain('retry shortly');
 
   // A client that goes away gives its slot back, and the user may open another.
   stop.abort();
-  await until(() => h.live.slots.open === 2, 'the aborted stream released');
+  await eventually(() => h.live.slots.open === 2, 'the aborted stream released');
   const again = await open(ids[0] as string, one.token);
   expect(again.status).toBe(200);
   const d = followSse(again);
-  await until(() => d.state.events.length === 1, 'the reopened stream');
+  await eventually(() => d.state.events.length === 1, 'the reopened stream');
   for (const x of [b, c, d]) await x.cancel();
-  await until(() => h.live.slots.open === 0, 'every slot released');
+  await eventually(() => h.live.slots.open === 0, 'every slot released');
 }, 60_000);
 
 test('stopping the server ends open streams instead of waiting for them', async () => {
@@ -165,12 +174,12 @@ test('stopping the server ends open streams instead of waiting for them', async 
   const sse = followSse(
     await fetch(`${own.url}/orders/${id}/events`, { headers: { authorization: `Bearer ${user.token}` } }),
   );
-  await until(() => sse.state.events.length === 1, 'the stream open');
+  await eventually(() => sse.state.events.length === 1, 'the stream open');
   const started = Date.now();
   await own.stop();
   await sse.done;
   expect(Date.now() - started).toBeLessThan(5000);
-  await until(() => h.live.slots.open === 0, 'its slot released');
+  await eventually(() => h.live.slots.open === 0, 'its slot released');
 }, 30_000);
 
 test('the defaults keep a heartbeat well inside the idle timeout, and a setting that does not is refused', () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { createHarness, type Harness } from './support/harness';
-import { followSse, until } from './support/live';
+import { followSse } from './support/live';
 import { shop } from './support/shop';
+import { eventually } from './support/workers';
 
 // `bun run start` itself (scripts/start.ts: API and workers in one process), with the default
 // live-tracking settings, on this test's database and Redis prefix.
@@ -34,7 +35,7 @@ beforeAll(async () => {
     const decoder = new TextDecoder();
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) output += decoder.decode(chunk);
   })();
-  await until(
+  await eventually(
     () => /API listening on http:\/\/localhost:\d+/.test(output),
     'bun run start listening',
     30_000,
@@ -53,7 +54,7 @@ test('`bun run start` keeps a quiet SSE stream and WebSocket open past Bun’s d
   const s = shop(h, admin);
   const p = await s.product(5);
   const { id } = (await (await s.place(user.token, p, 1, null)).json()) as { id: string };
-  await until(async () => (await s.order(id)).status === 'reserved', 'reserved by the started workers');
+  await eventually(async () => (await s.order(id)).status === 'reserved', 'reserved by the started workers');
 
   const sse = followSse(
     await fetch(`${api}/orders/${id}/events`, { headers: { authorization: `Bearer ${user.token}` } }),
@@ -70,7 +71,10 @@ test('`bun run start` keeps a quiet SSE stream and WebSocket open past Bun’s d
   });
   ws.send(JSON.stringify({ type: 'auth', token: user.token }));
   ws.send(JSON.stringify({ type: 'subscribe', orderId: id }));
-  await until(() => sse.state.events.length === 1 && messages.some((m) => m.type === 'status'), 'both open');
+  await eventually(
+    () => sse.state.events.length === 1 && messages.some((m) => m.type === 'status'),
+    'both open',
+  );
 
   await Bun.sleep(13_000);
   expect(sse.state.ended).toBe(false);
@@ -82,18 +86,21 @@ test('`bun run start` keeps a quiet SSE stream and WebSocket open past Bun’s d
     body: JSON.stringify({ orderId: id, token: 'tok_visa' }),
   });
   expect(paid.status).toBe(202);
-  await until(() => sse.state.ended, 'the stream to end after completed');
+  await eventually(() => sse.state.ended, 'the stream to end after completed');
   expect(sse.state.events.filter((e) => e.event === 'change').map((e) => e.data.to)).toEqual([
     'paid',
     'completed',
   ]);
-  await until(() => messages.filter((m) => m.type === 'change').length === 2, 'both changes on the socket');
+  await eventually(
+    () => messages.filter((m) => m.type === 'change').length === 2,
+    'both changes on the socket',
+  );
 
   // SIGTERM with a socket open: the server ends it (1001) instead of waiting for it, and exits.
   const stopping = Date.now();
   proc?.kill('SIGTERM');
   expect(await proc?.exited).toBe(0);
   expect(Date.now() - stopping).toBeLessThan(15_000);
-  await until(() => closed !== undefined, 'the socket closed');
+  await eventually(() => closed !== undefined, 'the socket closed');
   expect(closed).toBe(1001);
 }, 60_000);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { createHarness, type Harness } from './support/harness';
 import { parseSseBlock, type SseEvent } from './support/live';
 import { shop } from './support/shop';
-import { startTestWorkers, type TestWorkers } from './support/workers';
+import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
 
 let h: Harness;
 let w: TestWorkers | undefined;
@@ -37,8 +37,12 @@ test('the event stream follows an order from pending to completed, then closes',
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   const reading = readEvents(res);
-  // Workers start only after the stream is open, so every change happens while it is followed.
-  await Bun.sleep(100);
+  // Workers start only once the stream is open and subscribed, so every change happens while it is followed.
+  await eventually(
+    () => h.live.slots.open === 1 && h.live.hub.status.connected && h.live.hub.status.pending === 0,
+    'the stream open and subscribed',
+    10_000,
+  );
   w = await startTestWorkers(h, { concurrency: 5 });
   const events = await reading;
   expect(events[0]).toEqual({ event: 'status', data: { status: 'pending', at: expect.any(String) } });
@@ -52,8 +56,12 @@ test('the event stream follows an order from pending to completed, then closes',
 test('a final order sends its status and closes at once; others may not follow it', async () => {
   const p = await s.product(0);
   const { id } = (await (await s.place(user.token, p, 1)).json()) as { id: string };
-  const deadline = Date.now() + 10_000;
-  while ((await s.order(id)).status !== 'rejected' && Date.now() < deadline) await Bun.sleep(50);
+  await eventually(
+    async () => (await s.order(id)).status,
+    (st) => st === 'rejected',
+    10_000,
+    'the order rejected',
+  );
   const events = await readEvents(await h.json('GET', `/orders/${id}/events`, undefined, user.token));
   expect(events).toEqual([{ event: 'status', data: { status: 'rejected', at: expect.any(String) } }]);
   const other = await h.signUp('user');

@@ -4,7 +4,7 @@ import { createGateway } from '../wiring/adapters';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { CountingGateway, CountingTransports } from './support/stand-ins';
-import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+import { drained, eventually, startTestWorkers, type TestWorkers } from './support/workers';
 
 // Workers are started per test with only the queues that test needs, so an order can be caught in
 // the state the test wants to cancel it in.
@@ -34,15 +34,18 @@ afterAll(async () => {
 // What the workers' gateway and providers were asked, over the whole file.
 let gateway: CountingGateway;
 const transports = new CountingTransports();
+let runningQueues: QueueName[] = [];
 
 async function withWorkers(queues: QueueName[], fn: () => Promise<void>) {
   gateway ??= new CountingGateway(createGateway(h.config, h.db));
   running = await startTestWorkers(h, { queues, concurrency: 5, gateway, transports });
+  runningQueues = queues;
   try {
     await fn();
   } finally {
     await running.stop();
     running = undefined;
+    runningQueues = [];
   }
 }
 
@@ -54,8 +57,14 @@ async function emailsAbout(id: string) {
     async () => transports.of(id, 'email').length,
     (n) => n > 0,
   );
-  // A duplicate would follow within moments of the first: give it the chance to show.
-  await Bun.sleep(200);
+  // Nothing left that could send a duplicate: every job of the running workers' queues drained.
+  // (The maintenance queue keeps its schedule: never empty.)
+  await drained(
+    h.deps.queues,
+    () => true,
+    30_000,
+    runningQueues.filter((q) => q !== 'maintenance'),
+  );
   return transports.of(id, 'email').map((m) => m.text);
 }
 

@@ -159,13 +159,17 @@ test('cancels racing the saga: every order ends once, and stock and money add up
       charges: true,
       kept: completed ? 1 : 0,
     });
-    // And the app asked the gateway to charge a completed order exactly once, a rejected one never.
+    // And the workers asked the gateway to charge a completed order exactly once, a rejected one
+    // never, any order at most once.
+    expect({ id, atMostOnce: gateway.chargeCalls(id) <= 1 }).toEqual({ id, atMostOnce: true });
     if (completed) expect({ id, calls: gateway.chargeCalls(id) }).toEqual({ id, calls: 1 });
     if (status.get(id) === 'rejected')
       expect({ id, calls: gateway.chargeCalls(id) }).toEqual({ id, calls: 0 });
   }
   // The windows were really hit: every gated charge reached the processor and was given back.
   for (const { id } of gated) expect({ id, ...money(id) }).toEqual({ id, charges: 1, refunds: 1 });
+  // Each with one charge call (the refunds are the API's cancel, through its own gateway client).
+  for (const { id } of gated) expect({ id, charge: gateway.chargeCalls(id) }).toEqual({ id, charge: 1 });
   // (The random part usually refunds some too; the gated part guarantees at least eight.)
   expect([...ledger.values()].filter((m) => m.refunds > 0).length).toBeGreaterThanOrEqual(points.length);
 

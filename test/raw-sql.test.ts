@@ -47,13 +47,21 @@ describe('hand-built statements (db/raw.ts)', () => {
   });
 
   test("a statement joins the caller's transaction: rolled back with it", async () => {
-    await h.db
+    let affected: number | undefined;
+    const rollback = new Error('roll back');
+    const outcome = await h.db
       .transaction(async (tx) => {
         const res = await write(tx, 'UPDATE raw_t SET n = n + 10 WHERE id = ?', ['q1']);
-        expect(res.affectedRows).toBe(1);
-        throw new Error('roll back');
+        affected = res.affectedRows;
+        // Inside the transaction the change is there (the statement ran on the transaction's connection).
+        const [inside] = await select<{ n: number }>(tx, 'SELECT n FROM raw_t WHERE id = ?', ['q1']);
+        expect(inside?.n).toBe(11);
+        throw rollback;
       })
-      .catch(() => {});
+      .catch((e: unknown) => e);
+    // Only the rollback the test threw ends the transaction: a failed expect inside would surface here.
+    expect(outcome).toBe(rollback);
+    expect(affected).toBe(1);
     const [row] = await select<{ n: number }>(h.db, 'SELECT n FROM raw_t WHERE id = ?', ['q1']);
     expect(row?.n).toBe(1);
   });

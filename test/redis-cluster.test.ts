@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { OrderEventHub } from '../api/live/hub';
 import { partitionPrefixes } from '../queues/partitions';
 import { createHarness, type Harness, uniqueSuffix } from './support/harness';
+import { statuses } from './support/orders';
 import { startCluster, type TestCluster } from './support/redis-cluster';
 import { shop } from './support/shop';
 import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
@@ -21,11 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-async function statuses(h: Harness, ids: string[]): Promise<string[]> {
-  const [rows] = await h.pool.query('SELECT status FROM orders WHERE id IN (?)', [ids]);
-  return (rows as { status: string }[]).map((r) => r.status);
-}
 
 /** Which master holds a key (its slot's owner), by asking each node whether the key exists there. */
 function nodeOf(key: string): number | undefined {

@@ -12,6 +12,7 @@ import { buildWorkerDeps } from '../workers/deps';
 import { reconcile } from '../workers/reconcile';
 import { HeldRefundGateway, LateChargeGateway } from './support/faults';
 import { createHarness, type Harness } from './support/harness';
+import { ledger, statuses } from './support/orders';
 import { shop } from './support/shop';
 import { CountingGateway } from './support/stand-ins';
 import { eventually, startTestWorkers } from './support/workers';
@@ -62,18 +63,12 @@ async function ordersIn(status: 'paid' | 'reserved', n: number, productId: strin
   }
   await withWorkers(status === 'paid' ? ['reserve', 'charge'] : ['reserve'], async () => {
     await eventually(
-      () => statuses(ids),
+      () => statuses(h, ids),
       (rows) => rows.every((r) => r === status),
       30_000,
     );
   });
   return ids;
-}
-
-async function statuses(ids: string[]): Promise<string[]> {
-  const [rows] = await h.pool.query('SELECT id, status FROM orders WHERE id IN (?)', [ids]);
-  const byId = new Map((rows as { id: string; status: string }[]).map((r) => [r.id, r.status]));
-  return ids.map((id) => byId.get(id) ?? 'missing');
 }
 
 async function paymentRow(orderId: string) {
@@ -82,17 +77,6 @@ async function paymentRow(orderId: string) {
     [orderId],
   );
   return (rows as { status: string; failureCode: string | null }[])[0];
-}
-
-/** What the processor's own ledger holds for an order: accepted charges and refunds. */
-async function ledger(orderId: string) {
-  const [rows] = await h.pool.query(
-    `SELECT SUM(type = 'charge') AS charges, SUM(type = 'refund') AS refunds
-       FROM gateway_transactions WHERE outcome = 'succeeded' AND payment_ref = ?`,
-    [`chg_${orderId}`],
-  );
-  const [row] = rows as { charges: string | null; refunds: string | null }[];
-  return { charges: Number(row?.charges ?? 0), refunds: Number(row?.refunds ?? 0) };
 }
 
 const refundCalls = (orderId: string) => gateway.refundCalls(orderId);
@@ -128,12 +112,12 @@ describe('refunds outside the order transaction', () => {
       ids.map((id) => h.json('PUT', `/orders/${id}/cancel`, undefined, user.token)),
     );
     expect(answers.map((r) => r.status)).toEqual(ids.map(() => 200));
-    expect(await statuses(ids)).toEqual(ids.map(() => 'cancelled'));
+    expect(await statuses(h, ids)).toEqual(ids.map(() => 'cancelled'));
     // The refunds really overlapped (the window in which the old code jammed was open).
     expect(gateway.maxRefundsInFlight).toBeGreaterThan(1);
     // One refund call per order at the port, and the processor holds one charge and one refund each.
     expect(ids.map(refundCalls)).toEqual(ids.map(() => 1));
-    const money = await Promise.all(ids.map(ledger));
+    const money = await Promise.all(ids.map((id) => ledger(h, id)));
     expect(money).toEqual(ids.map(() => ({ charges: 1, refunds: 1 })));
     const payments = await Promise.all(ids.map(paymentRow));
     expect(payments.map((x) => x?.status)).toEqual(ids.map(() => 'refunded'));
@@ -161,16 +145,16 @@ describe('refunds outside the order transaction', () => {
       await h.pool.query(`DROP TRIGGER ${trigger}`);
     }
     // Rolled back: still paid, and the gateway was never asked for a refund.
-    expect(await statuses([id])).toEqual(['paid']);
+    expect(await statuses(h, [id])).toEqual(['paid']);
     expect(refundCalls(id)).toBe(0);
     // The saga goes on and completes the order; the customer keeps what was bought and paid once.
     await withWorkers(['notify', 'deliver'], async () => {
       await eventually(
-        () => statuses([id]),
+        () => statuses(h, [id]),
         ([x]) => x === 'completed',
       );
     });
-    expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
+    expect(await ledger(h, id)).toEqual({ charges: 1, refunds: 0 });
     expect(refundCalls(id)).toBe(0);
   }, 60_000);
   test('a refund the gateway could not take at the cancel is owed, and the reconciler pays it once', async () => {
@@ -186,7 +170,7 @@ describe('refunds outside the order transaction', () => {
     expect(cancelled).toMatchObject({ status: 'cancelled', changed: true, refund: 'owed' });
     expect(await s.stock(p)).toEqual({ available: 1, reserved: 0 });
     expect(await paymentRow(id)).toMatchObject({ status: 'succeeded' });
-    expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
+    expect(await ledger(h, id)).toEqual({ charges: 1, refunds: 0 });
 
     const deps = reconcilerDeps();
     await reconcileUntilRefunded(deps, id);
@@ -194,7 +178,7 @@ describe('refunds outside the order transaction', () => {
     await Bun.sleep(1100);
     await reconcile(deps);
     expect(refundCalls(id)).toBe(1);
-    expect(await ledger(id)).toEqual({ charges: 1, refunds: 1 });
+    expect(await ledger(h, id)).toEqual({ charges: 1, refunds: 1 });
   }, 60_000);
 });
 
@@ -216,14 +200,14 @@ describe('a charge that lands after "not charged"', () => {
   test('the reconciler asks the gateway again within the window and refunds the late charge', async () => {
     const { id, late } = await chargeInLimbo();
     await late.land();
-    expect(await ledger(id)).toEqual({ charges: 1, refunds: 0 });
+    expect(await ledger(h, id)).toEqual({ charges: 1, refunds: 0 });
 
     const deps = reconcilerDeps();
     await reconcileUntilRefunded(deps, id);
-    expect(await ledger(id)).toEqual({ charges: 1, refunds: 1 });
+    expect(await ledger(h, id)).toEqual({ charges: 1, refunds: 1 });
     // Asked once at the cancel ("not charged"), then again by the reconciler, which found the charge.
     expect(refundCalls(id)).toBeGreaterThanOrEqual(2);
-    expect(await statuses([id])).toEqual(['cancelled']);
+    expect(await statuses(h, [id])).toEqual(['cancelled']);
   }, 60_000);
 
   test('past the window the reconciler stops asking', async () => {
@@ -249,6 +233,6 @@ describe('a charge that lands after "not charged"', () => {
     slow.release();
     expect(await slowRefund).toBe('not_charged');
     expect(await paymentRow(id)).toMatchObject({ status: 'refunded' });
-    expect(await ledger(id)).toEqual({ charges: 1, refunds: 1 });
+    expect(await ledger(h, id)).toEqual({ charges: 1, refunds: 1 });
   }, 60_000);
 });

@@ -4,7 +4,8 @@ import { tokenSettings } from '../api/deps';
 import { LiveTracking } from '../api/live/tracking';
 import { WsClose, WsSession, type WsSocket } from '../api/live/ws-session';
 import type { Harness } from './support/harness';
-import { connectWs, type LiveStack, reservedOrder, startLiveStack, until } from './support/live';
+import { connectWs, type LiveStack, reservedOrder, startLiveStack } from './support/live';
+import { eventually } from './support/workers';
 
 // One socket's messages are budgeted (WS_MESSAGES_PER_SECOND, WS_MESSAGE_BURST), its queue of messages
 // waiting to be handled is capped (WS_MAX_QUEUED_MESSAGES, close 1008), and a socket that has not yet
@@ -76,7 +77,7 @@ test('a socket flooded with subscribe/unsubscribe and random ids costs bounded r
     else if (kind === 1) a.send({ type: 'unsubscribe', orderId: mine, pad });
     else a.send({ type: 'subscribe', orderId: randomId(), pad });
   }
-  await until(
+  await eventually(
     () => h.live.wsMessages.received - receivedBefore >= N || a.state.closed !== undefined,
     'the flood to reach the server',
     60_000,
@@ -110,7 +111,7 @@ test('a socket flooded with subscribe/unsubscribe and random ids costs bounded r
   expect(refusals.length).toBeLessThan(10);
   expect(a.state.closed).toBeUndefined();
   const before = a.messages.length;
-  await until(
+  await eventually(
     async () => {
       a.send({ type: 'unsubscribe', orderId: mine });
       a.send({ type: 'subscribe', orderId: mine });
@@ -153,7 +154,7 @@ test('past WS_MAX_QUEUED_MESSAGES waiting to be handled the socket is closed wit
   });
   session.opened();
   session.received(JSON.stringify({ type: 'auth', token: user.token }));
-  await until(() => sent.some((m) => m.includes('authenticated')), 'authenticated');
+  await eventually(() => sent.some((m) => m.includes('authenticated')), 'authenticated');
   // Delivered in one go, as one TCP read of many frames is: each subscribe waits for a MySQL read.
   for (let i = 0; i < 50; i++) session.received(JSON.stringify({ type: 'subscribe', orderId: randomId() }));
   expect(closed).toBe(WsClose.tooSlow);
@@ -162,13 +163,13 @@ test('past WS_MAX_QUEUED_MESSAGES waiting to be handled the socket is closed wit
 });
 
 test('sockets that have not authenticated count toward LIVE_MAX_PER_PROCESS', async () => {
-  await until(() => h.live.slots.open === 0, 'earlier sockets released');
+  await eventually(() => h.live.slots.open === 0, 'earlier sockets released');
   const silent = [];
   for (let i = 0; i < MAX_PER_PROCESS; i++) silent.push(await connect());
   // The process is full of silent sockets: the next handshake is refused.
   await expect(connectWs(stack.srv.wsUrl)).rejects.toThrow('did not open');
   for (const s of silent) await s.close();
-  await until(() => h.live.slots.open === 0, 'silent sockets released');
+  await eventually(() => h.live.slots.open === 0, 'silent sockets released');
   const user = await h.signUp();
   const c = await connectWs(stack.srv.wsUrl);
   await c.auth(user.token);

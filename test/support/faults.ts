@@ -1,5 +1,11 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Subprocess } from 'bun';
+import { sql } from 'drizzle-orm';
+import type { Pool } from 'mysql2/promise';
+import type { Db } from '../../db/client';
 import { ForwardingGateway } from '../../domain/payments/forwarding-gateway';
 import {
   type ChargeRequest,
@@ -62,7 +68,9 @@ export function spawnWorkerProcess(
   env: Record<string, string> = {},
   args: string[] = [],
 ): WorkerProcess {
-  const proc = Bun.spawn([process.execPath, 'run', 'workers/main.ts', ...args], {
+  // A test counting gateway calls across processes preloads the call log (see gatewayCallLog).
+  const preload = env.GATEWAY_CALL_LOG ? ['--preload=./test/support/gateway-call-log.ts'] : [];
+  const proc = Bun.spawn([process.execPath, ...preload, 'run', 'workers/main.ts', ...args], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -188,6 +196,63 @@ export class HeldRefundGateway extends ForwardingGateway {
   release(): void {
     this.gate.resolve();
   }
+}
+
+/**
+ * The database handle the app uses, whose chosen transactions lose their connection: the first
+ * statement inside such a transaction finds its MySQL session killed (a real `KILL` from another
+ * connection, as a failover or a DBA would), so the transaction fails as a whole. `kill(n)` picks
+ * them by number (1-based, in the order they start); `started` counts them, `killed` lists the
+ * numbers that were killed.
+ */
+export function killingTransactions(db: Db, admin: Pool, kill: (n: number) => boolean) {
+  const record = { started: 0, killed: [] as number[] };
+  const handle = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop !== 'transaction') return Reflect.get(target, prop, receiver);
+      const transaction: Db['transaction'] = (fn, config) => {
+        const n = ++record.started;
+        return target.transaction(async (tx) => {
+          if (kill(n)) {
+            const [rows] = (await tx.execute(sql`SELECT CONNECTION_ID() AS id`)) as unknown as [
+              { id: number }[],
+            ];
+            await admin.query('KILL ?', [rows[0]?.id]);
+            record.killed.push(n);
+          }
+          return fn(tx);
+        }, config);
+      };
+      return transaction;
+    },
+  });
+  return { db: handle, record };
+}
+
+/**
+ * Counts the gateway calls worker processes make (give `env` to spawnWorkerProcess): charge and
+ * refund calls per key, read from the file the preloaded test/support/gateway-call-log.ts appends to.
+ */
+export function gatewayCallLog() {
+  const file = join(tmpdir(), `orderflow-gateway-calls-${crypto.randomUUID()}.log`);
+  writeFileSync(file, '');
+  const calls = () =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [kind, key] = line.split(' ');
+        return { kind: kind as 'charge' | 'refund', key: key ?? '' };
+      });
+  return {
+    env: { GATEWAY_CALL_LOG: file },
+    calls,
+    chargeCalls: (orderId: string) =>
+      calls().filter((c) => c.kind === 'charge' && c.key === `chg_${orderId}`).length,
+    refundCalls: (orderId: string) =>
+      calls().filter((c) => c.kind === 'refund' && c.key === `chg_${orderId}`).length,
+    remove: () => rmSync(file, { force: true }),
+  };
 }
 
 export interface CommitCuttingProxy {

@@ -2,7 +2,7 @@ import { expect } from 'bun:test';
 import { serveApi } from '../../api/start/serve';
 import { createHarness, type Harness } from './harness';
 import { shop } from './shop';
-import { startTestWorkers } from './workers';
+import { eventually, startTestWorkers } from './workers';
 
 /** The harness's app behind a real `Bun.serve` on a free port, as `bun run api` serves it. */
 export function serveHarness(h: Harness) {
@@ -46,15 +46,6 @@ export async function startLiveStack(
 }
 
 export type LiveStack = Awaited<ReturnType<typeof startLiveStack>>;
-
-/** Polls `check` until it is true (a slow, shared machine: never a fixed sleep). */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
 
 export interface SseEvent {
   event: string;
@@ -120,7 +111,7 @@ export async function reservedOrder(s: ReturnType<typeof shop>, token: string): 
   const res = await s.place(token, p, 1, null);
   expect(res.status).toBe(202);
   const { id } = (await res.json()) as { id: string };
-  await until(async () => (await s.order(id)).status === 'reserved', `order ${id} reserved`);
+  await eventually(async () => (await s.order(id)).status === 'reserved', `order ${id} reserved`);
   return id;
 }
 
@@ -146,7 +137,7 @@ export async function connectWs(url: string) {
     send: (m: unknown) => ws.send(JSON.stringify(m)),
     /** Waits for a message matching `match` and returns it. */
     async next(match: (m: WsMessage) => boolean, what: string, timeoutMs = 15_000): Promise<WsMessage> {
-      await until(() => messages.some(match), what, timeoutMs);
+      await eventually(() => messages.some(match), what, timeoutMs);
       return messages.find(match) as WsMessage;
     },
     async auth(token: string) {
@@ -155,7 +146,7 @@ export async function connectWs(url: string) {
     },
     async close() {
       ws.close();
-      await until(() => state.closed !== undefined, 'closed');
+      await eventually(() => state.closed !== undefined, 'closed');
     },
   };
   return client;

@@ -58,6 +58,11 @@ export class CountingGateway extends ForwardingGateway {
   refundsInFlight = 0;
   maxRefundsInFlight = 0;
   private readonly gates = new Map<string, Gate>();
+  /**
+   * Runs inside each charge call, after it left the app and before the processor records it (so a
+   * test can land a cancel while the charge is in flight).
+   */
+  during?: (orderId: string) => Promise<void>;
 
   constructor(inner: PaymentGateway) {
     super(inner);
@@ -116,6 +121,7 @@ export class CountingGateway extends ForwardingGateway {
     this.charges.set(key, (this.charges.get(key) ?? 0) + 1);
     const gate = this.gates.get(key);
     if (gate?.point === 'before') await this.hold(gate);
+    await this.during?.(key.replace(/^chg_/, ''));
     const result = await this.inner.charge(req);
     if (gate?.point === 'after') await this.hold(gate);
     return result;
