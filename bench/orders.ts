@@ -133,6 +133,8 @@ try {
     QUEUE_PREFIX: name,
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
     PII_KEY: Buffer.alloc(32, 7).toString('base64'),
+    // Production refuses an open /metrics; the benchmark scrapes nothing, a token keeps it closed.
+    METRICS_TOKEN: 'bench-metrics-token-0123456789',
     RATE_LIMITS: 'off',
     EMAIL_RATE_MAX: '10000',
     WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
