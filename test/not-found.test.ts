@@ -32,6 +32,13 @@ const cases: Record<string, { path: string; body?: unknown }> = {
   'GET /payment/status/{orderId}': { path: `/payment/status/${unknown}` },
   'GET /notify/{id}': { path: `/notify/${unknown}` },
   'DELETE /api-keys/{id}': { path: `/api-keys/${unknown}` },
+  'POST /orders/{id}/refunds': { path: `/orders/${unknown}/refunds`, body: { amountCents: 100 } },
+  'GET /orders/{id}/refunds': { path: `/orders/${unknown}/refunds` },
+  'GET /webhook-endpoints/{id}': { path: `/webhook-endpoints/${unknown}` },
+  'PATCH /webhook-endpoints/{id}': { path: `/webhook-endpoints/${unknown}`, body: { status: 'disabled' } },
+  'DELETE /webhook-endpoints/{id}': { path: `/webhook-endpoints/${unknown}` },
+  'GET /webhook-endpoints/{id}/deliveries': { path: `/webhook-endpoints/${unknown}/deliveries` },
+  'POST /webhook-deliveries/{id}/retry': { path: `/webhook-deliveries/${unknown}/retry` },
 };
 
 async function documentedRoutes(): Promise<string[]> {
