@@ -262,14 +262,18 @@ describe('README.md runs as written', () => {
             await fetch(`${api}/orders/${id}`, { headers: { authorization: `Bearer ${token}` } })
           ).json()) as {
             status: string;
-            risk?: { score: number };
+            risk?: { score: number; decision: string };
           },
-        (o) => ['payment_failed', 'review', 'completed', 'rejected', 'failed'].includes(o.status),
+        // A declined card never stays in review (no authorization to hold): wait for a final status.
+        (o) => ['payment_failed', 'completed', 'rejected', 'failed', 'cancelled'].includes(o.status),
       );
     };
     expect((await place(ada as string)).status).toBe('payment_failed');
+    // Screening sends the retry to review, and an order in review must hold an authorization: the
+    // declined card cannot give one, so it ends payment_failed, with the review decision on record.
     const again = await place(ada as string);
-    expect(again.status).toBe('review');
+    expect(again.status).toBe('payment_failed');
+    expect(again.risk?.decision).toBe('review');
     expect(again.risk?.score).toBeGreaterThan(0.7);
     expect((await place(bob as string)).status).toBe('payment_failed');
   }, 60_000);
