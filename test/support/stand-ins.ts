@@ -58,6 +58,7 @@ export class CountingGateway extends ForwardingGateway {
   refundsInFlight = 0;
   maxRefundsInFlight = 0;
   private readonly gates = new Map<string, Gate>();
+  private readonly captureGates = new Map<string, Gate>();
   /**
    * Runs inside each charge call, after it left the app and before the processor records it (so a
    * test can land a cancel while the charge is in flight).
@@ -113,7 +114,21 @@ export class CountingGateway extends ForwardingGateway {
   }
 
   releaseAll(): void {
-    for (const gate of this.gates.values()) gate.open.resolve();
+    for (const gate of [...this.gates.values(), ...this.captureGates.values()]) gate.open.resolve();
+  }
+
+  /**
+   * The next capture of this order stops before the processor sees it; resolves once it is held
+   * there (in flight), and `releaseCapture` lets it go on.
+   */
+  gateCapture(orderId: string): Promise<void> {
+    const gate: Gate = { point: 'before', reached: latch(), open: latch() };
+    this.captureGates.set(`chg_${orderId}`, gate);
+    return gate.reached.promise;
+  }
+
+  releaseCapture(orderId: string): void {
+    this.captureGates.get(`chg_${orderId}`)?.open.resolve();
   }
 
   override async charge(req: ChargeRequest): Promise<ChargeResult> {
@@ -132,8 +147,10 @@ export class CountingGateway extends ForwardingGateway {
     return this.inner.authorize(req);
   }
 
-  override capture(op: PaymentOperation): Promise<{ ref: string } | null> {
+  override async capture(op: PaymentOperation): Promise<{ ref: string } | null> {
     bump(this.captures, op.chargeIdempotencyKey);
+    const gate = this.captureGates.get(op.chargeIdempotencyKey);
+    if (gate) await this.hold(gate);
     return this.inner.capture(op);
   }
 
