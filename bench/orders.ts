@@ -53,7 +53,8 @@ const SUPERVISED = (option('supervisor') ?? '')
   });
 const WORKER_CONCURRENCY = Number(option('concurrency') ?? 50);
 const SATURATION_IN_FLIGHT = 64;
-const LOADS = QUICK ? [0.5, 1] : [0.25, 0.5, 1];
+// --saturation-only: no open-loop shares after the saturation run (bench/compare.ts alternates runs).
+const LOADS = flag('saturation-only') ? [] : QUICK ? [0.5, 1] : [0.25, 0.5, 1];
 // Fixed offered rates (`--rates 150,300`), measured after the shares: two runs (a before and an after)
 // then also compare at the same load, not only at shares of their own, different, saturation rates.
 const FIXED_RATES = (option('rates') ?? '')
@@ -148,7 +149,9 @@ try {
       ? {
           OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
           OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-          OTEL_TRACES_SAMPLER: 'always_on',
+          // Every order traced unless the caller asks otherwise (always_off: what tracing costs with
+          // no span recorded).
+          OTEL_TRACES_SAMPLER: process.env.OTEL_TRACES_SAMPLER ?? 'always_on',
         }
       : {}),
   };

@@ -39,6 +39,11 @@ export function activeTraceIds(): { traceId: string; spanId: string } | undefine
   return { traceId, spanId };
 }
 
+/** The active span when tracing is on (a job's `process` span, to put the order's attributes on). */
+export function activeSpan(): Span | undefined {
+  return on ? trace.getActiveSpan() : undefined;
+}
+
 /** The active context when tracing is on (captured where a batch item is handed over). */
 export function captureContext(): Context | undefined {
   return on ? context.active() : undefined;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Telemetry } from 'bullmq';
+import { SpanKind, type Telemetry } from 'bullmq';
 import type { Config } from '../lib/config';
 import { setTracing } from '../lib/tracing';
 
@@ -70,11 +70,39 @@ export async function startTracing(config: Config, service: string): Promise<boo
   // An exporter that cannot reach its collector reports each failed export through the diag logger,
   // which is silent unless set: the spans are dropped, the process goes on.
   started = {
-    telemetry: new BullMQOtel({ tracerName: 'bullmq' }),
+    telemetry: processSpansOnly(new BullMQOtel({ tracerName: 'bullmq' })),
     shutdown: () => provider.shutdown(),
   };
   setTracing(true);
   return true;
+}
+
+/** What BullMQ gets for a span it does not record: the context passes through unchanged. */
+const unrecorded: ReturnType<Telemetry['tracer']['startSpan']> = {
+  setSpanOnContext: (ctx) => ctx,
+  setAttribute() {},
+  setAttributes() {},
+  addEvent() {},
+  recordException() {},
+  end() {},
+};
+
+/**
+ * BullMQ's telemetry recording only the spans an operator reads: `process <queue>`, a job's run (the
+ * order's step: workers/step.ts puts the order's attributes on it). The others (`addNode` three times
+ * per order in the placing batch's trace, `addBulkFlows`, `complete` after every job, the stalled-job
+ * timers) were half of an order's spans and most of what tracing cost, and tell nothing a `process`
+ * span does not. Propagation is unchanged: a job still carries the context it was added in (our
+ * metadata, or the active context when none is given), since a span not recorded leaves it as it is.
+ */
+function processSpansOnly(otel: Telemetry): Telemetry {
+  return {
+    contextManager: otel.contextManager,
+    tracer: {
+      startSpan: (name, options, ctx) =>
+        options?.kind === SpanKind.CONSUMER ? otel.tracer.startSpan(name, options, ctx) : unrecorded,
+    },
+  };
 }
 
 /** BullMQ's `telemetry` option (bullmq-otel) when tracing is on; undefined (no option at all) when off. */
