@@ -48,7 +48,8 @@ export const webhookDeliveries = mysqlTable(
     uniqueIndex('webhook_deliveries_endpoint_event_uq').on(t.endpointId, t.eventId),
     // Newest first per endpoint: delivery ids are time-ordered (UUIDv7).
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
-    index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt),
+    // Which endpoints have deliveries due, and an endpoint's due deliveries oldest first (a batch).
+    index('webhook_deliveries_endpoint_due_idx').on(t.status, t.endpointId, t.nextAttemptAt),
   ],
 );
 
