@@ -35,7 +35,8 @@ export function webhookProcessor(deps: WorkerDeps): Processor {
   return async (job: Job) => {
     const { endpointId } = WebhookJobData.parse(job.data);
     const report = await deliverEndpoint(deps.db, settings, endpointId);
-    if (report.disabled) deps.logger.warn({ endpointId, reason: report.disabled }, 'webhook endpoint disabled');
+    if (report.disabled)
+      deps.logger.warn({ endpointId, reason: report.disabled }, 'webhook endpoint disabled');
     return report;
   };
 }

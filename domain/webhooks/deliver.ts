@@ -193,7 +193,8 @@ async function sendBatch(
   const sendable: (Due & { event: EventRow })[] = [];
   for (const d of due) {
     if (d.event) sendable.push({ ...d, event: d.event });
-    else outcomes.push({ id: d.id, made: d.attempts, ok: false, error: 'event past retention', retry: false });
+    else
+      outcomes.push({ id: d.id, made: d.attempts, ok: false, error: 'event past retention', retry: false });
   }
   if (sendable.length === 0) return { outcomes };
   let url: URL;
@@ -281,7 +282,11 @@ async function recordOutcomes(db: Db, retry: RetryPolicy, outcomes: Outcome[]): 
   params.push(now);
   for (const o of outcomes) params.push(o.id, o.made);
   const pairs = outcomes.length === 1 ? '(?, ?)' : `(?, ?)${', (?, ?)'.repeat(outcomes.length - 1)}`;
-  await write(db, `UPDATE \`webhook_deliveries\` SET ${set} WHERE (\`id\`, \`attempts\`) IN (${pairs})`, params);
+  await write(
+    db,
+    `UPDATE \`webhook_deliveries\` SET ${set} WHERE (\`id\`, \`attempts\`) IN (${pairs})`,
+    params,
+  );
 }
 
 /**
