@@ -60,9 +60,6 @@ function heldAgent(url: URL, pinned: ResolvedAddress, maxSockets: number, ca?: s
   return held;
 }
 
-/** Open keep-alive agents (tests look at it; a process holds a few at most). */
-export const openAgents = (): number => agents.size;
-
 /**
  * POSTs to the URL, connecting to `pinned` (the address the SSRF guard checked) whatever the name
  * resolves to now: the connection's lookup answers with it. TLS still verifies the certificate for
