@@ -1,6 +1,7 @@
 /**
  * `--webhook`: one local webhook endpoint subscribed to every event, so a run measures what the
- * outbox's deliveries cost (dispatch, one job and one signed POST per event) beside the orders. The
+ * outbox's deliveries cost (dispatch, the endpoint's batch jobs, one signed POST per event over
+ * kept-alive connections) beside the orders. The
  * receiver answers 204 at once and counts deliveries; the workers are started with
  * WEBHOOK_ALLOW_PRIVATE=on (it is on loopback).
  */

@@ -66,7 +66,8 @@ const schema = z.object({
   // Events and webhooks: how long GET /events reaches back (older events are pruned by maintenance);
   // webhook endpoints on loopback/private addresses or plain http (tests, a local receiver); the first
   // retry's delay (each later one ×3), the attempts in all (the last ≈ 3 days after the first at the
-  // defaults), a send's time limit, and the sends one process runs at once to one endpoint.
+  // defaults), a send's time limit, the sends in flight to one endpoint (its one job, cluster-wide),
+  // the endpoint jobs one process runs at once, and the dispatcher's pace.
   EVENT_RETENTION_DAYS: int(1, 3650).default(30),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   WEBHOOK_RETRY_BASE_SECONDS: int(1, 86_400).default(30),

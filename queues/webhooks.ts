@@ -1,27 +1,28 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
 
-/** A webhook delivery job: one attempt at one (endpoint, event) delivery; ids only. */
+/**
+ * A webhook job: send what is due for one endpoint (ids only). MySQL is the schedule (each delivery's
+ * `next_attempt_at`); the job is only the turn to work through it.
+ */
 export const WebhookJobData = z.strictObject({
-  deliveryId: z.string().min(1).max(64),
-  /** Attempts made before this one: the attempt records itself only if the row still says so. */
-  made: z.number().int().min(0),
+  endpointId: z.string().min(1).max(64),
 });
 export type WebhookJobData = z.infer<typeof WebhookJobData>;
 
-export const WEBHOOK_JOB = 'webhook';
+export const WEBHOOK_JOB = 'endpoint';
 
 /**
- * One job id per attempt: adding the same attempt again (the dispatcher after a crash, the
- * reconciler after Redis lost it) is a no-op while its job exists; a manual retry has its own.
+ * One job id per endpoint: adding it while it exists (waiting, running) is a no-op, so at most one
+ * job per endpoint exists in the whole cluster and the endpoint's send limit holds cluster-wide. A
+ * job that finds more due when it ends is not needed: the dispatcher's next pass adds it again.
  */
-export const webhookJobId = (deliveryId: string, made: number, manual = false) =>
-  `${deliveryId}-${made}${manual ? '-retry' : ''}`;
+export const webhookJobId = (endpointId: string) => `ep-${endpointId}`;
 
 /**
- * Retries between attempts are the delivery's own (its row's `next_attempt_at`, a delayed job), not
- * BullMQ's: a job is retried by BullMQ only for a technical failure of the processor (MySQL away).
- * Finished jobs are removed at once (MySQL keeps the log), so the same id can be added again.
+ * BullMQ retries a job only for a technical failure of the processor (MySQL away), with backoff, so a
+ * broken endpoint job waits (and its re-adds are no-ops) instead of failing every pass. Finished jobs
+ * are removed at once (MySQL keeps the log), so the same id can be added again.
  */
 const options = {
   attempts: 5,
@@ -30,21 +31,13 @@ const options = {
   removeOnFail: true,
 };
 
-export async function queueWebhookAttempts(
-  queue: Queue,
-  list: readonly { id: string; attempts: number; at: Date; manual?: boolean }[],
-): Promise<void> {
-  if (list.length === 0) return;
-  const now = Date.now();
+export async function queueEndpointJobs(queue: Queue, endpointIds: readonly string[]): Promise<void> {
+  if (endpointIds.length === 0) return;
   await queue.addBulk(
-    list.map((d) => ({
+    endpointIds.map((endpointId) => ({
       name: WEBHOOK_JOB,
-      data: { deliveryId: d.id, made: d.attempts } satisfies WebhookJobData,
-      opts: {
-        ...options,
-        jobId: webhookJobId(d.id, d.attempts, d.manual),
-        delay: Math.max(0, d.at.getTime() - now),
-      },
+      data: { endpointId } satisfies WebhookJobData,
+      opts: { ...options, jobId: webhookJobId(endpointId) },
     })),
   );
 }
@@ -52,22 +45,17 @@ export async function queueWebhookAttempts(
 const live = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 /**
- * Overdue deliveries (due long ago, still pending in MySQL) get their job again. A job with the same
- * id that is still going to run is left alone; one that is not (finished, or left behind by Redis
- * losing part of its keys: a job hash in no list, which a plain add with the same id would take for
- * the job and skip) is removed first, so the add is not a no-op.
+ * Endpoints whose deliveries are overdue (due longer than the grace period) should have had their
+ * job run by now. A job that is still going to run is left alone; one that is not (left behind by
+ * Redis losing part of its keys: a job hash in no list, which a plain add with the same id would
+ * take for the job and skip) is removed first, so the add that follows is not a no-op. Costs Redis
+ * calls per overdue endpoint, never per delivery.
  */
-export async function requeueOverdue(
-  queue: Queue,
-  list: readonly { id: string; attempts: number; at: Date }[],
-): Promise<void> {
-  const again: (typeof list)[number][] = [];
-  for (const d of list) {
-    const jobId = webhookJobId(d.id, d.attempts);
+export async function clearStaleEndpointJobs(queue: Queue, endpointIds: readonly string[]): Promise<void> {
+  for (const endpointId of endpointIds) {
+    const jobId = webhookJobId(endpointId);
     const state = await queue.getJobState(jobId);
     if (live.has(state)) continue;
     if (state !== 'unknown' || (await queue.getJob(jobId))) await queue.remove(jobId).catch(() => {});
-    again.push(d);
   }
-  await queueWebhookAttempts(queue, again);
 }

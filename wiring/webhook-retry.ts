@@ -2,12 +2,13 @@ import type { Db } from '../db/client';
 import { retryDelivery } from '../domain/webhooks/deliveries';
 import type { Logger } from '../lib/logger';
 import type { PartitionedQueues } from '../queues/partitioned';
-import { queueWebhookAttempts } from '../queues/webhooks';
+import { queueEndpointJobs } from '../queues/webhooks';
 
 /**
  * Sends a webhook delivery again now, the one path for every edge (`POST
- * /webhook-deliveries/{id}/retry`, the console's button): due now in MySQL, then queued; when Redis
- * cannot take it, the dispatcher's next pass queues it.
+ * /webhook-deliveries/{id}/retry`, the console's button): due now in MySQL, then its endpoint's job
+ * added at once (a no-op when one is already waiting or running: that job, or the dispatcher's next
+ * pass, takes it). When Redis cannot take it, the dispatcher's next pass adds it.
  */
 export async function retryWebhookDelivery(
   deps: { db: Db; queues: PartitionedQueues; logger: Logger },
@@ -15,7 +16,7 @@ export async function retryWebhookDelivery(
 ): Promise<{ id: string }> {
   const due = await retryDelivery(deps.db, id);
   try {
-    await queueWebhookAttempts(deps.queues.queues.webhooks, [{ ...due, manual: true }]);
+    await queueEndpointJobs(deps.queues.queues.webhooks, [due.endpointId]);
   } catch (err) {
     deps.logger.error({ err, deliveryId: due.id }, 'could not queue the retry; left to the dispatcher');
   }

@@ -1,12 +1,17 @@
-import { DelayedError, type Job, type Processor } from 'bullmq';
+import type { Job, Processor } from 'bullmq';
 import { renderEvents } from '../domain/orders/event-data';
 import { systemResolve } from '../domain/webhooks/addresses';
-import { type AttemptSettings, attemptDelivery, loadAttempt } from '../domain/webhooks/attempt';
-import { dispatchEvents, staleDeliveries } from '../domain/webhooks/deliveries';
-import { queueWebhookAttempts, requeueOverdue, WebhookJobData } from '../queues/webhooks';
+import { type DeliverySettings, deliverEndpoint } from '../domain/webhooks/deliver';
+import { dispatchEvents, dueEndpoints } from '../domain/webhooks/deliveries';
+import { clearStaleEndpointJobs, queueEndpointJobs, WebhookJobData } from '../queues/webhooks';
 import type { WorkerDeps } from './deps';
 
-export function attemptSettings(deps: WorkerDeps): AttemptSettings {
+/** Due deliveries of one endpoint read, rendered and recorded together. */
+export const WEBHOOK_BATCH_SIZE = 100;
+/** An endpoint's job stops taking batches after this long, so endpoints take turns at the slots. */
+export const WEBHOOK_JOB_BUDGET_MS = 10_000;
+
+export function deliverySettings(deps: WorkerDeps): DeliverySettings {
   const c = deps.config;
   return {
     key: c.piiKey,
@@ -14,67 +19,56 @@ export function attemptSettings(deps: WorkerDeps): AttemptSettings {
     retry: { baseSeconds: c.WEBHOOK_RETRY_BASE_SECONDS, maxAttempts: c.WEBHOOK_MAX_ATTEMPTS },
     timeoutMs: c.WEBHOOK_TIMEOUT_MS,
     render: (rows) => renderEvents(deps.db, rows),
+    concurrency: c.WEBHOOK_ENDPOINT_CONCURRENCY,
+    batchSize: WEBHOOK_BATCH_SIZE,
+    budgetMs: WEBHOOK_JOB_BUDGET_MS,
   };
 }
 
 /**
- * The `webhooks` queue's processor: one attempt of one delivery. At most WEBHOOK_ENDPOINT_CONCURRENCY
- * sends to one endpoint run at once in this process; a job over the limit is put back a moment
- * later instead of holding a slot, so a slow endpoint takes a few slots, never the whole queue.
+ * The `webhooks` queue's processor: everything due for one endpoint, in batches, with at most
+ * WEBHOOK_ENDPOINT_CONCURRENCY sends in flight (one job per endpoint exists in the cluster, so the
+ * limit is cluster-wide). A slow endpoint holds one slot; a dead one gives it back after one round.
  */
 export function webhookProcessor(deps: WorkerDeps): Processor {
-  const settings = attemptSettings(deps);
-  const inFlight = new Map<string, number>();
-  return async (job: Job, token?: string) => {
-    const data = WebhookJobData.parse(job.data);
-    const input = await loadAttempt(deps.db, data.deliveryId);
-    if (!input) return { skipped: 'no such delivery' };
-    const endpoint = input.endpointId;
-    const busy = inFlight.get(endpoint) ?? 0;
-    if (busy >= deps.config.WEBHOOK_ENDPOINT_CONCURRENCY) {
-      await job.moveToDelayed(Date.now() + 250 + Math.floor(Math.random() * 500), token);
-      throw new DelayedError();
-    }
-    inFlight.set(endpoint, busy + 1);
-    try {
-      const outcome = await attemptDelivery(deps.db, settings, input, data.made);
-      if (outcome.kind === 'failed' && outcome.retryAt) {
-        await queueWebhookAttempts(deps.queues.queues.webhooks, [
-          { id: data.deliveryId, attempts: data.made + 1, at: outcome.retryAt },
-        ]).catch((err: unknown) =>
-          // Recorded as due in MySQL: the dispatcher's pass re-adds it once Redis answers.
-          deps.logger.warn({ err, deliveryId: data.deliveryId }, 'could not queue a webhook retry'),
-        );
-      }
-      if (outcome.kind === 'failed' && outcome.endpointDisabled)
-        deps.logger.warn({ endpointId: endpoint, error: outcome.error }, 'webhook endpoint disabled');
-      return outcome;
-    } finally {
-      const left = (inFlight.get(endpoint) ?? 1) - 1;
-      if (left > 0) inFlight.set(endpoint, left);
-      else inFlight.delete(endpoint);
-    }
+  const settings = deliverySettings(deps);
+  return async (job: Job) => {
+    const { endpointId } = WebhookJobData.parse(job.data);
+    const report = await deliverEndpoint(deps.db, settings, endpointId);
+    if (report.disabled)
+      deps.logger.warn({ endpointId, reason: report.disabled }, 'webhook endpoint disabled');
+    return report;
   };
 }
 
 /**
- * The dispatcher, run by every process that serves `webhooks` (one at a time does the work: the
- * cursor row is locked, the others skip): new events become deliveries and jobs, and pending
- * deliveries whose job is overdue (Redis lost it, or was away when it should have been added) get
- * it again. Driven by a timer, not a queue, so that Redis losing everything loses nothing here.
+ * The dispatcher, run by every process that serves `webhooks` (one at a time turns events into
+ * deliveries: the cursor row is locked, the others skip). Each pass: new events become pending
+ * deliveries, then one query finds the endpoints with deliveries due and their jobs are added (a
+ * no-op for a job that exists). Endpoints overdue past the grace period whose job is not going to run
+ * (Redis lost part of it) have it cleared first. Driven by a timer, not a queue, so that Redis losing
+ * everything loses nothing here.
  */
 export function startDispatcher(deps: WorkerDeps): { stop(): Promise<void> } {
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
   const graceMs = Math.max(5000, 4 * deps.config.WEBHOOK_DISPATCH_EVERY_MS);
+  const queue = deps.queues.queues.webhooks;
   const pass = async () => {
     try {
       for (;;) {
         const made = await dispatchEvents(deps.db);
-        await queueWebhookAttempts(deps.queues.queues.webhooks, made);
         if (made.length === 0 || stopped) break;
       }
-      await requeueOverdue(deps.queues.queues.webhooks, await staleDeliveries(deps.db, graceMs));
+      const due = await dueEndpoints(deps.db, graceMs);
+      await clearStaleEndpointJobs(
+        queue,
+        due.filter((d) => d.overdue).map((d) => d.endpointId),
+      );
+      await queueEndpointJobs(
+        queue,
+        due.map((d) => d.endpointId),
+      );
     } catch (err) {
       deps.logger.warn({ err }, 'webhook dispatch pass failed; the next one picks up');
     }

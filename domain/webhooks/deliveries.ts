@@ -22,10 +22,10 @@ export interface DeliveryView {
   createdAt: string;
 }
 
-/** A delivery to hand to the queue: its next attempt is attempt `attempts + 1`. */
+/** A delivery made due: its next attempt is attempt `attempts + 1`, sent by its endpoint's job. */
 export interface DueDelivery {
   id: string;
-  endpointId?: string;
+  endpointId: string;
   attempts: number;
   /** When it is due (now for a new one). */
   at: Date;
@@ -36,8 +36,8 @@ export interface DueDelivery {
  * subscribes to the event's type and existed when it happened. Reads the outbox in commit order
  * after the dispatcher's cursor and moves the cursor in the same transaction as the rows it writes,
  * so every event gets its deliveries once (one dispatcher at a time: the cursor row is locked, and a
- * second one skips instead of waiting). Returns the new deliveries, which the caller queues; should
- * that fail, they are pending in MySQL and `staleDeliveries` finds them.
+ * second one skips instead of waiting). Returns the new deliveries: pending and due now, they are
+ * found by `dueEndpoints` like every other due delivery.
  */
 export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]> {
   await sequenceEvents(db, { waitSeconds: 0 });
@@ -48,7 +48,8 @@ export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]
       [],
     );
     if (!cursor) return [];
-    const events = await select<{ id: number; seq: number; type: string; createdAt: Date }>(
+    // drizzle's session hands datetimes back as UTC text (`2026-12-05 00:26:01.696`).
+    const events = await select<{ id: number; seq: number; type: string; createdAt: string }>(
       tx,
       'SELECT `id`, `seq`, `type`, `created_at` AS `createdAt` FROM `events` WHERE `seq` > ? ORDER BY `seq` LIMIT ?',
       [cursor.afterSeq, batch],
@@ -67,8 +68,9 @@ export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]
     const made: DueDelivery[] = [];
     const params: unknown[] = [];
     for (const e of events) {
+      const happened = new Date(`${e.createdAt.replace(' ', 'T')}Z`).getTime();
       for (const ep of endpoints) {
-        if (e.createdAt < ep.createdAt) continue;
+        if (happened < ep.createdAt.getTime()) continue;
         if (ep.events !== '*' && !ep.events.split(',').includes(e.type)) continue;
         const id = newId('whd');
         made.push({ id, endpointId: ep.id, attempts: 0, at: now });
@@ -88,18 +90,26 @@ export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]
   });
 }
 
+/** An endpoint with deliveries due, and whether one has been due for longer than the grace period. */
+export interface DueEndpoint {
+  endpointId: string;
+  overdue: boolean;
+}
+
 /**
- * Pending deliveries due for longer than `graceMs`: their job should have run by now, so Redis lost
- * it (or it was never added). Adding the job again is safe: its id is the attempt's, so it is
- * ignored while the job still exists, and an attempt records itself only once.
+ * The endpoints that have pending deliveries due now, in one statement: MySQL is the schedule (a
+ * delivery's `next_attempt_at`), so this one query finds new deliveries, retries come due, manual
+ * retries and whatever Redis lost. `overdue` marks an endpoint whose oldest due delivery has waited
+ * longer than `graceMs`: its job should have taken it by then.
  */
-export async function staleDeliveries(db: Db, graceMs: number, limit = 500): Promise<DueDelivery[]> {
-  const [rows] = await db.$client.query<RowDataPacket[]>(
-    'SELECT `id`, `attempts`, `next_attempt_at` AS `at` FROM `webhook_deliveries` ' +
-      "WHERE `status` = 'pending' AND `next_attempt_at` < ? ORDER BY `next_attempt_at` LIMIT ?",
-    [new Date(Date.now() - graceMs), limit],
+export async function dueEndpoints(db: Db, graceMs: number, limit = 1000): Promise<DueEndpoint[]> {
+  const now = Date.now();
+  const [rows] = await db.$client.query<({ endpointId: string; oldest: Date } & RowDataPacket)[]>(
+    'SELECT `endpoint_id` AS `endpointId`, MIN(`next_attempt_at`) AS `oldest` FROM `webhook_deliveries` ' +
+      "WHERE `status` = 'pending' AND `next_attempt_at` <= ? GROUP BY `endpoint_id` LIMIT ?",
+    [new Date(now), limit],
   );
-  return rows.map((r) => ({ id: String(r.id), attempts: Number(r.attempts), at: r.at as Date }));
+  return rows.map((r) => ({ endpointId: r.endpointId, overdue: r.oldest.getTime() < now - graceMs }));
 }
 
 type DeliveryRow = typeof webhookDeliveries.$inferSelect;
@@ -166,6 +176,6 @@ export async function retryDelivery(db: Db, id: string): Promise<DueDelivery> {
       .update(webhookDeliveries)
       .set({ status: 'pending', nextAttemptAt: now, updatedAt: now })
       .where(eq(webhookDeliveries.id, id));
-    return { id, attempts: row.attempts, at: now };
+    return { id, endpointId: row.endpointId, attempts: row.attempts, at: now };
   });
 }

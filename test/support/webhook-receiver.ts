@@ -14,6 +14,8 @@ export interface Receiver {
   seen: Map<string, number>;
   /** Requests (verified or not) in all, and those whose signature did not verify. */
   requests: number;
+  /** The TCP connections requests came over (the client's address and port): kept-alive ones count once. */
+  connections: Set<string>;
   badSignatures: number;
   bodies: { id: string; type: string; data: Record<string, unknown> }[];
   answer: (nth: number, id: string) => Promise<Response> | Response;
@@ -28,6 +30,7 @@ export function startReceiver(
     port: 0,
     seen: new Map(),
     requests: 0,
+    connections: new Set(),
     badSignatures: 0,
     bodies: [],
     answer: () => new Response('ok'),
@@ -39,8 +42,10 @@ export function startReceiver(
     port: 0,
     hostname: '127.0.0.1',
     ...(opts.tls ? { tls: opts.tls } : {}),
-    async fetch(req) {
+    async fetch(req, srv) {
       r.requests++;
+      const peer = srv.requestIP(req);
+      if (peer) r.connections.add(`${peer.address}:${peer.port}`);
       const body = await req.text();
       const headers = Object.fromEntries(req.headers.entries());
       try {

@@ -1,0 +1,327 @@
+import type { RowDataPacket } from 'mysql2';
+import { Webhook } from 'standardwebhooks';
+import type { Db } from '../../db/client';
+import { caseWhen, write } from '../../db/raw';
+import type { EventRow, RenderEvents } from '../outbox/types';
+import { decryptPii } from '../users/pii';
+import { checkedTarget, checkUrlShape, type Guard, type ResolvedAddress, TargetRefused } from './addresses';
+import { postPinned } from './http-post';
+import { failingWindowMs, type RetryPolicy, retryDelayMs } from './schedule';
+
+export interface DeliverySettings {
+  key: Uint8Array<ArrayBuffer>;
+  guard: Guard;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  /** Renders events as GET /events shows them (the bodies sent). */
+  render: RenderEvents;
+  /** Sends in flight to one endpoint at most (WEBHOOK_ENDPOINT_CONCURRENCY). */
+  concurrency: number;
+  /** Due deliveries read, rendered and recorded together. */
+  batchSize: number;
+  /** After this long the job stops taking batches (the dispatcher adds it again if more are due). */
+  budgetMs: number;
+  /** Extra trusted certificate authorities (PEM): a test's own, for a receiver on https. */
+  ca?: string;
+}
+
+/** What one endpoint's job did. */
+export interface EndpointReport {
+  batches: number;
+  /** Deliveries whose attempt was recorded: sent, refused by the guard, or past retention. */
+  succeeded: number;
+  failed: number;
+  /** Why it stopped while deliveries may still be due (absent: none was due any more). */
+  stopped?: 'endpoint deleted' | 'endpoint disabled' | 'refused' | 'round failed' | 'budget';
+  /** The reason, when a failure of this job disabled the endpoint. */
+  disabled?: string;
+}
+
+interface Endpoint {
+  url: string;
+  secretEnc: string;
+  status: string;
+  failingSince: Date | null;
+}
+
+/** A due delivery and its event (null when the event is past retention). */
+interface Due {
+  id: string;
+  attempts: number;
+  event: EventRow | null;
+}
+
+/** One attempt's result, to be recorded. */
+interface Outcome {
+  id: string;
+  /** Attempts made before this one: the record applies only if the row still says so. */
+  made: number;
+  ok: boolean;
+  code?: number;
+  error?: string;
+  /** Whether another attempt is owed when this one failed (false: no retry, e.g. no event to send). */
+  retry: boolean;
+}
+
+const DUE_SQL =
+  'SELECT d.`id`, d.`attempts`, ev.`id` AS `eventId`, ev.`seq`, ev.`type`, ev.`order_id` AS `orderId`, ' +
+  'ev.`refund_id` AS `refundId`, ev.`created_at` AS `createdAt` FROM `webhook_deliveries` d ' +
+  'LEFT JOIN `events` ev ON ev.`id` = d.`event_id` ' +
+  "WHERE d.`status` = 'pending' AND d.`endpoint_id` = ? AND d.`next_attempt_at` <= ? " +
+  'ORDER BY d.`next_attempt_at` LIMIT ?';
+
+interface DueRow {
+  id: string;
+  attempts: number;
+  eventId: number | null;
+  seq: number | null;
+  type: string | null;
+  orderId: string | null;
+  refundId: string | null;
+  createdAt: Date | null;
+}
+
+/** Through the pool, not `select`: drizzle's session hands datetimes back as text, the pool as Dates. */
+async function dueDeliveries(db: Db, endpointId: string, now: Date, limit: number): Promise<Due[]> {
+  const [rows] = await db.$client.query<(DueRow & RowDataPacket)[]>(DUE_SQL, [endpointId, now, limit]);
+  return rows.map((r) => ({
+    id: r.id,
+    attempts: Number(r.attempts),
+    event:
+      r.eventId !== null && r.type !== null && r.orderId !== null && r.createdAt !== null
+        ? {
+            id: Number(r.eventId),
+            seq: Number(r.seq),
+            type: r.type,
+            orderId: r.orderId,
+            refundId: r.refundId,
+            createdAt: r.createdAt,
+          }
+        : null,
+  }));
+}
+
+/**
+ * Everything due for one endpoint, in batches: the endpoint read once; per batch, its due deliveries
+ * (oldest due first) with their events in one statement, the SSRF guard once (every send of the batch
+ * connects to the address it checked), the bodies rendered in one call, at most `concurrency` sends
+ * in flight over kept-alive connections, and the outcomes recorded in one statement. No transaction
+ * is open while requests run. Stops when nothing is due, when the time budget is spent, or when a
+ * whole round of sends failed (a dead endpoint holds its worker slot for one timeout, not for its
+ * whole backlog: the rest stay due and are tried on a later pass).
+ */
+export async function deliverEndpoint(
+  db: Db,
+  s: DeliverySettings,
+  endpointId: string,
+): Promise<EndpointReport> {
+  const started = Date.now();
+  const report: EndpointReport = { batches: 0, succeeded: 0, failed: 0 };
+  const [[ep]] = await db.$client.query<(Endpoint & RowDataPacket)[]>(
+    'SELECT `url`, `secret_enc` AS `secretEnc`, `status`, `failing_since` AS `failingSince` ' +
+      'FROM `webhook_endpoints` WHERE `id` = ?',
+    [endpointId],
+  );
+  // Deleting an endpoint deletes its deliveries with it: nothing is owed.
+  if (!ep) return { ...report, stopped: 'endpoint deleted' };
+  let signer: Webhook | undefined;
+  for (;;) {
+    const now = new Date();
+    if (ep.status !== 'enabled') {
+      // No attempt is made for a disabled endpoint: what is due now ends failed, in one statement.
+      const res = await write(
+        db,
+        "UPDATE `webhook_deliveries` SET `status` = 'failed', `last_error` = 'endpoint disabled', " +
+          "`next_attempt_at` = NULL, `updated_at` = ? WHERE `status` = 'pending' AND `endpoint_id` = ? " +
+          'AND `next_attempt_at` <= ?',
+        [now, endpointId, now],
+      );
+      report.failed += res.affectedRows;
+      report.stopped = 'endpoint disabled';
+      break;
+    }
+    // An endpoint in a failing spell is probed with one round's worth before a whole batch is read.
+    const due = await dueDeliveries(db, endpointId, now, ep.failingSince ? s.concurrency : s.batchSize);
+    if (due.length === 0) break;
+    report.batches++;
+    signer ??= new Webhook(await decryptPii(s.key, ep.secretEnc));
+    const round = await sendBatch(s, ep, signer, due, started);
+    await recordOutcomes(db, s.retry, round.outcomes);
+    const ok = round.outcomes.filter((o) => o.ok).length;
+    report.succeeded += ok;
+    report.failed += round.outcomes.length - ok;
+    // The endpoint's own failures (not an event past retention) count towards disabling it.
+    const lastError = round.outcomes.findLast((o) => !o.ok && o.retry)?.error;
+    if (ok > 0 && ep.failingSince) {
+      // A success ends the endpoint's failing spell (once per batch, whatever else failed in it).
+      await write(db, 'UPDATE `webhook_endpoints` SET `failing_since` = NULL WHERE `id` = ?', [endpointId]);
+      ep.failingSince = null;
+    } else if (ok === 0 && lastError !== undefined) {
+      const disabled = await noteFailure(db, endpointId, ep, new Date(), s.retry, lastError);
+      if (disabled) report.disabled = disabled;
+    }
+    if (round.stopped) {
+      report.stopped = round.stopped;
+      break;
+    }
+    if (ok === 0 && lastError !== undefined) {
+      // Not one success in the batch: the endpoint is down or refusing; a later pass tries again.
+      report.stopped = 'round failed';
+      break;
+    }
+    if (Date.now() - started >= s.budgetMs) {
+      report.stopped = 'budget';
+      break;
+    }
+  }
+  return report;
+}
+
+/**
+ * Sends the batch's deliveries: the guard checked once for the batch, then at most `concurrency`
+ * sends in flight. Stops taking new sends after `concurrency` failures in a row (a whole round) or
+ * once the time budget is spent; deliveries not sent get no outcome and stay due.
+ */
+async function sendBatch(
+  s: DeliverySettings,
+  ep: Endpoint,
+  signer: Webhook,
+  due: Due[],
+  started: number,
+): Promise<{ outcomes: Outcome[]; stopped?: 'refused' | 'round failed' | 'budget' }> {
+  const outcomes: Outcome[] = [];
+  const sendable: (Due & { event: EventRow })[] = [];
+  for (const d of due) {
+    if (d.event) sendable.push({ ...d, event: d.event });
+    else
+      outcomes.push({ id: d.id, made: d.attempts, ok: false, error: 'event past retention', retry: false });
+  }
+  if (sendable.length === 0) return { outcomes };
+  let url: URL;
+  let pinned: ResolvedAddress;
+  try {
+    // The guard again at every batch, after resolving: the name may point elsewhere since it was saved.
+    url = checkUrlShape(ep.url, s.guard.allowPrivate);
+    pinned = await checkedTarget(url, s.guard);
+  } catch (err) {
+    if (!(err instanceof TargetRefused)) throw err;
+    const error = `refused: ${err.message}`;
+    for (const d of sendable) outcomes.push({ id: d.id, made: d.attempts, ok: false, error, retry: true });
+    return { outcomes, stopped: 'refused' };
+  }
+  const views = await s.render(sendable.map((d) => d.event));
+  let next = 0;
+  let failedInARow = 0;
+  let stopped: 'round failed' | 'budget' | undefined;
+  const lane = async () => {
+    while (!stopped && next < sendable.length) {
+      if (Date.now() - started >= s.budgetMs) {
+        stopped = 'budget';
+        break;
+      }
+      const i = next++;
+      const d = sendable[i] as (typeof sendable)[number];
+      const body = JSON.stringify(views[i]);
+      const id = String(views[i]?.id);
+      const at = new Date();
+      const headers = {
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': signer.sign(id, at, body),
+        'user-agent': 'Orderflow-Webhooks/1',
+      };
+      const r = await postPinned(url, pinned, headers, body, s.timeoutMs, {
+        ca: s.ca,
+        maxSockets: s.concurrency,
+      });
+      const ok = r.status !== undefined && !r.error;
+      outcomes.push({
+        id: d.id,
+        made: d.attempts,
+        ok,
+        ...(r.status !== undefined ? { code: r.status } : {}),
+        ...(ok ? {} : { error: r.error ?? 'failed' }),
+        retry: true,
+      });
+      failedInARow = ok ? 0 : failedInARow + 1;
+      if (failedInARow >= s.concurrency) stopped ??= 'round failed';
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(s.concurrency, sendable.length) }, lane));
+  return stopped ? { outcomes, stopped } : { outcomes };
+}
+
+/**
+ * A batch's outcomes in one UPDATE: each row's status, code, error and next attempt by CASE on its
+ * id, its attempts counted once. A row is only written if its `attempts` is still what was read
+ * (`(id, attempts) IN (…)`), so a second job sending the same delivery (Redis lost the first one's
+ * lock) never counts an attempt twice.
+ */
+async function recordOutcomes(db: Db, retry: RetryPolicy, outcomes: Outcome[]): Promise<void> {
+  if (outcomes.length === 0) return;
+  const now = new Date();
+  const status: [string, string][] = [];
+  const code: [string, number | null][] = [];
+  const error: [string, string | null][] = [];
+  const next: [string, Date | null][] = [];
+  for (const o of outcomes) {
+    const delay = o.ok || !o.retry ? undefined : retryDelayMs(retry, o.made + 1);
+    const at = delay === undefined ? null : new Date(now.getTime() + delay);
+    status.push([o.id, o.ok ? 'succeeded' : at ? 'pending' : 'failed']);
+    code.push([o.id, o.code ?? null]);
+    error.push([o.id, o.error ? o.error.slice(0, 255) : null]);
+    next.push([o.id, at]);
+  }
+  const params: unknown[] = [];
+  const set =
+    `\`status\` = ${caseWhen('`id`', status, params)}, ` +
+    `\`last_status_code\` = ${caseWhen('`id`', code, params)}, ` +
+    `\`last_error\` = ${caseWhen('`id`', error, params)}, ` +
+    `\`next_attempt_at\` = ${caseWhen('`id`', next, params)}, ` +
+    '`updated_at` = ?, `attempts` = `attempts` + 1';
+  params.push(now);
+  for (const o of outcomes) params.push(o.id, o.made);
+  const pairs = outcomes.length === 1 ? '(?, ?)' : `(?, ?)${', (?, ?)'.repeat(outcomes.length - 1)}`;
+  await write(
+    db,
+    `UPDATE \`webhook_deliveries\` SET ${set} WHERE (\`id\`, \`attempts\`) IN (${pairs})`,
+    params,
+  );
+}
+
+/**
+ * A batch that failed everything starts the endpoint's failing spell (if none is running); an
+ * endpoint whose spell has lasted the whole retry window (about three days at the defaults) without
+ * one success is disabled, with the reason. Returns the reason when this failure disabled it.
+ */
+async function noteFailure(
+  db: Db,
+  endpointId: string,
+  ep: Endpoint,
+  now: Date,
+  retry: RetryPolicy,
+  error: string,
+): Promise<string | undefined> {
+  if (!ep.failingSince) {
+    await write(
+      db,
+      'UPDATE `webhook_endpoints` SET `failing_since` = ? WHERE `id` = ? AND `failing_since` IS NULL',
+      [now, endpointId],
+    );
+    ep.failingSince = now;
+    return undefined;
+  }
+  const window = failingWindowMs(retry);
+  if (now.getTime() - ep.failingSince.getTime() < window) return undefined;
+  const hours = Math.round(window / 3_600_000);
+  const span = hours >= 1 ? `${hours} h` : `${Math.round(window / 1000)} s`;
+  const reason = `every delivery failed for ${span}; last error: ${error}`.slice(0, 255);
+  const res = await write(
+    db,
+    "UPDATE `webhook_endpoints` SET `status` = 'disabled', `disabled_reason` = ?, `updated_at` = ? " +
+      "WHERE `id` = ? AND `status` = 'enabled'",
+    [reason, now, endpointId],
+  );
+  ep.status = 'disabled';
+  return res.affectedRows === 1 ? reason : undefined;
+}

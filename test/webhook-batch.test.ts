@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { renderEvents } from '../domain/orders/event-data';
+import type { EventRow } from '../domain/outbox/types';
+import { type DeliverySettings, deliverEndpoint } from '../domain/webhooks/deliver';
+import { dispatchEvents } from '../domain/webhooks/deliveries';
+import { createEndpoint } from '../domain/webhooks/endpoints';
+import { queueEndpointJobs } from '../queues/webhooks';
+import { createHarness, type Harness } from './support/harness';
+import { shop } from './support/shop';
+import { type Receiver, startReceiver } from './support/webhook-receiver';
+import { eventually, startTestWorkers, type TestWorkers } from './support/workers';
+
+// Per-endpoint batch delivery: one endpoint's due deliveries are read, rendered, sent over a few
+// kept-alive connections and recorded in a handful of statements; one job per endpoint, so a dead
+// endpoint holds one worker slot and never delays another endpoint; and a job Redis half-lost (its
+// hash left in no list) is cleared and added again by the dispatcher.
+let h: Harness;
+let admin: { id: string; token: string };
+let user: { id: string; token: string };
+let s: ReturnType<typeof shop>;
+const receivers: Receiver[] = [];
+const workers: TestWorkers[] = [];
+
+beforeAll(async () => {
+  h = await createHarness({
+    WEBHOOK_ALLOW_PRIVATE: 'on',
+    WEBHOOK_RETRY_BASE_SECONDS: '60',
+    WEBHOOK_TIMEOUT_MS: '8000',
+    // Two endpoint jobs at once per process: a dead endpoint allowed both would starve the other.
+    WEBHOOK_CONCURRENCY: '2',
+    WEBHOOK_ENDPOINT_CONCURRENCY: '5',
+    WEBHOOK_DISPATCH_EVERY_MS: '100',
+  });
+  admin = await h.signUp('admin');
+  user = await h.signUp('user');
+  s = shop(h, admin);
+}, 30_000);
+afterAll(async () => {
+  for (const w of workers) await w.stop();
+  for (const r of receivers) await r.stop();
+  await h.cleanup();
+}, 30_000);
+
+const anyAddress = { allowPrivate: true, resolve: async () => [{ address: '127.0.0.1', family: 4 }] };
+
+async function endpointFor(r: Receiver, events = ['*']): Promise<string> {
+  const made = await createEndpoint(h.db, h.config.piiKey, { url: r.url, events }, anyAddress);
+  r.secret = made.secret;
+  return made.id;
+}
+
+function receiver(): Receiver {
+  const r = startReceiver();
+  receivers.push(r);
+  return r;
+}
+
+async function eventIdsOf(orderIds: string[]): Promise<string[]> {
+  const [rows] = await h.pool.query('SELECT id FROM events WHERE order_id IN (?)', [orderIds]);
+  return (rows as { id: number }[]).map((r) => `evt_${r.id}`).sort();
+}
+
+async function place(n: number): Promise<string[]> {
+  const product = await s.product(1000);
+  return Promise.all(
+    Array.from(
+      { length: n },
+      async () => ((await (await s.place(user.token, product, 1)).json()) as { id: string }).id,
+    ),
+  );
+}
+
+test('one endpoint, 60 events: every one delivered over a few connections, in a handful of SQL statements', async () => {
+  const r = receiver();
+  const endpointId = await endpointFor(r);
+  // No workers run yet: only order.created events, turned into deliveries here.
+  const orders = await place(60);
+  const written = await eventIdsOf(orders);
+  expect(written.length).toBe(60);
+  await dispatchEvents(h.db);
+  const settings: DeliverySettings = {
+    key: h.config.piiKey,
+    guard: anyAddress,
+    retry: { baseSeconds: 60, maxAttempts: 3 },
+    timeoutMs: 5000,
+    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
+    concurrency: 5,
+    batchSize: 100,
+    budgetMs: 10_000,
+  };
+  // Every statement goes through the pool's `query` (drizzle's and the raw ones alike): count them.
+  const pool = h.db.$client;
+  const query = pool.query;
+  const statements: string[] = [];
+  pool.query = ((...args: Parameters<typeof query>) => {
+    const sql = args[0] as unknown;
+    statements.push(typeof sql === 'string' ? sql : String((sql as { sql?: string }).sql));
+    return query.apply(pool, args);
+  }) as typeof query;
+  let report: Awaited<ReturnType<typeof deliverEndpoint>>;
+  try {
+    report = await deliverEndpoint(h.db, settings, endpointId);
+  } finally {
+    pool.query = query;
+  }
+  expect(report).toMatchObject({ batches: 1, succeeded: 60, failed: 0 });
+  expect([...r.seen.keys()].sort()).toEqual(written);
+  expect(r.badSignatures).toBe(0);
+  // One request per event, over at most WEBHOOK_ENDPOINT_CONCURRENCY kept-alive connections.
+  expect(r.requests).toBe(60);
+  expect(r.connections.size).toBeLessThanOrEqual(5);
+  // The endpoint, the due batch, the rendering (orders, their items), one UPDATE for all 60
+  // outcomes, and the empty read that ends it: not one statement per delivery.
+  const updates = statements.filter((q) => /^UPDATE `webhook_deliveries`/.test(q));
+  expect(updates.length).toBe(1);
+  expect(statements.length).toBeLessThanOrEqual(8);
+  const [rows] = await h.pool.query(
+    'SELECT status, attempts, last_status_code AS code, COUNT(*) AS n FROM webhook_deliveries ' +
+      'WHERE endpoint_id = ? GROUP BY status, attempts, last_status_code',
+    [endpointId],
+  );
+  expect(rows as unknown[]).toEqual([{ status: 'succeeded', attempts: 1, code: 200, n: 60 }]);
+}, 60_000);
+
+test('a dead endpoint (never answers) does not delay a healthy endpoint, with two worker slots in all', async () => {
+  const dead = receiver();
+  dead.answer = () => new Promise<Response>(() => {});
+  const deadId = await endpointFor(dead);
+  workers.push(await startTestWorkers(h, { concurrency: 5 }));
+  // First the dead endpoint gets a backlog, and its sends hang (8 s timeout)…
+  await place(4);
+  await eventually(
+    async () => dead.requests,
+    (n) => n >= 1,
+    10_000,
+  );
+  // …for several dispatcher passes (every 100 ms): time enough for it to take every slot it can.
+  await Bun.sleep(1000);
+  // Then a healthy endpoint subscribes, and new orders' events reach it well within one timeout.
+  const healthy = receiver();
+  await endpointFor(healthy);
+  const started = Date.now();
+  const orders = await place(3);
+  await eventually(
+    async () => {
+      const ids = await eventIdsOf(orders);
+      return ids.length >= 12 && ids.every((id) => healthy.seen.has(id));
+    },
+    'the healthy endpoint has every event of the new orders',
+    5000,
+  );
+  expect(Date.now() - started).toBeLessThan(5000);
+  expect(healthy.badSignatures).toBe(0);
+  // The dead endpoint holds one round of sends (WEBHOOK_ENDPOINT_CONCURRENCY), no more.
+  expect(dead.requests).toBeLessThanOrEqual(5);
+  await h.pool.query("UPDATE webhook_endpoints SET status = 'disabled' WHERE id = ?", [deadId]);
+}, 60_000);
+
+test('Redis lost part of an endpoint job (its hash in no list): the dispatcher clears it and the deliveries go out', async () => {
+  // The workers of the test above are stopped: nothing takes the job while it is being broken.
+  for (const w of workers.splice(0)) await w.stop();
+  const r = receiver();
+  const endpointId = await endpointFor(r, ['order.created']);
+  const orders = await place(3);
+  const written = await eventIdsOf(orders);
+  await dispatchEvents(h.db);
+  const queue = h.deps.queues.queues.webhooks;
+  await queueEndpointJobs(queue, [endpointId]);
+  // Every list that could hold it loses it; the job's hash stays: an add with its id is a no-op now.
+  const keys = queue.keys;
+  await h.redis.del(
+    keys.wait as string,
+    keys.paused as string,
+    keys.prioritized as string,
+    keys.marker as string,
+  );
+  expect(await queue.getJobState(`ep-${endpointId}`)).toBe('unknown');
+  expect(await h.redis.exists(`${keys[''] ?? ''}ep-${endpointId}`)).toBe(1);
+  const started = Date.now();
+  workers.push(await startTestWorkers(h, { queues: ['webhooks'] }));
+  await eventually(
+    async () => written.filter((id) => r.seen.has(id)).length,
+    (n) => n === written.length,
+    20_000,
+  );
+  // Not before the grace period (5 s): until then the dispatcher's adds were no-ops.
+  expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  expect(r.badSignatures).toBe(0);
+}, 60_000);
