@@ -1,5 +1,4 @@
 import type { RowDataPacket } from 'mysql2';
-import { Webhook } from 'standardwebhooks';
 import type { Db } from '../../db/client';
 import { caseWhen, write } from '../../db/raw';
 import type { EventRow, RenderEvents } from '../outbox/types';
@@ -7,6 +6,7 @@ import { decryptPii } from '../users/pii';
 import { checkedTarget, checkUrlShape, type Guard, type ResolvedAddress, TargetRefused } from './addresses';
 import { postPinned } from './http-post';
 import { failingWindowMs, type RetryPolicy, retryDelayMs } from './schedule';
+import { WebhookSigner } from './signer';
 
 export interface DeliverySettings {
   key: Uint8Array<ArrayBuffer>;
@@ -124,7 +124,7 @@ export async function deliverEndpoint(
   );
   // Deleting an endpoint deletes its deliveries with it: nothing is owed.
   if (!ep) return { ...report, stopped: 'endpoint deleted' };
-  let signer: Webhook | undefined;
+  let signer: WebhookSigner | undefined;
   for (;;) {
     const now = new Date();
     if (ep.status !== 'enabled') {
@@ -144,7 +144,7 @@ export async function deliverEndpoint(
     const due = await dueDeliveries(db, endpointId, now, ep.failingSince ? s.concurrency : s.batchSize);
     if (due.length === 0) break;
     report.batches++;
-    signer ??= new Webhook(await decryptPii(s.key, ep.secretEnc));
+    signer ??= new WebhookSigner(await decryptPii(s.key, ep.secretEnc));
     const round = await sendBatch(s, ep, signer, due, started);
     await recordOutcomes(db, s.retry, round.outcomes);
     const ok = round.outcomes.filter((o) => o.ok).length;
@@ -185,7 +185,7 @@ export async function deliverEndpoint(
 async function sendBatch(
   s: DeliverySettings,
   ep: Endpoint,
-  signer: Webhook,
+  signer: WebhookSigner,
   due: Due[],
   started: number,
 ): Promise<{ outcomes: Outcome[]; stopped?: 'refused' | 'round failed' | 'budget' }> {
