@@ -96,8 +96,17 @@ const unrecorded: ReturnType<Telemetry['tracer']['startSpan']> = {
  * metadata, or the active context when none is given), since a span not recorded leaves it as it is.
  */
 function processSpansOnly(otel: Telemetry): Telemetry {
+  const manager = otel.contextManager;
   return {
-    contextManager: otel.contextManager,
+    contextManager: {
+      active: () => manager.active(),
+      getMetadata: (ctx) => manager.getMetadata(ctx),
+      fromMetadata: (active, metadata) => manager.fromMetadata(active, metadata),
+      // BullMQ enters a context around each of its operations; for one whose span is not recorded it
+      // is the active one already, and entering it again (AsyncLocalStorage.run) was most of what
+      // tracing cost a worker with no span sampled.
+      with: (ctx, fn) => (ctx === manager.active() ? fn() : manager.with(ctx, fn)),
+    },
     tracer: {
       startSpan: (name, options, ctx) =>
         options?.kind === SpanKind.CONSUMER ? otel.tracer.startSpan(name, options, ctx) : unrecorded,
