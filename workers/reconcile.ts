@@ -11,6 +11,7 @@ import { refundIfCharged } from '../domain/orders/refund';
 import { findStaleRefunds, settleRefund } from '../domain/orders/refunds/settle';
 import { expireReviews } from '../domain/orders/review';
 import { pruneEvents } from '../domain/outbox/retention';
+import { pruneDeliveries } from '../domain/webhooks/retention';
 import { invalidate } from '../lib/cache';
 import type { WorkerDeps } from './deps';
 
@@ -23,6 +24,8 @@ export interface ReconcileReport {
   purgedTokens: number;
   /** Events deleted for being older than EVENT_RETENTION_DAYS (a bounded number per pass). */
   prunedEvents: number;
+  /** Finished webhook deliveries deleted for being older than EVENT_RETENTION_DAYS (bounded too). */
+  prunedDeliveries: number;
   /** Orders this pass could not handle (logged, counted in reconcile_failures_total); retried next pass. */
   failed: number;
 }
@@ -44,6 +47,7 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
     settled: 0,
     purgedTokens: 0,
     prunedEvents: 0,
+    prunedDeliveries: 0,
     failed: 0,
   };
   // One order that cannot be handled (its contact no longer decrypts, a guard throws) is logged and
@@ -139,9 +143,8 @@ export async function reconcile(deps: WorkerDeps): Promise<ReconcileReport> {
   report.purgedTokens = await purgeDeadTokens(deps.db, {
     accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
   });
-  report.prunedEvents = await pruneEvents(
-    deps.db,
-    new Date(Date.now() - deps.config.EVENT_RETENTION_DAYS * 86_400_000),
-  );
+  const retained = new Date(Date.now() - deps.config.EVENT_RETENTION_DAYS * 86_400_000);
+  report.prunedEvents = await pruneEvents(deps.db, retained);
+  report.prunedDeliveries = await pruneDeliveries(deps.db, retained);
   return report;
 }
