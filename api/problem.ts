@@ -3,6 +3,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 import { DomainError, type DomainErrorCode, type FieldError } from '../domain/errors';
+import { GatewayUnavailableError } from '../domain/payments/gateway';
+import { CircuitOpenError } from '../domain/resilience';
 import { activeTraceIds } from '../lib/tracing';
 
 /** RFC 9457 problem details: the only shape an error leaves the API in. */
@@ -129,6 +131,20 @@ export function toProblem(c: Context, err: unknown, onUnexpected: (err: unknown)
     const status = err.status as ContentfulStatusCode;
     // Hono's own JSON parser says "Malformed JSON in request body"; its body limit answers 413.
     return problemResponse(c, status, err.message || titles[status] || 'Error');
+  }
+  // The payment processor away (a read that asks it, GET /payment/status) or its breaker open: the
+  // caller's request was fine, the answer is "not now", as for MySQL or Redis below.
+  if (err instanceof GatewayUnavailableError || err instanceof CircuitOpenError) {
+    const open = err instanceof CircuitOpenError;
+    return problemResponse(
+      c,
+      503,
+      open
+        ? `A provider Orderflow depends on (${err.breaker}) is unavailable; retry shortly`
+        : 'The payment gateway is unavailable; retry shortly',
+      {},
+      { 'retry-after': String(open ? Math.max(1, Math.ceil(err.retryAfterMs / 1000)) : 5) },
+    );
   }
   if (isUnavailable(err)) {
     return problemResponse(

@@ -78,6 +78,29 @@ describe('PAYMENT_GATEWAY=stripe', () => {
     }
   });
 
+  test('Stripe away: GET /payment/status answers 503 problem+json with Retry-After, and 200 once it is back', async () => {
+    w = await startTestWorkers(h);
+    const id = await place('tok_visa');
+    expect((await settled(id)).status).toBe('completed');
+    stripe.fail('503');
+    for (let i = 0; i < 3; i++) {
+      // Whether the gateway call fails or its breaker is already open: "not now", never a 500.
+      const res = await h.app.request(`/payment/status/${id}`, {
+        headers: { authorization: `Bearer ${user.token}` },
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await res.json()) as { detail: string }).detail).toMatch(/unavailable; retry shortly/);
+    }
+    stripe.fail('none');
+    const back = await eventually(
+      () => h.app.request(`/payment/status/${id}`, { headers: { authorization: `Bearer ${user.token}` } }),
+      (r) => r.status === 200,
+    );
+    expect(((await back.json()) as { status: string }).status).toBe('succeeded');
+  });
+
   test('a decline ends the order payment_failed with the same reason as the simulated gateway', async () => {
     w = await startTestWorkers(h);
     for (const [token, reason] of [
