@@ -79,9 +79,14 @@ const refusedUrls: [string, string][] = [
   ['https://localhost/hooks', 'loopback'],
 ];
 
+/** POST /webhook-endpoints as the admin: how each case below saves an endpoint. */
+function saveEndpoint(body: { url: string; events: string[] }) {
+  return h.json('POST', '/webhook-endpoints', body, admin.token);
+}
+
 test('every refused address class is refused when the endpoint is saved (422 naming url), and nothing is stored', async () => {
   for (const [url, why] of refusedUrls) {
-    const res = await h.json('POST', '/webhook-endpoints', { url, events: ['*'] }, admin.token);
+    const res = await saveEndpoint({ url, events: ['*'] });
     expect([url, res.status]).toEqual([url, 422]);
     const problem = (await res.json()) as { errors: { field: string; message: string }[] };
     expect(problem.errors[0]?.field).toBe('url');
@@ -90,47 +95,22 @@ test('every refused address class is refused when the endpoint is saved (422 nam
   const list = await h.json('GET', '/webhook-endpoints', undefined, admin.token);
   expect(((await list.json()) as { data: unknown[] }).data).toEqual([]);
   // A public address is accepted (a literal: no DNS is needed, and none exists here).
-  const ok = await h.json(
-    'POST',
-    '/webhook-endpoints',
-    { url: 'https://93.184.216.34/hooks', events: ['*'] },
-    admin.token,
-  );
+  const ok = await saveEndpoint({ url: 'https://93.184.216.34/hooks', events: ['*'] });
   expect(ok.status).toBe(201);
   expect(refusedAddress('8.8.8.8')).toBeUndefined();
   expect(refusedAddress('2606:4700::1111')).toBeUndefined();
 });
 
 test('bad input: plain http, an unknown event type, no events (422 or 400 naming the field); a PATCH is checked too', async () => {
-  const http = await h.json(
-    'POST',
-    '/webhook-endpoints',
-    { url: 'http://93.184.216.34/hooks', events: ['*'] },
-    admin.token,
-  );
+  const http = await saveEndpoint({ url: 'http://93.184.216.34/hooks', events: ['*'] });
   expect(http.status).toBe(422);
   expect(JSON.stringify(await http.json())).toContain('https://');
-  const type = await h.json(
-    'POST',
-    '/webhook-endpoints',
-    { url: 'https://93.184.216.34/', events: ['order.shipped'] },
-    admin.token,
-  );
+  const type = await saveEndpoint({ url: 'https://93.184.216.34/', events: ['order.shipped'] });
   expect(type.status).toBe(422);
   expect(JSON.stringify(await type.json())).toContain('order.shipped');
-  const none = await h.json(
-    'POST',
-    '/webhook-endpoints',
-    { url: 'https://93.184.216.34/', events: [] },
-    admin.token,
-  );
+  const none = await saveEndpoint({ url: 'https://93.184.216.34/', events: [] });
   expect(none.status).toBe(400);
-  const made = await h.json(
-    'POST',
-    '/webhook-endpoints',
-    { url: 'https://93.184.216.34/', events: ['order.paid'] },
-    admin.token,
-  );
+  const made = await saveEndpoint({ url: 'https://93.184.216.34/', events: ['order.paid'] });
   const { id } = (await made.json()) as { id: string };
   const patch = await h.json('PATCH', `/webhook-endpoints/${id}`, { url: 'https://10.0.0.1/' }, admin.token);
   expect(patch.status).toBe(422);
