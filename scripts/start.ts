@@ -65,4 +65,13 @@ logger.info(
   { port, api: config.API_PROCESSES, workers: config.WORKER_PROCESSES },
   `Orderflow on http://localhost:${port}: ${config.API_PROCESSES} API and ${config.WORKER_PROCESSES} worker processes`,
 );
-onShutdown(() => supervisor.stop());
+const shutdown = onShutdown(() => supervisor.stop());
+// `bun run start` runs this script under Bun's script runner, which does not pass on a signal when it
+// is killed itself: orphaned (re-parented), stop as on SIGTERM instead of running on unseen.
+const parent = process.ppid;
+const orphaned = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(orphaned);
+  logger.warn({ parent }, 'the process that started the supervisor is gone: stopping');
+  void shutdown();
+}, 1000);

@@ -306,6 +306,60 @@ describe('the supervisor on its own', () => {
     }
   });
 
+  test('the supervisor stops with its children when the `bun run start` that ran it is SIGKILLed', async () => {
+    const h2 = await createHarness();
+    const port2 = freeTcpPort();
+    const outer = spawnBun(['run', 'start'], {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      PORT: String(port2),
+      DATABASE_URL: h2.config.DATABASE_URL,
+      REDIS_URL: h2.config.REDIS_URL,
+      QUEUE_PREFIX: h2.prefix,
+      JWT_SECRET: h2.config.JWT_SECRET ?? '',
+      API_PROCESSES: '1',
+      WORKER_PROCESSES: '1',
+      SHUTDOWN_GRACE_MS: '2000',
+    });
+    const pids = () => [
+      ...outer.lines.flatMap((l) => (l.role === 'supervisor' && typeof l.pid === 'number' ? [l.pid] : [])),
+      ...outer.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : [])),
+    ];
+    try {
+      await eventually(
+        () =>
+          fetch(`http://127.0.0.1:${port2}/health/ready`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        (s) => s === 200,
+        90_000,
+      );
+      const supervisor = outer.lines.find((l) => l.role === 'supervisor' && typeof l.pid === 'number')?.pid;
+      // The runner is a process of its own: the supervisor is its child, not the same process.
+      expect(typeof supervisor).toBe('number');
+      expect(supervisor).not.toBe(outer.proc.pid);
+      const all = [...new Set(pids())];
+      expect(all.length).toBe(3);
+      outer.proc.kill('SIGKILL');
+      await eventually(
+        async () => all.filter(alive),
+        (left) => left.length === 0,
+        30_000,
+      );
+      expect(
+        await fetch(`http://127.0.0.1:${port2}/health/live`).then(
+          (r) => r.status,
+          () => 'refused',
+        ),
+      ).toBe('refused');
+    } finally {
+      outer.proc.kill('SIGKILL');
+      for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await h2.cleanup();
+    }
+  });
+
   // Killed once the API answers, and killed while the children are still starting (before they
   // reach the code that watches their parent): neither leaves an orphan holding the port.
   for (const moment of ['ready', 'starting'] as const) {
