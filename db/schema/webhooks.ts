@@ -48,9 +48,8 @@ export const webhookDeliveries = mysqlTable(
     uniqueIndex('webhook_deliveries_endpoint_event_uq').on(t.endpointId, t.eventId),
     // Newest first per endpoint: delivery ids are time-ordered (UUIDv7).
     index('webhook_deliveries_endpoint_idx').on(t.endpointId, t.id),
-    // Which endpoints have deliveries due (the dispatcher: a range over the due ones, index only)…
-    index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt, t.endpointId),
-    // …and one endpoint's due deliveries, oldest first (its job's batch).
+    // One endpoint's due deliveries, oldest first (its job's batch), and which endpoints have any due
+    // (the dispatcher's MIN per endpoint: a loose scan, one step per endpoint).
     index('webhook_deliveries_endpoint_due_idx').on(t.status, t.endpointId, t.nextAttemptAt),
   ],
 );

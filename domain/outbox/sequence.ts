@@ -1,6 +1,5 @@
 import type { RowDataPacket } from 'mysql2';
 import type { Db } from '../../db/client';
-import { caseWhen, marks } from '../../db/raw';
 
 /**
  * The commit order of the outbox. Auto-increment ids are taken when a row is inserted, not when its
@@ -36,21 +35,14 @@ export async function sequenceEvents(db: Db, opts: { batch?: number; waitSeconds
         const [top] = await conn.query<RowDataPacket[]>(
           'SELECT COALESCE(MAX(`seq`), 0) AS `top` FROM `events`',
         );
-        let next = Number(top[0]?.top ?? 0);
         const ids = rows.map((r) => Number(r.id));
-        const params: unknown[] = [];
-        const seq = caseWhen(
-          '`id`',
-          ids.map((id) => [id, ++next] as const),
-          params,
-        );
-        params.push(...ids);
-        // Only the named rows are locked: by primary key (a small table would otherwise be scanned,
-        // locking an open transaction's row too and waiting for it), at READ COMMITTED (this statement
-        // only), which never waits for a row it does not change.
+        const { set, where, params } = numbering(ids, Number(top[0]?.top ?? 0));
+        // Only the named rows are locked: by primary key ranges that hold nothing but them (a small
+        // table would otherwise be scanned, locking an open transaction's row too and waiting for it),
+        // at READ COMMITTED (this statement only), which never waits for a row it does not change.
         await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
         await conn.query(
-          `UPDATE \`events\` FORCE INDEX (PRIMARY) SET \`seq\` = ${seq} WHERE \`id\` IN (${marks(ids.length)})`,
+          `UPDATE \`events\` FORCE INDEX (PRIMARY) SET \`seq\` = ${set} WHERE ${where}`,
           params,
         );
         numbered += ids.length;
@@ -63,4 +55,36 @@ export async function sequenceEvents(db: Db, opts: { batch?: number; waitSeconds
     conn.release();
   }
   return numbered;
+}
+
+/**
+ * The numbering of `ids` (ascending, all unnumbered) after `top`, as SQL: each run of consecutive ids
+ * gets `seq = id + offset`, so a pass of thousands of rows is one statement whose size grows with its
+ * runs (a run ends where an id is missing: a transaction still open, or rolled back), not a CASE of
+ * one branch per row that the server evaluates for every row (quadratic in the pass).
+ */
+export function numbering(
+  ids: readonly number[],
+  top: number,
+): { set: string; where: string; params: unknown[] } {
+  const runs: { from: number; to: number; offset: number }[] = [];
+  let next = top;
+  for (const id of ids) {
+    const run = runs.at(-1);
+    if (run && id === run.to + 1) run.to = id;
+    else runs.push({ from: id, to: id, offset: next + 1 - id });
+    next++;
+  }
+  const params: unknown[] = [];
+  let set: string;
+  if (runs.length === 1) {
+    set = '`id` + ?';
+    params.push(runs[0]?.offset);
+  } else {
+    set = `\`id\` + CASE${' WHEN `id` BETWEEN ? AND ? THEN ?'.repeat(runs.length)} END`;
+    for (const r of runs) params.push(r.from, r.to, r.offset);
+  }
+  const where = runs.map(() => '`id` BETWEEN ? AND ?').join(' OR ');
+  for (const r of runs) params.push(r.from, r.to);
+  return { set, where, params };
 }

@@ -252,22 +252,42 @@ async function sendBatch(
 }
 
 /**
- * A batch's outcomes in one UPDATE: each row's status, code, error and next attempt by CASE on its
- * id, its attempts counted once. A row is only written if its `attempts` is still what was read
- * (`(id, attempts) IN (…)`), so a second job sending the same delivery (Redis lost the first one's
- * lock) never counts an attempt twice.
+ * A batch's outcomes, in as few statements as there are kinds of them: the successes (most of a
+ * batch) in one plain UPDATE per status code, the failures in one UPDATE that sets each row's error
+ * and next attempt by CASE on its id (a CASE per column costs the server a branch per row for every
+ * row: fine for the few failures, quadratic for a batch). A row is only written if its `attempts` is
+ * still what was read (`(id, attempts) IN (…)`), so a second job sending the same delivery (Redis
+ * lost the first one's lock) never counts an attempt twice.
  */
 async function recordOutcomes(db: Db, retry: RetryPolicy, outcomes: Outcome[]): Promise<void> {
-  if (outcomes.length === 0) return;
   const now = new Date();
+  const byCode = new Map<number | null, Outcome[]>();
+  const failed: Outcome[] = [];
+  for (const o of outcomes) {
+    if (!o.ok) failed.push(o);
+    else {
+      const same = byCode.get(o.code ?? null);
+      if (same) same.push(o);
+      else byCode.set(o.code ?? null, [o]);
+    }
+  }
+  for (const [code, done] of byCode) {
+    await write(
+      db,
+      "UPDATE `webhook_deliveries` SET `status` = 'succeeded', `last_status_code` = ?, `last_error` = NULL, " +
+        `\`next_attempt_at\` = NULL, \`updated_at\` = ?, \`attempts\` = \`attempts\` + 1 WHERE ${attemptsStill(done)}`,
+      [code, now, ...done.flatMap((o) => [o.id, o.made])],
+    );
+  }
+  if (failed.length === 0) return;
   const status: [string, string][] = [];
   const code: [string, number | null][] = [];
   const error: [string, string | null][] = [];
   const next: [string, Date | null][] = [];
-  for (const o of outcomes) {
-    const delay = o.ok || !o.retry ? undefined : retryDelayMs(retry, o.made + 1);
+  for (const o of failed) {
+    const delay = o.retry ? retryDelayMs(retry, o.made + 1) : undefined;
     const at = delay === undefined ? null : new Date(now.getTime() + delay);
-    status.push([o.id, o.ok ? 'succeeded' : at ? 'pending' : 'failed']);
+    status.push([o.id, at ? 'pending' : 'failed']);
     code.push([o.id, o.code ?? null]);
     error.push([o.id, o.error ? o.error.slice(0, 255) : null]);
     next.push([o.id, at]);
@@ -280,14 +300,13 @@ async function recordOutcomes(db: Db, retry: RetryPolicy, outcomes: Outcome[]): 
     `\`next_attempt_at\` = ${caseWhen('`id`', next, params)}, ` +
     '`updated_at` = ?, `attempts` = `attempts` + 1';
   params.push(now);
-  for (const o of outcomes) params.push(o.id, o.made);
-  const pairs = outcomes.length === 1 ? '(?, ?)' : `(?, ?)${', (?, ?)'.repeat(outcomes.length - 1)}`;
-  await write(
-    db,
-    `UPDATE \`webhook_deliveries\` SET ${set} WHERE (\`id\`, \`attempts\`) IN (${pairs})`,
-    params,
-  );
+  for (const o of failed) params.push(o.id, o.made);
+  await write(db, `UPDATE \`webhook_deliveries\` SET ${set} WHERE ${attemptsStill(failed)}`, params);
 }
+
+/** `(id, attempts) IN ((?, ?), …)`: the rows still at the attempts read (their values pushed by the caller). */
+const attemptsStill = (outcomes: readonly Outcome[]) =>
+  `(\`id\`, \`attempts\`) IN ((?, ?)${', (?, ?)'.repeat(outcomes.length - 1)})`;
 
 /**
  * A batch that failed everything starts the endpoint's failing spell (if none is running); an

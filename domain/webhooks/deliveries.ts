@@ -105,8 +105,13 @@ export interface DueEndpoint {
 export async function dueEndpoints(db: Db, graceMs: number, limit = 1000): Promise<DueEndpoint[]> {
   const now = Date.now();
   const [rows] = await db.$client.query<({ endpointId: string; oldest: Date } & RowDataPacket)[]>(
-    'SELECT `endpoint_id` AS `endpointId`, MIN(`next_attempt_at`) AS `oldest` FROM `webhook_deliveries` ' +
-      "WHERE `status` = 'pending' AND `next_attempt_at` <= ? GROUP BY `endpoint_id` LIMIT ?",
+    // Per endpoint (a few rows), its oldest pending delivery: one lookup at the head of the endpoint's
+    // part of the (status, endpoint, due) index, however many deliveries wait (a dead endpoint's
+    // backlog of retries due in days is never scanned).
+    'SELECT e.`id` AS `endpointId`, (SELECT d.`next_attempt_at` FROM `webhook_deliveries` d ' +
+      "WHERE d.`status` = 'pending' AND d.`endpoint_id` = e.`id` ORDER BY d.`next_attempt_at` LIMIT 1) AS `oldest` " +
+      'FROM `webhook_endpoints` e ' +
+      'HAVING `oldest` <= ? LIMIT ?',
     [new Date(now), limit],
   );
   return rows.map((r) => ({ endpointId: r.endpointId, overdue: r.oldest.getTime() < now - graceMs }));
