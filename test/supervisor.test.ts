@@ -190,6 +190,17 @@ describe('bun run start supervises API and worker processes', () => {
   test('SIGTERM stops every child within the shutdown deadline', async () => {
     const children = ['api-1', 'api-2', 'worker-1', 'worker-2'].map((n) => pidOf(n) ?? 0);
     expect(children.every((pid) => pid > 0 && alive(pid))).toBe(true);
+    // Every child up, the restarted ones of the test before included: a child still starting has no
+    // shutdown handler yet, and would die of the SIGTERM without draining (and without saying so).
+    const up = (name: string, msg: RegExp) =>
+      run.lines.some((l) => l.process === name && l.pid === pidOf(name) && msg.test(String(l.msg)));
+    await eventually(
+      async () =>
+        ['api-1', 'api-2'].every((n) => up(n, /^API listening/)) &&
+        ['worker-1', 'worker-2'].every((n) => up(n, /^workers started$/)),
+      (ready) => ready,
+      60_000,
+    );
     // Work in flight while it stops: the workers drain it or hand it back.
     await placeOrders(5);
     run.proc.kill('SIGTERM');
