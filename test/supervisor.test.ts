@@ -217,6 +217,21 @@ describe('bun run start supervises API and worker processes', () => {
   });
 });
 
+/** Every one of these processes exits on its own, and nothing answers on the port any more. */
+async function expectAllGone(pids: number[], port: number): Promise<void> {
+  await eventually(
+    async () => pids.filter(alive),
+    (left) => left.length === 0,
+    30_000,
+  );
+  expect(
+    await fetch(`http://127.0.0.1:${port}/health/live`).then(
+      (r) => r.status,
+      () => 'refused',
+    ),
+  ).toBe('refused');
+}
+
 describe('the supervisor on its own', () => {
   test('a child that keeps crashing is restarted with a doubling backoff, capped', async () => {
     const maxBackoffMs = 400;
@@ -353,17 +368,7 @@ describe('the supervisor on its own', () => {
       const all = [...new Set(pids())];
       expect(all.length).toBe(3);
       outer.proc.kill('SIGKILL');
-      await eventually(
-        async () => all.filter(alive),
-        (left) => left.length === 0,
-        30_000,
-      );
-      expect(
-        await fetch(`http://127.0.0.1:${port2}/health/live`).then(
-          (r) => r.status,
-          () => 'refused',
-        ),
-      ).toBe('refused');
+      await expectAllGone(all, port2);
     } finally {
       outer.proc.kill('SIGKILL');
       for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
@@ -410,17 +415,7 @@ describe('the supervisor on its own', () => {
         const children = sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []));
         expect(children.length).toBe(2);
         sup.proc.kill('SIGKILL');
-        await eventually(
-          async () => children.filter(alive),
-          (left) => left.length === 0,
-          30_000,
-        );
-        expect(
-          await fetch(`http://127.0.0.1:${port2}/health/live`).then(
-            (r) => r.status,
-            () => 'refused',
-          ),
-        ).toBe('refused');
+        await expectAllGone(children, port2);
       } finally {
         sup.proc.kill('SIGKILL');
         for (const pid of sup.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : []))) {
