@@ -8,6 +8,7 @@ import {
   type Context,
   context,
   createContextKey,
+  isSpanContextValid,
   type Link,
   propagation,
   ROOT_CONTEXT,
@@ -67,7 +68,11 @@ export function contextFromMetadata(metadata: string): Context {
 
 /** Marks a span failed with the error's type only: an error's message may quote values (an email). */
 export function failSpan(span: Span, err: unknown): void {
-  const type = err instanceof Error ? err.name : typeof err;
+  failSpanAs(span, err instanceof Error ? err.name : typeof err);
+}
+
+/** Marks a span failed with an error type of the caller's (`timeout`, an HTTP status, `ECONNREFUSED`). */
+export function failSpanAs(span: Span, type: string): void {
   span.setAttribute('error.type', type);
   span.setStatus({ code: SpanStatusCode.ERROR, message: type });
 }
@@ -149,6 +154,35 @@ export function itemSpan<T>(
   return inSpan(name, attributes, fn, { parent: itemContext(key), kind });
 }
 
+/**
+ * The W3C `traceparent` of the span of `ctx`, for a row that a later process continues the trace from
+ * (an outbox event: its webhook deliveries are spans of the trace that made it); undefined without one.
+ */
+function traceParentOf(ctx: Context): string | undefined {
+  const sc = trace.getSpanContext(ctx);
+  if (!sc || !isSpanContextValid(sc)) return undefined;
+  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1) === 1 ? '01' : '00'}`;
+}
+
+/**
+ * The `traceparent` of a batch item's own context (its order's step span, not the batch's span), or of
+ * the active span outside a batch; undefined when tracing is off: no lookup, no string made.
+ */
+export function itemTraceParent(key: unknown): string | undefined {
+  return on ? traceParentOf(itemContext(key)) : undefined;
+}
+
+/** The `traceparent` of the active span; undefined when tracing is off or outside a span. */
+export function activeTraceParent(): string | undefined {
+  return on ? traceParentOf(context.active()) : undefined;
+}
+
+/** The context a stored `traceparent` names (a span parented on it joins that trace); undefined if malformed. */
+export function contextFromTraceParent(traceParent: string): Context | undefined {
+  const ctx = propagation.extract(ROOT_CONTEXT, { traceparent: traceParent });
+  return trace.getSpanContext(ctx) ? ctx : undefined;
+}
+
 /** `propagationMetadata` of a batch item's own context (a job added by the batch for that item). */
 export function itemMetadata(key: unknown): string | undefined {
   return on ? propagationMetadata(itemContext(key)) : undefined;
@@ -208,6 +242,21 @@ export function linkedToItems<T>(
     () => context.with(context.active().setValue(BATCH_ITEMS, contexts), fn),
     { links },
   );
+}
+
+/**
+ * Starts a span the caller ends (work that is not one function call: a batch whose items get spans of
+ * their own as they go); under `options.parent`, else the active context. Undefined when tracing is off.
+ */
+export function startSpan(name: string, attributes: Attributes, options: SpanOptions = {}): Span | undefined {
+  if (!on) return undefined;
+  const { parent = context.active(), ...rest } = options;
+  return tracer().startSpan(name, { attributes, ...rest }, parent);
+}
+
+/** The active context with `span` as its span (the parent of spans started under it). */
+export function contextWith(span: Span): Context {
+  return trace.setSpan(context.active(), span);
 }
 
 /** A span for spans parented on a remote context (`contextFromMetadata`): one per item of a job. */

@@ -6,6 +6,7 @@
  */
 import type { Tx } from '../../db/client';
 import { caseWhen, marks, select, valueRows, write } from '../../db/raw';
+import { itemTraceParent } from '../../lib/tracing';
 import type { Line } from '../inventory/stock';
 import { orderChanges, recordEvents } from '../outbox/write';
 import { allowedTransitions, type OrderEvent, type OrderStatus } from './status';
@@ -245,7 +246,13 @@ export async function transitionMany(
     events,
   );
   // The outbox: the batch's events in one more multi-row INSERT (the order path's only addition).
-  await recordEvents(tx, orderChanges(changes.map((c) => ({ orderId: c.orderId, to: c.to, at }))));
+  // Each event names its order's step span (the batch's item), not the batch's span.
+  await recordEvents(
+    tx,
+    orderChanges(
+      changes.map((c) => ({ orderId: c.orderId, to: c.to, at, traceParent: itemTraceParent(c.orderId) })),
+    ),
+  );
   return changes.map((c) => ({
     orderId: c.orderId,
     from,

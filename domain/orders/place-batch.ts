@@ -104,7 +104,13 @@ export async function placeOrders(
     ] as const;
     // The outbox's rows go in the same transaction, one more multi-row INSERT for the batch.
     const outbox = orderChanges(
-      built.map((b) => ({ orderId: b.order.row.id, to: 'pending' as const, at: now })),
+      built.map((b) => ({
+        orderId: b.order.row.id,
+        to: 'pending' as const,
+        at: now,
+        // The request's span, which each order's trace starts from (not the placing batch's).
+        traceParent: b.input.traceParent,
+      })),
     );
     const stored = await (async () => {
       if (write) await write([...inserts.map((q) => q.toSQL()), eventsStatement(outbox)]);

@@ -16,6 +16,11 @@ export interface PlaceOrderInput {
   idempotencyKey?: string | undefined;
   /** Who places it: the signed-in person (an admin placing for themselves is `admin`); default the user. */
   actor?: Actor | undefined;
+  /**
+   * The W3C traceparent of the request placing it (lib/tracing.ts `activeTraceParent`, taken where the
+   * request's span is active: a placing batch runs in a span of its own), for its `order.created` event.
+   */
+  traceParent?: string | undefined;
 }
 
 /** The actor of a placing: as given, else the customer whose order it is. */
@@ -94,7 +99,10 @@ export async function placeOrder(
         at: now,
         ...actorColumns(placedBy(input)),
       });
-      await recordEvents(tx, orderChanges([{ orderId, to: 'pending', at: now }]));
+      await recordEvents(
+        tx,
+        orderChanges([{ orderId, to: 'pending', at: now, traceParent: input.traceParent }]),
+      );
       order = built.view;
     });
   } catch (err) {

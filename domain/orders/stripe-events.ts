@@ -4,6 +4,7 @@ import type { Tx } from '../../db/client';
 import { isDuplicateKey } from '../../db/errors';
 import { orders, payments, refunds, stripeEvents } from '../../db/schema';
 import { newId } from '../../lib/ids';
+import { itemTraceParent } from '../../lib/tracing';
 import { DomainError } from '../errors';
 import { releaseStock } from '../inventory/stock';
 import { recordOutcomeMessages } from '../notifications/notifications';
@@ -102,7 +103,9 @@ function effectOf(ctx: OrderContext, event: Stripe.Event, listed: Stripe.Refund[
       return async (tx, _log, order) => {
         const at = new Date();
         await tx.update(orders).set({ disputed: true, updatedAt: at }).where(eq(orders.id, order.id));
-        await recordEvents(tx, [{ type: 'dispute.created', orderId: order.id, at }]);
+        await recordEvents(tx, [
+          { type: 'dispute.created', orderId: order.id, at, traceParent: itemTraceParent(order.id) },
+        ]);
         return {};
       };
     case 'payment_intent.payment_failed':
@@ -210,11 +213,12 @@ async function refundsMadeAtStripe(
     })),
   );
   // A refund made in Stripe's dashboard exists here already succeeded: both of its events at once.
+  const traceParent = itemTraceParent(orderId);
   await recordEvents(
     tx,
     rows.flatMap(({ id }) => [
-      { type: 'refund.created' as const, orderId, refundId: id, at: now },
-      { type: 'refund.succeeded' as const, orderId, refundId: id, at: now },
+      { type: 'refund.created' as const, orderId, refundId: id, at: now, traceParent },
+      { type: 'refund.succeeded' as const, orderId, refundId: id, at: now, traceParent },
     ]),
   );
   const refundedCents = Math.min(

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../db/client';
 import { orderEvents, orders } from '../../db/schema';
+import { itemTraceParent } from '../../lib/tracing';
 import { type Actor, actorColumns, systemActor } from '../actor';
 import { orderChanges, recordEvents } from '../outbox/write';
 import { allowedTransitions, type OrderEvent, type OrderEventSink, type OrderStatus } from './status';
@@ -57,7 +58,8 @@ export async function transition(
     at,
     ...actorColumns(log.actor),
   });
-  await recordEvents(log.tx, orderChanges([{ orderId, to, at }]));
+  // The order's own span: its step's, even when a batch that failed as a whole decides it alone.
+  await recordEvents(log.tx, orderChanges([{ orderId, to, at, traceParent: itemTraceParent(orderId) }]));
   log.events.push({ orderId, from, to, at, ...(reason ? { reason } : {}), actor: log.actor });
   return true;
 }

@@ -1,6 +1,7 @@
 import type { Tx } from '../../db/client';
 import { valueRows, write } from '../../db/raw';
 import type { OrderStatus } from '../../db/schema';
+import { tracingOn } from '../../lib/tracing';
 import { type EventType, orderEventType } from './types';
 
 /**
@@ -15,27 +16,45 @@ export interface NewEvent {
   refundId?: string;
   /** The change's own time: an order event's equals its timeline row's `at` (the renderer finds it by it). */
   at: Date;
+  /**
+   * The W3C `traceparent` of the span that made the change (lib/tracing.ts `itemTraceParent` /
+   * `activeTraceParent`): the event's webhook deliveries are spans of that trace. Undefined when
+   * tracing is off (the column stays NULL).
+   */
+  traceParent?: string | undefined;
 }
 
 const INSERT = 'INSERT INTO `events` (`type`, `order_id`, `refund_id`, `created_at`) VALUES ';
+const INSERT_TRACED =
+  'INSERT INTO `events` (`type`, `order_id`, `refund_id`, `created_at`, `trace_parent`) VALUES ';
 
 export async function recordEvents(tx: Tx, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await write(tx, INSERT + valueRows(events.length, 4), eventParams(events));
+  const { sql, params } = eventsStatement(events);
+  await write(tx, sql, params);
 }
 
-/** The same INSERT as a statement, for a caller that sends its transaction in one round trip. */
+/**
+ * The same INSERT as a statement, for a caller that sends its transaction in one round trip. With
+ * tracing off it is the statement it always was (no `trace_parent` column named, no parameter added).
+ */
 export function eventsStatement(events: readonly NewEvent[]): { sql: string; params: unknown[] } {
-  return { sql: INSERT + valueRows(events.length, 4), params: eventParams(events) };
-}
-
-function eventParams(events: readonly NewEvent[]): unknown[] {
   const params: unknown[] = [];
-  for (const e of events) params.push(e.type, e.orderId, e.refundId ?? null, e.at);
-  return params;
+  if (!tracingOn()) {
+    for (const e of events) params.push(e.type, e.orderId, e.refundId ?? null, e.at);
+    return { sql: INSERT + valueRows(events.length, 4), params };
+  }
+  for (const e of events) params.push(e.type, e.orderId, e.refundId ?? null, e.at, e.traceParent ?? null);
+  return { sql: INSERT_TRACED + valueRows(events.length, 5), params };
 }
 
 /** The events of order status changes: one per change. */
 export const orderChanges = (
-  changes: readonly { orderId: string; to: OrderStatus; at: Date }[],
-): NewEvent[] => changes.map((c) => ({ type: orderEventType(c.to), orderId: c.orderId, at: c.at }));
+  changes: readonly { orderId: string; to: OrderStatus; at: Date; traceParent?: string | undefined }[],
+): NewEvent[] =>
+  changes.map((c) => ({
+    type: orderEventType(c.to),
+    orderId: c.orderId,
+    at: c.at,
+    traceParent: c.traceParent,
+  }));

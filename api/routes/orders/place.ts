@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getOrderView } from '../../../domain/orders/read';
+import { activeTraceParent } from '../../../lib/tracing';
 import { actorOf } from '../../actor';
 import { IdSchema, jsonBody, jsonResponse, problem } from '../../schemas';
 import { orderPlacer } from './placing';
@@ -69,6 +70,7 @@ export function placeOrderRoute({ app, deps }: OrderRouter): void {
         idempotencyKey: key,
         withPayment: body.payment !== undefined,
         requestId: c.get('requestId'),
+        traceParent: activeTraceParent(),
       });
       c.set('orderId', placed.orderId);
       const order = placed.order ?? (await getOrderView(deps.db, placed.orderId));

@@ -3,6 +3,7 @@ import type { Tx } from '../../../db/client';
 import { isDuplicateKey } from '../../../db/errors';
 import { orderItems, payments, refundItems, refunds } from '../../../db/schema';
 import { newId } from '../../../lib/ids';
+import { itemTraceParent } from '../../../lib/tracing';
 import type { Actor } from '../../actor';
 import { conflict, DomainError, notFound } from '../../errors';
 import { recordEvents } from '../../outbox/write';
@@ -169,7 +170,15 @@ export async function recordRefundIntent(
       .insert(refundItems)
       .values(input.items.map((l) => ({ refundId: id, productId: l.productId, quantity: l.quantity })));
   }
-  await recordEvents(tx, [{ type: 'refund.created', orderId: input.orderId, refundId: id, at: now }]);
+  await recordEvents(tx, [
+    {
+      type: 'refund.created',
+      orderId: input.orderId,
+      refundId: id,
+      at: now,
+      traceParent: itemTraceParent(input.orderId),
+    },
+  ]);
   return id;
 }
 

@@ -2,6 +2,7 @@ import { and, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../../../db/client';
 import { notifications, orders, payments, products, refundItems, refunds, users } from '../../../db/schema';
 import { newId } from '../../../lib/ids';
+import { itemTraceParent } from '../../../lib/tracing';
 import { money } from '../../notifications/notifications';
 import { recordEvents } from '../../outbox/write';
 import { chargeKey, refundIdKey } from '../../payments/gateway';
@@ -92,14 +93,24 @@ export async function recordRefundOutcome(
       .update(refunds)
       .set({ status: 'failed', failureCode: outcome.code, updatedAt: now })
       .where(eq(refunds.id, refundId));
-    await recordEvents(tx, [{ type: 'refund.failed', orderId: order.id, refundId, at: now }]);
+    await recordEvents(tx, [
+      { type: 'refund.failed', orderId: order.id, refundId, at: now, traceParent: itemTraceParent(order.id) },
+    ]);
     return [];
   }
   await tx
     .update(refunds)
     .set({ status: 'succeeded', gatewayRef: outcome.ref, updatedAt: now })
     .where(eq(refunds.id, refundId));
-  await recordEvents(tx, [{ type: 'refund.succeeded', orderId: order.id, refundId, at: now }]);
+  await recordEvents(tx, [
+    {
+      type: 'refund.succeeded',
+      orderId: order.id,
+      refundId,
+      at: now,
+      traceParent: itemTraceParent(order.id),
+    },
+  ]);
   if (refund.restock) await restock(log, refundId, now);
   const refundedCents = Math.min(order.totalCents, order.refundedCents + refund.amountCents);
   await tx.update(orders).set({ refundedCents }).where(eq(orders.id, order.id));
