@@ -4,18 +4,24 @@ import { createHarness, type Harness } from './support/harness';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './support/otlp-receiver';
 import { freePort, type Spawned, spawnBun } from './support/processes';
 import { shop } from './support/shop';
+import { type Receiver, startReceiver } from './support/webhook-receiver';
 import { eventually } from './support/workers';
 
 /**
  * One order, one trace, across the API and two worker processes (each a real process exporting over
  * OTLP/HTTP JSON to a receiver this test runs). The workers split the queues, so a completed order's
- * steps run in three processes: the API, the reserve/notify worker and the charge/deliver worker.
+ * steps run in three processes: the API, the reserve/notify/webhooks worker and the charge/deliver
+ * worker. A webhook endpoint (a receiver on loopback) gets every event: its deliveries are spans of
+ * the orders' traces too.
  */
 let h: Harness;
 let receiver: OtlpReceiver;
 let api: Spawned;
 let base: string;
 const procs: Spawned[] = [];
+let hooks: Receiver;
+/** A query string on the endpoint's URL: a place customers put tokens, never to be recorded. */
+const HOOK_QUERY_TOKEN = `hookquery_${crypto.randomUUID().replaceAll('-', '')}`;
 
 const CUSTOMER_PASSWORD_HINT = 'correct horse battery';
 
@@ -36,6 +42,8 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '100',
+    WEBHOOK_ALLOW_PRIVATE: 'on',
+    WEBHOOK_DISPATCH_EVERY_MS: '100',
     ...extra,
   };
 }
@@ -49,7 +57,9 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   api = spawnBun(['run', 'api/start/server.ts'], env({ PORT: String(port) }));
   procs.push(api);
-  procs.push(spawnBun(['run', 'workers/main.ts', '--queues', 'reserve,notify', '--concurrency', '4'], env()));
+  procs.push(
+    spawnBun(['run', 'workers/main.ts', '--queues', 'reserve,notify,webhooks', '--concurrency', '4'], env()),
+  );
   procs.push(spawnBun(['run', 'workers/main.ts', '--queues', 'charge,deliver', '--concurrency', '4'], env()));
   await eventually(
     async () => {
@@ -57,7 +67,7 @@ beforeAll(async () => {
         if (p.proc.exitCode !== null) throw new Error(`a process exited:\n${p.text.join('\n')}`);
       const q = h.deps.queues.queues;
       const workers = await Promise.all(
-        [q.reserve, q.charge, q.notify, q.deliver].map((x) => x.getWorkers()),
+        [q.reserve, q.charge, q.notify, q.deliver, q.webhooks].map((x) => x.getWorkers()),
       );
       const up = await fetch(`${base}/health/live`).then(
         (r) => r.ok,
@@ -74,6 +84,7 @@ afterAll(async () => {
   for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
   await Promise.all(procs.map((p) => p.proc.exited));
   await receiver.stop();
+  await hooks?.stop();
   await h.cleanup();
 });
 
@@ -108,7 +119,11 @@ function orphansOf(spans: ReceivedSpan[], root: ReceivedSpan | undefined): Recei
  * Waits until the order's trace holds every span named and each of its spans' parents (processes
  * export on their own schedules, so a child may arrive before its parent).
  */
-async function traceOf(id: string, names: string[]): Promise<ReceivedSpan[]> {
+async function traceOf(
+  id: string,
+  names: string[],
+  also: (spans: ReceivedSpan[]) => boolean = () => true,
+): Promise<ReceivedSpan[]> {
   return eventually(
     async () => {
       const root = requestSpanOf(id);
@@ -116,10 +131,20 @@ async function traceOf(id: string, names: string[]): Promise<ReceivedSpan[]> {
     },
     (spans) =>
       names.every((n) => spans.some((s) => s.name === n && (s.attributes['order.id'] ?? id) === id)) &&
-      orphansOf(spans, requestSpanOf(id)).length === 0,
+      orphansOf(spans, requestSpanOf(id)).length === 0 &&
+      also(spans),
     30_000,
   );
 }
+
+/** The `webhook deliver` span of the order's event of this type, among `spans`. */
+const webhookSpanOf = (spans: ReceivedSpan[], id: string, type: string) =>
+  spans.find(
+    (s) =>
+      s.name === 'webhook deliver' &&
+      s.attributes['order.id'] === id &&
+      s.attributes['webhook.event.type'] === type,
+  );
 
 /** Every span of a trace reaches its root through parents that are in the trace (no orphans). */
 function expectConnected(spans: ReceivedSpan[], root: ReceivedSpan) {
@@ -130,6 +155,7 @@ describe('one trace per order', () => {
   let admin: { id: string; token: string };
   let user: { id: string; email: string; token: string };
   let product: string;
+  let endpoint: { id: string; secret: string };
   const placed: Record<'completed' | 'declined' | 'reviewed', string> = {
     completed: '',
     declined: '',
@@ -140,6 +166,15 @@ describe('one trace per order', () => {
     admin = await h.signUp('admin');
     user = await h.signUp('user');
     product = await shop(h, admin).product(100, 700);
+    // Every event of the orders below is delivered to this receiver (it verifies each signature).
+    hooks = startReceiver();
+    const saved = await call('POST', '/webhook-endpoints', admin.token, {
+      url: `${hooks.url}?key=${HOOK_QUERY_TOKEN}`,
+      events: ['*'],
+    });
+    expect(saved.status).toBe(201);
+    endpoint = (await saved.json()) as { id: string; secret: string };
+    hooks.secret = endpoint.secret;
     const place = async (token: string) => {
       const res = await call('POST', '/orders', user.token, {
         items: [{ productId: product, quantity: 1 }],
@@ -252,6 +287,46 @@ describe('one trace per order', () => {
     expect(instance(deliverBatch as ReceivedSpan)).toBe(instance(deliver as ReceivedSpan));
   }, 60_000);
 
+  test("a completed order's webhook deliveries: spans of its trace, under the spans that made the events, linked from their batch", async () => {
+    const id = placed.completed;
+    const spans = await traceOf(
+      id,
+      ['process notify', 'webhook deliver'],
+      (all) =>
+        webhookSpanOf(all, id, 'order.created') !== undefined &&
+        webhookSpanOf(all, id, 'order.completed') !== undefined,
+    );
+    const root = requestSpanOf(id) as ReceivedSpan;
+    expectConnected(spans, root);
+    const created = webhookSpanOf(spans, id, 'order.created') as ReceivedSpan;
+    const completed = webhookSpanOf(spans, id, 'order.completed') as ReceivedSpan;
+    // Each is a child of the span that wrote its event: the request for order.created, the order's own
+    // notify step (not the notify batch) for order.completed; sent by the webhooks worker.
+    expect(created.parentSpanId).toBe(root.spanId);
+    const notify = spans.find((s) => s.name === 'process notify' && s.attributes['order.id'] === id);
+    expect(completed.parentSpanId).toBe(notify?.spanId as string);
+    for (const span of [created, completed]) {
+      expect(span.kind).toBe(3); // CLIENT
+      expect(instance(span)).not.toBe(instance(root));
+      expect(span.attributes['webhook.endpoint.id']).toBe(endpoint.id);
+      expect(span.attributes['webhook.delivery.attempt']).toBe(1);
+      expect(span.attributes['http.response.status_code']).toBe(200);
+      expect(String(span.attributes['webhook.delivery.id'])).toMatch(/\S/);
+      // The receiver got (and verified) the event the span names.
+      expect(hooks.seen.get(String(span.attributes['webhook.event.id']))).toBeGreaterThanOrEqual(1);
+      // Its batch: a span of the endpoint job's trace, linked to the delivery in the order's trace.
+      const batch = receiver.spans.find(
+        (s) => s.name === 'webhook batch' && s.links.some((l) => l.spanId === span.spanId),
+      );
+      expect(batch, 'webhook batch').toBeDefined();
+      expect(batch?.traceId).not.toBe(root.traceId);
+      expect(batch?.attributes['webhook.endpoint.id']).toBe(endpoint.id);
+      expect(Number(batch?.attributes['batch.size'])).toBeGreaterThanOrEqual(1);
+      expect(batch?.links.find((l) => l.spanId === span.spanId)?.traceId).toBe(root.traceId);
+      expect(instance(batch as ReceivedSpan)).toBe(instance(span));
+    }
+  }, 60_000);
+
   test('a declined order: its gateway span says declined, all in one trace', async () => {
     const id = placed.declined;
     const spans = await traceOf(id, [
@@ -290,8 +365,10 @@ describe('one trace per order', () => {
   }, 60_000);
 
   test('no attribute anywhere carries an email, a payment token, a bearer token or a secret', async () => {
-    await traceOf(placed.reviewed, ['deliver']);
+    await traceOf(placed.reviewed, ['deliver', 'webhook deliver']);
     const secrets = [
+      endpoint.secret,
+      HOOK_QUERY_TOKEN,
       user.email,
       '@example.test',
       'tok_',
@@ -304,8 +381,9 @@ describe('one trace per order', () => {
       s.values.filter((v) => secrets.some((x) => v.includes(x))).map((v) => `${s.name}: ${v}`),
     );
     // Searched: every span of the three orders' traces, the batches' and the requests' (each order's
-    // trace holds at least its request, three steps and a delivery).
+    // trace holds at least its request, three steps and a delivery) and the webhook deliveries'.
     expect(receiver.spans.length).toBeGreaterThan(3 * 6);
+    expect(receiver.spans.filter((s) => s.name === 'webhook deliver').length).toBeGreaterThanOrEqual(6);
     expect(leaks).toEqual([]);
   });
 

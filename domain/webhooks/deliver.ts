@@ -1,7 +1,17 @@
+import type { Span } from '@opentelemetry/api';
 import type { RowDataPacket } from 'mysql2';
 import type { Db } from '../../db/client';
 import { caseWhen, write } from '../../db/raw';
-import type { EventRow, RenderEvents } from '../outbox/types';
+import {
+  contextFromTraceParent,
+  contextWith,
+  failSpan,
+  failSpanAs,
+  SpanKind,
+  startSpan,
+  tracingOn,
+} from '../../lib/tracing';
+import { type EventRow, publicEventId, type RenderEvents } from '../outbox/types';
 import { decryptPii } from '../users/pii';
 import { checkedTarget, checkUrlShape, type Guard, type ResolvedAddress, TargetRefused } from './addresses';
 import { postPinned } from './http-post';
@@ -49,6 +59,8 @@ interface Due {
   id: string;
   attempts: number;
   event: EventRow | null;
+  /** The event's stored traceparent (read only with tracing on; null when it was off at the write). */
+  traceParent: string | null;
 }
 
 /** One attempt's result, to be recorded. */
@@ -63,12 +75,16 @@ interface Outcome {
   retry: boolean;
 }
 
-const DUE_SQL =
+/** The due deliveries with their events; with tracing on, the events' traceparents too. */
+const dueSql = (traced: boolean) =>
   'SELECT d.`id`, d.`attempts`, ev.`id` AS `eventId`, ev.`seq`, ev.`type`, ev.`order_id` AS `orderId`, ' +
-  'ev.`refund_id` AS `refundId`, ev.`created_at` AS `createdAt` FROM `webhook_deliveries` d ' +
-  'LEFT JOIN `events` ev ON ev.`id` = d.`event_id` ' +
+  'ev.`refund_id` AS `refundId`, ev.`created_at` AS `createdAt`' +
+  (traced ? ', ev.`trace_parent` AS `traceParent`' : '') +
+  ' FROM `webhook_deliveries` d LEFT JOIN `events` ev ON ev.`id` = d.`event_id` ' +
   "WHERE d.`status` = 'pending' AND d.`endpoint_id` = ? AND d.`next_attempt_at` <= ? " +
   'ORDER BY d.`next_attempt_at` LIMIT ?';
+const DUE_SQL = dueSql(false);
+const DUE_SQL_TRACED = dueSql(true);
 
 interface DueRow {
   id: string;
@@ -79,14 +95,20 @@ interface DueRow {
   orderId: string | null;
   refundId: string | null;
   createdAt: Date | null;
+  traceParent?: string | null;
 }
 
 /** Through the pool, not `select`: drizzle's session hands datetimes back as text, the pool as Dates. */
 async function dueDeliveries(db: Db, endpointId: string, now: Date, limit: number): Promise<Due[]> {
-  const [rows] = await db.$client.query<(DueRow & RowDataPacket)[]>(DUE_SQL, [endpointId, now, limit]);
+  const [rows] = await db.$client.query<(DueRow & RowDataPacket)[]>(tracingOn() ? DUE_SQL_TRACED : DUE_SQL, [
+    endpointId,
+    now,
+    limit,
+  ]);
   return rows.map((r) => ({
     id: r.id,
     attempts: Number(r.attempts),
+    traceParent: r.traceParent ?? null,
     event:
       r.eventId !== null && r.type !== null && r.orderId !== null && r.createdAt !== null
         ? {
@@ -145,8 +167,18 @@ export async function deliverEndpoint(
     if (due.length === 0) break;
     report.batches++;
     signer ??= new WebhookSigner(await decryptPii(s.key, ep.secretEnc));
-    const round = await sendBatch(s, ep, signer, due, started);
-    await recordOutcomes(db, s.retry, round.outcomes);
+    // With tracing on, the batch is a span (under the job's) linked to each delivery's span.
+    const batch = startSpan('webhook batch', { 'webhook.endpoint.id': endpointId, 'batch.size': due.length });
+    let round: Awaited<ReturnType<typeof sendBatch>>;
+    try {
+      round = await sendBatch(s, ep, signer, due, started, batch && { batch, endpointId });
+      await recordOutcomes(db, s.retry, round.outcomes);
+    } catch (err) {
+      if (batch) failSpan(batch, err);
+      throw err;
+    } finally {
+      batch?.end();
+    }
     const ok = round.outcomes.filter((o) => o.ok).length;
     report.succeeded += ok;
     report.failed += round.outcomes.length - ok;
@@ -177,6 +209,43 @@ export async function deliverEndpoint(
   return report;
 }
 
+/** The batch's span and what its delivery spans say, when tracing is on. */
+interface BatchTrace {
+  batch: Span;
+  endpointId: string;
+}
+
+/**
+ * A delivery's span (`webhook deliver`, CLIENT): a child of the span that made its event (the stored
+ * traceparent), so it sits in that order's trace; the batch links to it. An event written with tracing
+ * off has no traceparent: its delivery is a child of the batch's span instead. The attributes name
+ * the order, event, endpoint and attempt: never the URL, the secret, the signature or the body.
+ */
+function deliverySpan(t: BatchTrace, d: Due & { event: EventRow }): Span | undefined {
+  const stored = d.traceParent ? contextFromTraceParent(d.traceParent) : undefined;
+  const span = startSpan(
+    'webhook deliver',
+    {
+      'order.id': d.event.orderId,
+      'webhook.event.id': publicEventId(d.event.id),
+      'webhook.event.type': d.event.type,
+      'webhook.endpoint.id': t.endpointId,
+      'webhook.delivery.id': d.id,
+      'webhook.delivery.attempt': d.attempts + 1,
+    },
+    { kind: SpanKind.CLIENT, parent: stored ?? contextWith(t.batch) },
+  );
+  if (span && stored && span.isRecording()) t.batch.addLink({ context: span.spanContext() });
+  return span;
+}
+
+/** Ends a delivery's span with the answer's status code, or the error's type (never its text). */
+function endDelivery(span: Span, r: { status?: number; errorType?: string }): void {
+  if (r.status !== undefined) span.setAttribute('http.response.status_code', r.status);
+  if (r.errorType !== undefined) failSpanAs(span, r.errorType);
+  span.end();
+}
+
 /**
  * Sends the batch's deliveries: the guard checked once for the batch, then at most `concurrency`
  * sends in flight. Stops taking new sends after `concurrency` failures in a row (a whole round) or
@@ -188,6 +257,7 @@ async function sendBatch(
   signer: WebhookSigner,
   due: Due[],
   started: number,
+  traced?: BatchTrace,
 ): Promise<{ outcomes: Outcome[]; stopped?: 'refused' | 'round failed' | 'budget' }> {
   const outcomes: Outcome[] = [];
   const sendable: (Due & { event: EventRow })[] = [];
@@ -206,7 +276,14 @@ async function sendBatch(
   } catch (err) {
     if (!(err instanceof TargetRefused)) throw err;
     const error = `refused: ${err.message}`;
-    for (const d of sendable) outcomes.push({ id: d.id, made: d.attempts, ok: false, error, retry: true });
+    for (const d of sendable) {
+      outcomes.push({ id: d.id, made: d.attempts, ok: false, error, retry: true });
+      // The order's trace tells why no request was made.
+      if (traced) {
+        const span = deliverySpan(traced, d);
+        if (span) endDelivery(span, { errorType: 'target_refused' });
+      }
+    }
     return { outcomes, stopped: 'refused' };
   }
   const views = await s.render(sendable.map((d) => d.event));
@@ -230,10 +307,12 @@ async function sendBatch(
         'webhook-signature': signer.sign(id, at, body),
         'user-agent': 'Orderflow-Webhooks/1',
       };
+      const span = traced && deliverySpan(traced, d);
       const r = await postPinned(url, pinned, headers, body, s.timeoutMs, {
         ca: s.ca,
         maxSockets: s.concurrency,
       });
+      if (span) endDelivery(span, r);
       const ok = r.status !== undefined && !r.error;
       outcomes.push({
         id: d.id,

@@ -8,6 +8,11 @@ export interface PostResult {
   status?: number;
   /** What went wrong, when the answer was not a 2xx (or none came). */
   error?: string;
+  /**
+   * The kind of failure, for a trace: the status code of a non-2xx answer, `timeout`, or the socket
+   * error's code (`ECONNREFUSED`); never text that may quote an address or a header.
+   */
+  errorType?: string;
 }
 
 /** Bytes of an answer's body read at most: a receiver's answer is only logged, never trusted. */
@@ -118,8 +123,12 @@ export function postPinned(
         const finish = () => {
           if (status >= 200 && status < 300) done({ status });
           else if (status >= 300 && status < 400)
-            done({ status, error: `redirect to ${res.headers.location ?? '(none)'} not followed` });
-          else done({ status, error: `answered ${status}` });
+            done({
+              status,
+              error: `redirect to ${res.headers.location ?? '(none)'} not followed`,
+              errorType: String(status),
+            });
+          else done({ status, error: `answered ${status}`, errorType: String(status) });
         };
         res.on('end', finish);
         res.on('close', finish);
@@ -127,10 +136,12 @@ export function postPinned(
       },
     );
     const timer = setTimeout(() => {
-      done({ error: `no answer within ${timeoutMs} ms` });
+      done({ error: `no answer within ${timeoutMs} ms`, errorType: 'timeout' });
       req.destroy();
     }, timeoutMs);
-    req.on('error', (err) => done({ error: err.message.slice(0, 200) }));
+    req.on('error', (err) =>
+      done({ error: err.message.slice(0, 200), errorType: (err as NodeJS.ErrnoException).code ?? err.name }),
+    );
     req.end(body);
   });
 }
