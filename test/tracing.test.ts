@@ -324,6 +324,13 @@ describe('one trace per order', () => {
       expect(Number(batch?.attributes['batch.size'])).toBeGreaterThanOrEqual(1);
       expect(batch?.links.find((l) => l.spanId === span.spanId)?.traceId).toBe(root.traceId);
       expect(instance(batch as ReceivedSpan)).toBe(instance(span));
+      // …under the span of the endpoint's job (exported when the job ends, maybe after the batch).
+      const job = await eventually(
+        async () => receiver.spans.find((s) => s.spanId === batch?.parentSpanId),
+        (s) => s !== undefined,
+        10_000,
+      );
+      expect(job?.name).toBe('process webhooks');
     }
   }, 60_000);
 
