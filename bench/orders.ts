@@ -72,6 +72,10 @@ const finals = "('completed','rejected','payment_failed','cancelled','failed')";
 
 function fail(message: string): never {
   console.error(`\n*** BENCHMARK INVARIANT BROKEN: ${message} ***\n`);
+  for (const p of spawned) {
+    stopping.add(p);
+    p.kill('SIGKILL');
+  }
   process.exit(1);
 }
 
@@ -92,8 +96,14 @@ const collector = TRACING
   : undefined;
 if (collector) cleanups.push(() => collector.stop(true));
 const spawned = new Set<ReturnType<typeof Bun.spawn>>();
+// Processes told to stop: any other exit of a spawned process breaks the run at once (a crash, e.g.
+// Bun's profiler killing its process with code 158, would otherwise leave it waiting for orders).
+const stopping = new WeakSet<ReturnType<typeof Bun.spawn>>();
 const shutdown = async () => {
-  for (const p of spawned) p.kill('SIGTERM');
+  for (const p of spawned) {
+    stopping.add(p);
+    p.kill('SIGTERM');
+  }
   await Promise.all([...spawned].map((p) => p.exited));
   for (const c of cleanups.reverse()) await c().catch(() => {});
 };
@@ -177,8 +187,10 @@ try {
   }
 
   const port = freePort();
-  // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop.
+  // --profile DIR: the API and the workers write `bun --cpu-prof-md` profiles there when they stop
+  // (with --profile-json, Chrome's .cpuprofile instead: sample counts per call path, for a script).
   const profile = option('profile');
+  const profileFormat = flag('profile-json') ? ['--cpu-prof'] : ['--cpu-prof-md'];
   // --smol: the API and workers run with Bun's smaller, more often collected heap (`bun --smol`).
   const smol = flag('smol') ? ['--smol'] : [];
   const bunArgs = (script: string, name: string) =>
@@ -186,9 +198,9 @@ try {
       ? [
           'bun',
           ...smol,
-          '--cpu-prof-md',
+          ...profileFormat,
           `--cpu-prof-dir=${profile}`,
-          `--cpu-prof-name=${name}-${Date.now()}.md`,
+          `--cpu-prof-name=${name}-${Date.now()}.${flag('profile-json') ? 'cpuprofile' : 'md'}`,
           script,
         ]
       : smol.length
@@ -212,9 +224,13 @@ try {
   ) => {
     const p = Bun.spawn(cmd, { cwd: root, env: { ...env, ...extra }, stdout, stderr: 'inherit' });
     spawned.add(p);
+    void p.exited.then((code) => {
+      if (!stopping.has(p)) fail(`${cmd.join(' ')} exited with ${code} while the run needed it`);
+    });
     return p;
   };
   const stop = async (p: ReturnType<typeof Bun.spawn>) => {
+    stopping.add(p);
     p.kill('SIGTERM');
     await p.exited;
     spawned.delete(p);

@@ -84,6 +84,13 @@ export async function startServers(shared: boolean): Promise<BenchServers> {
     ['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdout: 'ignore', stderr: 'ignore', cwd: dir },
   );
+  // A run that ends by process.exit (an invariant broken, a crash) leaves no server or data behind.
+  const orphans = () => {
+    mariadb.kill('SIGKILL');
+    redis.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', orphans);
   const mysqlUrl = `mysql://root@127.0.0.1:${myPort}`;
   await waitFor('mariadbd', async () => {
     const c = await mysql.createConnection({ uri: mysqlUrl, connectTimeout: 1000 });
@@ -106,6 +113,7 @@ export async function startServers(shared: boolean): Promise<BenchServers> {
     private: true,
     pids: { mysql: mariadb.pid, redis: redis.pid },
     async close() {
+      process.off('exit', orphans);
       mariadb.kill('SIGTERM');
       redis.kill('SIGTERM');
       await Promise.all([mariadb.exited, redis.exited]);
