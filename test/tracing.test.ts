@@ -211,14 +211,19 @@ describe('one trace per order', () => {
 
   test('a completed order: request, reserve, charge (screen, gateway), notify and deliver in one trace over three processes', async () => {
     const id = placed.completed;
-    const spans = await traceOf(id, [
-      'process reserve',
-      'process charge',
-      'screen',
-      'gateway charge',
-      'process notify',
-      'deliver',
-    ]);
+    // The batch spans (other traces, linked) end after the order's own spans: wait for them too.
+    const linkedFrom = (name: string, spanId: string) =>
+      receiver.spans.some((s) => s.name === name && s.links.some((l) => l.spanId === spanId));
+    const spans = await traceOf(
+      id,
+      ['process reserve', 'process charge', 'screen', 'gateway charge', 'process notify', 'deliver'],
+      (all) =>
+        ['reserve', 'charge', 'notify'].every((step) =>
+          all.some((s) => s.name === `process ${step}` && linkedFrom(`${step} batch`, s.spanId)),
+        ) &&
+        all.some((s) => s.name === 'process notify' && linkedFrom('deliver batch', s.spanId)) &&
+        linkedFrom('place batch', requestSpanOf(id)?.spanId ?? ''),
+    );
     const root = requestSpanOf(id) as ReceivedSpan;
     // The request span is the root, with the route, status and user id an operator filters by.
     expect(root.parentSpanId).toBe('');
@@ -272,6 +277,7 @@ describe('one trace per order', () => {
     const placing = receiver.spans.find(
       (s) => s.name === 'place batch' && s.links.some((l) => l.spanId === root.spanId),
     );
+    expect(placing).toBeDefined();
     expect(placing?.traceId).not.toBe(root.traceId);
     // The email's delivery: a span of this order's trace under its notify step, sent by the other
     // worker; the send batch that carried it is a span of the notify batch's trace, linked to the order.
