@@ -264,3 +264,72 @@ test('a redirect to a private address is not followed', async () => {
     error: `redirect to ${inside.url}?stolen=1 not followed`,
   });
 });
+
+test('over https, a kept-alive connection verified for one name is never reused for another name on the same address', async () => {
+  // One receiver whose certificate is for hooks.example only; a second endpoint names other.example,
+  // which resolves to the same address and port. A send reuses a pooled connection: were the pool
+  // keyed by the address alone, other.example's deliveries would ride hooks.example's verified one.
+  const r = startReceiver({ tls, hostname: 'hooks.example' });
+  receivers.push(r);
+  const loopback = { allowPrivate: true, resolve: async () => [{ address: '127.0.0.1', family: 4 }] };
+  const good = await createEndpoint(h.db, h.config.piiKey, { url: r.url, events: ['*'] }, loopback);
+  const other = await createEndpoint(
+    h.db,
+    h.config.piiKey,
+    { url: r.url.replace('hooks.example', 'other.example'), events: ['*'] },
+    loopback,
+  );
+  r.secret = good.secret;
+  const s = shop(h, admin);
+  const product = await s.product(5);
+  for (let i = 0; i < 3; i++) await s.place(user.token, product, 1);
+  const made = await dispatchEvents(h.db);
+  const owed = (id: string) => made.filter((d) => d.endpointId === id).length;
+  expect(owed(good.id)).toBeGreaterThanOrEqual(3);
+  expect(owed(other.id)).toBe(owed(good.id));
+  const settings = {
+    key: h.config.piiKey,
+    guard: loopback,
+    retry: { baseSeconds: 1, maxAttempts: 3 },
+    timeoutMs: 2000,
+    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
+    concurrency: 2,
+    batchSize: 100,
+    budgetMs: 10_000,
+    ca: tls.cert,
+  };
+  // hooks.example first, so its verified connections sit in the pool; then other.example alone, and
+  // then both endpoints' sends at once.
+  expect(await deliverEndpoint(h.db, settings, good.id)).toMatchObject({
+    succeeded: owed(good.id),
+    failed: 0,
+  });
+  const sent = r.requests;
+  expect(sent).toBe(owed(good.id));
+  expect(r.connections.size).toBeLessThanOrEqual(2);
+  const refused = await deliverEndpoint(h.db, settings, other.id);
+  expect(refused.succeeded).toBe(0);
+  expect(refused.failed).toBeGreaterThan(0);
+  expect(r.requests).toBe(sent);
+  const [rows] = await h.pool.query(
+    'SELECT DISTINCT last_error AS error FROM webhook_deliveries WHERE endpoint_id = ? AND attempts > 0',
+    [other.id],
+  );
+  const errors = (rows as { error: string }[]).map((x) => x.error);
+  expect(errors.length).toBe(1);
+  expect(errors[0]).toContain('CERT_ALTNAME_INVALID');
+  for (let i = 0; i < 3; i++) await s.place(user.token, product, 1);
+  const more = (await dispatchEvents(h.db)).filter((d) => d.endpointId === good.id).length;
+  await h.pool.query(
+    'UPDATE webhook_deliveries SET next_attempt_at = NOW(3) WHERE endpoint_id = ? AND status = ?',
+    [other.id, 'pending'],
+  );
+  const [both, neither] = await Promise.all([
+    deliverEndpoint(h.db, settings, good.id),
+    deliverEndpoint(h.db, settings, other.id),
+  ]);
+  expect(both).toMatchObject({ succeeded: more, failed: 0 });
+  expect(neither.succeeded).toBe(0);
+  expect(r.requests).toBe(sent + more);
+  expect(r.badSignatures).toBe(0);
+});

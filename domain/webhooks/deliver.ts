@@ -308,10 +308,7 @@ async function sendBatch(
         'user-agent': 'Orderflow-Webhooks/1',
       };
       const span = traced && deliverySpan(traced, d);
-      const r = await postPinned(url, pinned, headers, body, s.timeoutMs, {
-        ca: s.ca,
-        maxSockets: s.concurrency,
-      });
+      const r = await postPinned(url, pinned, headers, body, s.timeoutMs, { ca: s.ca });
       if (span) endDelivery(span, r);
       const ok = r.status !== undefined && !r.error;
       outcomes.push({
