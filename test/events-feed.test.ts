@@ -81,6 +81,8 @@ test('an order that completes announces each of its steps, each with the order a
     expect(mine.map((e) => e.data.status)).toEqual(['pending', 'reserved', 'paid', 'completed']);
     // Each event's data has the timeline up to itself, not the order's later steps.
     expect(mine.map((e) => e.data.events?.length)).toEqual([1, 2, 3, 4]);
+    // The last one is the order as GET shows it now (the feed reads orders by a path of its own).
+    expect(mine.at(-1)?.data).toEqual(await s.order(id));
   } finally {
     await workers.stop();
   }

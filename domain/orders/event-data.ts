@@ -1,8 +1,8 @@
 import { inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { orders, refunds } from '../../db/schema';
+import { refunds } from '../../db/schema';
 import { type EventRow, type EventView, publicEventId, statusOfEvent } from '../outbox/types';
-import { hydrate, type OrderView } from './read';
+import { type OrderView, orderViews } from './read';
 import { type RefundView, refundViews } from './refunds/view';
 import { finalStatuses } from './status';
 
@@ -17,8 +17,7 @@ import { finalStatuses } from './status';
  */
 export async function renderEvents(db: Db, rows: readonly EventRow[]): Promise<EventView[]> {
   const ids = [...new Set(rows.map((r) => r.orderId))];
-  const orderRows = ids.length ? await db.select().from(orders).where(inArray(orders.id, ids)) : [];
-  const views = new Map((await hydrate(db, orderRows)).map((v) => [v.id, v]));
+  const views = new Map((await orderViews(db, ids)).map((v) => [v.id, v]));
   const refundIds = [...new Set(rows.flatMap((r) => (r.refundId ? [r.refundId] : [])))];
   const refundRows = refundIds.length
     ? await db.select().from(refunds).where(inArray(refunds.id, refundIds))
