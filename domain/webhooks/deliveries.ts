@@ -1,7 +1,7 @@
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { RowDataPacket } from 'mysql2';
 import type { Db } from '../../db/client';
-import { select, valueRows, write } from '../../db/raw';
+import { select, write } from '../../db/raw';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
 import { newId } from '../../lib/ids';
 import { conflict, DomainError, notFound } from '../errors';
@@ -74,14 +74,18 @@ export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]
         if (ep.events !== '*' && !ep.events.split(',').includes(e.type)) continue;
         const id = newId('whd');
         made.push({ id, endpointId: ep.id, attempts: 0, at: now });
-        params.push(id, ep.id, e.id, e.type, 'pending', 0, now, now, now);
+        params.push(id, ep.id, e.id, e.type, now);
       }
     }
     if (made.length) {
+      // Five values a row: the constants are SQL, and the two other times repeat the row's due time
+      // (a VALUES list may name a column set earlier in it), so the client formats one date per row.
       await write(
         tx,
-        'INSERT IGNORE INTO `webhook_deliveries` (`id`, `endpoint_id`, `event_id`, `event_type`, `status`, ' +
-          `\`attempts\`, \`next_attempt_at\`, \`created_at\`, \`updated_at\`) VALUES ${valueRows(made.length, 9)}`,
+        'INSERT IGNORE INTO `webhook_deliveries` (`id`, `endpoint_id`, `event_id`, `event_type`, ' +
+          '`next_attempt_at`, `status`, `attempts`, `created_at`, `updated_at`) VALUES ' +
+          DELIVERY_ROW +
+          `, ${DELIVERY_ROW}`.repeat(made.length - 1),
         params,
       );
     }
@@ -89,6 +93,8 @@ export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]
     return made;
   });
 }
+
+const DELIVERY_ROW = "(?, ?, ?, ?, ?, 'pending', 0, `next_attempt_at`, `next_attempt_at`)";
 
 /** An endpoint with deliveries due, and whether one has been due for longer than the grace period. */
 export interface DueEndpoint {
