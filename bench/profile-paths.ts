@@ -1,5 +1,5 @@
 /**
- * `bun run bench/profile-paths.ts FILE.cpuprofile [--top 40] [--under PATTERN] [--vs BEFORE.cpuprofile]`
+ * `bun run bench/profile-paths.ts FILE.cpuprofile [--top 40] [--under PATTERN] [--vs BEFORE.cpuprofile [--self]]`
  *
  * Where a process spent its samples, by count (a sample's weight in Bun's profiles is unreliable:
  * one sample can carry seconds). A `.cpuprofile` comes from `bench/orders.ts --profile DIR
@@ -37,6 +37,7 @@ const option = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const top = Number(option('top') ?? 40);
+const flagSelf = args.includes('--self');
 const under = option('under');
 const underRe = under ? new RegExp(under) : undefined;
 
@@ -77,13 +78,11 @@ if (vs) {
   const after = count(file);
   const before = count(vs);
   console.log(`samples: ${before.counted} before, ${after.counted} after`);
-  console.log('before  after   +/-   function (inclusive samples)');
-  const names = new Set([...after.inclusive.keys(), ...before.inclusive.keys()]);
-  const rows = [...names].map((n) => ({
-    n,
-    a: after.inclusive.get(n) ?? 0,
-    b: before.inclusive.get(n) ?? 0,
-  }));
+  // --self: samples on top of the stack (what the function itself ran), not inclusive.
+  const which = flagSelf ? 'self' : 'inclusive';
+  console.log(`before  after   +/-   function (${which} samples)`);
+  const names = new Set([...after[which].keys(), ...before[which].keys()]);
+  const rows = [...names].map((n) => ({ n, a: after[which].get(n) ?? 0, b: before[which].get(n) ?? 0 }));
   for (const r of rows.sort((x, y) => y.a - y.b - (x.a - x.b)).slice(0, top)) {
     console.log(
       `${String(r.b).padStart(6)} ${String(r.a).padStart(6)} ${String(r.a - r.b).padStart(6)}   ${r.n}`,

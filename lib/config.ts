@@ -210,7 +210,11 @@ const schema = z.object({
   // unset. The exporter itself also reads OTEL_EXPORTER_OTLP_HEADERS / _TIMEOUT, and the resource
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (each process adds its own service.instance.id).
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
-  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  // http/json by default, not the SDK's usual http/protobuf: the SDK's protobuf writer is JavaScript
+  // (hex ids to bytes, varints, string copies), JSON is mostly the native JSON.stringify; it was
+  // about two fifths of what tracing added to a worker's CPU (bench/README.md). Every OTLP/HTTP
+  // receiver (the Collector, Jaeger, Tempo) takes both.
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/json'),
   OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
   OTEL_TRACES_SAMPLER: z
     .enum([
