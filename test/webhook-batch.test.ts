@@ -3,7 +3,7 @@ import { renderEvents } from '../domain/orders/event-data';
 import type { EventRow } from '../domain/outbox/types';
 import { type DeliverySettings, deliverEndpoint } from '../domain/webhooks/deliver';
 import { dispatchEvents } from '../domain/webhooks/deliveries';
-import { createEndpoint } from '../domain/webhooks/endpoints';
+import { createEndpoint, updateEndpoint } from '../domain/webhooks/endpoints';
 import { queueEndpointJobs } from '../queues/webhooks';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
@@ -92,16 +92,35 @@ test('one endpoint, 60 events: every one delivered over a few connections, in a 
   const pool = h.db.$client;
   const query = pool.query;
   const statements: string[] = [];
-  pool.query = ((...args: Parameters<typeof query>) => {
-    const sql = args[0] as unknown;
+  const seen = (sql: unknown) =>
     statements.push(typeof sql === 'string' ? sql : String((sql as { sql?: string }).sql));
+  pool.query = ((...args: Parameters<typeof query>) => {
+    seen(args[0]);
     return query.apply(pool, args);
   }) as typeof query;
+  // A transaction's statements go over a connection of its own: count those too.
+  const getConnection = pool.getConnection;
+  pool.getConnection = (async () => {
+    const conn = await getConnection.apply(pool);
+    const connQuery = conn.query;
+    conn.query = ((...args: Parameters<typeof connQuery>) => {
+      seen(args[0]);
+      return connQuery.apply(conn, args);
+    }) as typeof connQuery;
+    const release = conn.release;
+    conn.release = () => {
+      conn.query = connQuery;
+      conn.release = release;
+      release.apply(conn);
+    };
+    return conn;
+  }) as typeof getConnection;
   let report: Awaited<ReturnType<typeof deliverEndpoint>>;
   try {
     report = await deliverEndpoint(h.db, settings, endpointId);
   } finally {
     pool.query = query;
+    pool.getConnection = getConnection;
   }
   expect(report).toMatchObject({ batches: 1, succeeded: 60, failed: 0 });
   expect([...r.seen.keys()].sort()).toEqual(written);
@@ -109,11 +128,13 @@ test('one endpoint, 60 events: every one delivered over a few connections, in a 
   // One request per event, over at most WEBHOOK_ENDPOINT_CONCURRENCY kept-alive connections.
   expect(r.requests).toBe(60);
   expect(r.connections.size).toBeLessThanOrEqual(5);
-  // The endpoint, the due batch, the rendering (orders, their items), one UPDATE for all 60
-  // outcomes, and the empty read that ends it: not one statement per delivery.
-  const updates = statements.filter((q) => /^UPDATE `webhook_deliveries`/.test(q));
-  expect(updates.length).toBe(1);
-  expect(statements.length).toBeLessThanOrEqual(8);
+  // The endpoint, the batch of new events, the rendering (orders, their items, their timelines), one
+  // INSERT of all 60 rows with their outcomes and the endpoint's place moved (in one transaction),
+  // and the empty reads that end it: not one statement per delivery, and no row written twice.
+  const inserts = statements.filter((q) => /^INSERT IGNORE INTO `webhook_deliveries`/.test(q));
+  expect(inserts.length).toBe(1);
+  expect(statements.filter((q) => /^UPDATE `webhook_deliveries`/.test(q))).toEqual([]);
+  expect(statements.length).toBeLessThanOrEqual(12);
   const [rows] = await h.pool.query(
     'SELECT status, attempts, last_status_code AS code, COUNT(*) AS n FROM webhook_deliveries ' +
       'WHERE endpoint_id = ? GROUP BY status, attempts, last_status_code',
@@ -187,3 +208,59 @@ test('Redis lost part of an endpoint job (its hash in no list): the dispatcher c
   expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
   expect(r.badSignatures).toBe(0);
 }, 60_000);
+
+test("an endpoint's place in the outbox: events not for it are passed over, and what happened while it was disabled is not sent once enabled again", async () => {
+  const cancels = receiver();
+  const cancelsId = await endpointFor(cancels, ['order.cancelled']);
+  const all = receiver();
+  const allId = await endpointFor(all);
+  const settings: DeliverySettings = {
+    key: h.config.piiKey,
+    guard: anyAddress,
+    retry: { baseSeconds: 60, maxAttempts: 3 },
+    timeoutMs: 5000,
+    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
+    concurrency: 5,
+    batchSize: 2,
+    budgetMs: 10_000,
+  };
+  const placeOf = async () => {
+    const [rows] = await h.pool.query('SELECT after_seq AS s FROM webhook_endpoints WHERE id = ?', [
+      cancelsId,
+    ]);
+    return Number((rows as { s: number }[])[0]?.s);
+  };
+  const newest = async () => {
+    const [rows] = await h.pool.query('SELECT MAX(seq) AS s FROM events');
+    return Number((rows as { s: number }[])[0]?.s);
+  };
+  // No workers: each order's order.created only. Three of them, in batches of two.
+  const first = await place(3);
+  await dispatchEvents(h.db);
+  expect(await deliverEndpoint(h.db, settings, cancelsId)).toMatchObject({ batches: 0, succeeded: 0 });
+  expect(cancels.requests).toBe(0);
+  expect(await placeOf()).toBe(await newest());
+  expect(await deliverEndpoint(h.db, settings, allId)).toMatchObject({ succeeded: 3, failed: 0 });
+  // Disabled, it is sent nothing; enabled again, only what happens from then on.
+  await updateEndpoint(h.db, allId, { status: 'disabled' }, anyAddress);
+  const whileDisabled = await place(2);
+  await dispatchEvents(h.db);
+  expect(await deliverEndpoint(h.db, settings, allId)).toMatchObject({
+    succeeded: 0,
+    stopped: 'endpoint disabled',
+  });
+  await updateEndpoint(h.db, allId, { status: 'enabled' }, anyAddress);
+  const after = await place(1);
+  await dispatchEvents(h.db);
+  expect(await deliverEndpoint(h.db, settings, allId)).toMatchObject({ succeeded: 1, failed: 0 });
+  const sentFor = new Set(all.bodies.map((b) => String(b.data.id)));
+  expect([...sentFor].sort()).toEqual([...first, ...after].sort());
+  for (const id of whileDisabled) expect(sentFor.has(id)).toBe(false);
+  expect(all.requests).toBe(4);
+  // Each delivery's row was written once, with its outcome: succeeded at the first attempt.
+  const [rows] = await h.pool.query(
+    'SELECT status, attempts, COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? GROUP BY status, attempts',
+    [allId],
+  );
+  expect(rows as unknown[]).toEqual([{ status: 'succeeded', attempts: 1, n: 4 }]);
+});

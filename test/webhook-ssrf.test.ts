@@ -179,8 +179,7 @@ test('a name that resolved to a public address when saved but to loopback at sen
   r.secret = endpoint.secret;
   const s = shop(h, admin);
   await s.place(user.token, await s.product(5), 1);
-  const d = (await dispatchEvents(h.db)).find((x) => x.endpointId === endpoint.id);
-  expect(d).toBeDefined();
+  await dispatchEvents(h.db);
   // At send time the name resolves to the receiver on loopback (a DNS rebind).
   const settings = {
     key: h.config.piiKey,
@@ -195,6 +194,8 @@ test('a name that resolved to a public address when saved but to loopback at sen
   };
   const report = await deliverEndpoint(h.db, settings, endpoint.id);
   expect(report).toMatchObject({ succeeded: 0, failed: 1, stopped: 'refused' });
+  // The refused attempt is the delivery's first: its row is written with it.
+  const d = await onlyDeliveryOf(endpoint.id);
   expect(await row(d?.id as string)).toMatchObject({
     status: 'pending',
     attempts: 1,
@@ -214,6 +215,12 @@ test('a name that resolved to a public address when saved but to loopback at sen
   expect(r.requests).toBe(1);
   expect(r.badSignatures).toBe(0);
 });
+
+async function onlyDeliveryOf(endpointId: string): Promise<{ id: string } | undefined> {
+  const [rows] = await h.pool.query('SELECT id FROM webhook_deliveries WHERE endpoint_id = ?', [endpointId]);
+  expect((rows as unknown[]).length).toBe(1);
+  return (rows as { id: string }[])[0];
+}
 
 async function row(id: string) {
   const [rows] = await h.pool.query(
@@ -239,7 +246,7 @@ test('a redirect to a private address is not followed', async () => {
   inside.secret = endpoint.secret;
   const s = shop(h, admin);
   await s.place(user.token, await s.product(5), 1);
-  const mine = (await dispatchEvents(h.db)).find((x) => x.endpointId === endpoint.id);
+  await dispatchEvents(h.db);
   const settings = {
     key: h.config.piiKey,
     guard: { allowPrivate: true, resolve: async () => [] },
@@ -250,9 +257,9 @@ test('a redirect to a private address is not followed', async () => {
     batchSize: 100,
     budgetMs: 10_000,
   };
-  expect(mine).toBeDefined();
   const report = await deliverEndpoint(h.db, settings, endpoint.id);
   expect(report).toMatchObject({ succeeded: 0, failed: 1 });
+  const mine = await onlyDeliveryOf(endpoint.id);
   expect(outside.requests).toBe(1);
   expect(inside.requests).toBe(0);
   const [rows] = await h.pool.query(
@@ -283,10 +290,9 @@ test('over https, a kept-alive connection verified for one name is never reused 
   const s = shop(h, admin);
   const product = await s.product(5);
   for (let i = 0; i < 3; i++) await s.place(user.token, product, 1);
-  const made = await dispatchEvents(h.db);
-  const owed = (id: string) => made.filter((d) => d.endpointId === id).length;
-  expect(owed(good.id)).toBeGreaterThanOrEqual(3);
-  expect(owed(other.id)).toBe(owed(good.id));
+  await dispatchEvents(h.db);
+  // No worker runs: each order has its order.created event only, owed to both endpoints.
+  const owed = (_id: string) => 3;
   const settings = {
     key: h.config.piiKey,
     guard: loopback,
@@ -319,7 +325,8 @@ test('over https, a kept-alive connection verified for one name is never reused 
   expect(errors.length).toBe(1);
   expect(errors[0]).toContain('CERT_ALTNAME_INVALID');
   for (let i = 0; i < 3; i++) await s.place(user.token, product, 1);
-  const more = (await dispatchEvents(h.db)).filter((d) => d.endpointId === good.id).length;
+  await dispatchEvents(h.db);
+  const more = 3;
   await h.pool.query(
     'UPDATE webhook_deliveries SET next_attempt_at = NOW(3) WHERE endpoint_id = ? AND status = ?',
     [other.id, 'pending'],

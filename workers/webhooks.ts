@@ -42,10 +42,10 @@ export function webhookProcessor(deps: WorkerDeps): Processor {
 }
 
 /**
- * The dispatcher, run by every process that serves `webhooks` (one at a time turns events into
- * deliveries: the cursor row is locked, the others skip). Each pass: new events become pending
- * deliveries, then one query finds the endpoints with deliveries due and their jobs are added (a
- * no-op for a job that exists). Endpoints overdue past the grace period whose job is not going to run
+ * The dispatcher, run by every process that serves `webhooks`. Each pass: new events are numbered in
+ * commit order (one numberer at a time, the others skip), then one query finds the endpoints with
+ * something to send (events past their place, or deliveries due) and their jobs are added (a no-op
+ * for a job that exists). Endpoints overdue past the grace period whose job is not going to run
  * (Redis lost part of it) have it cleared first. Driven by a timer, not a queue, so that Redis losing
  * everything loses nothing here.
  */
@@ -56,10 +56,7 @@ export function startDispatcher(deps: WorkerDeps): { stop(): Promise<void> } {
   const queue = deps.queues.queues.webhooks;
   const pass = async () => {
     try {
-      for (;;) {
-        const made = await dispatchEvents(deps.db);
-        if (made.length === 0 || stopped) break;
-      }
+      await dispatchEvents(deps.db);
       const due = await dueEndpoints(deps.db, graceMs);
       await clearStaleEndpointJobs(
         queue,

@@ -5,7 +5,6 @@ import {
   int,
   mysqlEnum,
   mysqlTable,
-  tinyint,
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/mysql-core';
@@ -25,6 +24,9 @@ export const webhookEndpoints = mysqlTable('webhook_endpoints', {
   disabledReason: varchar('disabled_reason', { length: 255 }),
   // Set by the first failed attempt after a success (or ever): disabling counts from here.
   failingSince: datetime('failing_since', { mode: 'date', fsp: 3 }),
+  // Its place in the outbox: every event with `seq` up to here has been attempted once (its delivery
+  // row written with the outcome) or was not for this endpoint.
+  afterSeq: bigint('after_seq', { mode: 'number', unsigned: true }).notNull().default(0),
   createdAt: datetime('created_at', { mode: 'date', fsp: 3 }).notNull(),
   updatedAt: datetime('updated_at', { mode: 'date', fsp: 3 }).notNull(),
 });
@@ -53,9 +55,3 @@ export const webhookDeliveries = mysqlTable(
     index('webhook_deliveries_endpoint_due_idx').on(t.status, t.endpointId, t.nextAttemptAt),
   ],
 );
-
-/** The dispatcher's place in the outbox (one row): events up to `after_seq` have their deliveries. */
-export const webhookDispatch = mysqlTable('webhook_dispatch', {
-  id: tinyint('id', { unsigned: true }).primaryKey(),
-  afterSeq: bigint('after_seq', { mode: 'number', unsigned: true }).notNull(),
-});

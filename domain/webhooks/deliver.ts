@@ -2,6 +2,7 @@ import type { Span } from '@opentelemetry/api';
 import type { RowDataPacket } from 'mysql2';
 import type { Db } from '../../db/client';
 import { caseWhen, write } from '../../db/raw';
+import { newId } from '../../lib/ids';
 import {
   contextFromTraceParent,
   contextWith,
@@ -52,6 +53,11 @@ interface Endpoint {
   secretEnc: string;
   status: string;
   failingSince: Date | null;
+  /** The subscribed event types, comma-separated, or `*`. */
+  events: string;
+  createdAt: Date;
+  /** Its place in the outbox: events up to this `seq` have been attempted once (or were not for it). */
+  afterSeq: number;
 }
 
 /** A due delivery and its event (null when the event is past retention). */
@@ -123,14 +129,74 @@ async function dueDeliveries(db: Db, endpointId: string, now: Date, limit: numbe
   }));
 }
 
+/** The events past an endpoint's place in the outbox, in commit order; with tracing on, their traceparents. */
+const freshSql = (traced: boolean) =>
+  'SELECT `id` AS `eventId`, `seq`, `type`, `order_id` AS `orderId`, `refund_id` AS `refundId`, ' +
+  '`created_at` AS `createdAt`' +
+  (traced ? ', `trace_parent` AS `traceParent`' : '') +
+  ' FROM `events` WHERE `seq` > ? ORDER BY `seq` LIMIT ?';
+const FRESH_SQL = freshSql(false);
+const FRESH_SQL_TRACED = freshSql(true);
+
+interface FreshRow {
+  eventId: number;
+  seq: number;
+  type: string;
+  orderId: string;
+  refundId: string | null;
+  createdAt: Date;
+  traceParent?: string | null;
+}
+
 /**
- * Everything due for one endpoint, in batches: the endpoint read once; per batch, its due deliveries
- * (oldest due first) with their events in one statement, the SSRF guard once (every send of the batch
+ * The next events for an endpoint: up to `limit` past its place, those it subscribes to and that
+ * happened once it existed becoming deliveries never attempted (their ids made here; their rows are
+ * written with the first attempt's outcome), and the `seq` its place moves to once they are.
+ */
+async function freshDeliveries(
+  db: Db,
+  ep: Endpoint,
+  limit: number,
+): Promise<{ due: Due[]; lastSeq: number } | undefined> {
+  const [rows] = await db.$client.query<(FreshRow & RowDataPacket)[]>(
+    tracingOn() ? FRESH_SQL_TRACED : FRESH_SQL,
+    [ep.afterSeq, limit],
+  );
+  const last = rows.at(-1);
+  if (!last) return undefined;
+  const types = ep.events === '*' ? undefined : new Set(ep.events.split(','));
+  const since = ep.createdAt.getTime();
+  const due: Due[] = [];
+  for (const r of rows) {
+    if (types && !types.has(r.type)) continue;
+    if (r.createdAt.getTime() < since) continue;
+    due.push({
+      id: newId('whd'),
+      attempts: 0,
+      traceParent: r.traceParent ?? null,
+      event: {
+        id: Number(r.eventId),
+        seq: Number(r.seq),
+        type: r.type,
+        orderId: r.orderId,
+        refundId: r.refundId,
+        createdAt: r.createdAt,
+      },
+    });
+  }
+  return { due, lastSeq: Number(last.seq) };
+}
+
+/**
+ * Everything one endpoint is owed, in batches: the endpoint read once; per batch, either the events
+ * past its place in the outbox (new ones first: their delivery rows are written with the first
+ * attempt, so a delivery that succeeds at once is one row written once) or its due deliveries (oldest
+ * due first) with their events, each in one statement; the SSRF guard once (every send of the batch
  * connects to the address it checked), the bodies rendered in one call, at most `concurrency` sends
- * in flight over kept-alive connections, and the outcomes recorded in one statement. No transaction
- * is open while requests run. Stops when nothing is due, when the time budget is spent, or when a
- * whole round of sends failed (a dead endpoint holds its worker slot for one timeout, not for its
- * whole backlog: the rest stay due and are tried on a later pass).
+ * in flight over kept-alive connections, and the outcomes recorded in one statement (with the place
+ * moved, for new events). No transaction is open while requests run. Stops when nothing is owed, when
+ * the time budget is spent, or when a whole round of sends failed (a dead endpoint holds its worker
+ * slot for one timeout, not for its whole backlog: the rest stay owed and are tried on a later pass).
  */
 export async function deliverEndpoint(
   db: Db,
@@ -140,8 +206,8 @@ export async function deliverEndpoint(
   const started = Date.now();
   const report: EndpointReport = { batches: 0, succeeded: 0, failed: 0 };
   const [[ep]] = await db.$client.query<(Endpoint & RowDataPacket)[]>(
-    'SELECT `url`, `secret_enc` AS `secretEnc`, `status`, `failing_since` AS `failingSince` ' +
-      'FROM `webhook_endpoints` WHERE `id` = ?',
+    'SELECT `url`, `secret_enc` AS `secretEnc`, `status`, `failing_since` AS `failingSince`, `events`, ' +
+      '`created_at` AS `createdAt`, `after_seq` AS `afterSeq` FROM `webhook_endpoints` WHERE `id` = ?',
     [endpointId],
   );
   // Deleting an endpoint deletes its deliveries with it: nothing is owed.
@@ -163,7 +229,19 @@ export async function deliverEndpoint(
       break;
     }
     // An endpoint in a failing spell is probed with one round's worth before a whole batch is read.
-    const due = await dueDeliveries(db, endpointId, now, ep.failingSince ? s.concurrency : s.batchSize);
+    const size = ep.failingSince ? s.concurrency : s.batchSize;
+    // New events first (their deliveries are written with their first attempt), then retries come due.
+    const fresh = await freshDeliveries(db, ep, size);
+    if (fresh && fresh.due.length === 0) {
+      // None of them for this endpoint: its place moves past them, nothing is sent.
+      await movePlace(db, endpointId, ep, fresh.lastSeq);
+      if (Date.now() - started >= s.budgetMs) {
+        report.stopped = 'budget';
+        break;
+      }
+      continue;
+    }
+    const due = fresh ? fresh.due : await dueDeliveries(db, endpointId, now, size);
     if (due.length === 0) break;
     report.batches++;
     signer ??= new WebhookSigner(await decryptPii(s.key, ep.secretEnc));
@@ -172,7 +250,8 @@ export async function deliverEndpoint(
     let round: Awaited<ReturnType<typeof sendBatch>>;
     try {
       round = await sendBatch(s, ep, signer, due, started, batch && { batch, endpointId });
-      await recordOutcomes(db, s.retry, round.outcomes);
+      if (fresh) await recordFirstAttempts(db, s.retry, endpointId, ep, due, round.outcomes, fresh.lastSeq);
+      else await recordOutcomes(db, s.retry, round.outcomes);
     } catch (err) {
       if (batch) failSpan(batch, err);
       throw err;
@@ -249,7 +328,8 @@ function endDelivery(span: Span, r: { status?: number; errorType?: string }): vo
 /**
  * Sends the batch's deliveries: the guard checked once for the batch, then at most `concurrency`
  * sends in flight. Stops taking new sends after `concurrency` failures in a row (a whole round) or
- * once the time budget is spent; deliveries not sent get no outcome and stay due.
+ * once the time budget is spent; deliveries not sent get no outcome and stay owed (a new event's is
+ * written pending and due now).
  */
 async function sendBatch(
   s: DeliverySettings,
@@ -325,6 +405,65 @@ async function sendBatch(
   };
   await Promise.all(Array.from({ length: Math.min(s.concurrency, sendable.length) }, lane));
   return stopped ? { outcomes, stopped } : { outcomes };
+}
+
+/**
+ * New events' deliveries written once, with their first attempt's outcome (succeeded; pending with
+ * its retry's time; failed when no retry is owed), or pending and due now for those the batch did
+ * not get to send; and the endpoint's place moved past the batch, in the same transaction, so an
+ * event is either behind the place with its row written or ahead of it and read again. A worker that
+ * dies after sending and before this commits sends those events again on the next pass (webhooks are
+ * at least once; receivers dedupe by `webhook-id`). `INSERT IGNORE`: a second job that sent the same
+ * event (Redis lost the first one's lock) leaves the first row as it is.
+ */
+async function recordFirstAttempts(
+  db: Db,
+  retry: RetryPolicy,
+  endpointId: string,
+  ep: Endpoint,
+  due: Due[],
+  outcomes: Outcome[],
+  lastSeq: number,
+): Promise<void> {
+  const now = new Date();
+  const byId = new Map(outcomes.map((o) => [o.id, o]));
+  const params: unknown[] = [];
+  for (const d of due) {
+    const event = d.event as EventRow;
+    const o = byId.get(d.id);
+    if (!o) {
+      params.push(d.id, endpointId, event.id, event.type, 'pending', 0, null, null, now, now);
+      continue;
+    }
+    const delay = o.ok || !o.retry ? undefined : retryDelayMs(retry, 1);
+    const status = o.ok ? 'succeeded' : delay === undefined ? 'failed' : 'pending';
+    const next = delay === undefined ? null : new Date(now.getTime() + delay);
+    const error = o.error?.slice(0, 255) ?? null;
+    params.push(d.id, endpointId, event.id, event.type, status, 1, o.code ?? null, error, next, now);
+  }
+  await db.transaction(async (tx) => {
+    await write(
+      tx,
+      'INSERT IGNORE INTO `webhook_deliveries` (`id`, `endpoint_id`, `event_id`, `event_type`, `status`, ' +
+        '`attempts`, `last_status_code`, `last_error`, `next_attempt_at`, `created_at`, `updated_at`) VALUES ' +
+        FIRST_ROW +
+        `, ${FIRST_ROW}`.repeat(due.length - 1),
+      params,
+    );
+    await write(tx, PLACE_SQL, [lastSeq, endpointId]);
+  });
+  ep.afterSeq = Math.max(ep.afterSeq, lastSeq);
+}
+
+/** One delivery row: ten values, its `updated_at` repeating its `created_at` (a VALUES list may name a column set earlier in it). */
+const FIRST_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `created_at`)';
+
+const PLACE_SQL = 'UPDATE `webhook_endpoints` SET `after_seq` = GREATEST(`after_seq`, ?) WHERE `id` = ?';
+
+/** Moves an endpoint's place past events that were none of its business. */
+async function movePlace(db: Db, endpointId: string, ep: Endpoint, lastSeq: number): Promise<void> {
+  await write(db, PLACE_SQL, [lastSeq, endpointId]);
+  ep.afterSeq = Math.max(ep.afterSeq, lastSeq);
 }
 
 /**

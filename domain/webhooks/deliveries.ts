@@ -1,9 +1,7 @@
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { RowDataPacket } from 'mysql2';
 import type { Db } from '../../db/client';
-import { select, write } from '../../db/raw';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
-import { newId } from '../../lib/ids';
 import { conflict, DomainError, notFound } from '../errors';
 import { sequenceEvents } from '../outbox/sequence';
 import { publicEventId } from '../outbox/types';
@@ -32,95 +30,50 @@ export interface DueDelivery {
 }
 
 /**
- * Turns new events into deliveries: one row per (endpoint, event) for each enabled endpoint that
- * subscribes to the event's type and existed when it happened. Reads the outbox in commit order
- * after the dispatcher's cursor and moves the cursor in the same transaction as the rows it writes,
- * so every event gets its deliveries once (one dispatcher at a time: the cursor row is locked, and a
- * second one skips instead of waiting). Returns the new deliveries: pending and due now, they are
- * found by `dueEndpoints` like every other due delivery.
+ * Makes new events visible to the endpoints' jobs: numbers them in commit order (the outbox's
+ * sequencer), since each endpoint's job sends the events past its own place (`after_seq`) and must
+ * never pass one whose transaction commits late. The jobs write each delivery's row with its first
+ * attempt (domain/webhooks/deliver.ts), so nothing per (endpoint, event) is written here.
  */
-export async function dispatchEvents(db: Db, batch = 500): Promise<DueDelivery[]> {
+export async function dispatchEvents(db: Db): Promise<void> {
   await sequenceEvents(db, { waitSeconds: 0 });
-  return db.transaction(async (tx) => {
-    const [cursor] = await select<{ afterSeq: number }>(
-      tx,
-      'SELECT `after_seq` AS `afterSeq` FROM `webhook_dispatch` WHERE `id` = 1 FOR UPDATE SKIP LOCKED',
-      [],
-    );
-    if (!cursor) return [];
-    // drizzle's session hands datetimes back as UTC text (`2026-12-05 00:26:01.696`).
-    const events = await select<{ id: number; seq: number; type: string; createdAt: string }>(
-      tx,
-      'SELECT `id`, `seq`, `type`, `created_at` AS `createdAt` FROM `events` WHERE `seq` > ? ORDER BY `seq` LIMIT ?',
-      [cursor.afterSeq, batch],
-    );
-    const last = events.at(-1);
-    if (!last) return [];
-    const endpoints = await tx
-      .select({
-        id: webhookEndpoints.id,
-        events: webhookEndpoints.events,
-        createdAt: webhookEndpoints.createdAt,
-      })
-      .from(webhookEndpoints)
-      .where(eq(webhookEndpoints.status, 'enabled'));
-    const now = new Date();
-    const made: DueDelivery[] = [];
-    const params: unknown[] = [];
-    for (const e of events) {
-      const happened = new Date(`${e.createdAt.replace(' ', 'T')}Z`).getTime();
-      for (const ep of endpoints) {
-        if (happened < ep.createdAt.getTime()) continue;
-        if (ep.events !== '*' && !ep.events.split(',').includes(e.type)) continue;
-        const id = newId('whd');
-        made.push({ id, endpointId: ep.id, attempts: 0, at: now });
-        params.push(id, ep.id, e.id, e.type, now);
-      }
-    }
-    if (made.length) {
-      // Five values a row: the constants are SQL, and the two other times repeat the row's due time
-      // (a VALUES list may name a column set earlier in it), so the client formats one date per row.
-      await write(
-        tx,
-        'INSERT IGNORE INTO `webhook_deliveries` (`id`, `endpoint_id`, `event_id`, `event_type`, ' +
-          '`next_attempt_at`, `status`, `attempts`, `created_at`, `updated_at`) VALUES ' +
-          DELIVERY_ROW +
-          `, ${DELIVERY_ROW}`.repeat(made.length - 1),
-        params,
-      );
-    }
-    await write(tx, 'UPDATE `webhook_dispatch` SET `after_seq` = ? WHERE `id` = 1', [last.seq]);
-    return made;
-  });
 }
 
-const DELIVERY_ROW = "(?, ?, ?, ?, ?, 'pending', 0, `next_attempt_at`, `next_attempt_at`)";
-
-/** An endpoint with deliveries due, and whether one has been due for longer than the grace period. */
+/** An endpoint with something to send, and whether it has waited longer than the grace period. */
 export interface DueEndpoint {
   endpointId: string;
   overdue: boolean;
 }
 
 /**
- * The endpoints that have pending deliveries due now, in one statement: MySQL is the schedule (a
- * delivery's `next_attempt_at`), so this one query finds new deliveries, retries come due, manual
- * retries and whatever Redis lost. `overdue` marks an endpoint whose oldest due delivery has waited
- * longer than `graceMs`: its job should have taken it by then.
+ * The endpoints with something to send now, in one statement: an enabled endpoint with events past
+ * its place in the outbox, or any endpoint with a delivery due (a retry, a manual retry; a disabled
+ * endpoint's due ones are ended by its job). MySQL is the schedule, so this finds whatever Redis
+ * lost too. `overdue` marks an endpoint whose oldest owed send has waited longer than `graceMs`: its
+ * job should have taken it by then. Per endpoint (a few rows) two index dives: the head of its part
+ * of the (status, endpoint, due) index, and the first event past its place (however long the
+ * backlog, nothing is scanned).
  */
 export async function dueEndpoints(db: Db, graceMs: number, limit = 1000): Promise<DueEndpoint[]> {
   const now = Date.now();
-  const [rows] = await db.$client.query<({ endpointId: string; oldest: Date } & RowDataPacket)[]>(
-    // Per endpoint (a few rows), its oldest pending delivery: one lookup at the head of the endpoint's
-    // part of the (status, endpoint, due) index, however many deliveries wait (a dead endpoint's
-    // backlog of retries due in days is never scanned).
+  const [rows] = await db.$client.query<
+    ({ endpointId: string; oldest: Date | null; fresh: Date | null } & RowDataPacket)[]
+  >(
     'SELECT e.`id` AS `endpointId`, (SELECT d.`next_attempt_at` FROM `webhook_deliveries` d ' +
-      "WHERE d.`status` = 'pending' AND d.`endpoint_id` = e.`id` ORDER BY d.`next_attempt_at` LIMIT 1) AS `oldest` " +
+      "WHERE d.`status` = 'pending' AND d.`endpoint_id` = e.`id` ORDER BY d.`next_attempt_at` LIMIT 1) AS `oldest`, " +
+      "IF(e.`status` = 'enabled', (SELECT ev.`created_at` FROM `events` ev WHERE ev.`seq` > e.`after_seq` " +
+      'ORDER BY ev.`seq` LIMIT 1), NULL) AS `fresh` ' +
       'FROM `webhook_endpoints` e ' +
-      'HAVING `oldest` <= ? LIMIT ?',
+      'HAVING `oldest` <= ? OR `fresh` IS NOT NULL LIMIT ?',
     [new Date(now), limit],
   );
-  return rows.map((r) => ({ endpointId: r.endpointId, overdue: r.oldest.getTime() < now - graceMs }));
+  return rows.map((r) => {
+    const waited = Math.min(
+      r.oldest && r.oldest.getTime() <= now ? r.oldest.getTime() : now,
+      r.fresh ? r.fresh.getTime() : now,
+    );
+    return { endpointId: r.endpointId, overdue: waited < now - graceMs };
+  });
 }
 
 type DeliveryRow = typeof webhookDeliveries.$inferSelect;

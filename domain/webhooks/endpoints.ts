@@ -1,4 +1,5 @@
 import { desc, eq } from 'drizzle-orm';
+import type { RowDataPacket } from 'mysql2';
 import type { Db } from '../../db/client';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema';
 import { newId } from '../../lib/ids';
@@ -71,6 +72,10 @@ export async function createEndpoint(
   const url = await checkUrl(input.url, guard);
   const events = checkEvents(input.events);
   const secret = newSecret();
+  // The endpoint hears of what happens from now on: its place in the outbox starts at the newest
+  // numbered event, read before its creation time is taken (so every event up to that place
+  // happened before it, and a later-numbered one that did is still left out by its time).
+  const afterSeq = await newestSeq(db);
   const now = new Date();
   const row: EndpointRow = {
     id: newId('whe'),
@@ -81,6 +86,7 @@ export async function createEndpoint(
     status: 'enabled',
     disabledReason: null,
     failingSince: null,
+    afterSeq,
     createdAt: now,
     updatedAt: now,
   };
@@ -109,12 +115,16 @@ export async function updateEndpoint(
   },
   guard: Guard,
 ): Promise<EndpointView> {
-  await getEndpointRow(db, id);
+  const current = await getEndpointRow(db, id);
   const set: Partial<EndpointRow> = { updatedAt: new Date() };
   if (patch.url !== undefined) set.url = await checkUrl(patch.url, guard);
   if (patch.events !== undefined) set.events = checkEvents(patch.events);
-  if (patch.status === 'enabled')
+  // Enabled again, an endpoint is sent what happens from then on, as when it was created: what
+  // happened while it was disabled is not owed (its retries due then ended failed).
+  if (patch.status === 'enabled') {
     Object.assign(set, { status: 'enabled', disabledReason: null, failingSince: null });
+    if (current.status !== 'enabled') set.afterSeq = await newestSeq(db);
+  }
   if (patch.status === 'disabled')
     Object.assign(set, { status: 'disabled', disabledReason: 'disabled by request' });
   await db.update(webhookEndpoints).set(set).where(eq(webhookEndpoints.id, id));
@@ -128,4 +138,12 @@ export async function deleteEndpoint(db: Db, id: string): Promise<void> {
     if (res.affectedRows !== 1) throw notFound('Webhook endpoint');
     await tx.delete(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
   });
+}
+
+/** The newest numbered event's `seq` (0 for an empty outbox). */
+async function newestSeq(db: Db): Promise<number> {
+  const [[row]] = await db.$client.query<({ seq: number | null } & RowDataPacket)[]>(
+    'SELECT MAX(`seq`) AS `seq` FROM `events`',
+  );
+  return Number(row?.seq ?? 0);
 }
