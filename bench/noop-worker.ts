@@ -1,7 +1,8 @@
 /**
  * The engine's ceiling, worker side: the three saga queues with processors that do nothing, as a
  * process of its own (as Orderflow's workers are), with the same worker options Orderflow uses.
- * Env: BENCH_REDIS_URL, BENCH_PREFIX, BENCH_CONCURRENCY. Stops on SIGTERM.
+ * Env: BENCH_REDIS_URL, BENCH_PREFIX, BENCH_CONCURRENCY. Stops on SIGTERM, and when orphaned (the
+ * bench that started it was killed before it could stop it: its Redis is gone too).
  */
 import { MetricsTime, Worker } from 'bullmq';
 import { createRedis } from '../lib/redis';
@@ -23,3 +24,8 @@ process.once('SIGTERM', async () => {
   redis.disconnect();
   process.exit(0);
 });
+
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 1000).unref();

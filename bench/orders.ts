@@ -108,6 +108,7 @@ const shutdown = async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 };
 process.once('SIGINT', () => void shutdown().then(() => process.exit(130)));
+process.once('SIGTERM', () => void shutdown().then(() => process.exit(143)));
 
 try {
   const admin = mysql.createPool({ uri: servers.mysqlUrl, connectionLimit: 2 });
