@@ -332,21 +332,24 @@ describe('the supervisor on its own', () => {
     }
   });
 
+  /** A stack of one API and one worker on `h2`'s database and prefix, serving on `port2`. */
+  const oneOfEach = (h2: Harness, port2: number) => ({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    PORT: String(port2),
+    DATABASE_URL: h2.config.DATABASE_URL,
+    REDIS_URL: h2.config.REDIS_URL,
+    QUEUE_PREFIX: h2.prefix,
+    JWT_SECRET: h2.config.JWT_SECRET ?? '',
+    API_PROCESSES: '1',
+    WORKER_PROCESSES: '1',
+    SHUTDOWN_GRACE_MS: '2000',
+  });
+
   test('the supervisor stops with its children when the `bun run start` that ran it is SIGKILLed', async () => {
     const h2 = await createHarness();
     const port2 = freeTcpPort();
-    const outer = spawnBun(['run', 'start'], {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      PORT: String(port2),
-      DATABASE_URL: h2.config.DATABASE_URL,
-      REDIS_URL: h2.config.REDIS_URL,
-      QUEUE_PREFIX: h2.prefix,
-      JWT_SECRET: h2.config.JWT_SECRET ?? '',
-      API_PROCESSES: '1',
-      WORKER_PROCESSES: '1',
-      SHUTDOWN_GRACE_MS: '2000',
-    });
+    const outer = spawnBun(['run', 'start'], oneOfEach(h2, port2));
     const pids = () => [
       ...outer.lines.flatMap((l) => (l.role === 'supervisor' && typeof l.pid === 'number' ? [l.pid] : [])),
       ...outer.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : [])),
@@ -382,18 +385,7 @@ describe('the supervisor on its own', () => {
     test(`children stop themselves when the supervisor is SIGKILLed (${moment}; no orphan keeps the port)`, async () => {
       const h2 = await createHarness();
       const port2 = freeTcpPort();
-      const sup = spawnBun(['run', 'scripts/start.ts'], {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        PORT: String(port2),
-        DATABASE_URL: h2.config.DATABASE_URL,
-        REDIS_URL: h2.config.REDIS_URL,
-        QUEUE_PREFIX: h2.prefix,
-        JWT_SECRET: h2.config.JWT_SECRET ?? '',
-        API_PROCESSES: '1',
-        WORKER_PROCESSES: '1',
-        SHUTDOWN_GRACE_MS: '2000',
-      });
+      const sup = spawnBun(['run', 'scripts/start.ts'], oneOfEach(h2, port2));
       try {
         if (moment === 'ready') {
           await eventually(

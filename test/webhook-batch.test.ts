@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { renderEvents } from '../domain/orders/event-data';
-import type { EventRow } from '../domain/outbox/types';
-import { type DeliverySettings, deliverEndpoint } from '../domain/webhooks/deliver';
+import { deliverEndpoint } from '../domain/webhooks/deliver';
 import { dispatchEvents } from '../domain/webhooks/deliveries';
 import { createEndpoint, updateEndpoint } from '../domain/webhooks/endpoints';
 import { queueEndpointJobs } from '../queues/webhooks';
+import { deliverySettingsFor } from './support/delivery-settings';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { type Receiver, startReceiver } from './support/webhook-receiver';
@@ -78,16 +77,7 @@ test('one endpoint, 60 events: every one delivered over a few connections, in a 
   const written = await eventIdsOf(orders);
   expect(written.length).toBe(60);
   await dispatchEvents(h.db);
-  const settings: DeliverySettings = {
-    key: h.config.piiKey,
-    guard: anyAddress,
-    retry: { baseSeconds: 60, maxAttempts: 3 },
-    timeoutMs: 5000,
-    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
-    concurrency: 5,
-    batchSize: 100,
-    budgetMs: 10_000,
-  };
+  const settings = deliverySettingsFor(h, { guard: anyAddress });
   // Every statement goes through the pool's `query` (drizzle's and the raw ones alike): count them.
   const pool = h.db.$client;
   const query = pool.query;
@@ -214,16 +204,7 @@ test("an endpoint's place in the outbox: events not for it are passed over, and 
   const cancelsId = await endpointFor(cancels, ['order.cancelled']);
   const all = receiver();
   const allId = await endpointFor(all);
-  const settings: DeliverySettings = {
-    key: h.config.piiKey,
-    guard: anyAddress,
-    retry: { baseSeconds: 60, maxAttempts: 3 },
-    timeoutMs: 5000,
-    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
-    concurrency: 5,
-    batchSize: 2,
-    budgetMs: 10_000,
-  };
+  const settings = deliverySettingsFor(h, { guard: anyAddress, batchSize: 2 });
   const placeOf = async () => {
     const [rows] = await h.pool.query('SELECT after_seq AS s FROM webhook_endpoints WHERE id = ?', [
       cancelsId,

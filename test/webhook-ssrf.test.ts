@@ -2,12 +2,11 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { renderEvents } from '../domain/orders/event-data';
-import type { EventRow } from '../domain/outbox/types';
 import { refusedAddress } from '../domain/webhooks/addresses';
 import { deliverEndpoint } from '../domain/webhooks/deliver';
 import { dispatchEvents } from '../domain/webhooks/deliveries';
 import { createEndpoint } from '../domain/webhooks/endpoints';
+import { deliverySettingsFor } from './support/delivery-settings';
 import { createHarness, type Harness } from './support/harness';
 import { shop } from './support/shop';
 import { type Receiver, startReceiver } from './support/webhook-receiver';
@@ -181,17 +180,12 @@ test('a name that resolved to a public address when saved but to loopback at sen
   await s.place(user.token, await s.product(5), 1);
   await dispatchEvents(h.db);
   // At send time the name resolves to the receiver on loopback (a DNS rebind).
-  const settings = {
-    key: h.config.piiKey,
+  const settings = deliverySettingsFor(h, {
     guard: { allowPrivate: false, resolve: async () => [{ address: '127.0.0.1', family: 4 }] },
     retry: { baseSeconds: 1, maxAttempts: 3 },
     timeoutMs: 2000,
-    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
-    concurrency: 5,
-    batchSize: 100,
-    budgetMs: 10_000,
     ca: tls.cert,
-  };
+  });
   const report = await deliverEndpoint(h.db, settings, endpoint.id);
   expect(report).toMatchObject({ succeeded: 0, failed: 1, stopped: 'refused' });
   // The refused attempt is the delivery's first: its row is written with it.
@@ -247,16 +241,11 @@ test('a redirect to a private address is not followed', async () => {
   const s = shop(h, admin);
   await s.place(user.token, await s.product(5), 1);
   await dispatchEvents(h.db);
-  const settings = {
-    key: h.config.piiKey,
+  const settings = deliverySettingsFor(h, {
     guard: { allowPrivate: true, resolve: async () => [] },
     retry: { baseSeconds: 1, maxAttempts: 3 },
     timeoutMs: 2000,
-    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
-    concurrency: 5,
-    batchSize: 100,
-    budgetMs: 10_000,
-  };
+  });
   const report = await deliverEndpoint(h.db, settings, endpoint.id);
   expect(report).toMatchObject({ succeeded: 0, failed: 1 });
   const mine = await onlyDeliveryOf(endpoint.id);
@@ -293,17 +282,13 @@ test('over https, a kept-alive connection verified for one name is never reused 
   await dispatchEvents(h.db);
   // No worker runs: each order has its order.created event only, owed to both endpoints.
   const owed = (_id: string) => 3;
-  const settings = {
-    key: h.config.piiKey,
+  const settings = deliverySettingsFor(h, {
     guard: loopback,
     retry: { baseSeconds: 1, maxAttempts: 3 },
     timeoutMs: 2000,
-    render: (rows: readonly EventRow[]) => renderEvents(h.db, rows),
     concurrency: 2,
-    batchSize: 100,
-    budgetMs: 10_000,
     ca: tls.cert,
-  };
+  });
   // hooks.example first, so its verified connections sit in the pool; then other.example alone, and
   // then both endpoints' sends at once.
   expect(await deliverEndpoint(h.db, settings, good.id)).toMatchObject({

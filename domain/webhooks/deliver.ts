@@ -81,28 +81,42 @@ interface Outcome {
   retry: boolean;
 }
 
-/** The due deliveries with their events; with tracing on, the events' traceparents too. */
+/** An event's columns as a batch reads them (`p`: the table's alias and a dot, or none); with tracing on, its traceparent too. */
+const eventColumns = (p: string, traced: boolean) =>
+  `${p}\`id\` AS \`eventId\`, ${p}\`seq\`, ${p}\`type\`, ${p}\`order_id\` AS \`orderId\`, ` +
+  `${p}\`refund_id\` AS \`refundId\`, ${p}\`created_at\` AS \`createdAt\`` +
+  (traced ? `, ${p}\`trace_parent\` AS \`traceParent\`` : '');
+
+/** An event as `eventColumns` reads it. */
+interface EventColumns {
+  eventId: number;
+  seq: number;
+  type: string;
+  orderId: string;
+  refundId: string | null;
+  createdAt: Date;
+  traceParent?: string | null;
+}
+
+const eventOf = (r: EventColumns): EventRow => ({
+  id: Number(r.eventId),
+  seq: Number(r.seq),
+  type: r.type,
+  orderId: r.orderId,
+  refundId: r.refundId,
+  createdAt: r.createdAt,
+});
+
+/** The due deliveries with their events (none when past retention: the LEFT JOIN finds no row). */
 const dueSql = (traced: boolean) =>
-  'SELECT d.`id`, d.`attempts`, ev.`id` AS `eventId`, ev.`seq`, ev.`type`, ev.`order_id` AS `orderId`, ' +
-  'ev.`refund_id` AS `refundId`, ev.`created_at` AS `createdAt`' +
-  (traced ? ', ev.`trace_parent` AS `traceParent`' : '') +
-  ' FROM `webhook_deliveries` d LEFT JOIN `events` ev ON ev.`id` = d.`event_id` ' +
+  `SELECT d.\`id\`, d.\`attempts\`, ${eventColumns('ev.', traced)} ` +
+  'FROM `webhook_deliveries` d LEFT JOIN `events` ev ON ev.`id` = d.`event_id` ' +
   "WHERE d.`status` = 'pending' AND d.`endpoint_id` = ? AND d.`next_attempt_at` <= ? " +
   'ORDER BY d.`next_attempt_at` LIMIT ?';
 const DUE_SQL = dueSql(false);
 const DUE_SQL_TRACED = dueSql(true);
 
-interface DueRow {
-  id: string;
-  attempts: number;
-  eventId: number | null;
-  seq: number | null;
-  type: string | null;
-  orderId: string | null;
-  refundId: string | null;
-  createdAt: Date | null;
-  traceParent?: string | null;
-}
+type DueRow = { id: string; attempts: number } & (EventColumns | { [K in keyof EventColumns]: null });
 
 /** Through the pool, not `select`: drizzle's session hands datetimes back as text, the pool as Dates. */
 async function dueDeliveries(db: Db, endpointId: string, now: Date, limit: number): Promise<Due[]> {
@@ -115,38 +129,15 @@ async function dueDeliveries(db: Db, endpointId: string, now: Date, limit: numbe
     id: r.id,
     attempts: Number(r.attempts),
     traceParent: r.traceParent ?? null,
-    event:
-      r.eventId !== null && r.type !== null && r.orderId !== null && r.createdAt !== null
-        ? {
-            id: Number(r.eventId),
-            seq: Number(r.seq),
-            type: r.type,
-            orderId: r.orderId,
-            refundId: r.refundId,
-            createdAt: r.createdAt,
-          }
-        : null,
+    event: r.eventId !== null ? eventOf(r) : null,
   }));
 }
 
-/** The events past an endpoint's place in the outbox, in commit order; with tracing on, their traceparents. */
+/** The events past an endpoint's place in the outbox, in commit order. */
 const freshSql = (traced: boolean) =>
-  'SELECT `id` AS `eventId`, `seq`, `type`, `order_id` AS `orderId`, `refund_id` AS `refundId`, ' +
-  '`created_at` AS `createdAt`' +
-  (traced ? ', `trace_parent` AS `traceParent`' : '') +
-  ' FROM `events` WHERE `seq` > ? ORDER BY `seq` LIMIT ?';
+  `SELECT ${eventColumns('', traced)} FROM \`events\` WHERE \`seq\` > ? ORDER BY \`seq\` LIMIT ?`;
 const FRESH_SQL = freshSql(false);
 const FRESH_SQL_TRACED = freshSql(true);
-
-interface FreshRow {
-  eventId: number;
-  seq: number;
-  type: string;
-  orderId: string;
-  refundId: string | null;
-  createdAt: Date;
-  traceParent?: string | null;
-}
 
 /**
  * The next events for an endpoint: up to `limit` past its place, those it subscribes to and that
@@ -158,7 +149,7 @@ async function freshDeliveries(
   ep: Endpoint,
   limit: number,
 ): Promise<{ due: Due[]; lastSeq: number } | undefined> {
-  const [rows] = await db.$client.query<(FreshRow & RowDataPacket)[]>(
+  const [rows] = await db.$client.query<(EventColumns & RowDataPacket)[]>(
     tracingOn() ? FRESH_SQL_TRACED : FRESH_SQL,
     [ep.afterSeq, limit],
   );
@@ -174,14 +165,7 @@ async function freshDeliveries(
       id: newId('whd'),
       attempts: 0,
       traceParent: r.traceParent ?? null,
-      event: {
-        id: Number(r.eventId),
-        seq: Number(r.seq),
-        type: r.type,
-        orderId: r.orderId,
-        refundId: r.refundId,
-        createdAt: r.createdAt,
-      },
+      event: eventOf(r),
     });
   }
   return { due, lastSeq: Number(last.seq) };
