@@ -27,6 +27,18 @@ let run: Spawned;
 let productId: string;
 
 const base = () => `http://127.0.0.1:${port}`;
+
+/** Waits until the API on `onPort` answers ready (its processes start in their own time). */
+const untilReady = (onPort: number) =>
+  eventually(
+    () =>
+      fetch(`http://127.0.0.1:${onPort}/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    (s) => s === 200,
+    90_000,
+  );
 // Each run its own queue prefix: a SIGKILLed run's workers stay listed in Redis for a while.
 let runPrefix = '';
 const runPrefixes: string[] = [];
@@ -125,15 +137,7 @@ describe('bun run start supervises API and worker processes', () => {
     runPrefix = `${h.prefix}r${runPrefixes.length + 1}`;
     runPrefixes.push(runPrefix);
     run = startSupervisor();
-    await eventually(
-      () =>
-        fetch(`${base()}/health/ready`).then(
-          (r) => r.status,
-          () => 0,
-        ),
-      (st) => st === 200,
-      90_000,
-    );
+    await untilReady(port);
   });
   afterEach(async () => {
     const pids = pidsOf(run);
@@ -287,15 +291,7 @@ describe('the supervisor on its own', () => {
       SHUTDOWN_GRACE_MS: '2000',
     });
     try {
-      await eventually(
-        () =>
-          fetch(url('/health/ready')).then(
-            (r) => r.status,
-            () => 0,
-          ),
-        (s) => s === 200,
-        90_000,
-      );
+      await untilReady(port2);
       const post = (path: string, body: unknown) =>
         fetch(url(path), {
           method: 'POST',
@@ -355,15 +351,7 @@ describe('the supervisor on its own', () => {
       ...outer.lines.flatMap((l) => (typeof l.childPid === 'number' ? [l.childPid] : [])),
     ];
     try {
-      await eventually(
-        () =>
-          fetch(`http://127.0.0.1:${port2}/health/ready`).then(
-            (r) => r.status,
-            () => 0,
-          ),
-        (s) => s === 200,
-        90_000,
-      );
+      await untilReady(port2);
       const supervisor = outer.lines.find((l) => l.role === 'supervisor' && typeof l.pid === 'number')?.pid;
       // The runner is a process of its own: the supervisor is its child, not the same process.
       expect(typeof supervisor).toBe('number');
@@ -388,15 +376,7 @@ describe('the supervisor on its own', () => {
       const sup = spawnBun(['run', 'scripts/start.ts'], oneOfEach(h2, port2));
       try {
         if (moment === 'ready') {
-          await eventually(
-            () =>
-              fetch(`http://127.0.0.1:${port2}/health/ready`).then(
-                (r) => r.status,
-                () => 0,
-              ),
-            (s) => s === 200,
-            90_000,
-          );
+          await untilReady(port2);
         } else {
           await eventually(
             async () => sup.lines.filter((l) => typeof l.childPid === 'number').length,

@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
-import { orderEvents, orderItems, orders, type RiskDecision, users } from '../../db/schema';
+import { type orderEvents, orders, type RiskDecision, users } from '../../db/schema';
 import { type Actor, actorFromColumns } from '../actor';
 import { DomainError, notFound } from '../errors';
 import type { OrderStatus } from './status';
@@ -133,11 +133,10 @@ type TimelineRow = Pick<
 /** Orders as GET shows them (items and timeline read for all of them at once). */
 export async function hydrate(db: Db, rows: OrderRow[]): Promise<OrderView[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
-  const [items, events] = await Promise.all([
-    db.select().from(orderItems).where(inArray(orderItems.orderId, ids)).orderBy(asc(orderItems.productId)),
-    db.select().from(orderEvents).where(inArray(orderEvents.orderId, ids)).orderBy(asc(orderEvents.id)),
-  ]);
+  const [items, events] = await itemsAndTimelines(
+    db,
+    rows.map((r) => r.id),
+  );
   return assemble(rows, items, events);
 }
 
@@ -155,22 +154,29 @@ const VIEW_TIMELINE =
   '`actor_type` AS `actorType`, `actor_id` AS `actorId` FROM `order_events` WHERE `order_id` IN (?) ORDER BY `id`';
 
 /**
- * Orders as GET shows them, by id (in no set order; an id with no order is left out), in three plain
- * statements through the pool: the webhook sender renders each batch's orders with it, where drizzle's
- * query building and row mapping cost more than the reads themselves.
+ * The orders' items and timelines, each in one plain statement through the pool: drizzle's query
+ * building and row mapping cost more than the reads themselves (the webhook sender renders a batch's
+ * orders with them, GET with `hydrate`).
  */
+async function itemsAndTimelines(db: Db, ids: readonly string[]): Promise<[ItemRow[], TimelineRow[]]> {
+  const [[items], [events]] = await Promise.all([
+    db.$client.query(VIEW_ITEMS, [ids]),
+    db.$client.query(VIEW_TIMELINE, [ids]),
+  ]);
+  return [items as ItemRow[], events as TimelineRow[]];
+}
+
+/** Orders as GET shows them, by id (in no set order; an id with no order is left out). */
 export async function orderViews(db: Db, ids: readonly string[]): Promise<OrderView[]> {
   if (ids.length === 0) return [];
-  const pool = db.$client;
-  const [[rows], [items], [events]] = await Promise.all([
-    pool.query(VIEW_ORDERS, [ids]),
-    pool.query(VIEW_ITEMS, [ids]),
-    pool.query(VIEW_TIMELINE, [ids]),
+  const [[rows], [items, events]] = await Promise.all([
+    db.$client.query(VIEW_ORDERS, [ids]),
+    itemsAndTimelines(db, ids),
   ]);
   return assemble(
     (rows as ViewRow[]).map((r) => ({ ...r, disputed: Boolean(r.disputed) })),
-    items as ItemRow[],
-    events as TimelineRow[],
+    items,
+    events,
   );
 }
 
