@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
 import { deliverEndpoint } from '../domain/webhooks/deliver';
 import { dispatchEvents } from '../domain/webhooks/deliveries';
 import { createEndpoint, updateEndpoint } from '../domain/webhooks/endpoints';
@@ -34,6 +34,11 @@ beforeAll(async () => {
   user = await h.signUp('user');
   s = shop(h, admin);
 }, 30_000);
+// Workers a test started stop with it: a later test that runs an endpoint's job itself must be the
+// only one sending (a running worker's dispatcher would take its endpoints too).
+afterEach(async () => {
+  for (const w of workers.splice(0)) await w.stop();
+});
 afterAll(async () => {
   for (const w of workers) await w.stop();
   for (const r of receivers) await r.stop();
@@ -244,4 +249,30 @@ test("an endpoint's place in the outbox: events not for it are passed over, and 
     [allId],
   );
   expect(rows as unknown[]).toEqual([{ status: 'succeeded', attempts: 1, n: 4 }]);
+});
+
+test('new events and retries come due take turns: a retry is not kept waiting behind a backlog of new events', async () => {
+  const r = receiver();
+  const arrivals: string[] = [];
+  r.answer = (_nth, id) => {
+    arrivals.push(id);
+    return new Response('ok');
+  };
+  const endpointId = await endpointFor(r);
+  const settings = deliverySettingsFor(h, { guard: anyAddress, batchSize: 2 });
+  await place(1);
+  await dispatchEvents(h.db);
+  expect(await deliverEndpoint(h.db, settings, endpointId)).toMatchObject({ succeeded: 1 });
+  const retried = arrivals[0] as string;
+  // Its delivery is owed again (as a manual retry makes it), and six new events wait, three batches.
+  await h.pool.query(
+    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = NOW(3) WHERE endpoint_id = ?",
+    [endpointId],
+  );
+  await place(6);
+  await dispatchEvents(h.db);
+  expect(await deliverEndpoint(h.db, settings, endpointId)).toMatchObject({ succeeded: 7, failed: 0 });
+  // One batch of new events, then the retry, then the rest of the new ones.
+  expect(arrivals.length).toBe(8);
+  expect(arrivals.indexOf(retried, 1)).toBe(3);
 });

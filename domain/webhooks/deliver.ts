@@ -197,6 +197,7 @@ export async function deliverEndpoint(
   // Deleting an endpoint deletes its deliveries with it: nothing is owed.
   if (!ep) return { ...report, stopped: 'endpoint deleted' };
   let signer: WebhookSigner | undefined;
+  let retryTurn = false;
   for (;;) {
     const now = new Date();
     if (ep.status !== 'enabled') {
@@ -214,8 +215,11 @@ export async function deliverEndpoint(
     }
     // An endpoint in a failing spell is probed with one round's worth before a whole batch is read.
     const size = ep.failingSince ? s.concurrency : s.batchSize;
-    // New events first (their deliveries are written with their first attempt), then retries come due.
-    const fresh = await freshDeliveries(db, ep, size);
+    // New events and retries come due take turns, a batch each, so neither starves the other while
+    // events keep coming (new events' deliveries are written with their first attempt).
+    const fresh: Awaited<ReturnType<typeof freshDeliveries>> = retryTurn
+      ? undefined
+      : await freshDeliveries(db, ep, size);
     if (fresh && fresh.due.length === 0) {
       // None of them for this endpoint: its place moves past them, nothing is sent.
       await movePlace(db, endpointId, ep, fresh.lastSeq);
@@ -226,7 +230,13 @@ export async function deliverEndpoint(
       continue;
     }
     const due = fresh ? fresh.due : await dueDeliveries(db, endpointId, now, size);
-    if (due.length === 0) break;
+    if (due.length === 0) {
+      if (!retryTurn) break;
+      // No retry due: new events have the turn again (none: the loop ends with the next read).
+      retryTurn = false;
+      continue;
+    }
+    retryTurn = fresh !== undefined;
     report.batches++;
     signer ??= new WebhookSigner(await decryptPii(s.key, ep.secretEnc));
     // With tracing on, the batch is a span (under the job's) linked to each delivery's span.
