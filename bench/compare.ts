@@ -1,5 +1,5 @@
 /**
- * `bun run bench/compare.ts --feature tracing|webhook [--rounds 3] [--processes 1]`
+ * `bun run bench/compare.ts --feature tracing|webhook [--rounds 3] [--processes 1] [--warmup 3] [--seconds 3]`
  *
  * What one feature costs the order path, in one run: `bench/orders.ts` at saturation without the
  * feature and with it, alternated (off, on, off, on, …) so that the machine's drift between runs
@@ -22,6 +22,11 @@ if (feature !== 'tracing' && feature !== 'webhook') {
 }
 const rounds = Number(option('rounds') ?? 3);
 const processes = option('processes') ?? '1';
+// Passed on to bench/orders.ts: --warmup N (seconds of unmeasured load first), --seconds N (each run's).
+const passed = ['warmup', 'seconds'].flatMap((name) => {
+  const value = option(name);
+  return value === undefined ? [] : [`--${name}`, value];
+});
 const root = new URL('..', import.meta.url).pathname;
 
 interface Run {
@@ -42,6 +47,7 @@ async function once(on: boolean, round: number): Promise<Run> {
     processes,
     '--label',
     label,
+    ...passed,
     ...(on ? [`--${feature}`] : []),
   ];
   const p = Bun.spawn(cmd, { cwd: root, stdout: 'ignore', stderr: 'inherit' });

@@ -1,5 +1,5 @@
 /**
- * `bun run bench [-- --quick] [--shared-servers] [--label NAME] [--rates 150,300] [--tracing] [--webhook]`
+ * `bun run bench [-- --quick] [--warmup 3] [--shared-servers] [--label NAME] [--rates 150,300] [--tracing] [--webhook]`
  *
  * In one run on one machine: the engine's ceilings (the bare 3-step BullMQ flow with no-op
  * processors; MariaDB's durable-commit loop), then Orderflow end to end — the API and `bun run worker`
@@ -40,6 +40,11 @@ const option = (name: string) => {
 const QUICK = flag('quick');
 const LOAD_SECONDS = Number(option('seconds') ?? (QUICK ? 3 : 8));
 const CEILING_SECONDS = QUICK ? 3 : 5;
+// --warmup N: seconds of load each stack gets before its first measured run, reported apart and not
+// kept. A process's first seconds compile its code (Bun's JIT tiers up what runs often); a cold run
+// charges that one-off cost to whatever it measures first, and a feature that adds code (tracing)
+// pays more of it in a short run. 0 measures from cold, as runs before 2026-12-05 did.
+const WARMUP_SECONDS = Number(option('warmup') ?? 0);
 const PROCESS_COUNTS = (option('processes') ?? '1,2').split(',').map(Number);
 // --supervisor 1x1,2x2: `bun run start` with API_PROCESSES x WORKER_PROCESSES instead of one API and
 // --processes workers (does a second process of either kind help on this machine?).
@@ -305,7 +310,12 @@ try {
     rssAtStart.worker = Math.max(rssAtStart.worker, peakRssMb(pids().workers, 'VmRSS'));
     const tag = stack.supervised ? `${stack.api}a×${stack.workers}w` : `×${processes}`;
 
-    const measure = async (label: string, offeredRate: number | null, load: () => Promise<LoadResult>) => {
+    const measure = async (
+      label: string,
+      offeredRate: number | null,
+      load: () => Promise<LoadResult>,
+      keep = true,
+    ) => {
       const before = {
         mysql: await mysqlCounters(admin),
         redis: await redisCommands(adminRedis),
@@ -431,7 +441,7 @@ try {
         redisByCommand: perItem(after.redis.byCommand, before.redis.byCommand, completedForCost),
       };
       report.completedOverFlowCeiling = round(report.completedPerSecond / flow.flowsPerSecond, 3);
-      runs.push(report);
+      if (keep) runs.push(report);
       printRun(report);
       return report;
     };
@@ -481,6 +491,14 @@ try {
     console.log(
       `\n${stack.api} API and ${processes} worker process(es)${stack.supervised ? ' under `bun run start`' : ''}, concurrency ${WORKER_CONCURRENCY} per queue each`,
     );
+    if (WARMUP_SECONDS > 0) {
+      await measure(
+        `warm-up ${tag} (not kept)`,
+        null,
+        () => closedLoop(target, SATURATION_IN_FLIGHT, WARMUP_SECONDS),
+        false,
+      );
+    }
     const saturation = await measure(`saturation ${tag}`, null, () =>
       closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS),
     );
