@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { Context } from '@opentelemetry/api';
 import { SpanKind, type Telemetry } from 'bullmq';
 import type { Config } from '../lib/config';
 import { setTracing } from '../lib/tracing';
@@ -96,11 +97,23 @@ const unrecorded: ReturnType<Telemetry['tracer']['startSpan']> = {
  */
 function processSpansOnly(otel: Telemetry): Telemetry {
   const manager = otel.contextManager;
+  // BullMQ injects the active context into a string for every flow node it adds (three per order),
+  // though each node carries the metadata we gave it; the nodes of one placing batch share a context.
+  const injected = new WeakMap<Context, string>();
   return {
     contextManager: {
       active: () => manager.active(),
-      getMetadata: (ctx) => manager.getMetadata(ctx),
-      fromMetadata: (active, metadata) => manager.fromMetadata(active, metadata),
+      getMetadata: (ctx) => {
+        let metadata = injected.get(ctx);
+        if (metadata === undefined) {
+          metadata = manager.getMetadata(ctx);
+          injected.set(ctx, metadata);
+        }
+        return metadata;
+      },
+      // BullMQ parses a job's metadata for each operation it wraps, `getNextJob` as well as `process`;
+      // only a recorded span's start reads it. Parsed when first read, so once per job.
+      fromMetadata: (active, metadata) => lazyContext(() => manager.fromMetadata(active, metadata)),
       // BullMQ enters a context around each of its operations; for one whose span is not recorded it
       // is the active one already, and entering it again (AsyncLocalStorage.run) was most of what
       // tracing cost a worker with no span sampled.
@@ -110,6 +123,20 @@ function processSpansOnly(otel: Telemetry): Telemetry {
       startSpan: (name, options, ctx) =>
         options?.kind === SpanKind.CONSUMER ? trimmed(otel.tracer.startSpan(name, options, ctx)) : unrecorded,
     },
+  };
+}
+
+/** A context made when first read: `make` runs at most once, and never if nothing reads it. */
+function lazyContext(make: () => Context): Context {
+  let made: Context | undefined;
+  const real = () => {
+    made ??= make();
+    return made;
+  };
+  return {
+    getValue: (key) => real().getValue(key),
+    setValue: (key, value) => real().setValue(key, value),
+    deleteValue: (key) => real().deleteValue(key),
   };
 }
 
