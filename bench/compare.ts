@@ -61,6 +61,13 @@ async function once(on: boolean, round: number): Promise<Run> {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 const off: Run[] = [];
@@ -93,8 +100,14 @@ const summary = {
   workerProcesses: Number(processes),
   off: side(off),
   on: side(on),
+  passed,
   ratio: r3(
     mean(on.map((r) => r.completedOverFlowCeiling)) / mean(off.map((r) => r.completedOverFlowCeiling)),
+  ),
+  // Each round's own on ÷ off, and their median: one round's machine weather moves one ratio, not the figure.
+  roundRatios: on.map((r, i) => r3(r.completedOverFlowCeiling / (off[i] as Run).completedOverFlowCeiling)),
+  medianRoundRatio: r3(
+    median(on.map((r, i) => r.completedOverFlowCeiling / (off[i] as Run).completedOverFlowCeiling)),
   ),
   runs: { off, on },
 };
@@ -109,7 +122,7 @@ for (const [name, s] of [
   );
 }
 console.log(
-  `\n${feature} on ÷ off: ${summary.ratio}× (budget ≥ 0.85×), mean of ${rounds} alternated runs each`,
+  `\n${feature} on ÷ off: ${summary.ratio}× (budget ≥ 0.85×), mean of ${rounds} alternated runs each; median of the rounds' own ratios ${summary.medianRoundRatio}× (${summary.roundRatios.join(', ')})`,
 );
 const out = `${root}bench/results/${summary.date.slice(0, 10)}-compare-${feature}.json`;
 writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);

@@ -15,19 +15,26 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type Tracer,
   trace,
 } from '@opentelemetry/api';
 
 let on = false;
+let cachedTracer: Tracer | undefined;
 
 /** Called once by wiring/tracing.ts after it registered the SDK (and by tests). */
 export function setTracing(value: boolean): void {
   on = value;
+  cachedTracer = undefined;
 }
 
 export const tracingOn = (): boolean => on;
 
-const tracer = () => trace.getTracer('orderflow');
+/** Looked up once after the SDK is registered, not through the global provider on every span. */
+const tracer = (): Tracer => {
+  cachedTracer ??= trace.getTracer('orderflow');
+  return cachedTracer;
+};
 
 /** The active span's ids, for a log line or a problem answer; undefined with tracing off or outside a span. */
 export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
