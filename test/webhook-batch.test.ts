@@ -276,3 +276,30 @@ test('new events and retries come due take turns: a retry is not kept waiting be
   expect(arrivals.length).toBe(8);
   expect(arrivals.indexOf(retried, 1)).toBe(3);
 });
+
+test('a stopping process takes no further batch: the one in flight is sent and recorded, the rest stay owed and go once, later', async () => {
+  const r = receiver();
+  let stopping = false;
+  r.answer = () => {
+    // The shutdown comes while the first batch is being sent.
+    stopping = true;
+    return new Response('ok');
+  };
+  const endpointId = await endpointFor(r);
+  const settings = deliverySettingsFor(h, { guard: anyAddress, batchSize: 2, stopping: () => stopping });
+  const orders = await place(6);
+  await dispatchEvents(h.db);
+  expect(await deliverEndpoint(h.db, settings, endpointId)).toMatchObject({
+    batches: 1,
+    succeeded: 2,
+    stopped: 'shutdown',
+  });
+  expect(r.requests).toBe(2);
+  // Another process's job, later: the four left, each once.
+  stopping = false;
+  r.answer = () => new Response('ok');
+  const later = deliverySettingsFor(h, { guard: anyAddress, batchSize: 2 });
+  expect(await deliverEndpoint(h.db, later, endpointId)).toMatchObject({ succeeded: 4, failed: 0 });
+  expect(r.requests).toBe(6);
+  expect(r.bodies.map((b) => String(b.data.id)).sort()).toEqual([...orders].sort());
+});

@@ -23,7 +23,7 @@ export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const isSagaStep = (queue: QueueName): queue is StepName =>
   queue === 'reserve' || queue === 'charge' || queue === 'notify';
 
-function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
+function processorFor(deps: WorkerDeps, queue: QueueName, stopping: () => boolean): Processor {
   switch (queue) {
     case 'reserve':
       return reserveProcessor(deps);
@@ -40,7 +40,7 @@ function processorFor(deps: WorkerDeps, queue: QueueName): Processor {
         return report;
       };
     case 'webhooks':
-      return webhookProcessor(deps);
+      return webhookProcessor(deps, stopping);
   }
 }
 
@@ -75,8 +75,11 @@ export async function startWorkers(
   const { prefix = c.QUEUE_PREFIX, ...labels } = identity;
   // bullmq-otel when tracing is on: each job's `process` span continues the trace it was added in.
   const telemetry = jobTelemetry();
+  // Set by close(): a job that works in rounds (an endpoint's deliveries) takes no further round.
+  let stopping = false;
+  const isStopping = () => stopping;
   const workers = queues.map((queue) => {
-    const worker = new Worker(queue, processorFor(deps, queue), {
+    const worker = new Worker(queue, processorFor(deps, queue, isStopping), {
       connection: deps.redis,
       prefix,
       // Published in CLIENT LIST: GET /system/workers reads who is alive from it.
@@ -131,6 +134,7 @@ export async function startWorkers(
   return {
     workers,
     async close(deadlineMs) {
+      stopping = true;
       await dispatcher?.stop();
       // pause() stops taking jobs and waits for the active ones. Not close(): a second close(true)
       // after the deadline would only return the first, graceful close and wait for ever.

@@ -11,9 +11,10 @@ export const WEBHOOK_BATCH_SIZE = 100;
 /** An endpoint's job stops taking batches after this long, so endpoints take turns at the slots. */
 export const WEBHOOK_JOB_BUDGET_MS = 10_000;
 
-export function deliverySettings(deps: WorkerDeps): DeliverySettings {
+export function deliverySettings(deps: WorkerDeps, stopping?: () => boolean): DeliverySettings {
   const c = deps.config;
   return {
+    stopping,
     key: c.piiKey,
     guard: { allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, resolve: deps.resolve ?? systemResolve },
     retry: { baseSeconds: c.WEBHOOK_RETRY_BASE_SECONDS, maxAttempts: c.WEBHOOK_MAX_ATTEMPTS },
@@ -30,8 +31,8 @@ export function deliverySettings(deps: WorkerDeps): DeliverySettings {
  * WEBHOOK_ENDPOINT_CONCURRENCY sends in flight (one job per endpoint exists in the cluster, so the
  * limit is cluster-wide). A slow endpoint holds one slot; a dead one gives it back after one round.
  */
-export function webhookProcessor(deps: WorkerDeps): Processor {
-  const settings = deliverySettings(deps);
+export function webhookProcessor(deps: WorkerDeps, stopping?: () => boolean): Processor {
+  const settings = deliverySettings(deps, stopping);
   return async (job: Job) => {
     const { endpointId } = WebhookJobData.parse(job.data);
     const report = await deliverEndpoint(deps.db, settings, endpointId);

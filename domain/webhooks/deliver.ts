@@ -34,6 +34,13 @@ export interface DeliverySettings {
   budgetMs: number;
   /** Extra trusted certificate authorities (PEM): a test's own, for a receiver on https. */
   ca?: string;
+  /**
+   * True once the process is stopping: the job takes no further batch. The batch in flight is sent
+   * and recorded; what is left stays owed, for the dispatcher to hand to another process. Without it,
+   * a job could run past the shutdown deadline and be handed back with sends made but not recorded,
+   * to be made again.
+   */
+  stopping?: () => boolean;
 }
 
 /** What one endpoint's job did. */
@@ -43,7 +50,7 @@ export interface EndpointReport {
   succeeded: number;
   failed: number;
   /** Why it stopped while deliveries may still be due (absent: none was due any more). */
-  stopped?: 'endpoint deleted' | 'endpoint disabled' | 'refused' | 'round failed' | 'budget';
+  stopped?: 'endpoint deleted' | 'endpoint disabled' | 'refused' | 'round failed' | 'budget' | 'shutdown';
   /** The reason, when a failure of this job disabled the endpoint. */
   disabled?: string;
 }
@@ -179,7 +186,7 @@ async function freshDeliveries(
  * connects to the address it checked), the bodies rendered in one call, at most `concurrency` sends
  * in flight over kept-alive connections, and the outcomes recorded in one statement (with the place
  * moved, for new events). No transaction is open while requests run. Stops when nothing is owed, when
- * the time budget is spent, or when a whole round of sends failed (a dead endpoint holds its worker
+ * the time budget is spent, when the process is stopping, or when a whole round of sends failed (a dead endpoint holds its worker
  * slot for one timeout, not for its whole backlog: the rest stay owed and are tried on a later pass).
  */
 export async function deliverEndpoint(
@@ -199,6 +206,10 @@ export async function deliverEndpoint(
   let signer: WebhookSigner | undefined;
   let retryTurn = false;
   for (;;) {
+    if (s.stopping?.()) {
+      report.stopped = 'shutdown';
+      break;
+    }
     const now = new Date();
     if (ep.status !== 'enabled') {
       // No attempt is made for a disabled endpoint: what is due now ends failed, in one statement.
