@@ -60,6 +60,7 @@ const WORKER_CONCURRENCY = Number(option('concurrency') ?? 50);
 const SATURATION_IN_FLIGHT = 64;
 // --saturation-only: no open-loop shares after the saturation run (bench/compare.ts alternates runs).
 const LOADS = flag('saturation-only') ? [] : QUICK ? [0.5, 1] : [0.25, 0.5, 1];
+const RATES_ONLY = flag('rates-only');
 // Fixed offered rates (`--rates 150,300`), measured after the shares: two runs (a before and an after)
 // then also compare at the same load, not only at shares of their own, different, saturation rates.
 const FIXED_RATES = (option('rates') ?? '')
@@ -499,10 +500,13 @@ try {
         false,
       );
     }
-    const saturation = await measure(`saturation ${tag}`, null, () =>
-      closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS),
-    );
+    // --rates-only: only the fixed rates (what an order costs each process with the machine not
+    // saturated: CPU per order is steadier there than a saturated rate is on a shared host).
+    const saturation = RATES_ONLY
+      ? undefined
+      : await measure(`saturation ${tag}`, null, () => closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS));
     for (const share of LOADS) {
+      if (!saturation) break;
       const rate = Math.max(1, Math.round(saturation.completedPerSecond * share));
       await measure(`${share * 100} % ${tag}`, rate, () => openLoop(target, rate, LOAD_SECONDS));
     }
