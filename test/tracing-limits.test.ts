@@ -41,8 +41,8 @@ describe('tracing off', () => {
     const loaded = (pkg: string) => files.some((f) => f.includes(`/node_modules/${pkg}/`));
     for (const pkg of [
       '@opentelemetry/sdk-trace',
-      '@opentelemetry/otlp-exporter-base',
-      '@opentelemetry/otlp-transformer',
+      '@opentelemetry/exporter-trace-otlp-http',
+      '@opentelemetry/exporter-trace-otlp-proto',
       '@opentelemetry/context-async-hooks',
       'bullmq-otel',
       '@hono/otel',

@@ -21,14 +21,16 @@ let started: Started | undefined;
  */
 export async function startTracing(config: Config, service: string): Promise<boolean> {
   if (started || !config.OTEL_EXPORTER_OTLP_ENDPOINT) return started !== undefined;
-  const [api, sdk, core, resources, asyncHooks, { BullMQOtel }, { otlpTraceExporter }] = await Promise.all([
+  const [api, sdk, core, resources, asyncHooks, { BullMQOtel }, exporter] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/context-async-hooks'),
     import('bullmq-otel'),
-    import('./otlp-exporter'),
+    config.OTEL_EXPORTER_OTLP_PROTOCOL === 'http/json'
+      ? import('@opentelemetry/exporter-trace-otlp-http')
+      : import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
   const ratio = new sdk.TraceIdRatioBasedSampler(config.OTEL_TRACES_SAMPLER_ARG);
   const samplers = {
@@ -50,10 +52,9 @@ export async function startTracing(config: Config, service: string): Promise<boo
       }),
     )
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
-  // The exporter reads the endpoint, headers, compression and timeout from the standard
-  // OTEL_EXPORTER_OTLP_* variables.
+  // The exporter reads the endpoint, headers and timeout from the standard OTEL_EXPORTER_OTLP_* variables.
   const processor = new sdk.BatchSpanProcessor({
-    exporter: otlpTraceExporter(config.OTEL_EXPORTER_OTLP_PROTOCOL),
+    exporter: new exporter.OTLPTraceExporter(),
     maxQueueSize: config.OTEL_BSP_MAX_QUEUE_SIZE,
     maxExportBatchSize: config.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
     scheduledDelayMillis: config.OTEL_BSP_SCHEDULE_DELAY,
