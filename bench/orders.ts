@@ -504,7 +504,9 @@ try {
     // saturated: CPU per order is steadier there than a saturated rate is on a shared host).
     const saturation = RATES_ONLY
       ? undefined
-      : await measure(`saturation ${tag}`, null, () => closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS));
+      : await measure(`saturation ${tag}`, null, () =>
+          closedLoop(target, SATURATION_IN_FLIGHT, LOAD_SECONDS),
+        );
     for (const share of LOADS) {
       if (!saturation) break;
       const rate = Math.max(1, Math.round(saturation.completedPerSecond * share));
