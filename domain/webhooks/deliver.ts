@@ -186,8 +186,9 @@ async function freshDeliveries(
  * connects to the address it checked), the bodies rendered in one call, at most `concurrency` sends
  * in flight over kept-alive connections, and the outcomes recorded in one statement (with the place
  * moved, for new events). No transaction is open while requests run. Stops when nothing is owed, when
- * the time budget is spent, when the process is stopping, or when a whole round of sends failed (a dead endpoint holds its worker
- * slot for one timeout, not for its whole backlog: the rest stay owed and are tried on a later pass).
+ * the time budget is spent, when the process is stopping, or when a whole round of sends failed (a
+ * dead endpoint holds its worker slot for one timeout, not for its whole backlog: the rest stay owed
+ * and are tried on a later pass).
  */
 export async function deliverEndpoint(
   db: Db,
