@@ -303,3 +303,37 @@ test('a stopping process takes no further batch: the one in flight is sent and r
   expect(r.requests).toBe(6);
   expect(r.bodies.map((b) => String(b.data.id)).sort()).toEqual([...orders].sort());
 });
+
+test('stopping a worker set stops its endpoint job after the batch in flight: the event left is not sent by it, and goes later', async () => {
+  const r = receiver();
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  r.answer = async () => {
+    await held;
+    return new Response('ok');
+  };
+  const endpointId = await endpointFor(r);
+  // In a failing spell the job first probes with one round (WEBHOOK_ENDPOINT_CONCURRENCY, 5) before a
+  // whole batch: with no saga worker, six orders' order.created are two batches.
+  await h.pool.query('UPDATE webhook_endpoints SET failing_since = NOW(3) WHERE id = ?', [endpointId]);
+  const orders = await place(6);
+  const w = await startTestWorkers(h, { queues: ['webhooks'], concurrency: 2 });
+  await eventually(
+    async () => r.requests,
+    (n) => n >= 5,
+    10_000,
+  );
+  // The shutdown begins while the first batch's sends wait for their answers.
+  const stopped = w.stop();
+  release();
+  await stopped;
+  expect(r.requests).toBe(5);
+  // The sixth is still owed: the next job (another process's) sends it, once.
+  r.answer = () => new Response('ok');
+  const later = deliverySettingsFor(h, { guard: anyAddress });
+  expect(await deliverEndpoint(h.db, later, endpointId)).toMatchObject({ succeeded: 1, failed: 0 });
+  expect(r.requests).toBe(6);
+  expect(r.bodies.map((b) => String(b.data.id)).sort()).toEqual([...orders].sort());
+}, 30_000);
